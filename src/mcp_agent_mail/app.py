@@ -1,0 +1,36 @@
+"""Build the MCP server: tools, resources and the archive writer's lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastmcp import FastMCP
+
+from mcp_agent_mail import __version__
+from mcp_agent_mail.tools import identity, messaging, reservations
+
+INSTRUCTIONS = (
+    "Mail for coding agents sharing a codebase. Start with ensure_project (absolute repo path), then "
+    "register_agent or create_agent_identity. Send and reply with send_message/reply_message, read with "
+    "fetch_inbox, confirm with acknowledge_message, find old mail with search_messages. Before editing "
+    "files, reserve them with file_reservation_paths; release when done. Errors start with a CODE and a hint."
+)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
+    from mcp_agent_mail.archive.writer import writer_running
+
+    async with writer_running():
+        yield {}
+
+
+def build_mcp_server() -> FastMCP:
+    """Return a FastMCP server exposing every mcp-agent-mail tool."""
+    mcp = FastMCP("mcp-agent-mail", instructions=INSTRUCTIONS, version=__version__, lifespan=_lifespan)
+    identity.register(mcp)
+    messaging.register(mcp)
+    reservations.register(mcp)
+    return mcp

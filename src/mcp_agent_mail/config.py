@@ -1,0 +1,172 @@
+"""Typed settings read from the environment and ``.env`` files.
+
+Precedence: process environment, then ``./.env``, then ``<data dir>/.env``,
+then the defaults below. Everything lives in one per-user data directory
+(``~/.mcp_agent_mail`` unless ``MCP_AGENT_MAIL_HOME`` says otherwise), never
+relative to the current directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def data_dir() -> Path:
+    """Return the per-user directory holding the database, archive and restore points."""
+    override = os.environ.get("MCP_AGENT_MAIL_HOME", "").strip()
+    base = Path(override).expanduser() if override else Path.home() / ".mcp_agent_mail"
+    return base.resolve()
+
+
+def _env_files() -> tuple[Path, ...]:
+    return (data_dir() / ".env", Path.cwd() / ".env")
+
+
+class _EnvSettings(BaseSettings):
+    """Flat view of every environment variable the server reads."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    app_environment: str = Field("development", alias="APP_ENVIRONMENT")
+    database_url: str = Field("", alias="DATABASE_URL")
+    database_echo: bool = Field(False, alias="DATABASE_ECHO")
+    database_busy_timeout_ms: int = Field(15000, alias="DATABASE_BUSY_TIMEOUT_MS")
+    database_pool_size: int = Field(8, alias="DATABASE_POOL_SIZE")
+    storage_root: str = Field("", alias="STORAGE_ROOT")
+    git_author_name: str = Field("mcp-agent", alias="GIT_AUTHOR_NAME")
+    git_author_email: str = Field("mcp-agent@example.com", alias="GIT_AUTHOR_EMAIL")
+    archive_flush_interval_ms: int = Field(200, alias="ARCHIVE_FLUSH_INTERVAL_MS")
+    archive_batch_size: int = Field(500, alias="ARCHIVE_BATCH_SIZE")
+    inline_image_max_bytes: int = Field(65536, alias="INLINE_IMAGE_MAX_BYTES")
+    convert_images: bool = Field(True, alias="CONVERT_IMAGES")
+    keep_original_images: bool = Field(False, alias="KEEP_ORIGINAL_IMAGES")
+    allow_absolute_attachment_paths: bool = Field(False, alias="ALLOW_ABSOLUTE_ATTACHMENT_PATHS")
+    http_host: str = Field("127.0.0.1", alias="HTTP_HOST")
+    http_port: int = Field(8765, alias="HTTP_PORT")
+    http_path: str = Field("/mcp/", alias="HTTP_PATH")
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    file_reservation_min_ttl_seconds: int = Field(60, alias="FILE_RESERVATION_MIN_TTL_SECONDS")
+    file_reservation_max_ttl_seconds: int = Field(7 * 86400, alias="FILE_RESERVATION_MAX_TTL_SECONDS")
+    contact_enforcement_enabled: bool = Field(True, alias="CONTACT_ENFORCEMENT_ENABLED")
+    contact_auto_ttl_seconds: int = Field(86400, alias="CONTACT_AUTO_TTL_SECONDS")
+    agent_identity_mode: str = Field("trusted", alias="AGENT_IDENTITY_MODE")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """Where the database lives and how connections behave."""
+
+    url: str
+    echo: bool = False
+    busy_timeout_ms: int = 15000
+    pool_size: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """The Git archive (a projection of the database for humans)."""
+
+    root: str
+    git_author_name: str = "mcp-agent"
+    git_author_email: str = "mcp-agent@example.com"
+    flush_interval_ms: int = 200
+    batch_size: int = 500
+    inline_image_max_bytes: int = 65536
+    convert_images: bool = True
+    keep_original_images: bool = False
+    allow_absolute_attachment_paths: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The Streamable HTTP transport."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    path: str = "/mcp/"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server reads from its environment, resolved once."""
+
+    environment: str
+    data_dir: Path
+    database: DatabaseSettings
+    storage: StorageSettings
+    http: HttpSettings
+    log_level: str = "INFO"
+    file_reservation_min_ttl_seconds: int = 60
+    file_reservation_max_ttl_seconds: int = 7 * 86400
+    contact_enforcement_enabled: bool = True
+    contact_auto_ttl_seconds: int = 86400
+    agent_identity_mode: str = "trusted"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _normalise_http_path(path: str) -> str:
+    cleaned = "/" + path.strip().strip("/")
+    return cleaned if cleaned == "/" else cleaned + "/"
+
+
+def _build_settings() -> Settings:
+    env = _EnvSettings(_env_file=_env_files(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
+    home = data_dir()
+    db_url = env.database_url.strip() or f"sqlite+aiosqlite:///{home / 'mailbox.sqlite3'}"
+    storage_root = env.storage_root.strip() or str(home / "archive")
+    return Settings(
+        environment=env.app_environment,
+        data_dir=home,
+        database=DatabaseSettings(
+            url=db_url,
+            echo=env.database_echo,
+            busy_timeout_ms=max(100, env.database_busy_timeout_ms),
+            pool_size=max(1, env.database_pool_size),
+        ),
+        storage=StorageSettings(
+            root=str(Path(storage_root).expanduser().resolve()),
+            git_author_name=env.git_author_name,
+            git_author_email=env.git_author_email,
+            flush_interval_ms=max(0, env.archive_flush_interval_ms),
+            batch_size=max(1, env.archive_batch_size),
+            inline_image_max_bytes=max(0, env.inline_image_max_bytes),
+            convert_images=env.convert_images,
+            keep_original_images=env.keep_original_images,
+            allow_absolute_attachment_paths=env.allow_absolute_attachment_paths,
+        ),
+        http=HttpSettings(host=env.http_host, port=env.http_port, path=_normalise_http_path(env.http_path)),
+        log_level=env.log_level.upper(),
+        file_reservation_min_ttl_seconds=max(1, env.file_reservation_min_ttl_seconds),
+        file_reservation_max_ttl_seconds=max(60, env.file_reservation_max_ttl_seconds),
+        contact_enforcement_enabled=env.contact_enforcement_enabled,
+        contact_auto_ttl_seconds=max(0, env.contact_auto_ttl_seconds),
+        agent_identity_mode=env.agent_identity_mode.strip().lower() or "trusted",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, reading the environment on first use."""
+    return _build_settings()
+
+
+def clear_settings_cache() -> None:
+    """Forget cached settings so the next :func:`get_settings` re-reads the environment."""
+    get_settings.cache_clear()
+
+
+__all__ = [
+    "DatabaseSettings",
+    "HttpSettings",
+    "Settings",
+    "StorageSettings",
+    "clear_settings_cache",
+    "data_dir",
+    "get_settings",
+]

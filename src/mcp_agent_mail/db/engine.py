@@ -1,0 +1,260 @@
+"""Engines and sessions: one async engine for services, one sync engine for maintenance.
+
+SQLite runs in WAL mode with foreign keys on and a bounded busy timeout. Every
+write transaction starts with ``BEGIN IMMEDIATE`` (so two processes never
+deadlock upgrading a read lock), and inside one process writes are serialised
+by an asyncio lock: one write path, as in datasette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
+from mcp_agent_mail.db.migrations import migrate
+from mcp_agent_mail.errors import ConfigurationError
+
+_IMMEDIATE = "mcp_agent_mail_immediate"
+
+
+class _State:
+    """Process-wide lazily created engines (reset by :func:`reset_database_state`)."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.async_engine: AsyncEngine | None = None
+        self.sync_engine: Engine | None = None
+        self.session_factory: async_sessionmaker[AsyncSession] | None = None
+        self.schema_ready_for: str | None = None
+        self.write_locks: dict[int, asyncio.Lock] = {}
+        self.guard = threading.Lock()
+
+
+_state = _State()
+
+
+def sqlite_path_from_url(url: str) -> Path | None:
+    """Return the database file of a SQLite URL (None for other backends or memory)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:":
+        return None
+    path = Path(database).expanduser()
+    if not path.is_absolute():
+        path = (Path.cwd() / path).resolve()
+    return path
+
+
+def is_sqlite(url: str) -> bool:
+    """Tell whether a database URL points at SQLite."""
+    return make_url(url).drivername.startswith("sqlite")
+
+
+def _sync_url(url: str) -> str:
+    parsed = make_url(url)
+    driver = parsed.drivername
+    if driver.startswith("sqlite"):
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    if driver.startswith("postgresql"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-16384")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    path = sqlite_path_from_url(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def get_sync_engine(settings: Settings | None = None) -> Engine:
+    """Return the synchronous engine (used by the archive writer, the CLI and doctor)."""
+    settings = settings or get_settings()
+    with _state.guard:
+        _check_url(settings.database.url)
+        if _state.sync_engine is None:
+            url = settings.database.url
+            _prepare_sqlite_file(url)
+            engine = create_engine(_sync_url(url), poolclass=NullPool, echo=settings.database.echo)
+            if is_sqlite(url):
+                _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
+            _state.sync_engine = engine
+        return _state.sync_engine
+
+
+def get_engine(settings: Settings | None = None) -> AsyncEngine:
+    """Return the async engine used by services."""
+    settings = settings or get_settings()
+    with _state.guard:
+        _check_url(settings.database.url)
+        if _state.async_engine is None:
+            url = settings.database.url
+            _prepare_sqlite_file(url)
+            kwargs: dict[str, Any] = {"echo": settings.database.echo, "pool_pre_ping": False}
+            if is_sqlite(url):
+                kwargs.update(pool_size=settings.database.pool_size, max_overflow=2, pool_timeout=30)
+            engine = create_async_engine(url, **kwargs)
+            if is_sqlite(url):
+                _install_sqlite_hooks(engine.sync_engine, settings.database.busy_timeout_ms)
+            _state.async_engine = engine
+            _state.session_factory = async_sessionmaker(engine, expire_on_commit=False)
+        return _state.async_engine
+
+
+def _check_url(url: str) -> None:
+    if _state.url is None:
+        _state.url = url
+    elif _state.url != url:
+        # Settings changed underneath us (tests, restore): start over on the new URL.
+        _dispose_locked()
+        _state.url = url
+
+
+def ensure_schema(settings: Settings | None = None) -> None:
+    """Create or upgrade the schema once per process (safe across processes)."""
+    settings = settings or get_settings()
+    if _state.schema_ready_for == settings.database.url:
+        return
+    engine = get_sync_engine(settings)
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_IMMEDIATE: True})
+        with conn.begin():
+            migrate(conn)
+    _state.schema_ready_for = settings.database.url
+
+
+def _session_factory() -> async_sessionmaker[AsyncSession]:
+    settings = get_settings()
+    get_engine(settings)
+    ensure_schema(settings)
+    assert _state.session_factory is not None
+    return _state.session_factory
+
+
+@contextlib.asynccontextmanager
+async def get_session() -> AsyncIterator[AsyncSession]:
+    """Yield a session for reads (and for callers that commit themselves)."""
+    factory = _session_factory()
+    async with factory() as session:
+        yield session
+
+
+def _write_lock() -> asyncio.Lock:
+    loop_id = id(asyncio.get_running_loop())
+    lock = _state.write_locks.get(loop_id)
+    if lock is None:
+        lock = asyncio.Lock()
+        _state.write_locks[loop_id] = lock
+    return lock
+
+
+@contextlib.asynccontextmanager
+async def write_session() -> AsyncIterator[AsyncSession]:
+    """Yield a session inside ``BEGIN IMMEDIATE``; commit on success, roll back on error."""
+    factory = _session_factory()
+    async with _write_lock(), factory() as session:
+        await session.connection(execution_options={_IMMEDIATE: True})
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+@contextlib.contextmanager
+def sync_write_connection(settings: Settings | None = None) -> Iterator[Connection]:
+    """Yield a synchronous connection inside ``BEGIN IMMEDIATE`` (commit on success)."""
+    settings = settings or get_settings()
+    engine = get_sync_engine(settings)
+    ensure_schema(settings)
+    with engine.connect() as raw:
+        conn = raw.execution_options(**{_IMMEDIATE: True})
+        with conn.begin():
+            yield conn
+
+
+@contextlib.contextmanager
+def sync_read_connection(settings: Settings | None = None) -> Iterator[Connection]:
+    """Yield a synchronous connection for reads."""
+    settings = settings or get_settings()
+    engine = get_sync_engine(settings)
+    ensure_schema(settings)
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def _dispose_locked() -> None:
+    async_engine = _state.async_engine
+    sync_engine = _state.sync_engine
+    _state.async_engine = None
+    _state.sync_engine = None
+    _state.session_factory = None
+    _state.schema_ready_for = None
+    _state.write_locks.clear()
+    if sync_engine is not None:
+        sync_engine.dispose()
+    if async_engine is not None:
+        _dispose_async_engine(async_engine)
+
+
+def _dispose_async_engine(engine: AsyncEngine) -> None:
+    # Connections belong to whatever loop opened them; closing them from a helper
+    # thread with its own loop works for aiosqlite and never blocks the caller's loop.
+    def runner() -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run(engine.dispose())
+
+    thread = threading.Thread(target=runner, name="dispose-engine", daemon=True)
+    thread.start()
+    thread.join(timeout=5)
+
+
+def reset_database_state() -> None:
+    """Dispose every engine and forget the schema flag and cached settings."""
+    with _state.guard:
+        _dispose_locked()
+        _state.url = None
+    clear_settings_cache()
+
+
+def require_sqlite_path(settings: Settings | None = None) -> Path:
+    """Return the SQLite database file, or raise if the backend is not a SQLite file."""
+    settings = settings or get_settings()
+    path = sqlite_path_from_url(settings.database.url)
+    if path is None:
+        raise ConfigurationError(
+            f"This operation needs a SQLite database file; DATABASE_URL is {make_url(settings.database.url).drivername}.",
+            hint="Point DATABASE_URL at a sqlite+aiosqlite:/// file.",
+        )
+    return path

@@ -1,0 +1,110 @@
+"""Ordered forward migrations recorded in ``schema_version``.
+
+Each migration runs once, in order, inside one transaction, and is recorded
+with its number. To change the schema, append a migration; never edit one that
+has shipped. (Migration 1 builds the tables of ``schema.py`` as first released:
+a new column must be added by a new migration *and* declared in ``schema.py``
+with ``create_all`` skipping it, see ``_create_core_tables``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, inspect, select, text
+
+from mcp_agent_mail.db import schema
+from mcp_agent_mail.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: a number, a name and the function that applies it."""
+
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+_CORE_TABLES = [
+    schema.projects,
+    schema.agents,
+    schema.messages,
+    schema.message_recipients,
+    schema.file_reservations,
+    schema.agent_links,
+    schema.archive_outbox,
+]
+
+
+def _create_core_tables(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=_CORE_TABLES)
+
+
+def _create_fts(conn: Connection) -> None:
+    if conn.dialect.name != "sqlite":
+        return
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS fts_messages USING fts5("
+        "subject, body_md, content='messages', content_rowid='id', "
+        "tokenize=\"unicode61 remove_diacritics 2\", prefix='2 3')"
+    )
+    conn.exec_driver_sql(
+        "CREATE TRIGGER IF NOT EXISTS fts_messages_ai AFTER INSERT ON messages BEGIN "
+        "INSERT INTO fts_messages(rowid, subject, body_md) VALUES (new.id, new.subject, new.body_md); END"
+    )
+    conn.exec_driver_sql(
+        "CREATE TRIGGER IF NOT EXISTS fts_messages_ad AFTER DELETE ON messages BEGIN "
+        "INSERT INTO fts_messages(fts_messages, rowid, subject, body_md) "
+        "VALUES ('delete', old.id, old.subject, old.body_md); END"
+    )
+    conn.exec_driver_sql(
+        "CREATE TRIGGER IF NOT EXISTS fts_messages_au AFTER UPDATE OF subject, body_md ON messages BEGIN "
+        "INSERT INTO fts_messages(fts_messages, rowid, subject, body_md) "
+        "VALUES ('delete', old.id, old.subject, old.body_md); "
+        "INSERT INTO fts_messages(rowid, subject, body_md) VALUES (new.id, new.subject, new.body_md); END"
+    )
+    # Rows that predate the index (or were loaded by a restore) become searchable.
+    conn.exec_driver_sql("INSERT INTO fts_messages(fts_messages) VALUES ('rebuild')")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "core tables", _create_core_tables),
+    Migration(2, "full-text index on subject and body", _create_fts),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(conn: Connection) -> int:
+    """Return the highest applied migration number (0 for an empty database)."""
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    value = conn.execute(select(schema.schema_version.c.version).order_by(
+        schema.schema_version.c.version.desc()).limit(1)).scalar()
+    return int(value or 0)
+
+
+def migrate(conn: Connection) -> list[int]:
+    """Apply every pending migration on ``conn`` (inside its transaction); return those applied."""
+    schema.metadata.create_all(conn, tables=[schema.schema_version])
+    done = current_version(conn)
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version <= done:
+            continue
+        migration.apply(conn)
+        conn.execute(
+            schema.schema_version.insert().values(
+                version=migration.version, name=migration.name, applied_ts=utcnow()
+            )
+        )
+        applied.append(migration.version)
+    return applied
+
+
+def rebuild_fts(conn: Connection) -> None:
+    """Rebuild the full-text index from the messages table (SQLite only)."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("INSERT INTO fts_messages(fts_messages) VALUES ('rebuild')"))

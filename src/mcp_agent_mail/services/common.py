@@ -1,0 +1,146 @@
+"""Lookups and shapes shared by every service: projects, agents, result dicts."""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+import re
+from typing import Any
+
+from sqlalchemy import RowMapping, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcp_agent_mail.db import schema
+from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError
+from mcp_agent_mail.services.names import looks_like_placeholder, name_key
+from mcp_agent_mail.timeutil import iso
+
+_PROJECT_PLACEHOLDERS = ("YOUR_PROJECT", "PLACEHOLDER", "<PROJECT>", "{PROJECT}", "$PROJECT")
+_SLUG_RUN = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(value: str) -> str:
+    """Lowercase ``value`` and turn every run of other characters into one ``-``."""
+    slug = _SLUG_RUN.sub("-", value.strip().lower()).strip("-")
+    return slug or "project"
+
+
+def normalise_human_key(human_key: str) -> str:
+    """Validate an absolute project path and return its normalised form."""
+    raw = (human_key or "").strip()
+    if not raw:
+        raise InvalidArgumentError("human_key is empty.", hint="Pass the absolute path of the repository.")
+    if any(p in raw.upper() for p in _PROJECT_PLACEHOLDERS):
+        raise ConfigurationError(f"human_key {raw!r} is a placeholder.")
+    if "\x00" in raw:
+        raise InvalidArgumentError("human_key contains a NUL character.")
+    if not raw.startswith("/"):
+        raise InvalidArgumentError(
+            f"human_key {raw!r} is not an absolute path.",
+            hint="Pass the absolute path of the working directory, e.g. /home/me/repo.",
+        )
+    normalised = posixpath.normpath(raw)
+    if normalised.startswith("//"):
+        normalised = "/" + normalised.lstrip("/")
+    if len(normalised) > 1024:
+        raise InvalidArgumentError("human_key is longer than 1024 characters.")
+    return normalised
+
+
+def project_dict(row: RowMapping) -> dict[str, Any]:
+    """Shape a project row for clients (null fields omitted)."""
+    result: dict[str, Any] = {
+        "id": row["id"],
+        "slug": row["slug"],
+        "human_key": row["human_key"],
+        "created_at": iso(row["created_at"]),
+    }
+    if row["archived_at"] is not None:
+        result["archived_at"] = iso(row["archived_at"])
+    return result
+
+
+def agent_dict(row: RowMapping) -> dict[str, Any]:
+    """Shape an agent row for clients; never includes tokens or the contact policy."""
+    result: dict[str, Any] = {
+        "id": row["id"],
+        "name": row["name"],
+        "program": row["program"],
+        "model": row["model"],
+        "task_description": row["task_description"],
+        "inception_ts": iso(row["inception_ts"]),
+        "last_active_ts": iso(row["last_active_ts"]),
+        "project_id": row["project_id"],
+        "attachments_policy": row["attachments_policy"],
+    }
+    if row["retired_at"] is not None:
+        result["retired_at"] = iso(row["retired_at"])
+    return result
+
+
+async def resolve_project(session: AsyncSession, project_key: str) -> RowMapping:
+    """Find a project by human key (absolute path) or slug, or raise NOT_FOUND with suggestions."""
+    raw = (project_key or "").strip()
+    if not raw:
+        raise InvalidArgumentError("project_key is empty.", hint="Pass the project's absolute path or slug.")
+    if any(p in raw.upper() for p in _PROJECT_PLACEHOLDERS):
+        raise ConfigurationError(f"project_key {raw!r} is a placeholder.")
+    p = schema.projects
+    candidates = [raw]
+    if raw.startswith("/"):
+        candidates.append(posixpath.normpath(raw))
+    row = (await session.execute(select(p).where(p.c.human_key.in_(candidates)))).mappings().first()
+    if row is None:
+        row = (await session.execute(select(p).where(p.c.slug == raw.lower()))).mappings().first()
+    if row is None and not raw.startswith("/"):
+        row = (await session.execute(select(p).where(p.c.slug == slugify(raw)))).mappings().first()
+    if row is None:
+        slugs = list((await session.execute(select(p.c.slug, p.c.human_key))).all())
+        close = difflib.get_close_matches(slugify(raw), [s for s, _ in slugs], n=3, cutoff=0.4)
+        hint = (
+            f"Did you mean {', '.join(close)}?"
+            if close
+            else "Call ensure_project with the repository's absolute path first."
+        )
+        raise NotFoundError(f"Project {raw!r} not found.", hint=hint, data={"suggestions": close})
+    return row
+
+
+async def find_agent(session: AsyncSession, project_id: int, name: str) -> RowMapping | None:
+    """Return the agent of a project with this name (case and punctuation insensitive), or None."""
+    a = schema.agents
+    result = await session.execute(
+        select(a).where(a.c.project_id == project_id, a.c.name_key == name_key(name))
+    )
+    return result.mappings().first()
+
+
+async def get_agent(session: AsyncSession, project: RowMapping, name: str, *, field: str = "agent_name") -> RowMapping:
+    """Return the named agent of ``project`` or raise NOT_FOUND listing similar names."""
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise InvalidArgumentError(f"{field} is empty.", hint="Pass the agent's name, e.g. GreenCastle.")
+    if looks_like_placeholder(cleaned):
+        raise ConfigurationError(f"{field} {cleaned!r} is a placeholder.")
+    row = await find_agent(session, project["id"], cleaned)
+    if row is not None:
+        return row
+    a = schema.agents
+    names = list((await session.execute(select(a.c.name).where(a.c.project_id == project["id"]))).scalars())
+    close = difflib.get_close_matches(cleaned, names, n=3, cutoff=0.4)
+    if close:
+        hint = f"Did you mean {', '.join(close)}?"
+    elif names:
+        hint = f"Agents in this project: {', '.join(sorted(names)[:5])}."
+    else:
+        hint = "The project has no agents yet; call register_agent or create_agent_identity."
+    raise NotFoundError(
+        f"Agent {cleaned!r} not found in project {project['slug']!r}.", hint=hint, data={"suggestions": close}
+    )
+
+
+def check_limit(value: int, *, field: str = "limit", maximum: int = 1000) -> int:
+    """Validate a positive result limit (1..maximum)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > maximum:
+        raise InvalidArgumentError(f"{field} must be an integer from 1 to {maximum}; got {value!r}.")
+    return value

@@ -1,0 +1,50 @@
+"""Shared fixtures: every test gets its own database file and archive root."""
+
+from __future__ import annotations
+
+import gc
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mcp_agent_mail.archive import clear_repo_cache
+from mcp_agent_mail.config import clear_settings_cache
+from mcp_agent_mail.db import reset_database_state
+
+
+def _reset_caches() -> None:
+    clear_repo_cache()
+    reset_database_state()
+    clear_settings_cache()
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+    """Point DATABASE_URL and STORAGE_ROOT at a temporary directory for one test."""
+    db_path = tmp_path / "test.sqlite3"
+    storage = tmp_path / "storage"
+    monkeypatch.setenv("MCP_AGENT_MAIL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{db_path}")
+    monkeypatch.setenv("STORAGE_ROOT", str(storage))
+    monkeypatch.setenv("HTTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("HTTP_PORT", "8765")
+    monkeypatch.setenv("HTTP_PATH", "/mcp/")
+    monkeypatch.setenv("APP_ENVIRONMENT", "test")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "test-agent")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.com")
+    monkeypatch.setenv("INLINE_IMAGE_MAX_BYTES", "128")
+    _reset_caches()
+    yield {"tmp_path": tmp_path, "db_path": db_path, "storage": storage}
+    _reset_caches()
+    gc.collect()
+    shutil.rmtree(storage, ignore_errors=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _always_reset() -> Iterator[None]:
+    yield
+    _reset_caches()
