@@ -62,7 +62,7 @@ async def _insert_agent(
 ) -> tuple[dict[str, Any], str]:
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    result = await session.execute(
+    agent_id = (await session.execute(
         schema.agents.insert().values(
             project_id=project["id"],
             name=name,
@@ -75,9 +75,8 @@ async def _insert_agent(
             attachments_policy=attachments_policy,
             contact_policy="auto",
             registration_token_hash=hash_token(token),
-        )
-    )
-    agent_id = result.inserted_primary_key[0]
+        ).returning(schema.agents.c.id)
+    )).scalar_one()
     await archive.enqueue(session, project["id"], "agent", agent_id)
     row = (await session.execute(select(schema.agents).where(schema.agents.c.id == agent_id))).mappings().one()
     return agent_dict(row), token

@@ -39,8 +39,11 @@ async def ensure_project(human_key: str) -> dict[str, Any]:
             if taken is not None:
                 # Another path already slugifies the same way: keep both projects apart.
                 slug = f"{slug[: _MAX_SLUG - 9]}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
-            result = await session.execute(p.insert().values(slug=slug, human_key=key, created_at=utcnow()))
-            project_id = result.inserted_primary_key[0]
+            project_id = (
+                await session.execute(
+                    p.insert().values(slug=slug, human_key=key, created_at=utcnow()).returning(p.c.id)
+                )
+            ).scalar_one()
             await archive.enqueue(session, project_id, "project", project_id)
             row = (await session.execute(select(p).where(p.c.id == project_id))).mappings().one()
     archive.wake_writer()

@@ -48,10 +48,10 @@ def agent_mail_tool(
 
         annotations = ToolAnnotations(
             title=title,
-            readOnlyHint=read_only,
-            destructiveHint=destructive,
-            idempotentHint=idempotent,
-            openWorldHint=open_world,
+            read_only_hint=read_only,
+            destructive_hint=destructive,
+            idempotent_hint=idempotent,
+            open_world_hint=open_world,
         )
         mcp.tool(annotations=annotations)(wrapper)
         return fn
