@@ -3,17 +3,26 @@
 Sub-commands live in sibling modules and are attached here. Tests and other
 code look up ``_archive_states_dir`` on this module at call time, so it can be
 monkeypatched.
+
+Command functions report failures by raising :class:`AgentMailError`; wrap them
+with :func:`handle_errors` (or call through :func:`run_cli`) so the user sees one
+red ``CODE: message`` line and a hint on stderr, and the process exits 1.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import sqlite_path_from_url
-from mcp_agent_mail.errors import ConfigurationError
+from mcp_agent_mail.errors import AgentMailError, ConfigurationError
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="mcp-agent-mail",
@@ -41,6 +50,32 @@ def resolve_sqlite_database_path(database_url: str | None = None) -> Path:
             "This command needs a SQLite database file.", hint="Point DATABASE_URL at a sqlite+aiosqlite:/// file."
         )
     return path
+
+
+def print_error(exc: AgentMailError) -> None:
+    """Print ``CODE: message`` in red and the hint below it, both on stderr."""
+    typer.secho(f"{exc.code}: {exc.message}", fg=typer.colors.RED, err=True)
+    if exc.hint:
+        typer.echo(f"Hint: {exc.hint}", err=True)
+
+
+def run_cli(fn: Callable[[], T]) -> T:
+    """Call ``fn``; on AgentMailError print it with :func:`print_error` and exit 1."""
+    try:
+        return fn()
+    except AgentMailError as exc:
+        print_error(exc)
+        raise typer.Exit(1) from exc
+
+
+def handle_errors(command: Callable[..., T]) -> Callable[..., T]:
+    """Decorate a Typer command so an AgentMailError becomes a red ``CODE: message`` line and exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        return run_cli(lambda: command(*args, **kwargs))
+
+    return wrapper
 
 
 def _attach_subcommands() -> None:

@@ -1,0 +1,132 @@
+"""Server commands: ``serve`` (Streamable HTTP), ``stdio``, ``migrate`` and ``version``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from mcp_agent_mail import __version__
+from mcp_agent_mail.cli import handle_errors
+from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
+from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError
+
+
+def _normalise_path(path: str) -> str:
+    cleaned = "/" + path.strip().strip("/")
+    return cleaned if cleaned == "/" else cleaned + "/"
+
+
+def _apply_http_options(host: str | None, port: int | None, path: str | None) -> Settings:
+    """Apply the HTTP options given on the command line to this process's settings and return them."""
+    if port is not None and not 0 <= port <= 65535:
+        raise InvalidArgumentError(f"--port {port} is outside 0..65535.", hint="Pick a free TCP port such as 8765.")
+    if path is not None and _normalise_path(path) == "/":
+        raise InvalidArgumentError("--path must not be '/'.", hint="Use a prefix such as /mcp/.")
+    overrides = {"HTTP_HOST": host, "HTTP_PORT": None if port is None else str(port), "HTTP_PATH": path}
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[name] = value
+    clear_settings_cache()
+    return get_settings()
+
+
+def _prepare_database(settings: Settings) -> int:
+    """Create or upgrade the schema now, so a broken database fails before the server starts."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mcp_agent_mail.db import ensure_schema, sync_read_connection
+    from mcp_agent_mail.db.migrations import current_version
+
+    try:
+        ensure_schema(settings)
+        with sync_read_connection(settings) as conn:
+            return current_version(conn)
+    except SQLAlchemyError as exc:
+        raise ConfigurationError(
+            f"Cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+            hint="Check DATABASE_URL and that its directory is writable.",
+        ) from exc
+
+
+def _banner(settings: Settings, transport: str) -> str:
+    return (
+        f"mcp-agent-mail {__version__}: {transport} | database {_describe_db(settings.database.url)}"
+        f" | archive {settings.storage.root}"
+    )
+
+
+def _describe_db(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default HTTP_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default HTTP_PORT, 8765).")] = None,
+    path: Annotated[str | None, typer.Option(help="MCP endpoint path (default HTTP_PATH, /mcp/).")] = None,
+) -> None:
+    """Serve MCP over Streamable HTTP (plus /health/liveness and /health/readiness) until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from mcp_agent_mail.http import build_http_app
+    from mcp_agent_mail.logging_setup import configure_logging
+    from mcp_agent_mail.presence import server_presence
+
+    settings = _apply_http_options(host, port, path)
+    configure_logging(settings.log_level)
+    _prepare_database(settings)
+    app = build_http_app(settings)
+    url = f"http://{settings.http.host}:{settings.http.port}{settings.http.path}"
+    typer.echo(_banner(settings, f"MCP over HTTP at {url}"), err=True)
+    with server_presence(settings):
+        uvicorn.run(
+            app,
+            host=settings.http.host,
+            port=settings.http.port,
+            log_config=None,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+            ws="none",
+            timeout_graceful_shutdown=10,
+        )
+
+
+def stdio() -> None:
+    """Serve MCP over stdin/stdout for one client; logs go to stderr only."""
+    from mcp_agent_mail.app import build_mcp_server
+    from mcp_agent_mail.logging_setup import configure_logging
+    from mcp_agent_mail.presence import server_presence
+
+    settings = get_settings()
+    configure_logging(settings.log_level, stream=sys.stderr)
+    _prepare_database(settings)
+    server = build_mcp_server()
+    print(_banner(settings, "MCP over stdio"), file=sys.stderr, flush=True)
+    with server_presence(settings):
+        server.run(transport="stdio", show_banner=False)
+
+
+def migrate() -> None:
+    """Create or upgrade the database schema and print its version."""
+    settings = get_settings()
+    version = _prepare_database(settings)
+    typer.echo(f"Schema version {version} ({_describe_db(settings.database.url)})")
+
+
+def version() -> None:
+    """Print the installed version."""
+    typer.echo(f"mcp-agent-mail {__version__}")
+
+
+def attach(app: typer.Typer) -> None:
+    """Register the server commands on ``app``."""
+    app.command("serve")(handle_errors(serve))
+    app.command("stdio")(handle_errors(stdio))
+    app.command("serve-http", hidden=True)(handle_errors(serve))
+    app.command("serve-stdio", hidden=True)(handle_errors(stdio))
+    app.command("migrate")(handle_errors(migrate))
+    app.command("version")(version)
