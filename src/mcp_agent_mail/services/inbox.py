@@ -1,0 +1,143 @@
+"""The inbox: listing received mail and recording read and acknowledgement receipts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcp_agent_mail import archive
+from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.errors import NotFoundError
+from mcp_agent_mail.services.common import check_limit, get_agent, resolve_project
+from mcp_agent_mail.services.messages import ensure_writable
+from mcp_agent_mail.timeutil import iso, parse_timestamp, utcnow
+
+URGENT_LEVELS = ("high", "urgent")
+
+
+def _since(since_ts: str | None) -> datetime | None:
+    if since_ts is None or not since_ts.strip():
+        return None
+    return parse_timestamp(since_ts, field="since_ts")
+
+
+def _item(row: RowMapping, include_bodies: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": row["id"],
+        "project_id": row["project_id"],
+        "sender_id": row["sender_id"],
+        "from": row["sender_name"],
+    }
+    if row["thread_id"] is not None:
+        item["thread_id"] = row["thread_id"]
+    if row["topic"] is not None:
+        item["topic"] = row["topic"]
+    item.update(
+        subject=row["subject"],
+        importance=row["importance"],
+        ack_required=bool(row["ack_required"]),
+        created_ts=iso(row["created_ts"]),
+        kind=row["kind"],
+    )
+    if include_bodies:
+        item["body_md"] = row["body_md"]
+    if row["read_ts"] is not None:
+        item["read_ts"] = iso(row["read_ts"])
+    if row["ack_ts"] is not None:
+        item["ack_ts"] = iso(row["ack_ts"])
+    return item
+
+
+async def fetch_inbox(
+    project_key: str,
+    agent_name: str,
+    limit: int = 20,
+    urgent_only: bool = False,
+    include_bodies: bool = False,
+    since_ts: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return the agent's received messages, newest first, without marking them read."""
+    check_limit(limit)
+    since = _since(since_ts)
+    m, r, a = schema.messages, schema.message_recipients, schema.agents
+    columns = [
+        m.c.id, m.c.project_id, m.c.sender_id, m.c.thread_id, m.c.topic, m.c.subject, m.c.importance,
+        m.c.ack_required, m.c.created_ts, a.c.name.label("sender_name"), r.c.kind, r.c.read_ts, r.c.ack_ts,
+    ]
+    if include_bodies:
+        columns.append(m.c.body_md)
+    async with get_session() as session:
+        project = await resolve_project(session, project_key)
+        agent = await get_agent(session, project, agent_name)
+        query = (
+            select(*columns)
+            .select_from(r.join(m, m.c.id == r.c.message_id).join(a, a.c.id == m.c.sender_id))
+            .where(r.c.agent_id == agent["id"], m.c.project_id == project["id"])
+        )
+        if urgent_only:
+            query = query.where(m.c.importance.in_(URGENT_LEVELS))
+        if since is not None:
+            query = query.where(m.c.created_ts > since)
+        # Ids grow with time, so the (agent_id, message_id) index yields newest first without a sort.
+        query = query.order_by(r.c.message_id.desc()).limit(limit)
+        rows = (await session.execute(query)).mappings().all()
+    return [_item(row, include_bodies) for row in rows]
+
+
+async def _receipt_row(session: AsyncSession, project: RowMapping, agent: RowMapping, message_id: int) -> RowMapping:
+    m, r = schema.messages, schema.message_recipients
+    row = (
+        await session.execute(
+            select(r.c.read_ts, r.c.ack_ts)
+            .join(m, m.c.id == r.c.message_id)
+            .where(r.c.message_id == message_id, r.c.agent_id == agent["id"], m.c.project_id == project["id"])
+        )
+    ).mappings().first()
+    if row is None:
+        raise NotFoundError(
+            f"Message {message_id} is not in the inbox of {agent['name']}.",
+            hint="Only recipients (to, cc or bcc) can mark a message; fetch_inbox lists the message ids.",
+        )
+    return row
+
+
+async def _set_receipt(project_key: str, agent_name: str, message_id: int, *, ack: bool) -> dict[str, Any]:
+    async with write_session() as session:
+        project = await resolve_project(session, project_key)
+        agent = await get_agent(session, project, agent_name)
+        row = await _receipt_row(session, project, agent, message_id)
+        read_ts, ack_ts = row["read_ts"], row["ack_ts"]
+        values: dict[str, Any] = {}
+        now = utcnow()
+        if read_ts is None:
+            values["read_ts"] = read_ts = now
+        if ack and ack_ts is None:
+            values["ack_ts"] = ack_ts = now
+        if values:
+            ensure_writable(project)
+            r = schema.message_recipients
+            await session.execute(
+                update(r).where(r.c.message_id == message_id, r.c.agent_id == agent["id"]).values(**values)
+            )
+            await archive.enqueue(session, project["id"], "receipt", message_id)
+    if values:
+        archive.wake_writer()
+    result: dict[str, Any] = {"message_id": message_id}
+    if ack:
+        result.update(acknowledged=True, acknowledged_at=iso(ack_ts), read_at=iso(read_ts))
+    else:
+        result.update(read=True, read_at=iso(read_ts))
+    return result
+
+
+async def mark_message_read(project_key: str, agent_name: str, message_id: int) -> dict[str, Any]:
+    """Record that a recipient read a message (once; later calls return the first time)."""
+    return await _set_receipt(project_key, agent_name, message_id, ack=False)
+
+
+async def acknowledge_message(project_key: str, agent_name: str, message_id: int) -> dict[str, Any]:
+    """Record a recipient's acknowledgement (and its read receipt if missing); idempotent."""
+    return await _set_receipt(project_key, agent_name, message_id, ack=True)

@@ -1,0 +1,199 @@
+"""Full-text search over a project's messages, tolerant of any query text."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from sqlalchemy import Boolean, RowMapping, String, and_, exists, or_, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db.types import UTCDateTime
+from mcp_agent_mail.services.common import check_limit, get_agent, resolve_project
+from mcp_agent_mail.timeutil import iso
+
+logger = logging.getLogger("mcp_agent_mail.search")
+
+OPERATORS = frozenset({"AND", "OR", "NOT"})
+_COLUMNS = {"subject": "subject", "body": "body_md", "body_md": "body_md"}
+_PIECE = re.compile(r'"[^"]*"\*?|[()]|[^\s()"]+')
+_WORD = re.compile(r"\w+")
+_MAX_FALLBACK_TERMS = 8
+_SNIPPET_CHARS = 160
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _term(piece: str) -> str | None:
+    """Turn one user word into a quoted FTS5 string (keeping a trailing ``*`` as a prefix search)."""
+    column = ""
+    head, sep, rest = piece.partition(":")
+    if sep and head.lower() in _COLUMNS and rest:
+        column, piece = _COLUMNS[head.lower()] + ":", rest
+    prefix = piece.endswith("*")
+    core = piece.strip("*")
+    if not _WORD.search(core):
+        return None
+    return column + _quote(core) + ("*" if prefix else "")
+
+
+def _well_formed(parts: list[str]) -> bool:
+    """Tell whether operators and parentheses form a valid FTS5 expression."""
+    depth = 0
+    previous = "("  # the start behaves like an opening parenthesis
+    for part in parts:
+        if part == "(":
+            if previous not in OPERATORS and previous != "(":
+                return False  # FTS5 needs an explicit operator before a group that follows a term
+            depth += 1
+        elif part == ")":
+            depth -= 1
+            if depth < 0 or previous in OPERATORS or previous == "(":
+                return False
+        elif part in OPERATORS:
+            if previous in OPERATORS or previous == "(":
+                return False
+        elif previous == ")":
+            return False  # a term right after a group also needs an explicit operator
+        previous = part
+    return depth == 0 and previous not in OPERATORS and previous != "("
+
+
+def fts_query(query: str) -> str | None:
+    """Return a safe FTS5 expression for ``query``, or None when it has no valid structure."""
+    if query.count('"') % 2:
+        return None
+    parts: list[str] = []
+    for piece in _PIECE.findall(query):
+        if piece in ("(", ")") or piece in OPERATORS:
+            parts.append(piece)
+        elif piece.startswith('"'):
+            prefix = piece.endswith("*")
+            inner = piece.rstrip("*")[1:-1]
+            if _WORD.search(inner):
+                parts.append(_quote(inner) + ("*" if prefix else ""))
+        else:
+            term = _term(piece)
+            if term:
+                parts.append(term)
+    if not any(p not in OPERATORS and p not in ("(", ")") for p in parts):
+        return None
+    return " ".join(parts) if _well_formed(parts) else None
+
+
+def words(query: str) -> list[str]:
+    """Return the distinct plain words of a query (no operators), in order."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(query):
+        if word not in OPERATORS and word.lower() not in seen:
+            seen[word.lower()] = None
+    return list(seen)[:_MAX_FALLBACK_TERMS]
+
+
+def _scope_sql(agent_id: int | None) -> str:
+    if agent_id is None:
+        return ""
+    return (
+        " AND (m.sender_id = :agent_id OR EXISTS (SELECT 1 FROM message_recipients r "
+        "WHERE r.message_id = m.id AND r.agent_id = :agent_id))"
+    )
+
+
+async def _fts(
+    session: AsyncSession, match: str, project_id: int, agent_id: int | None, limit: int
+) -> list[RowMapping]:
+    sql = text(
+        "SELECT m.id, m.subject, m.importance, m.ack_required, m.created_ts, m.thread_id, "
+        "a.name AS sender_name, snippet(fts_messages, 1, '**', '**', '…', 16) AS snippet "
+        "FROM fts_messages JOIN messages m ON m.id = fts_messages.rowid JOIN agents a ON a.id = m.sender_id "
+        "WHERE fts_messages MATCH :match AND m.project_id = :project_id" + _scope_sql(agent_id) + " "
+        "ORDER BY bm25(fts_messages, 3.0, 1.0), m.id DESC LIMIT :limit"
+    ).columns(created_ts=UTCDateTime(), ack_required=Boolean(), snippet=String())
+    params = {"match": match, "project_id": project_id, "agent_id": agent_id, "limit": limit}
+    return list((await session.execute(sql, params)).mappings().all())
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def _like(
+    session: AsyncSession, terms: list[str], project_id: int, agent_id: int | None, limit: int
+) -> list[RowMapping]:
+    m, a, r = schema.messages, schema.agents, schema.message_recipients
+    query = (
+        select(
+            m.c.id, m.c.subject, m.c.importance, m.c.ack_required, m.c.created_ts, m.c.thread_id,
+            a.c.name.label("sender_name"), m.c.body_md.label("snippet"),
+        )
+        .join(a, a.c.id == m.c.sender_id)
+        .where(m.c.project_id == project_id)
+    )
+    for term in terms:
+        pattern = f"%{_escape_like(term.lower())}%"
+        query = query.where(
+            or_(m.c.subject.ilike(pattern, escape="\\"), m.c.body_md.ilike(pattern, escape="\\"))
+        )
+    if agent_id is not None:
+        query = query.where(
+            or_(m.c.sender_id == agent_id, exists().where(and_(r.c.message_id == m.c.id, r.c.agent_id == agent_id)))
+        )
+    query = query.order_by(m.c.created_ts.desc(), m.c.id.desc()).limit(limit)
+    return list((await session.execute(query)).mappings().all())
+
+
+def _excerpt(snippet: str | None) -> str:
+    text_ = " ".join((snippet or "").split())
+    return text_ if len(text_) <= _SNIPPET_CHARS else text_[: _SNIPPET_CHARS - 1].rstrip() + "…"
+
+
+def _hit(row: RowMapping) -> dict[str, Any]:
+    hit: dict[str, Any] = {
+        "id": row["id"],
+        "subject": row["subject"],
+        "importance": row["importance"],
+        "ack_required": bool(row["ack_required"]),
+        "created_ts": iso(row["created_ts"]),
+        "from": row["sender_name"],
+    }
+    if row["thread_id"] is not None:
+        hit["thread_id"] = row["thread_id"]
+    snippet = _excerpt(row["snippet"])
+    if snippet:
+        hit["snippet"] = snippet
+    return hit
+
+
+async def _run(
+    session: AsyncSession, query: str, project_id: int, agent_id: int | None, limit: int
+) -> list[RowMapping]:
+    terms = words(query)
+    if not terms:
+        return []
+    if (await session.connection()).dialect.name == "sqlite":
+        candidates = [q for q in (fts_query(query), " AND ".join(_quote(t) for t in terms)) if q]
+        for match in dict.fromkeys(candidates):
+            try:
+                return await _fts(session, match, project_id, agent_id, limit)
+            except DBAPIError as exc:
+                logger.info("full-text query %r failed (%s); trying a simpler form", match, exc.orig)
+    return await _like(session, terms, project_id, agent_id, limit)
+
+
+async def search_messages(
+    project_key: str, query: str, limit: int = 20, agent_name: str | None = None
+) -> list[dict[str, Any]]:
+    """Return the project's messages matching ``query``, best match first (only the agent's mail if named)."""
+    check_limit(limit)
+    async with get_session() as session:
+        project = await resolve_project(session, project_key)
+        agent_id = None
+        if agent_name is not None and agent_name.strip():
+            agent_id = (await get_agent(session, project, agent_name))["id"]
+        rows = await _run(session, query if isinstance(query, str) else "", project["id"], agent_id, limit)
+    return [_hit(row) for row in rows]
