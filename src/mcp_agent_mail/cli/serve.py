@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,6 +52,17 @@ def _prepare_database(settings: Settings) -> int:
         ) from exc
 
 
+def _hold_mailbox(settings: Settings, transport: str) -> contextlib.AbstractContextManager[Any]:
+    """Mark this process as one of the (possibly many) servers of the mailbox while it runs."""
+    try:
+        from mcp_agent_mail.services.server_registry import hold_server_registration
+    except ImportError:
+        from mcp_agent_mail.presence import server_presence
+
+        return server_presence(settings)
+    return hold_server_registration(settings, transport)
+
+
 def _banner(settings: Settings, transport: str) -> str:
     return (
         f"mcp-agent-mail {__version__}: {transport} | database {_describe_db(settings.database.url)}"
@@ -74,7 +86,6 @@ def serve(
 
     from mcp_agent_mail.http import build_http_app
     from mcp_agent_mail.logging_setup import configure_logging
-    from mcp_agent_mail.presence import server_presence
 
     settings = _apply_http_options(host, port, path)
     configure_logging(settings.log_level)
@@ -82,7 +93,7 @@ def serve(
     app = build_http_app(settings)
     url = f"http://{settings.http.host}:{settings.http.port}{settings.http.path}"
     typer.echo(_banner(settings, f"MCP over HTTP at {url}"), err=True)
-    with server_presence(settings):
+    with _hold_mailbox(settings, "http"):
         uvicorn.run(
             app,
             host=settings.http.host,
@@ -99,14 +110,13 @@ def stdio() -> None:
     """Serve MCP over stdin/stdout for one client; logs go to stderr only."""
     from mcp_agent_mail.app import build_mcp_server
     from mcp_agent_mail.logging_setup import configure_logging
-    from mcp_agent_mail.presence import server_presence
 
     settings = get_settings()
     configure_logging(settings.log_level, stream=sys.stderr)
     _prepare_database(settings)
     server = build_mcp_server()
     print(_banner(settings, "MCP over stdio"), file=sys.stderr, flush=True)
-    with server_presence(settings):
+    with _hold_mailbox(settings, "stdio"):
         server.run(transport="stdio", show_banner=False)
 
 
