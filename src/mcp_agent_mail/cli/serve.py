@@ -45,7 +45,7 @@ def _prepare_database(settings: Settings) -> int:
         ensure_schema(settings)
         with sync_read_connection(settings) as conn:
             return current_version(conn)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
         raise ConfigurationError(
             f"Cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
             hint="Check DATABASE_URL and that its directory is writable.",

@@ -1,0 +1,70 @@
+"""The server commands as a user runs them: help, version, migrate and error rendering."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mcp_agent_mail import __version__
+from mcp_agent_mail.cli import app, run_cli
+from mcp_agent_mail.errors import NotFoundError
+
+runner = CliRunner()
+
+
+def test_help_lists_the_server_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "stdio", "migrate", "version"):
+        assert command in result.stdout
+
+
+def test_version_prints_the_installed_version():
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"mcp-agent-mail {__version__}"
+
+
+def test_migrate_creates_the_schema_and_reports_its_version(isolated_env):
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Schema version ")
+    with sqlite3.connect(isolated_env["db_path"]) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"projects", "agents", "messages", "fts_messages"} <= tables
+    again = runner.invoke(app, ["migrate"])
+    assert again.exit_code == 0 and again.stdout == result.stdout
+
+
+def test_bad_port_is_one_coded_line_on_stderr_and_exit_1(isolated_env):
+    result = runner.invoke(app, ["serve", "--port", "70000"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "INVALID_ARGUMENT: --port 70000 is outside 0..65535."
+    assert lines[1].startswith("Hint: ")
+
+
+def test_unusable_database_is_reported_with_a_code(isolated_env, monkeypatch):
+    blocker = isolated_env["tmp_path"] / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{blocker / 'db.sqlite3'}")
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("CONFIGURATION_ERROR: ")
+    assert "Traceback" not in result.output
+
+
+def test_run_cli_renders_agent_mail_errors(capsys):
+    def failing() -> None:
+        raise NotFoundError("Project '/x' not found.", hint="Call ensure_project first.")
+
+    with pytest.raises(typer.Exit) as caught:
+        run_cli(failing)
+    assert caught.value.exit_code == 1
+    captured = capsys.readouterr()
+    assert captured.err == "NOT_FOUND: Project '/x' not found.\nHint: Call ensure_project first.\n"
+    assert captured.out == ""
