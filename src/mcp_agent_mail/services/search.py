@@ -19,7 +19,8 @@ logger = logging.getLogger("mcp_agent_mail.search")
 
 OPERATORS = frozenset({"AND", "OR", "NOT"})
 _COLUMNS = {"subject": "subject", "body": "body_md", "body_md": "body_md"}
-_PIECE = re.compile(r'"[^"]*"\*?|[()]|[^\s()"]+')
+_PIECE = re.compile(r'NEAR\([^()"]*\)|"[^"]*"\*?|[()]|[^\s()"]+')
+_NEAR = re.compile(r"NEAR\((?P<terms>[^,]*)(?:,\s*(?P<distance>\d+))?\s*\)")
 _WORD = re.compile(r"\w+")
 _MAX_FALLBACK_TERMS = 8
 _SNIPPET_CHARS = 160
@@ -40,6 +41,18 @@ def _term(piece: str) -> str | None:
     if not _WORD.search(core):
         return None
     return column + _quote(core) + ("*" if prefix else "")
+
+
+def _near(piece: str) -> str | None:
+    """Turn ``NEAR(a b, 5)`` into a quoted NEAR group (None when it has no words)."""
+    match = _NEAR.fullmatch(piece)
+    if match is None:
+        return None
+    terms = [t for t in (_term(w) for w in match["terms"].split()) if t and ":" not in t]
+    if not terms:
+        return None
+    distance = f", {int(match['distance'])}" if match["distance"] else ""
+    return "NEAR(" + " ".join(terms) + distance + ")"
 
 
 def _well_formed(parts: list[str]) -> bool:
@@ -72,6 +85,11 @@ def fts_query(query: str) -> str | None:
     for piece in _PIECE.findall(query):
         if piece in ("(", ")") or piece in OPERATORS:
             parts.append(piece)
+        elif piece.startswith("NEAR("):
+            near = _near(piece)
+            if near is None:
+                return None
+            parts.append(near)
         elif piece.startswith('"'):
             prefix = piece.endswith("*")
             inner = piece.rstrip("*")[1:-1]

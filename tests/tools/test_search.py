@@ -1,0 +1,126 @@
+"""search_messages through an in-memory MCP client: query syntax, robustness and scope."""
+
+from __future__ import annotations
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from mcp_agent_mail.app import build_mcp_server
+
+PROJECT = "/work/search-test"
+OTHER = "/work/search-other"
+
+
+@pytest.fixture
+async def client(isolated_env):
+    async with Client(build_mcp_server()) as c:
+        for key in (PROJECT, OTHER):
+            await c.call_tool("ensure_project", {"human_key": key})
+            for name in ("BlueLake", "RedFox", "GreenCastle"):
+                await c.call_tool("register_agent", {"project_key": key, "program": "p", "model": "m", "name": name})
+        mails = [
+            ("[DR-TEST] Initial planning", "Starting the disaster recovery test.", ["RedFox"], None),
+            ("Ticket POL-358 migration", "The item database migration is blocked.", ["RedFox"], None),
+            ("Lunch", "Pizza or pasta? the quick brown fox", ["GreenCastle"], None),
+            ("Secret plan", "Only for the hidden reader: payroll numbers.", ["RedFox"], ["GreenCastle"]),
+            ("Refactor parser", "parsing tokens; refactoring the lexer", ["GreenCastle"], None),
+        ]
+        for subject, body, to, bcc in mails:
+            await c.call_tool("send_message", {
+                "project_key": PROJECT, "sender_name": "BlueLake", "to": to, "bcc": bcc,
+                "subject": subject, "body_md": body,
+            })
+        await c.call_tool("send_message", {
+            "project_key": OTHER, "sender_name": "BlueLake", "to": ["RedFox"],
+            "subject": "[DR-TEST] other project", "body_md": "payroll elsewhere",
+        })
+        yield c
+
+
+async def search(client, query, **extra):
+    result = await client.call_tool("search_messages", {"project_key": PROJECT, "query": query, **extra})
+    assert result.structured_content == {"result": result.data}
+    return result.data
+
+
+async def subjects(client, query, **extra):
+    return [hit["subject"] for hit in await search(client, query, **extra)]
+
+
+async def test_hit_shape(client):
+    hits = await search(client, "pizza")
+    assert len(hits) == 1
+    hit = hits[0]
+    assert set(hit) == {"id", "subject", "importance", "ack_required", "created_ts", "from", "snippet"}
+    assert hit["ack_required"] is False and hit["from"] == "BlueLake"
+    assert "**Pizza**" in hit["snippet"]
+
+
+async def test_hyphenated_tokens_are_literal(client):
+    assert await subjects(client, "DR-TEST") == ["[DR-TEST] Initial planning"]
+    assert await subjects(client, "pol-358") == ["Ticket POL-358 migration"]
+
+
+async def test_phrase_prefix_and_operators(client):
+    assert await subjects(client, '"quick brown fox"') == ["Lunch"]
+    assert await subjects(client, '"brown quick"') == []
+    assert await subjects(client, "refactor*") == ["Refactor parser"]
+    assert sorted(await subjects(client, "pizza OR payroll")) == ["Lunch", "Secret plan"]
+    assert await subjects(client, "migration NOT blocked") == []
+    assert await subjects(client, "(pizza OR parser) AND lexer") == ["Refactor parser"]
+    assert await subjects(client, "subject:pizza") == []
+    assert await subjects(client, "body:pizza") == ["Lunch"]
+
+
+async def test_ranking_prefers_the_better_match(client):
+    hits = await subjects(client, "migration OR database")
+    assert hits[0] == "Ticket POL-358 migration"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("item AND (", ["Ticket POL-358 migration"]),
+        ('"unbalanced', []),
+        ('"disaster recovery', ["[DR-TEST] Initial planning"]),
+        ("*", []),
+        ("***", []),
+        ("   ", []),
+        ("...", []),
+        ("AND", []),
+        ("NOT pizza", ["Lunch"]),
+        ("'; DROP TABLE messages; --", []),
+        ("pizza)", ["Lunch"]),
+        ("NEAR(pizza pasta, 2)", ["Lunch"]),
+        ("*pizza", ["Lunch"]),
+        ("C++ pizza?", []),
+        ("pasta?", ["Lunch"]),
+        ("100% pizza", []),
+        ("under_score", []),
+    ],
+)
+async def test_any_query_text_is_safe(client, query, expected):
+    assert await subjects(client, query) == expected
+    # The table survived whatever was typed.
+    assert await subjects(client, "pizza") == ["Lunch"]
+
+
+async def test_scope_to_agent_includes_bcc(client):
+    assert await subjects(client, "payroll") == ["Secret plan"]
+    assert await subjects(client, "payroll", agent_name="GreenCastle") == ["Secret plan"]
+    assert await subjects(client, "payroll", agent_name="RedFox") == ["Secret plan"]
+    assert await subjects(client, "payroll", agent_name="BlueLake") == ["Secret plan"]
+    assert await subjects(client, "pizza", agent_name="RedFox") == []
+    assert await subjects(client, "DR-TEST", agent_name="GreenCastle") == []
+
+
+async def test_limit_and_errors(client):
+    assert len(await search(client, "the", limit=1)) == 1
+    for bad in (0, -1, 1001):
+        with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: limit"):
+            await search(client, "pizza", limit=bad)
+    with pytest.raises(ToolError, match=r"^NOT_FOUND: Project"):
+        await client.call_tool("search_messages", {"project_key": "/nope", "query": "x"})
+    with pytest.raises(ToolError, match=r"^NOT_FOUND: Agent"):
+        await search(client, "pizza", agent_name="Nobody-1")
