@@ -22,9 +22,12 @@ INSTRUCTIONS = (
 @contextlib.asynccontextmanager
 async def _lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
     from mcp_agent_mail.archive.writer import writer_running
+    from mcp_agent_mail.config import get_settings
+    from mcp_agent_mail.services.server_registry import hold_server_registration
 
-    async with writer_running():
-        yield {}
+    with hold_server_registration(get_settings(), "mcp"):
+        async with writer_running():
+            yield {}
 
 
 def build_mcp_server() -> FastMCP:
