@@ -1,0 +1,402 @@
+"""File reservations: advisory, expiring leases on path globs and virtual names.
+
+A reservation is *active* while ``released_ts IS NULL AND expires_ts > now``; an
+expired row is simply inactive, nothing releases a live holder behind its back.
+Another agent's active reservation conflicts with a request when either side is
+exclusive and the patterns overlap. Conflicting paths are reported with their
+holders and not granted; the rest of the request is granted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcp_agent_mail import archive
+from mcp_agent_mail.config import get_settings
+from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.errors import AgentRetiredError, InvalidArgumentError, ProjectArchivedError
+from mcp_agent_mail.services.common import get_agent, resolve_project
+from mcp_agent_mail.services.patterns import normalise_pattern, patterns_overlap
+from mcp_agent_mail.timeutil import iso, utcnow
+
+logger = logging.getLogger("mcp_agent_mail.reservations")
+
+MAX_PATHS = 100
+MAX_REASON = 512
+MAX_IDS = 1000
+
+fr = schema.file_reservations
+ag = schema.agents
+
+
+# ---------------------------------------------------------------------------
+# Validation (runs before any database access)
+
+
+def _check_paths(paths: Sequence[str] | None, *, required: bool) -> list[str] | None:
+    """Normalise a path list; None means "not given", [] is refused."""
+    if paths is None:
+        if required:
+            raise _empty_paths(required)
+        return None
+    if isinstance(paths, str) or not isinstance(paths, (list, tuple)):
+        raise InvalidArgumentError("paths must be a list of strings.", hint='Pass e.g. ["src/app.py", "docs/**"].')
+    if not paths:
+        raise _empty_paths(required)
+    if len(paths) > MAX_PATHS:
+        raise InvalidArgumentError(
+            f"paths lists {len(paths)} patterns; at most {MAX_PATHS} are allowed per call.",
+            hint="Reserve a directory glob such as src/** instead of many single files.",
+        )
+    seen: dict[str, None] = {}
+    for raw in paths:
+        seen.setdefault(normalise_pattern(raw), None)
+    return list(seen)
+
+
+def _empty_paths(required: bool) -> InvalidArgumentError:
+    hint = (
+        'List at least one file path or glob relative to the repository root, e.g. ["src/app.py"].'
+        if required
+        else "Omit paths to act on all of your reservations, or list at least one pattern."
+    )
+    return InvalidArgumentError("paths is empty (EMPTY_PATHS).", hint=hint, data={"reason": "EMPTY_PATHS"})
+
+
+def _check_ids(ids: Sequence[int] | None) -> list[int] | None:
+    if ids is None:
+        return None
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (list, tuple)):
+        raise InvalidArgumentError("file_reservation_ids must be a list of integers.")
+    if not ids:
+        raise InvalidArgumentError(
+            "file_reservation_ids is empty (EMPTY_IDS).",
+            hint="Omit file_reservation_ids to act on all of your reservations, or list at least one id.",
+            data={"reason": "EMPTY_IDS"},
+        )
+    if len(ids) > MAX_IDS:
+        raise InvalidArgumentError(f"file_reservation_ids lists more than {MAX_IDS} ids.")
+    for value in ids:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidArgumentError(
+                f"file_reservation_ids contains {value!r}, which is not a reservation id.",
+                hint="Use the ids returned in granted by file_reservation_paths.",
+            )
+    return list(dict.fromkeys(ids))
+
+
+def _check_seconds(value: int, field: str) -> int:
+    settings = get_settings()
+    low, high = settings.file_reservation_min_ttl_seconds, settings.file_reservation_max_ttl_seconds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgumentError(
+            f"{field} must be an integer from {low} to {high} seconds; got {value!r}.",
+            hint=f"Pick a lease between {low} s and {high} s and renew it while you still need it.",
+            data={"min": low, "max": high},
+        )
+    return value
+
+
+def _check_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if len(text) > MAX_REASON:
+        raise InvalidArgumentError(f"reason is longer than {MAX_REASON} characters.", hint="Shorten the reason.")
+    return text
+
+
+# ---------------------------------------------------------------------------
+# Shared lookups
+
+
+async def _writable_holder(session: AsyncSession, project_key: str, agent_name: str) -> tuple[RowMapping, RowMapping]:
+    """Resolve project and agent for an operation that takes or extends leases."""
+    project = await resolve_project(session, project_key)
+    if project["archived_at"] is not None:
+        raise ProjectArchivedError(f"Project {project['slug']!r} is archived.")
+    agent = await get_agent(session, project, agent_name)
+    if agent["retired_at"] is not None:
+        raise AgentRetiredError(f"Agent {agent['name']!r} is retired and cannot hold file reservations.")
+    return project, agent
+
+
+def _active_clause(now: datetime) -> Any:
+    return (fr.c.released_ts.is_(None)) & (fr.c.expires_ts > now)
+
+
+async def _touch(session: AsyncSession, agent_id: int, now: datetime) -> None:
+    await session.execute(update(ag).where(ag.c.id == agent_id).values(last_active_ts=now))
+
+
+def _own_selection(project_id: int, agent_id: int, now: datetime, ids: list[int] | None) -> Any:
+    query = select(fr.c.id, fr.c.path_pattern, fr.c.expires_ts).where(
+        fr.c.project_id == project_id, fr.c.agent_id == agent_id, _active_clause(now)
+    )
+    if ids is not None:
+        query = query.where(fr.c.id.in_(ids))
+    return query.order_by(fr.c.expires_ts, fr.c.id)
+
+
+def _matches_requested(stored: str, wanted: list[str] | None) -> bool:
+    """Compare a stored pattern with requested ones after normalising both."""
+    if wanted is None:
+        return True
+    try:
+        return normalise_pattern(stored) in wanted
+    except InvalidArgumentError:
+        return stored in wanted
+
+
+def _overlaps(stored: str, requested: str) -> bool:
+    try:
+        return patterns_overlap(stored, requested)
+    except InvalidArgumentError:  # a legacy row with a pattern we would refuse today
+        return stored.strip() == requested
+
+
+# ---------------------------------------------------------------------------
+# Operations
+
+
+async def reserve_paths(
+    project_key: str,
+    agent_name: str,
+    paths: Sequence[str],
+    ttl_seconds: int = 3600,
+    exclusive: bool = True,
+    reason: str = "",
+) -> dict[str, Any]:
+    """Grant leases on the non-conflicting patterns; report conflicting ones with their holders."""
+    patterns = _check_paths(paths, required=True)
+    assert patterns is not None
+    ttl = _check_seconds(ttl_seconds, "ttl_seconds")
+    reason_text = _check_reason(reason)
+    exclusive = bool(exclusive)
+    granted: list[dict[str, Any]] = []
+    conflicts: list[dict[str, Any]] = []
+    async with write_session() as session:
+        project, agent = await _writable_holder(session, project_key, agent_name)
+        now = utcnow()
+        expires = now + timedelta(seconds=ttl)
+        active = (
+            (
+                await session.execute(
+                    select(
+                        fr.c.id,
+                        fr.c.agent_id,
+                        fr.c.path_pattern,
+                        fr.c.exclusive,
+                        fr.c.reason,
+                        fr.c.expires_ts,
+                        ag.c.name.label("agent"),
+                    )
+                    .join(ag, ag.c.id == fr.c.agent_id)
+                    .where(fr.c.project_id == project["id"], _active_clause(now))
+                    .order_by(fr.c.id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        own: dict[str, RowMapping] = {}
+        for row in active:
+            if row["agent_id"] == agent["id"]:
+                own.setdefault(row["path_pattern"], row)
+        inserts: list[str] = []
+        updates: list[dict[str, Any]] = []
+        for pattern in patterns:
+            holders = [
+                {
+                    "agent": row["agent"],
+                    "path_pattern": row["path_pattern"],
+                    "exclusive": bool(row["exclusive"]),
+                    "expires_ts": iso(row["expires_ts"]),
+                }
+                for row in active
+                if row["agent_id"] != agent["id"]
+                and (exclusive or row["exclusive"])
+                and _overlaps(row["path_pattern"], pattern)
+            ]
+            if holders:
+                conflicts.append({"path": pattern, "holders": holders})
+                continue
+            mine = own.get(pattern)
+            if mine is None:
+                inserts.append(pattern)
+                granted.append({"path_pattern": pattern})
+                continue
+            new_reason = reason_text or mine["reason"]
+            new_expires = max(mine["expires_ts"], expires)
+            updates.append({"rid": mine["id"], "x": exclusive, "r": new_reason, "e": new_expires})
+            granted.append({"id": mine["id"], "path_pattern": pattern, "reason": new_reason, "expires_ts": new_expires})
+        if updates:
+            await session.execute(
+                update(fr)
+                .where(fr.c.id == bindparam("rid"))
+                .values(exclusive=bindparam("x"), reason=bindparam("r"), expires_ts=bindparam("e")),
+                updates,
+            )
+        new_ids: list[int] = []
+        if inserts:
+            base = {
+                "project_id": project["id"],
+                "agent_id": agent["id"],
+                "exclusive": exclusive,
+                "reason": reason_text,
+                "created_ts": now,
+                "expires_ts": expires,
+            }
+            result = await session.execute(
+                fr.insert().returning(fr.c.id, sort_by_parameter_order=True),
+                [{**base, "path_pattern": p} for p in inserts],
+            )
+            new_ids = [r[0] for r in result.all()]
+        fresh = iter(new_ids)
+        for entry in granted:
+            if "id" not in entry:
+                entry.update(id=next(fresh), reason=reason_text, expires_ts=expires)
+            entry["exclusive"] = exclusive
+            entry["expires_ts"] = iso(entry["expires_ts"])
+        if granted:
+            await archive.enqueue_many(session, project["id"], "reservation", [e["id"] for e in granted])
+        await _touch(session, agent["id"], now)
+    if granted:
+        archive.wake_writer()
+    if conflicts:
+        logger.info(
+            "reservation conflicts for %s in %s: %s", agent["name"], project["slug"], [c["path"] for c in conflicts]
+        )
+    return {
+        "granted": [
+            {
+                "id": e["id"],
+                "path_pattern": e["path_pattern"],
+                "exclusive": e["exclusive"],
+                "reason": e["reason"],
+                "expires_ts": e["expires_ts"],
+            }
+            for e in granted
+        ],
+        "conflicts": conflicts,
+    }
+
+
+async def release_reservations(
+    project_key: str,
+    agent_name: str,
+    paths: Sequence[str] | None = None,
+    file_reservation_ids: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """Release the caller's active reservations (all, or those matching the given patterns/ids)."""
+    wanted = _check_paths(paths, required=False)
+    ids = _check_ids(file_reservation_ids)
+    async with write_session() as session:
+        project = await resolve_project(session, project_key)
+        agent = await get_agent(session, project, agent_name)
+        now = utcnow()
+        rows = (await session.execute(_own_selection(project["id"], agent["id"], now, ids))).mappings().all()
+        chosen = [row["id"] for row in rows if _matches_requested(row["path_pattern"], wanted)]
+        if chosen:
+            await session.execute(update(fr).where(fr.c.id.in_(chosen)).values(released_ts=now))
+            await archive.enqueue_many(session, project["id"], "reservation", chosen)
+            if agent["retired_at"] is None:
+                await _touch(session, agent["id"], now)
+    if chosen:
+        archive.wake_writer()
+    return {"released": len(chosen), "released_at": iso(now)}
+
+
+async def renew_reservations(
+    project_key: str,
+    agent_name: str,
+    extend_seconds: int = 1800,
+    paths: Sequence[str] | None = None,
+    file_reservation_ids: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """Push back the expiry of the caller's active reservations (capped at now + the maximum TTL)."""
+    extend = _check_seconds(extend_seconds, "extend_seconds")
+    wanted = _check_paths(paths, required=False)
+    ids = _check_ids(file_reservation_ids)
+    renewed: list[dict[str, Any]] = []
+    async with write_session() as session:
+        project, agent = await _writable_holder(session, project_key, agent_name)
+        now = utcnow()
+        ceiling = now + timedelta(seconds=get_settings().file_reservation_max_ttl_seconds)
+        rows = (await session.execute(_own_selection(project["id"], agent["id"], now, ids))).mappings().all()
+        changes: list[dict[str, Any]] = []
+        for row in rows:
+            if not _matches_requested(row["path_pattern"], wanted):
+                continue
+            old = row["expires_ts"]
+            new = max(old, min(max(old, now) + timedelta(seconds=extend), ceiling))
+            changes.append({"rid": row["id"], "e": new})
+            renewed.append(
+                {
+                    "id": row["id"],
+                    "path_pattern": row["path_pattern"],
+                    "old_expires_ts": iso(old),
+                    "new_expires_ts": iso(new),
+                }
+            )
+        if changes:
+            await session.execute(
+                update(fr).where(fr.c.id == bindparam("rid")).values(expires_ts=bindparam("e")), changes
+            )
+            await archive.enqueue_many(session, project["id"], "reservation", [c["rid"] for c in changes])
+        await _touch(session, agent["id"], now)
+    if renewed:
+        archive.wake_writer()
+    return {"renewed": len(renewed), "file_reservations": renewed}
+
+
+async def list_active_reservations(project_key: str) -> list[dict[str, Any]]:
+    """Return the project's active reservations, oldest first."""
+    async with get_session() as session:
+        project = await resolve_project(session, project_key)
+        now = utcnow()
+        rows = (
+            (
+                await session.execute(
+                    select(
+                        fr.c.id,
+                        ag.c.name.label("agent"),
+                        fr.c.path_pattern,
+                        fr.c.exclusive,
+                        fr.c.reason,
+                        fr.c.created_ts,
+                        fr.c.expires_ts,
+                    )
+                    .join(ag, ag.c.id == fr.c.agent_id)
+                    .where(fr.c.project_id == project["id"], _active_clause(now))
+                    .order_by(fr.c.created_ts, fr.c.id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return [
+        {
+            "id": r["id"],
+            "agent": r["agent"],
+            "path_pattern": r["path_pattern"],
+            "exclusive": bool(r["exclusive"]),
+            "reason": r["reason"],
+            "created_ts": iso(r["created_ts"]),
+            "expires_ts": iso(r["expires_ts"]),
+        }
+        for r in rows
+    ]
+
+
+__all__ = [
+    "MAX_PATHS",
+    "list_active_reservations",
+    "release_reservations",
+    "renew_reservations",
+    "reserve_paths",
+]

@@ -1,0 +1,279 @@
+"""File reservation tools through an in-memory MCP client."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+from sqlalchemy import text
+
+from mcp_agent_mail.app import build_mcp_server
+from mcp_agent_mail.db import get_session
+from mcp_agent_mail.db.types import to_db_text
+from mcp_agent_mail.services.reservations import list_active_reservations
+from mcp_agent_mail.timeutil import utcnow
+
+PROJECT = "/work/reservations-test"
+
+
+@pytest.fixture
+async def client(isolated_env):
+    async with Client(build_mcp_server()) as c:
+        await c.call_tool("ensure_project", {"human_key": PROJECT})
+        for name in ("BlueLake", "RedFox"):
+            await c.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name})
+        yield c
+
+
+async def reserve(c: Client, agent: str, paths: list[str], **extra) -> dict:
+    args = {"project_key": PROJECT, "agent_name": agent, "paths": paths, **extra}
+    return (await c.call_tool("file_reservation_paths", args)).data
+
+
+async def rows() -> list[dict]:
+    async with get_session() as session:
+        result = await session.execute(
+            text(
+                "SELECT id, agent_id, path_pattern, exclusive, reason, created_ts, expires_ts, released_ts "
+                "FROM file_reservations ORDER BY id"
+            )
+        )
+        return [dict(r) for r in result.mappings()]
+
+
+async def outbox_refs() -> list[str]:
+    async with get_session() as session:
+        result = await session.execute(text("SELECT ref FROM archive_outbox WHERE kind = 'reservation' ORDER BY id"))
+        return [r[0] for r in result]
+
+
+async def execute(sql: str, **params) -> None:
+    async with get_session() as session:
+        await session.execute(text(sql), params)
+        await session.commit()
+
+
+def ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+async def test_grant_returns_lease_and_queues_archive_work(client):
+    before = utcnow()
+    result = await reserve(
+        client, "BlueLake", ["src/core/**"], ttl_seconds=7200, exclusive=True, reason="Core refactoring"
+    )
+    assert result["conflicts"] == []
+    [granted] = result["granted"]
+    assert granted["path_pattern"] == "src/core/**"
+    assert granted["exclusive"] is True and granted["reason"] == "Core refactoring"
+    assert granted["expires_ts"].endswith("+00:00")
+    assert timedelta(seconds=7199) < ts(granted["expires_ts"]) - before < timedelta(seconds=7300)
+    [row] = await rows()
+    assert row["id"] == granted["id"] and row["released_ts"] is None and row["exclusive"] == 1
+    assert await outbox_refs() == [str(granted["id"])]
+
+
+@pytest.mark.parametrize(
+    ("held", "requested"),
+    [
+        ("src/app.py", "src/**"),
+        ("src/**", "src/app.py"),
+        ("src/app.py", "src"),
+        ("*.py", "src/*"),
+        ("tests/**", "**/test_*.py"),
+    ],
+)
+async def test_conflicts_are_reported_with_holders_and_not_granted(client, held, requested):
+    held_lease = (await reserve(client, "BlueLake", [held], reason="mine"))["granted"][0]
+    result = await reserve(client, "RedFox", [requested, "docs/notes.txt"])
+    assert [g["path_pattern"] for g in result["granted"]] == ["docs/notes.txt"]
+    assert result["conflicts"] == [
+        {
+            "path": requested,
+            "holders": [
+                {"agent": "BlueLake", "path_pattern": held, "exclusive": True, "expires_ts": held_lease["expires_ts"]}
+            ],
+        }
+    ]
+    assert [r["path_pattern"] for r in await rows()] == [held, "docs/notes.txt"]
+
+
+async def test_shared_leases_coexist_but_exclusive_conflicts_with_shared(client):
+    await reserve(client, "BlueLake", ["docs/**"], exclusive=False)
+    shared = await reserve(client, "RedFox", ["docs/readme.md"], exclusive=False)
+    assert shared["conflicts"] == [] and len(shared["granted"]) == 1
+    exclusive = await reserve(client, "RedFox", ["docs/guide.md"], exclusive=True)
+    assert exclusive["granted"] == []
+    assert exclusive["conflicts"][0]["holders"][0]["exclusive"] is False
+
+
+async def test_disjoint_patterns_do_not_conflict(client):
+    await reserve(client, "BlueLake", ["src/a.py", "*.md"])
+    result = await reserve(client, "RedFox", ["src/b.py", "src/*.py", "tests/*.py", "docs/"])
+    assert [c["path"] for c in result["conflicts"]] == ["src/*.py", "docs/"]
+    assert [h["path_pattern"] for c in result["conflicts"] for h in c["holders"]] == ["src/a.py", "*.md"]
+    assert [g["path_pattern"] for g in result["granted"]] == ["src/b.py", "tests/*.py"]
+
+
+async def test_own_overlapping_reservations_never_conflict(client):
+    await reserve(client, "BlueLake", ["src/**"])
+    result = await reserve(client, "BlueLake", ["src/app.py"])
+    assert result["conflicts"] == [] and len(result["granted"]) == 1
+
+
+async def test_virtual_patterns_only_meet_identical_names(client):
+    await reserve(client, "BlueLake", ["tool://deploy", "src/x.py"])
+    result = await reserve(client, "RedFox", ["tool://deploy", "tool://build", "**"])
+    assert [c["path"] for c in result["conflicts"]] == ["tool://deploy", "**"]
+    assert result["conflicts"][1]["holders"][0]["path_pattern"] == "src/x.py"
+    assert [g["path_pattern"] for g in result["granted"]] == ["tool://build"]
+
+
+async def test_rereserve_updates_in_place_and_duplicates_collapse(client):
+    first = (await reserve(client, "BlueLake", ["src/a.py"], ttl_seconds=7200, reason="first"))["granted"][0]
+    again = await reserve(client, "BlueLake", ["./src/a.py", "src/a.py", "src\\a.py"], ttl_seconds=60, exclusive=False)
+    [granted] = again["granted"]
+    assert granted["id"] == first["id"]
+    assert granted["expires_ts"] == first["expires_ts"]  # never shortened
+    assert granted["exclusive"] is False and granted["reason"] == "first"
+    [row] = await rows()
+    assert row["exclusive"] == 0
+
+
+async def test_expired_reservations_are_inactive(client):
+    lease = (await reserve(client, "BlueLake", ["src/**"]))["granted"][0]
+    await execute(
+        "UPDATE file_reservations SET expires_ts = :t WHERE id = :i",
+        t=to_db_text(utcnow() - timedelta(seconds=1)),
+        i=lease["id"],
+    )
+    result = await reserve(client, "RedFox", ["src/app.py"])
+    assert result["conflicts"] == [] and len(result["granted"]) == 1
+    assert [r["agent"] for r in await list_active_reservations(PROJECT)] == ["RedFox"]
+    released = (
+        await client.call_tool("release_file_reservations", {"project_key": PROJECT, "agent_name": "BlueLake"})
+    ).data
+    assert released["released"] == 0
+    assert (await rows())[0]["released_ts"] is None  # expired rows are left alone
+
+
+async def test_release_by_path_id_and_all_is_idempotent(client):
+    granted = (await reserve(client, "BlueLake", ["src/a.py", "src/b.py", "docs/**"]))["granted"]
+    other = (await reserve(client, "RedFox", ["tests/**"]))["granted"][0]
+    call = {"project_key": PROJECT, "agent_name": "BlueLake"}
+    by_path = (await client.call_tool("release_file_reservations", {**call, "paths": ["./src/a.py"]})).data
+    assert by_path["released"] == 1 and by_path["released_at"].endswith("+00:00")
+    by_id = (
+        await client.call_tool(
+            "release_file_reservations", {**call, "file_reservation_ids": [granted[1]["id"], other["id"]]}
+        )
+    ).data
+    assert by_id["released"] == 1  # RedFox's lease is not the caller's
+    rest = (await client.call_tool("release_file_reservations", call)).data
+    assert rest["released"] == 1
+    again = (await client.call_tool("release_file_reservations", call)).data
+    assert again["released"] == 0
+    assert [r["agent"] for r in await list_active_reservations(PROJECT)] == ["RedFox"]
+    assert (await reserve(client, "RedFox", ["src/**"]))["conflicts"] == []
+    assert (await outbox_refs()).count(str(granted[0]["id"])) == 2  # grant + release
+
+
+async def test_renew_extends_caps_and_touches_agent(client):
+    lease = (await reserve(client, "BlueLake", ["src/**"], ttl_seconds=3600))["granted"][0]
+    await reserve(client, "BlueLake", ["docs/**"])
+    async with get_session() as session:
+        await session.execute(text("UPDATE agents SET last_active_ts = '2000-01-01 00:00:00.000000'"))
+        await session.commit()
+    result = (
+        await client.call_tool(
+            "renew_file_reservations",
+            {"project_key": PROJECT, "agent_name": "BlueLake", "extend_seconds": 600, "paths": ["src/**"]},
+        )
+    ).data
+    assert result["renewed"] == 1
+    [item] = result["file_reservations"]
+    assert item["id"] == lease["id"] and item["old_expires_ts"] == lease["expires_ts"]
+    assert ts(item["new_expires_ts"]) - ts(item["old_expires_ts"]) == timedelta(seconds=600)
+    capped = (
+        await client.call_tool(
+            "renew_file_reservations",
+            {"project_key": PROJECT, "agent_name": "BlueLake", "extend_seconds": 7 * 86400},
+        )
+    ).data
+    assert capped["renewed"] == 2
+    for entry in capped["file_reservations"]:
+        assert ts(entry["new_expires_ts"]) - utcnow() <= timedelta(days=7)
+    async with get_session() as session:
+        touched = (
+            await session.execute(text("SELECT last_active_ts FROM agents WHERE name = 'BlueLake'"))
+        ).scalar_one()
+    assert not touched.startswith("2000")
+    none = (await client.call_tool("renew_file_reservations", {"project_key": PROJECT, "agent_name": "RedFox"})).data
+    assert none == {"renewed": 0, "file_reservations": []}
+
+
+BAD_RESERVE = [
+    ({"paths": []}, r"^INVALID_ARGUMENT: paths is empty \(EMPTY_PATHS\)"),
+    ({"paths": ["../outside"]}, r"^INVALID_ARGUMENT: .*escapes.*Hint: use a path relative to the repository root"),
+    ({"paths": ["src/ok.py", "/etc/passwd"]}, r"^INVALID_ARGUMENT: .*absolute"),
+    ({"paths": ["C:\\x"]}, r"^INVALID_ARGUMENT: .*Windows drive"),
+    ({"paths": ["src/a\x00.py"]}, r"^INVALID_ARGUMENT: .*control character"),
+    ({"paths": ["src/a.py"], "ttl_seconds": 0}, r"^INVALID_ARGUMENT: ttl_seconds must be an integer from 60 to 604800"),
+    ({"paths": ["src/a.py"], "ttl_seconds": -1}, r"^INVALID_ARGUMENT: ttl_seconds"),
+    ({"paths": ["src/a.py"], "ttl_seconds": 10**9}, r"^INVALID_ARGUMENT: ttl_seconds"),
+    ({"paths": ["src/a.py"], "reason": "x" * 513}, r"^INVALID_ARGUMENT: reason"),
+    ({"paths": [f"f{i}.py" for i in range(101)]}, r"^INVALID_ARGUMENT: paths lists 101"),
+    ({"paths": ["src/a.py"], "agent_name": "NoSuchAgent"}, r"^NOT_FOUND: Agent"),
+    ({"paths": ["src/a.py"], "project_key": "/no/such/project"}, r"^NOT_FOUND: Project"),
+]
+
+
+@pytest.mark.parametrize(("args", "error"), BAD_RESERVE)
+async def test_bad_reserve_input_is_refused_without_changes(client, args, error):
+    await reserve(client, "BlueLake", ["keep/**"])
+    before, outbox = await rows(), await outbox_refs()
+    call = {"project_key": PROJECT, "agent_name": "RedFox", **args}
+    with pytest.raises(ToolError, match=error):
+        await client.call_tool("file_reservation_paths", call)
+    assert await rows() == before
+    assert await outbox_refs() == outbox
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "error"),
+    [
+        ("release_file_reservations", {"paths": []}, r"^INVALID_ARGUMENT: paths is empty \(EMPTY_PATHS\)"),
+        ("release_file_reservations", {"file_reservation_ids": []}, r"^INVALID_ARGUMENT: .*EMPTY_IDS"),
+        ("release_file_reservations", {"paths": ["/etc/passwd"]}, r"^INVALID_ARGUMENT: .*absolute"),
+        ("release_file_reservations", {"agent_name": "Nobody"}, r"^NOT_FOUND: Agent"),
+        ("renew_file_reservations", {"extend_seconds": 0}, r"^INVALID_ARGUMENT: extend_seconds"),
+        ("renew_file_reservations", {"extend_seconds": 10**9}, r"^INVALID_ARGUMENT: extend_seconds"),
+        ("renew_file_reservations", {"file_reservation_ids": []}, r"^INVALID_ARGUMENT: .*EMPTY_IDS"),
+        ("renew_file_reservations", {"project_key": "/nope"}, r"^NOT_FOUND: Project"),
+    ],
+)
+async def test_bad_release_and_renew_input_is_refused_without_changes(client, tool, args, error):
+    await reserve(client, "BlueLake", ["keep/**"])
+    before = await rows()
+    with pytest.raises(ToolError, match=error):
+        await client.call_tool(tool, {"project_key": PROJECT, "agent_name": "BlueLake", **args})
+    assert await rows() == before
+
+
+async def test_retired_agent_and_archived_project_cannot_reserve(client):
+    await execute("UPDATE agents SET retired_at = :t WHERE name = 'RedFox'", t=to_db_text(utcnow()))
+    with pytest.raises(ToolError, match=r"^AGENT_RETIRED: "):
+        await reserve(client, "RedFox", ["src/a.py"])
+    await execute("UPDATE projects SET archived_at = :t", t=to_db_text(utcnow()))
+    with pytest.raises(ToolError, match=r"^PROJECT_ARCHIVED: "):
+        await reserve(client, "BlueLake", ["src/a.py"])
+    assert await rows() == []
+
+
+async def test_list_active_reservations_shape(client):
+    await reserve(client, "BlueLake", ["src/**"], reason="refactor", exclusive=False)
+    [item] = await list_active_reservations(PROJECT)
+    assert set(item) == {"id", "agent", "path_pattern", "exclusive", "reason", "created_ts", "expires_ts"}
+    assert item["agent"] == "BlueLake" and item["exclusive"] is False and item["reason"] == "refactor"
