@@ -124,3 +124,11 @@ async def test_limit_and_errors(client):
         await client.call_tool("search_messages", {"project_key": "/nope", "query": "x"})
     with pytest.raises(ToolError, match=r"^NOT_FOUND: Agent"):
         await search(client, "pizza", agent_name="Nobody-1")
+
+
+async def test_very_common_words_rank_the_newest_matches(client, monkeypatch):
+    from mcp_agent_mail.services import search as search_service
+
+    monkeypatch.setattr(search_service, "RANK_WINDOW", 2)
+    hits = await subjects(client, "the", limit=10)
+    assert sorted(hits) == ["Refactor parser", "Secret plan"]

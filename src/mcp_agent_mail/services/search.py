@@ -24,6 +24,7 @@ _NEAR = re.compile(r"NEAR\((?P<terms>[^,]*)(?:,\s*(?P<distance>\d+))?\s*\)")
 _WORD = re.compile(r"\w+")
 _MAX_FALLBACK_TERMS = 8
 _SNIPPET_CHARS = 160
+RANK_WINDOW = 1000
 
 
 def _quote(term: str) -> str:
@@ -125,14 +126,29 @@ def _scope_sql(agent_id: int | None) -> str:
 async def _fts(
     session: AsyncSession, match: str, project_id: int, agent_id: int | None, limit: int
 ) -> list[RowMapping]:
+    params: dict[str, Any] = {
+        "match": match, "project_id": project_id, "agent_id": agent_id, "limit": limit, "window": RANK_WINDOW,
+    }
+    where = "WHERE fts_messages MATCH :match AND m.project_id = :project_id" + _scope_sql(agent_id)
+    source = "FROM fts_messages JOIN messages m ON m.id = fts_messages.rowid "
+    # Ranking costs a little per matching row; very common words rank only the newest RANK_WINDOW matches.
+    floor = (
+        await session.execute(
+            text(
+                f"SELECT fts_messages.rowid {source}{where} ORDER BY fts_messages.rowid DESC LIMIT 1 OFFSET :window"
+            ),
+            params,
+        )
+    ).scalar()
+    if floor is not None:
+        where += " AND fts_messages.rowid > :floor"
+        params["floor"] = floor
     sql = text(
         "SELECT m.id, m.subject, m.importance, m.ack_required, m.created_ts, m.thread_id, "
         "a.name AS sender_name, snippet(fts_messages, 1, '**', '**', '…', 16) AS snippet "
-        "FROM fts_messages JOIN messages m ON m.id = fts_messages.rowid JOIN agents a ON a.id = m.sender_id "
-        "WHERE fts_messages MATCH :match AND m.project_id = :project_id" + _scope_sql(agent_id) + " "
+        f"{source}JOIN agents a ON a.id = m.sender_id {where} "
         "ORDER BY bm25(fts_messages, 3.0, 1.0), m.id DESC LIMIT :limit"
     ).columns(created_ts=UTCDateTime(), ack_required=Boolean(), snippet=String())
-    params = {"match": match, "project_id": project_id, "agent_id": agent_id, "limit": limit}
     return list((await session.execute(sql, params)).mappings().all())
 
 
