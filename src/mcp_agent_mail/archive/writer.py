@@ -1,12 +1,109 @@
-"""The archive writer (placeholder until the writer lands)."""
+"""The in-process archive writer: replays the outbox at start, flushes on wake-ups and polls, drains at exit.
+
+Git work runs in worker threads (``asyncio.to_thread``) so the event loop never
+blocks on it. Several writers may run in one process (one per server lifespan)
+and in several processes; the writer lock makes them take turns, and whoever
+holds it flushes every pending row.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from mcp_agent_mail.archive.flush import pending_count, try_flush
+from mcp_agent_mail.config import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+START_LOCK_SECONDS = 5.0
+WAKE_LOCK_SECONDS = 5.0
+STOP_SECONDS = 15.0
+
+_wake_callbacks: list[Callable[[], None]] = []
+
+
+def wake_writer() -> None:
+    """Tell every archive writer of this process that new work is queued (safe from any thread)."""
+    for callback in list(_wake_callbacks):
+        callback()
+
+
+class _Writer:
+    """One background flushing task bound to the running event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+        self.stopping = False
+        self.task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Set the wake-up event from any thread."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.event.set)
+
+    async def flush(self, lock_seconds: float) -> None:
+        """Flush in a worker thread; log (never raise) failures."""
+        try:
+            await asyncio.to_thread(try_flush, self.settings, timeout=lock_seconds)
+        except Exception:
+            logger.exception("archive writer: flush failed; pending rows stay queued")
+
+    async def _pending(self) -> bool:
+        try:
+            return await asyncio.to_thread(pending_count, self.settings) > 0
+        except Exception:
+            logger.exception("archive writer: cannot count pending rows")
+            return False
+
+    async def run(self) -> None:
+        """Wait for wake-ups (or poll), debounce, flush; until stopped."""
+        debounce = self.settings.storage.flush_interval_ms / 1000
+        while not self.stopping:
+            try:
+                await asyncio.wait_for(self.event.wait(), timeout=POLL_SECONDS)
+                woke = True
+            except TimeoutError:
+                woke = False
+            if self.stopping:
+                return
+            if woke and debounce > 0:
+                await asyncio.sleep(debounce)
+            self.event.clear()
+            if woke or await self._pending():
+                await self.flush(WAKE_LOCK_SECONDS if woke else 0.0)
+
+    async def stop(self) -> None:
+        """Stop the task (bounded wait) and drain what is left."""
+        self.stopping = True
+        self.event.set()
+        if self.task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.task), timeout=STOP_SECONDS)
+            except TimeoutError:
+                self.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self.task
+        await self.flush(STOP_SECONDS)
 
 
 @contextlib.asynccontextmanager
 async def writer_running() -> AsyncIterator[None]:
-    """Run the archive writer for the lifetime of the block."""
-    yield
+    """Run the archive writer for the lifetime of the block (replay at start, final flush at exit)."""
+    writer = _Writer(get_settings())
+    _wake_callbacks.append(writer.wake)
+    try:
+        await writer.flush(START_LOCK_SECONDS)
+        writer.task = asyncio.create_task(writer.run(), name="archive-writer")
+        yield
+    finally:
+        try:
+            await writer.stop()
+        finally:
+            with contextlib.suppress(ValueError):
+                _wake_callbacks.remove(writer.wake)

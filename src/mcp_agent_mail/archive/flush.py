@@ -1,0 +1,269 @@
+"""Apply the archive outbox: render queued objects from the database and commit them, one commit per batch.
+
+Rows are deleted (by id) only after their commit exists, and every file is a
+function of the current database state, so a crash at any point is repaired by
+running the same flush again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, RowMapping, delete, func, select
+from sqlalchemy.exc import DBAPIError
+
+from mcp_agent_mail.archive import paths, render
+from mcp_agent_mail.archive.repo import TMP_DIR, ArchiveBatch, lock_timeout_error, open_repo, writer_lock
+from mcp_agent_mail.config import Settings, get_settings
+from mcp_agent_mail.db import schema, sync_read_connection, sync_write_connection
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("project", "agent", "message", "receipt", "reservation")
+
+
+@dataclass
+class _Change:
+    kind: str
+    summary: str
+    trailers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Planner:
+    """Collects the files and commit lines for one batch of outbox rows."""
+
+    conn: Connection
+    batch: ArchiveBatch
+    changes: list[_Change] = field(default_factory=list)
+    digests: set[tuple[int, str]] = field(default_factory=set)
+    _message_paths: dict[int, set[str]] | None = field(default=None, init=False)
+
+    def message_paths(self, message_id: int) -> set[str]:
+        """Return tracked canonical/inbox/outbox paths of a message id."""
+        if self._message_paths is None:
+            found: dict[int, set[str]] = {}
+            for path in self.batch.tracked():
+                match = paths.MESSAGE_ID_SUFFIX.search(path)
+                if match and "/messages/threads/" not in path:
+                    found.setdefault(int(match.group(1)), set()).add(path)
+            self._message_paths = found
+        return self._message_paths.get(message_id, set())
+
+    def add(self, kind: str, rendered: render.Rendered) -> None:
+        """Queue the files of a rendered object."""
+        self.batch.writes.update(rendered.files)
+        self.batch.stage.update(rendered.stage)
+        self.changes.append(_Change(kind, rendered.summary, rendered.trailers))
+
+    def project(self, project_id: int) -> None:
+        """Plan ``project.json`` (or remove the project folder when the project is gone)."""
+        rendered = render.render_project(self.conn, project_id)
+        if rendered is not None:
+            self.add("project", rendered)
+            return
+        for path in self.batch.tracked():
+            parts = path.split("/")
+            is_project_file = len(parts) == 3 and parts[0] == "projects" and parts[2] == "project.json"
+            if is_project_file and _json_id(self.batch.read_tracked(path)) == project_id:
+                self.batch.delete_prefixes.add(paths.project_dir(parts[1]))
+                self.changes.append(_Change("project", f"project: remove {parts[1]}"))
+
+    def agent(self, project_id: int, agent_id: int) -> None:
+        """Plan ``profile.json`` (or remove the agent folder when the agent is gone)."""
+        rendered = render.render_agent(self.conn, agent_id)
+        if rendered is not None:
+            self.add("agent", rendered)
+            return
+        project = render.load_project(self.conn, project_id)
+        if project is None:
+            return
+        prefix = paths.project_dir(project["slug"]) + "/agents/"
+        for path in self.batch.tracked():
+            name, _, rest = path[len(prefix) :].partition("/") if path.startswith(prefix) else ("", "", "")
+            if rest == "profile.json" and _json_id(self.batch.read_tracked(path)) == agent_id:
+                self.batch.delete_prefixes.add(prefix + name)
+                self.changes.append(_Change("agent", f"agent: remove {name}", [("Agent", name)]))
+
+    def message(self, project_id: int, message_id: int, *, receipt: bool) -> None:
+        """Plan every copy of a message (and its thread digests), removing stale or deleted copies."""
+        existing = self.message_paths(message_id)
+        rendered = render.render_message(self.conn, message_id)
+        if rendered is None:
+            self.batch.deletes.update(existing)
+            for path in existing:
+                if "/inbox/" in path or "/outbox/" in path:
+                    continue
+                try:
+                    front, _body = render.parse_message_document(self.batch.read_tracked(path) or b"")
+                except ValueError:
+                    continue
+                if front.get("thread_id"):
+                    self.digests.add((project_id, str(front["thread_id"])))
+            self.digests.add((project_id, str(message_id)))
+            trailers = [("Message-Id", str(message_id))]
+            self.changes.append(_Change("delete", f"mail: remove message {message_id}", trailers))
+            return
+        self.batch.deletes.update(existing - set(rendered.files))
+        if receipt:
+            subject = rendered.summary.split(" | ", 1)[-1]
+            rendered.summary = f"receipt: message {message_id} | {subject}"
+            rendered.trailers = [("Message-Id", str(message_id))]
+            self.add("receipt", rendered)
+            return
+        self.add("message", rendered)
+        self.digests.update((project_id, key) for key in rendered.thread_keys)
+
+    def reservation(self, project_id: int, reservation_id: int) -> None:
+        """Plan a reservation file (or its removal)."""
+        rendered = render.render_reservation(self.conn, reservation_id)
+        if rendered is not None:
+            self.add("reservation", rendered)
+            return
+        project = render.load_project(self.conn, project_id)
+        if project is not None:
+            self.batch.deletes.add(paths.reservation_file(project["slug"], reservation_id))
+            self.changes.append(_Change("reservation", f"file_reservation: remove id-{reservation_id}"))
+
+    def finish_digests(self) -> None:
+        """Re-render every thread digest touched by this batch."""
+        for project_id, key in sorted(self.digests):
+            project = render.load_project(self.conn, project_id)
+            if project is None:
+                continue
+            result = render.render_thread_digest(self.conn, project, key)
+            if result is None:
+                continue
+            path, content = result
+            if content is None:
+                self.batch.deletes.add(path)
+            else:
+                self.batch.writes[path] = content
+
+
+def _json_id(data: bytes | None) -> int | None:
+    try:
+        value = json.loads(data or b"null")
+    except ValueError:
+        return None
+    return value.get("id") if isinstance(value, dict) else None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def commit_message(changes: list[_Change]) -> str:
+    """Compose a parseable commit message: one subject line, a body line per change, then trailers."""
+    mail = [c for c in changes if c.kind == "message"]
+    if len(changes) == 1:
+        subject, rest = changes[0].summary, []
+    elif len(mail) == 1:
+        subject, rest = mail[0].summary, [c for c in changes if c is not mail[0]]
+    else:
+        subject, rest = f"archive: {len(changes)} changes", changes
+    text = _one_line(subject) or "archive: sync"
+    if rest:
+        text += "\n\n" + "\n".join(f"- {_one_line(c.summary)}" for c in rest)
+    trailers: list[tuple[str, str]] = []
+    for change in changes:
+        for trailer in change.trailers:
+            if trailer not in trailers:
+                trailers.append(trailer)
+    if trailers:
+        text += "\n\n" + "\n".join(f"{k}: {_one_line(v)}" for k, v in trailers)
+    return text + "\n"
+
+
+def _plan_row(planner: _Planner, kind: str, ref: str, project_id: int) -> None:
+    if kind == "project":
+        planner.project(int(ref))
+    elif kind == "agent":
+        planner.agent(project_id, int(ref))
+    elif kind in ("message", "receipt"):
+        planner.message(project_id, int(ref), receipt=kind == "receipt")
+    elif kind == "reservation":
+        planner.reservation(project_id, int(ref))
+    else:
+        logger.warning("archive outbox: unknown kind %r (ref %r) dropped", kind, ref)
+
+
+def _apply_batch(settings: Settings, rows: list[RowMapping]) -> None:
+    repo = open_repo(settings)
+    batch = ArchiveBatch(repo, settings)
+    seen: dict[tuple[str, str], int] = {}
+    for row in rows:
+        kind = row["kind"]
+        if kind == "receipt" and ("message", row["ref"]) in seen:
+            continue
+        if kind == "message":
+            seen.pop(("receipt", row["ref"]), None)
+        seen.setdefault((kind, row["ref"]), row["project_id"])
+    with sync_read_connection(settings) as conn:
+        planner = _Planner(conn, batch)
+        for (kind, ref), project_id in seen.items():
+            try:
+                _plan_row(planner, kind, ref, project_id)
+            except DBAPIError:
+                raise
+            except Exception:
+                logger.exception("archive outbox: cannot render %s %s; skipped", kind, ref)
+        planner.finish_digests()
+    batch.commit(commit_message(planner.changes))
+
+
+def _fetch(settings: Settings, limit: int) -> list[RowMapping]:
+    o = schema.archive_outbox
+    with sync_read_connection(settings) as conn:
+        stmt = select(o.c.id, o.c.project_id, o.c.kind, o.c.ref).order_by(o.c.id).limit(limit)
+        return list(conn.execute(stmt).mappings())
+
+
+def _forget(settings: Settings, ids: list[int]) -> None:
+    o = schema.archive_outbox
+    with sync_write_connection(settings) as conn:
+        conn.execute(delete(o).where(o.c.id.in_(ids)))
+
+
+def _drain(settings: Settings) -> int:
+    shutil.rmtree(Path(settings.storage.root) / ".git" / TMP_DIR, ignore_errors=True)
+    open_repo(settings)
+    total = 0
+    while True:
+        rows = _fetch(settings, settings.storage.batch_size)
+        if not rows:
+            return total
+        _apply_batch(settings, rows)
+        _forget(settings, [row["id"] for row in rows])
+        total += len(rows)
+
+
+def flush_pending(settings: Settings | None = None, *, timeout: float = 30.0) -> int:
+    """Apply every pending outbox row (in batches, one commit each); return how many rows were applied."""
+    settings = settings or get_settings()
+    root = Path(settings.storage.root)
+    with writer_lock(root, timeout) as acquired:
+        if not acquired:
+            raise lock_timeout_error(root, timeout)
+        return _drain(settings)
+
+
+def try_flush(settings: Settings, *, timeout: float = 0.0) -> int | None:
+    """Flush like :func:`flush_pending`, but return None instead of raising when the lock is busy."""
+    root = Path(settings.storage.root)
+    with writer_lock(root, timeout) as acquired:
+        if not acquired:
+            return None
+        return _drain(settings)
+
+
+def pending_count(settings: Settings | None = None) -> int:
+    """Return how many outbox rows still wait for the archive."""
+    settings = settings or get_settings()
+    o = schema.archive_outbox
+    with sync_read_connection(settings) as conn:
+        return int(conn.execute(select(func.count()).select_from(o)).scalar_one())

@@ -1,0 +1,375 @@
+"""Render archive files from the current database state (pure functions of the rows read).
+
+Every function takes a synchronous SQLAlchemy ``Connection`` and returns file
+contents keyed by repo-relative path. Rendering the same rows twice yields the
+same bytes, which is what makes replaying the outbox idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, or_, select
+
+from mcp_agent_mail.archive import paths
+from mcp_agent_mail.db import schema
+from mcp_agent_mail.timeutil import iso
+
+DIGEST_PREVIEW_CHARS = 1200
+FRONT_MATTER_OPEN = "---json\n"
+FRONT_MATTER_CLOSE = "\n---\n\n"
+
+
+@dataclass
+class Rendered:
+    """Files for one database object plus how to describe the change in a commit."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    stage: set[str] = field(default_factory=set)
+    summary: str = ""
+    trailers: list[tuple[str, str]] = field(default_factory=list)
+    thread_keys: set[str] = field(default_factory=set)
+
+
+def json_bytes(obj: Any) -> bytes:
+    """Serialise ``obj`` the archive way: indent 2, sorted keys, trailing newline, UTF-8."""
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def message_document(front: dict[str, Any], body: str) -> bytes:
+    """Return ``---json`` front matter, a blank line, the body verbatim and one final newline."""
+    head = json.dumps(front, indent=2, sort_keys=True, ensure_ascii=False)
+    return (FRONT_MATTER_OPEN + head + FRONT_MATTER_CLOSE + body + "\n").encode("utf-8")
+
+
+def parse_message_document(data: bytes) -> tuple[dict[str, Any], str]:
+    """Split a message file into its front matter and body (inverse of :func:`message_document`)."""
+    text = data.decode("utf-8")
+    if not text.startswith(FRONT_MATTER_OPEN):
+        raise ValueError("message file does not start with ---json front matter")
+    end = text.index(FRONT_MATTER_CLOSE, len(FRONT_MATTER_OPEN))
+    front = json.loads(text[len(FRONT_MATTER_OPEN) : end])
+    body = text[end + len(FRONT_MATTER_CLOSE) :]
+    return front, body[:-1] if body.endswith("\n") else body
+
+
+def project_json(row: RowMapping) -> dict[str, Any]:
+    """Shape ``project.json``."""
+    data: dict[str, Any] = {
+        "id": row["id"],
+        "slug": row["slug"],
+        "human_key": row["human_key"],
+        "created_at": iso(row["created_at"]),
+    }
+    if row["archived_at"] is not None:
+        data["archived_at"] = iso(row["archived_at"])
+    return data
+
+
+def profile_json(row: RowMapping) -> dict[str, Any]:
+    """Shape ``profile.json``; token hashes are never written."""
+    data: dict[str, Any] = {
+        "id": row["id"],
+        "project_id": row["project_id"],
+        "name": row["name"],
+        "program": row["program"],
+        "model": row["model"],
+        "task_description": row["task_description"],
+        "inception_ts": iso(row["inception_ts"]),
+        "last_active_ts": iso(row["last_active_ts"]),
+        "attachments_policy": row["attachments_policy"],
+        "contact_policy": row["contact_policy"],
+    }
+    if row["retired_at"] is not None:
+        data["retired_at"] = iso(row["retired_at"])
+    return data
+
+
+def load_project(conn: Connection, project_id: int) -> RowMapping | None:
+    """Return a project row or None."""
+    p = schema.projects
+    return conn.execute(select(p).where(p.c.id == project_id)).mappings().first()
+
+
+def render_project(conn: Connection, project_id: int) -> Rendered | None:
+    """Render ``project.json`` (None when the project no longer exists)."""
+    row = load_project(conn, project_id)
+    if row is None:
+        return None
+    return Rendered(
+        files={paths.project_file(row["slug"]): json_bytes(project_json(row))},
+        summary=f"project: {row['slug']}",
+    )
+
+
+def render_agent(conn: Connection, agent_id: int) -> Rendered | None:
+    """Render an agent's ``profile.json`` (None when the agent no longer exists)."""
+    a, p = schema.agents, schema.projects
+    row = (
+        conn.execute(select(a, p.c.slug).join(p, p.c.id == a.c.project_id).where(a.c.id == agent_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return Rendered(
+        files={paths.profile_file(row["slug"], row["name"]): json_bytes(profile_json(row))},
+        summary=f"agent: profile {row['name']}",
+        trailers=[("Agent", row["name"])],
+    )
+
+
+def render_reservation(conn: Connection, reservation_id: int) -> Rendered | None:
+    """Render ``file_reservations/id-<id>.json`` (None when the reservation no longer exists)."""
+    r, a, p = schema.file_reservations, schema.agents, schema.projects
+    row = (
+        conn.execute(
+            select(r, a.c.name.label("agent_name"), p.c.slug, p.c.human_key)
+            .join(a, a.c.id == r.c.agent_id)
+            .join(p, p.c.id == r.c.project_id)
+            .where(r.c.id == reservation_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    data: dict[str, Any] = {
+        "id": row["id"],
+        "project": row["human_key"],
+        "agent": row["agent_name"],
+        "path_pattern": row["path_pattern"],
+        "exclusive": bool(row["exclusive"]),
+        "reason": row["reason"],
+        "created_ts": iso(row["created_ts"]),
+        "expires_ts": iso(row["expires_ts"]),
+    }
+    if row["released_ts"] is not None:
+        data["released_ts"] = iso(row["released_ts"])
+    return Rendered(
+        files={paths.reservation_file(row["slug"], row["id"]): json_bytes(data)},
+        summary=f"file_reservation: {row['agent_name']} {row['path_pattern']}",
+        trailers=[("Agent", row["agent_name"])],
+    )
+
+
+def _agent_label(name: str, agent_project_id: int, agent_slug: str, message_project_id: int) -> str:
+    return name if agent_project_id == message_project_id else f"{name}@{agent_slug}"
+
+
+def _recipients(conn: Connection, message_ids: list[int]) -> list[RowMapping]:
+    mr, a, p = schema.message_recipients, schema.agents, schema.projects
+    stmt = (
+        select(
+            mr.c.message_id,
+            mr.c.kind,
+            mr.c.read_ts,
+            mr.c.ack_ts,
+            a.c.name,
+            a.c.project_id.label("agent_project_id"),
+            p.c.slug.label("agent_slug"),
+        )
+        .join(a, a.c.id == mr.c.agent_id)
+        .join(p, p.c.id == a.c.project_id)
+        .where(mr.c.message_id.in_(message_ids))
+        .order_by(mr.c.message_id, a.c.name_key, a.c.id)
+    )
+    return list(conn.execute(stmt).mappings())
+
+
+def _message_row(conn: Connection, message_id: int) -> RowMapping | None:
+    m, a, p = schema.messages, schema.agents, schema.projects
+    sp = p.alias("sender_project")
+    stmt = (
+        select(
+            m,
+            p.c.slug,
+            p.c.human_key,
+            a.c.name.label("sender_name"),
+            a.c.project_id.label("sender_project_id"),
+            sp.c.slug.label("sender_slug"),
+            sp.c.human_key.label("sender_human_key"),
+        )
+        .join(p, p.c.id == m.c.project_id)
+        .join(a, a.c.id == m.c.sender_id)
+        .join(sp, sp.c.id == a.c.project_id)
+        .where(m.c.id == message_id)
+    )
+    return conn.execute(stmt).mappings().first()
+
+
+def _attachment_paths(row: RowMapping) -> set[str]:
+    prefix = paths.project_dir(row["slug"]) + "/attachments/"
+    found: set[str] = set()
+    for meta in row["attachments"] or []:
+        path = meta.get("path") if isinstance(meta, dict) else None
+        if not isinstance(path, str) or meta.get("type") != "file":
+            continue
+        normal = posixpath.normpath(path)
+        if normal.startswith(prefix) and ".." not in normal.split("/"):
+            found.add(normal)
+    return found
+
+
+def render_message(conn: Connection, message_id: int) -> Rendered | None:
+    """Render the canonical copy, the sender's outbox copy and every recipient's inbox copy."""
+    row = _message_row(conn, message_id)
+    if row is None:
+        return None
+    pid = row["project_id"]
+    recipients = _recipients(conn, [message_id])
+    labels: dict[str, list[str]] = {"to": [], "cc": [], "bcc": []}
+    for r in recipients:
+        labels.setdefault(r["kind"], []).append(_agent_label(r["name"], r["agent_project_id"], r["agent_slug"], pid))
+    sender = _agent_label(row["sender_name"], row["sender_project_id"], row["sender_slug"], pid)
+    front: dict[str, Any] = {
+        "id": row["id"],
+        "thread_id": row["thread_id"],
+        "project": row["human_key"],
+        "project_slug": row["slug"],
+        "from": sender,
+        "to": labels["to"],
+        "cc": labels["cc"],
+        "subject": row["subject"],
+        "importance": row["importance"],
+        "ack_required": bool(row["ack_required"]),
+        "created": iso(row["created_ts"]),
+        "attachments": row["attachments"] or [],
+    }
+    if row["topic"]:
+        front["topic"] = row["topic"]
+    if row["sender_project_id"] != pid:
+        front["from_project"] = row["sender_human_key"]
+        front["from_project_slug"] = row["sender_slug"]
+        front["from_address"] = f"project:{row['sender_slug']}#{row['sender_name']}"
+    body = row["body_md"]
+    created, subject = row["created_ts"], row["subject"]
+    files = {paths.canonical_message_file(row["slug"], created, subject, message_id): message_document(front, body)}
+    outbox = paths.mailbox_file(row["sender_slug"], row["sender_name"], "outbox", created, subject, message_id)
+    files[outbox] = message_document({**front, "bcc": labels["bcc"]}, body)
+    for r in recipients:
+        copy: dict[str, Any] = {**front, "kind": r["kind"], "read_ts": iso(r["read_ts"]), "ack_ts": iso(r["ack_ts"])}
+        if r["kind"] == "bcc":
+            copy["bcc"] = [_agent_label(r["name"], r["agent_project_id"], r["agent_slug"], pid)]
+        inbox = paths.mailbox_file(r["agent_slug"], r["name"], "inbox", created, subject, message_id)
+        files[inbox] = message_document(copy, body)
+    visible = ", ".join(labels["to"] + labels["cc"])
+    trailers = [("Agent", sender), ("Message-Id", str(message_id))]
+    keys = {str(message_id)}
+    if row["thread_id"]:
+        keys.add(row["thread_id"])
+        trailers.insert(1, ("Thread", row["thread_id"]))
+    return Rendered(
+        files=files,
+        stage=_attachment_paths(row),
+        summary=f"mail: {sender} -> {visible} | {subject}",
+        trailers=trailers,
+        thread_keys=keys,
+    )
+
+
+def _preview(body: str) -> str:
+    text = body.strip()
+    if len(text) > DIGEST_PREVIEW_CHARS:
+        return text[:DIGEST_PREVIEW_CHARS].rstrip() + "\n..."
+    return text
+
+
+def thread_members(conn: Connection, project_id: int, key: str) -> list[RowMapping]:
+    """Return the messages of a thread (thread_id == key, or id == key for a numeric key), oldest first."""
+    m, a, p = schema.messages, schema.agents, schema.projects
+    cond = m.c.thread_id == key
+    if key.isdigit() and len(key) < 19:
+        cond = or_(cond, m.c.id == int(key))
+    stmt = (
+        select(
+            m.c.id,
+            m.c.thread_id,
+            m.c.subject,
+            m.c.body_md,
+            m.c.created_ts,
+            m.c.project_id,
+            a.c.name.label("sender_name"),
+            a.c.project_id.label("sender_project_id"),
+            p.c.slug.label("sender_slug"),
+        )
+        .join(a, a.c.id == m.c.sender_id)
+        .join(p, p.c.id == a.c.project_id)
+        .where(and_(m.c.project_id == project_id, cond))
+        .order_by(m.c.created_ts, m.c.id)
+    )
+    return list(conn.execute(stmt).mappings())
+
+
+def render_thread_digest(conn: Connection, project: RowMapping, key: str) -> tuple[str, bytes | None] | None:
+    """Render a thread digest; content None means the thread has no replies left (file must go)."""
+    if not paths.valid_thread_key(key):
+        return None
+    slug = project["slug"]
+    target = paths.thread_digest_file(slug, key)
+    members = thread_members(conn, project["id"], key)
+    if not any(row["thread_id"] == key for row in members):
+        return target, None
+    recipients = _recipients(conn, [row["id"] for row in members])
+    by_message: dict[int, dict[str, list[str]]] = {}
+    for r in recipients:
+        if r["kind"] in ("to", "cc"):
+            label = _agent_label(r["name"], r["agent_project_id"], r["agent_slug"], project["id"])
+            by_message.setdefault(r["message_id"], {"to": [], "cc": []})[r["kind"]].append(label)
+    lines = [f"# Thread {key}", "", f"Project: {project['human_key']}", ""]
+    for row in members:
+        names = by_message.get(row["id"], {"to": [], "cc": []})
+        sender = _agent_label(row["sender_name"], row["sender_project_id"], row["sender_slug"], project["id"])
+        link = paths.relative_link(
+            target, paths.canonical_message_file(slug, row["created_ts"], row["subject"], row["id"])
+        )
+        lines += ["---", "", f"## {row['subject']}", "", f"- From: {sender}", f"- To: {', '.join(names['to'])}"]
+        if names["cc"]:
+            lines.append(f"- Cc: {', '.join(names['cc'])}")
+        lines += [f"- Date: {iso(row['created_ts'])}", f"- Message: [#{row['id']}]({link})", ""]
+        preview = _preview(row["body_md"])
+        if preview:
+            lines += [preview, ""]
+    return target, ("\n".join(lines).rstrip("\n") + "\n").encode("utf-8")
+
+
+def render_project_files(conn: Connection, project_id: int) -> dict[str, bytes]:
+    """Render every archive file derived from one project's rows (the full projection, for doctor)."""
+    project = load_project(conn, project_id)
+    if project is None:
+        return {}
+    files: dict[str, bytes] = {}
+    rendered = render_project(conn, project_id)
+    if rendered is not None:
+        files.update(rendered.files)
+    a, m, r = schema.agents, schema.messages, schema.file_reservations
+    for agent_id in conn.execute(select(a.c.id).where(a.c.project_id == project_id).order_by(a.c.id)).scalars():
+        agent = render_agent(conn, agent_id)
+        if agent is not None:
+            files.update(agent.files)
+    keys: set[str] = set()
+    for message_id in conn.execute(select(m.c.id).where(m.c.project_id == project_id).order_by(m.c.id)).scalars():
+        message = render_message(conn, message_id)
+        if message is not None:
+            files.update(message.files)
+            keys.update(message.thread_keys)
+    for key in sorted(keys):
+        digest = render_thread_digest(conn, project, key)
+        if digest is not None and digest[1] is not None:
+            files[digest[0]] = digest[1]
+    for res_id in conn.execute(select(r.c.id).where(r.c.project_id == project_id).order_by(r.c.id)).scalars():
+        reservation = render_reservation(conn, res_id)
+        if reservation is not None:
+            files.update(reservation.files)
+    return files
+
+
+def render_archive_files(conn: Connection) -> dict[str, bytes]:
+    """Render the projection of every project, plus ``.gitattributes``."""
+    files: dict[str, bytes] = {".gitattributes": paths.GITATTRIBUTES}
+    for project_id in conn.execute(select(schema.projects.c.id).order_by(schema.projects.c.id)).scalars():
+        files.update(render_project_files(conn, project_id))
+    return files

@@ -1,0 +1,357 @@
+"""The archive repository: initialisation, the cross-process writer lock, and batch commits via dulwich.
+
+One Git repository lives at ``STORAGE_ROOT``. Only the holder of the writer
+lock (an ``fcntl.flock`` on ``.git/mcp-agent-mail-writer.lock``, released by the
+kernel when its process dies) writes to the work tree, the index or the refs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dulwich.index import Index, index_entry_from_stat
+from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.refs import HEADREF
+from dulwich.repo import Repo
+
+from mcp_agent_mail.archive import paths
+from mcp_agent_mail.config import Settings
+from mcp_agent_mail.errors import UnavailableError
+
+LOCK_NAME = "mcp-agent-mail-writer.lock"
+TMP_DIR = "mcp-agent-mail-tmp"
+INIT_MESSAGE = "chore: initialize archive"
+_FILE_MODE = 0o100644
+_DIR_MODE = stat.S_IFDIR
+
+_process_lock = threading.Lock()
+_repos: dict[str, tuple[int, Repo]] = {}
+
+
+@contextlib.contextmanager
+def writer_lock(root: Path, timeout: float) -> Iterator[bool]:
+    """Hold the process-wide and cross-process writer locks; yield False if not acquired in time."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    acquired = _process_lock.acquire(timeout=timeout) if timeout > 0 else _process_lock.acquire(blocking=False)
+    if not acquired:
+        yield False
+        return
+    try:
+        gitdir = root / ".git"
+        gitdir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(gitdir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            delay = 0.01
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                    delay = min(delay * 2, 0.1)
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+    finally:
+        _process_lock.release()
+
+
+def lock_timeout_error(root: Path, timeout: float) -> UnavailableError:
+    """Return the error raised when the writer lock stays busy."""
+    return UnavailableError(
+        f"The archive writer lock under {root} stayed busy for {timeout:g}s.",
+        hint="Another process is writing the archive; retry shortly (its pending work is flushed by that process).",
+        data={"lock_path": str(root / ".git" / LOCK_NAME), "timeout_seconds": timeout},
+    )
+
+
+def _identity(settings: Settings) -> bytes:
+    return f"{settings.storage.git_author_name} <{settings.storage.git_author_email}>".encode()
+
+
+def _configure(repo: Repo) -> None:
+    config = repo.get_config()
+    wanted = {(b"core", b"bare"): False, (b"commit", b"gpgsign"): False}
+    changed = False
+    for (section, name), value in wanted.items():
+        try:
+            current = config.get_boolean((section,), name)
+        except KeyError:
+            current = None
+        if current is not value:
+            config.set((section,), name, value)
+            changed = True
+    if changed:
+        config.write_to_path()
+
+
+def _open_or_init(root: Path) -> Repo:
+    gitdir = root / ".git"
+    if not ((gitdir / "config").is_file() and (gitdir / "HEAD").is_file() and (gitdir / "objects").is_dir()):
+        for entry in gitdir.iterdir():
+            if entry.name == LOCK_NAME:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        Repo.init_bare(str(gitdir), default_branch=b"main")
+    repo = Repo(str(root))
+    _configure(repo)
+    return repo
+
+
+def open_repo(settings: Settings) -> Repo:
+    """Return the archive repository, creating it with its first commit if needed (caller holds the lock)."""
+    root = Path(settings.storage.root)
+    root.mkdir(parents=True, exist_ok=True)
+    key = str(root)
+    inode = (root / ".git").stat().st_ino if (root / ".git").exists() else -1
+    cached = _repos.get(key)
+    if cached is not None and cached[0] == inode and (root / ".git" / "HEAD").is_file():
+        repo = cached[1]
+    else:
+        if cached is not None:
+            with contextlib.suppress(Exception):
+                cached[1].close()
+        repo = _open_or_init(root)
+        _repos[key] = ((root / ".git").stat().st_ino, repo)
+    if head_commit(repo) is None:
+        shutil.rmtree(root / ".git" / TMP_DIR, ignore_errors=True)
+        ArchiveBatch(repo, settings, {".gitattributes": paths.GITATTRIBUTES}).commit(INIT_MESSAGE)
+    return repo
+
+
+def clear_repo_cache() -> int:
+    """Close every cached repository handle; return how many were closed."""
+    with _process_lock:
+        count = len(_repos)
+        for _inode, repo in _repos.values():
+            with contextlib.suppress(Exception):
+                repo.close()
+        _repos.clear()
+    return count
+
+
+def head_commit(repo: Repo) -> Commit | None:
+    """Return the commit HEAD points at, or None on an unborn branch."""
+    try:
+        sha = repo.refs[HEADREF]
+    except KeyError:
+        return None
+    obj = repo.object_store[sha]
+    return obj if isinstance(obj, Commit) else None
+
+
+def _tree_copy(repo: Repo, sha: ObjectID | None) -> Tree:
+    if sha is None:
+        return Tree()
+    obj = repo.object_store[sha]
+    if not isinstance(obj, Tree):
+        return Tree()
+    return Tree.from_string(obj.as_raw_string())
+
+
+def _apply_tree(repo: Repo, sha: ObjectID | None, changes: dict[bytes, ObjectID | None]) -> ObjectID | None:
+    """Apply path -> blob sha (None = delete) to a tree; return the new tree sha (None if empty)."""
+    tree = _tree_copy(repo, sha)
+    nested: dict[bytes, dict[bytes, ObjectID | None]] = {}
+    for path, blob in changes.items():
+        head, sep, rest = path.partition(b"/")
+        if sep:
+            nested.setdefault(head, {})[rest] = blob
+        elif blob is None:
+            if head in tree:
+                del tree[head]
+        else:
+            tree[head] = (_FILE_MODE, blob)
+    for name, sub in nested.items():
+        old = None
+        if name in tree:
+            mode, old_sha = tree[name]
+            old = old_sha if stat.S_ISDIR(mode) else None
+        new = _apply_tree(repo, old, sub)
+        if new is None:
+            if name in tree:
+                del tree[name]
+        else:
+            tree[name] = (_DIR_MODE, new)
+    if not len(tree):
+        return None
+    repo.object_store.add_object(tree)
+    return tree.id
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove_empty_parents(root: Path, path: Path) -> None:
+    parent = path.parent
+    while parent != root and root in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            return
+        parent = parent.parent
+
+
+@dataclass
+class ArchiveBatch:
+    """Work-tree changes applied together and recorded as one commit."""
+
+    repo: Repo
+    settings: Settings
+    writes: dict[str, bytes] = field(default_factory=dict)
+    stage: set[str] = field(default_factory=set)
+    deletes: set[str] = field(default_factory=set)
+    delete_prefixes: set[str] = field(default_factory=set)
+
+    _loaded: Index | None = field(default=None, init=False, repr=False)
+
+    @property
+    def root(self) -> Path:
+        """Return the work-tree root."""
+        return Path(self.repo.path)
+
+    def _index(self) -> Index:
+        if self._loaded is None:
+            path = self.repo.index_path()
+            self._loaded = Index(path, read=os.path.exists(path))
+        return self._loaded
+
+    def tracked(self) -> list[str]:
+        """Return the paths currently in the index."""
+        return [p.decode() for p in self._index()]
+
+    def read_tracked(self, rel: str) -> bytes | None:
+        """Return the committed-or-staged content of a tracked path, or None."""
+        index = self._index()
+        key = rel.encode()
+        if key not in index:
+            return None
+        sha = getattr(index[key], "sha", None)
+        if sha is None:
+            return None
+        obj = self.repo.object_store[sha]
+        return obj.data if isinstance(obj, Blob) else None
+
+    def _write_file(self, rel: str, data: bytes, tmp_dir: Path) -> os.stat_result:
+        target = self.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="w-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return os.stat(target)
+
+    def _apply_deletes(self, index: Index, changes: dict[bytes, ObjectID | None]) -> None:
+        doomed = set(self.deletes)
+        if self.delete_prefixes:
+            prefixes = tuple(p.rstrip("/") + "/" for p in self.delete_prefixes)
+            doomed.update(p.decode() for p in index if p.decode().startswith(prefixes))
+        for rel in sorted(doomed - set(self.writes) - self.stage):
+            target = self.root / rel
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                target.unlink()
+                _remove_empty_parents(self.root, target)
+            key = rel.encode()
+            if key in index:
+                del index[key]
+            changes[key] = None
+
+    def _apply_writes(self, index: Index, changes: dict[bytes, ObjectID | None]) -> set[Path]:
+        tmp_dir = self.root / ".git" / TMP_DIR
+        tmp_dir.mkdir(exist_ok=True)
+        touched: set[Path] = set()
+        for rel, data in sorted(self.writes.items()):
+            blob = Blob.from_string(data)
+            key = rel.encode()
+            entry = index[key] if key in index else None  # noqa: SIM401
+            if getattr(entry, "sha", None) == blob.id and self._unchanged_on_disk(rel, entry):
+                changes[key] = blob.id
+                continue
+            self.repo.object_store.add_object(blob)
+            st = self._write_file(rel, data, tmp_dir)
+            index[key] = index_entry_from_stat(st, blob.id, mode=_FILE_MODE)
+            changes[key] = blob.id
+            touched.add((self.root / rel).parent)
+        for rel in sorted(self.stage):
+            target = self.root / rel
+            if not target.is_file():
+                continue
+            blob = Blob.from_string(target.read_bytes())
+            self.repo.object_store.add_object(blob)
+            index[rel.encode()] = index_entry_from_stat(os.stat(target), blob.id, mode=_FILE_MODE)
+            changes[rel.encode()] = blob.id
+        return touched
+
+    def _unchanged_on_disk(self, rel: str, entry: object) -> bool:
+        try:
+            st = os.stat(self.root / rel)
+        except OSError:
+            return False
+        mtime = getattr(entry, "mtime", None)
+        if isinstance(mtime, tuple):
+            same_time = (st.st_mtime_ns // 1_000_000_000, st.st_mtime_ns % 1_000_000_000) == tuple(mtime)
+        else:
+            same_time = mtime is not None and int(st.st_mtime) == int(mtime)
+        return same_time and st.st_size == getattr(entry, "size", -1)
+
+    def commit(self, message: str) -> ObjectID | None:
+        """Write files, update the index and commit; return the new commit id (None if nothing changed)."""
+        index = self._index()
+        changes: dict[bytes, ObjectID | None] = {}
+        self._apply_deletes(index, changes)
+        touched = self._apply_writes(index, changes)
+        for directory in touched:
+            _fsync_dir(directory)
+        index.write()
+        head = head_commit(self.repo)
+        old_tree = head.tree if head is not None else None
+        new_tree = _apply_tree(self.repo, old_tree, changes)
+        if new_tree is None:
+            empty = Tree()
+            self.repo.object_store.add_object(empty)
+            new_tree = empty.id
+        if head is not None and new_tree == old_tree:
+            return None
+        identity = _identity(self.settings)
+        return self.repo.get_worktree().commit(
+            message=message.encode("utf-8"),
+            tree=new_tree,
+            author=identity,
+            committer=identity,
+            no_verify=True,
+            sign=False,
+            signoff=False,
+        )
