@@ -1,0 +1,230 @@
+"""Latency of the core tools, measured in-process: ``python benchmarks/bench_core.py [--runs N]``.
+
+A throw-away mailbox is created in a temporary directory (SQLite, WAL, full
+fsync) and seeded with 10,000 messages: 1,000 of them in the inbox that
+``fetch_inbox`` reads, all of them visible to the agent that searches. Every
+call goes through the MCP layer (``fastmcp.Client`` over ``build_mcp_server()``,
+archive writer running), so figures include tool dispatch and JSON encoding but
+not a network hop. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+PROJECT = "/bench/repo"
+CORPUS = 10_000
+INBOX = 1_000
+BODY_BYTES = 512
+# Target p50 latency per operation, in milliseconds.
+TARGETS_MS: dict[str, float | None] = {
+    "whois (dispatch baseline)": None,
+    "send_message": 5.0,
+    "fetch_inbox": 3.0,
+    "search_messages (rare word)": 5.0,
+    "search_messages (common words)": 5.0,
+    "file_reservation_paths": 3.0,
+}
+
+VOCABULARY = (
+    "schema migration index query latency cache token deploy rollback review branch merge conflict test "
+    "fixture parser lexer router handler session cookie header payload queue worker retry backoff timeout "
+    "metric trace span logger config secret vault build release tag commit patch diff hunk module package "
+    "import export render template widget layout style theme button form input validate sanitize escape"
+)
+WORDS = tuple(VOCABULARY.split())
+RARE_WORD = "kubernetes"  # in 1 % of the corpus (100 hits)
+COMMON_QUERY = "migration rollback"  # both words in about half of the corpus (~5,000 hits)
+
+
+def _isolate(root: Path) -> None:
+    os.environ["MCP_AGENT_MAIL_HOME"] = str(root / "home")
+    os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{root / 'mailbox.sqlite3'}"
+    os.environ["STORAGE_ROOT"] = str(root / "archive")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def _body(rng: random.Random, rare: bool) -> str:
+    words: list[str] = []
+    while len(" ".join(words)) < BODY_BYTES - 20:
+        words.append(rng.choice(WORDS))
+    if rare:
+        words.insert(rng.randrange(len(words)), RARE_WORD)
+    return " ".join(words)[:BODY_BYTES]
+
+
+def _seed_corpus(project_id: int, sender_id: int, inbox_id: int, other_id: int) -> None:
+    """Insert the corpus in one transaction; the FTS triggers index every row."""
+    from sqlalchemy import select, text
+
+    from mcp_agent_mail.db import schema, sync_write_connection
+    from mcp_agent_mail.timeutil import utcnow
+
+    rng = random.Random(7)
+    start = utcnow() - timedelta(days=30)
+    messages = [
+        {
+            "project_id": project_id,
+            "sender_id": sender_id,
+            "thread_id": f"T-{i // 10}",
+            "topic": None,
+            "subject": f"{rng.choice(WORDS).title()} {rng.choice(WORDS)} #{i}",
+            "body_md": _body(rng, rare=i % 100 == 0),
+            "importance": "normal",
+            "ack_required": False,
+            "created_ts": start + timedelta(seconds=i * 60),
+            "attachments": [],
+        }
+        for i in range(CORPUS)
+    ]
+    with sync_write_connection() as conn:
+        conn.execute(schema.messages.insert(), messages)
+        m = schema.messages
+        ids = conn.execute(select(m.c.id).where(m.c.project_id == project_id).order_by(m.c.id)).scalars().all()
+        rows = [
+            {"message_id": mid, "agent_id": inbox_id if n < INBOX else other_id, "kind": "to"}
+            for n, mid in enumerate(ids)
+        ]
+        conn.execute(schema.message_recipients.insert(), rows)
+        indexed = conn.execute(
+            text("SELECT count(*) FROM fts_messages WHERE fts_messages MATCH :word"), {"word": RARE_WORD}
+        ).scalar_one()
+    if indexed != CORPUS // 100:
+        raise SystemExit(f"full-text index finds {indexed} messages with {RARE_WORD!r}, expected {CORPUS // 100}")
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def _measure(call: Callable[[int], Awaitable[Any]], runs: int, warmup: int = 20) -> list[float]:
+    for i in range(warmup):
+        await call(-1 - i)
+    samples = []
+    for i in range(runs):
+        began = time.perf_counter()
+        await call(i)
+        samples.append((time.perf_counter() - began) * 1000)
+    return samples
+
+
+async def _run(runs: int) -> dict[str, list[float]]:
+    from fastmcp import Client
+
+    from mcp_agent_mail.app import build_mcp_server
+
+    async with Client(build_mcp_server()) as client:
+        project = (await client.call_tool("ensure_project", {"human_key": PROJECT})).data
+        names = {}
+        for role in ("sender", "reader", "other"):
+            created = await client.call_tool(
+                "create_agent_identity", {"project_key": PROJECT, "program": "bench", "model": role}
+            )
+            names[role] = created.data["name"]
+        ids = await _agent_ids(project["id"], names)
+        began = time.perf_counter()
+        await asyncio.to_thread(_seed_corpus, project["id"], ids["sender"], ids["reader"], ids["other"])
+        print(f"seeded {CORPUS} messages in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+
+        body = _body(random.Random(1), rare=False)
+        sender, reader = names["sender"], names["reader"]
+
+        async def send(i: int) -> Any:
+            return await client.call_tool("send_message", {
+                "project_key": PROJECT, "sender_name": sender, "to": [names["other"]],
+                "subject": f"bench {i}", "body_md": body,
+            })
+
+        async def fetch(_i: int) -> Any:
+            result = await client.call_tool("fetch_inbox", {"project_key": PROJECT, "agent_name": reader, "limit": 20})
+            assert len(result.data) == 20
+            return result
+
+        def search(query: str) -> Callable[[int], Awaitable[Any]]:
+            async def call(_i: int) -> Any:
+                result = await client.call_tool(
+                    "search_messages", {"project_key": PROJECT, "query": query, "agent_name": sender, "limit": 20}
+                )
+                assert len(result.data) == 20, query
+                return result
+
+            return call
+
+        async def whois(_i: int) -> Any:
+            return await client.call_tool("whois", {"project_key": PROJECT, "agent_name": reader})
+
+        async def reserve(i: int) -> Any:
+            return await client.call_tool("file_reservation_paths", {
+                "project_key": PROJECT, "agent_name": sender, "paths": [f"src/module_{i + 100}/*.py"],
+                "ttl_seconds": 3600,
+            })
+
+        return {
+            "whois (dispatch baseline)": await _measure(whois, runs),
+            "send_message": await _measure(send, runs),
+            "fetch_inbox": await _measure(fetch, runs),
+            "search_messages (rare word)": await _measure(search(RARE_WORD), runs),
+            "search_messages (common words)": await _measure(search(COMMON_QUERY), runs),
+            "file_reservation_paths": await _measure(reserve, runs),
+        }
+
+
+async def _agent_ids(project_id: int, names: dict[str, str]) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from mcp_agent_mail.db import get_session, schema
+
+    a = schema.agents
+    async with get_session() as session:
+        rows = (await session.execute(select(a.c.name, a.c.id).where(a.c.project_id == project_id))).all()
+    by_name = {name: agent_id for name, agent_id in rows}
+    return {role: by_name[name] for role, name in names.items()}
+
+
+def _report(results: dict[str, list[float]]) -> bool:
+    print(f"{'operation':<32}{'p50 ms':>8}{'p95 ms':>8}{'mean ms':>8}{'target':>8}  result")
+    ok = True
+    for name, samples in results.items():
+        p50, p95 = _percentile(samples, 0.50), _percentile(samples, 0.95)
+        target = TARGETS_MS[name]
+        if target is None:
+            shown, verdict = "-", ""
+        else:
+            shown = "≤" + format(target, "g")
+            verdict = "PASS" if p50 <= target else f"MISS (+{p50 - target:.1f} ms)"
+            ok = ok and p50 <= target
+        print(f"{name:<32}{p50:>8.2f}{p95:>8.2f}{statistics.fmean(samples):>8.2f}{shown:>8}  {verdict}")
+    return ok
+
+
+def main() -> int:
+    """Run the benchmark in a temporary mailbox and print the table; exit 1 if a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200, help="measured calls per operation (default 200)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mcp-agent-mail-bench-") as tmp:
+        _isolate(Path(tmp))
+        from mcp_agent_mail.logging_setup import configure_logging
+
+        configure_logging(os.environ["LOG_LEVEL"])
+        results = asyncio.run(_run(args.runs))
+    print(f"{args.runs} calls each; corpus {CORPUS} messages, inbox {INBOX}, body {BODY_BYTES} bytes; "
+          f"Python {sys.version.split()[0]} on {sys.platform}")
+    return 0 if _report(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+# Sourced by scripts/serve and scripts/test: make sure .venv exists and holds this checkout.
+# Usage: bootstrap_venv [EXTRAS]   (e.g. "dev"); reinstalls only when pyproject.toml changed.
+
+_find_python() {
+    local candidate
+    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+        [ -n "$candidate" ] || continue
+        command -v "$candidate" >/dev/null 2>&1 || continue
+        if "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    echo "error: Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)." >&2
+    return 1
+}
+
+bootstrap_venv() {
+    local extras="${1:-}"
+    local spec="."
+    [ -n "$extras" ] && spec=".[$extras]"
+    if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+        local python
+        python="$(_find_python)"
+        echo "Creating .venv with $("$python" --version 2>&1)..." >&2
+        rm -rf .venv
+        "$python" -m venv .venv
+    fi
+    local digest
+    digest="$(.venv/bin/python -c 'import hashlib, sys; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest()[:16])')"
+    local stamp=".venv/.installed-${extras:-runtime}-${digest}"
+    if [ ! -f "$stamp" ]; then
+        echo "Installing mcp-agent-mail ($spec) into .venv..." >&2
+        .venv/bin/python -m pip install --quiet -e "$spec"
+        rm -f .venv/.installed-"${extras:-runtime}"-*
+        touch "$stamp"
+    fi
+}
