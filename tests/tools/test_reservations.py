@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -277,3 +280,30 @@ async def test_list_active_reservations_shape(client):
     [item] = await list_active_reservations(PROJECT)
     assert set(item) == {"id", "agent", "path_pattern", "exclusive", "reason", "created_ts", "expires_ts"}
     assert item["agent"] == "BlueLake" and item["exclusive"] is False and item["reason"] == "refactor"
+
+
+RACE_SCRIPT = """
+import asyncio, json, sys, time
+from mcp_agent_mail.services.reservations import reserve_paths
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+result = asyncio.run(reserve_paths(sys.argv[1], sys.argv[3], ["src/**"], 3600, True, "race"))
+print(json.dumps(len(result["granted"])))
+"""
+
+
+async def test_concurrent_processes_never_both_get_an_exclusive_lease(client, isolated_env):
+    names = ["GreenCastle", "SilverPond", "AmberHill"]
+    for name in names:
+        await client.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name})
+    start = time.time() + 1.5
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", RACE_SCRIPT, PROJECT, str(start), name, stdout=asyncio.subprocess.PIPE
+        )
+        for name in names
+    ]
+    outputs = [(await p.communicate())[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(int(out) for out in outputs) == [0, 0, 1]
+    assert len(await list_active_reservations(PROJECT)) == 1

@@ -30,6 +30,7 @@ logger = logging.getLogger("mcp_agent_mail.reservations")
 MAX_PATHS = 100
 MAX_REASON = 512
 MAX_IDS = 1000
+_TOUCH_INTERVAL = timedelta(seconds=30)
 
 fr = schema.file_reservations
 ag = schema.agents
@@ -129,8 +130,10 @@ def _active_clause(now: datetime) -> Any:
     return (fr.c.released_ts.is_(None)) & (fr.c.expires_ts > now)
 
 
-async def _touch(session: AsyncSession, agent_id: int, now: datetime) -> None:
-    await session.execute(update(ag).where(ag.c.id == agent_id).values(last_active_ts=now))
+async def _touch(session: AsyncSession, agent: RowMapping, now: datetime) -> None:
+    """Record that the agent is active (skipped when it was marked active moments ago)."""
+    if now - agent["last_active_ts"] >= _TOUCH_INTERVAL:
+        await session.execute(update(ag).where(ag.c.id == agent["id"]).values(last_active_ts=now))
 
 
 def _own_selection(project_id: int, agent_id: int, now: datetime, ids: list[int] | None) -> Any:
@@ -264,7 +267,7 @@ async def reserve_paths(
             entry["expires_ts"] = iso(entry["expires_ts"])
         if granted:
             await archive.enqueue_many(session, project["id"], "reservation", [e["id"] for e in granted])
-        await _touch(session, agent["id"], now)
+        await _touch(session, agent, now)
     if granted:
         archive.wake_writer()
     if conflicts:
@@ -305,7 +308,7 @@ async def release_reservations(
             await session.execute(update(fr).where(fr.c.id.in_(chosen)).values(released_ts=now))
             await archive.enqueue_many(session, project["id"], "reservation", chosen)
             if agent["retired_at"] is None:
-                await _touch(session, agent["id"], now)
+                await _touch(session, agent, now)
     if chosen:
         archive.wake_writer()
     return {"released": len(chosen), "released_at": iso(now)}
@@ -348,7 +351,7 @@ async def renew_reservations(
                 update(fr).where(fr.c.id == bindparam("rid")).values(expires_ts=bindparam("e")), changes
             )
             await archive.enqueue_many(session, project["id"], "reservation", [c["rid"] for c in changes])
-        await _touch(session, agent["id"], now)
+        await _touch(session, agent, now)
     if renewed:
         archive.wake_writer()
     return {"renewed": len(renewed), "file_reservations": renewed}
