@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.db import get_session, write_session
+from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.services.messages import in_thread
 
 PROJECT = "/work/mail-test"
 AGENTS = ("BlueLake", "RedFox", "GreenCastle")
@@ -155,6 +156,22 @@ async def test_thread_follow_ups_and_reply(client):
         "project_key": PROJECT, "message_id": first["id"], "sender_name": "BlueLake", "body_md": "also",
     })).data["deliveries"][0]["payload"]
     assert own["to"] == ["GreenCastle", "RedFox"]
+
+
+async def test_thread_membership_includes_the_seed_message(client):
+    seed = (await send(client))["deliveries"][0]["payload"]["id"]
+    follow = (await send(client, thread_id=str(seed)))["deliveries"][0]["payload"]["id"]
+    reply = (await client.call_tool("reply_message", {
+        "project_key": PROJECT, "message_id": follow, "sender_name": "RedFox", "body_md": "r",
+    })).data["deliveries"][0]["payload"]["id"]
+    await send(client, thread_id="FEAT-1")
+    async with get_session() as session:
+        ids = (await session.execute(
+            select(schema.messages.c.id).where(in_thread(str(seed))).order_by(schema.messages.c.id)
+        )).scalars().all()
+        named = (await session.execute(select(schema.messages.c.id).where(in_thread("FEAT-1")))).scalars().all()
+    assert ids == [seed, follow, reply]
+    assert len(named) == 1
 
 
 async def test_reply_refusals_change_nothing(client):

@@ -98,6 +98,10 @@ async def test_ranking_prefers_the_better_match(client):
         ("pasta?", ["Lunch"]),
         ("100% pizza", []),
         ("under_score", []),
+        ("pizza\x00", ["Lunch"]),
+        ("🍕 pizza", ["Lunch"]),
+        ("x" * 900, []),
+        ("café", []),
     ],
 )
 async def test_any_query_text_is_safe(client, query, expected):
@@ -120,6 +124,8 @@ async def test_limit_and_errors(client):
     for bad in (0, -1, 1001):
         with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: limit"):
             await search(client, "pizza", limit=bad)
+    with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: query is 1001 characters"):
+        await search(client, "a" * 1001)
     with pytest.raises(ToolError, match=r"^NOT_FOUND: Project"):
         await client.call_tool("search_messages", {"project_key": "/nope", "query": "x"})
     with pytest.raises(ToolError, match=r"^NOT_FOUND: Agent"):

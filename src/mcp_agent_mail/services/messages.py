@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, exists, select, update
+from sqlalchemy import ColumnElement, RowMapping, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
@@ -99,6 +99,15 @@ def check_topic(value: str | None) -> str | None:
             f"topic {value!r} is not valid.", hint="Use 1-64 letters, digits, '_' or '-', e.g. build-status."
         )
     return cleaned
+
+
+def in_thread(thread_id: str) -> ColumnElement[bool]:
+    """Return the condition for messages of a thread: its thread_id, or the seed message whose id it is."""
+    m = schema.messages
+    condition: ColumnElement[bool] = m.c.thread_id == thread_id
+    if thread_id.isdigit():
+        condition = or_(condition, m.c.id == int(thread_id))
+    return condition
 
 
 def ensure_writable(project: RowMapping) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.db import get_session, schema
 from mcp_agent_mail.db.types import UTCDateTime
+from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.common import check_limit, get_agent, resolve_project
 from mcp_agent_mail.timeutil import iso
 
@@ -25,6 +26,7 @@ _WORD = re.compile(r"\w+")
 _MAX_FALLBACK_TERMS = 8
 _SNIPPET_CHARS = 160
 RANK_WINDOW = 1000
+MAX_QUERY_CHARS = 1000
 
 
 def _quote(term: str) -> str:
@@ -224,10 +226,16 @@ async def search_messages(
 ) -> list[dict[str, Any]]:
     """Return the project's messages matching ``query``, best match first (only the agent's mail if named)."""
     check_limit(limit)
+    query = query if isinstance(query, str) else ""
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidArgumentError(
+            f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}.",
+            hint="Search for a few distinctive words or an id such as POL-358.",
+        )
     async with get_session() as session:
         project = await resolve_project(session, project_key)
         agent_id = None
         if agent_name is not None and agent_name.strip():
             agent_id = (await get_agent(session, project, agent_name))["id"]
-        rows = await _run(session, query if isinstance(query, str) else "", project["id"], agent_id, limit)
+        rows = await _run(session, query, project["id"], agent_id, limit)
     return [_hit(row) for row in rows]
