@@ -162,6 +162,42 @@ def _overlaps(stored: str, requested: str) -> bool:
         return stored.strip() == requested
 
 
+async def _load_active(session: AsyncSession, project_id: int, now: datetime) -> list[RowMapping]:
+    """Return the project's active reservations with their holders' names."""
+    query = (
+        select(
+            fr.c.id,
+            fr.c.agent_id,
+            ag.c.name.label("agent"),
+            fr.c.path_pattern,
+            fr.c.exclusive,
+            fr.c.reason,
+            fr.c.created_ts,
+            fr.c.expires_ts,
+        )
+        .join(ag, ag.c.id == fr.c.agent_id)
+        .where(fr.c.project_id == project_id, _active_clause(now))
+        .order_by(fr.c.created_ts, fr.c.id)
+    )
+    return list((await session.execute(query)).mappings().all())
+
+
+def _conflicting_holders(
+    active: list[RowMapping], agent_id: int, pattern: str, exclusive: bool
+) -> list[dict[str, Any]]:
+    """Return other agents' leases that block ``pattern`` (either side exclusive and overlapping)."""
+    return [
+        {
+            "agent": row["agent"],
+            "path_pattern": row["path_pattern"],
+            "exclusive": bool(row["exclusive"]),
+            "expires_ts": iso(row["expires_ts"]),
+        }
+        for row in active
+        if row["agent_id"] != agent_id and (exclusive or row["exclusive"]) and _overlaps(row["path_pattern"], pattern)
+    ]
+
+
 # ---------------------------------------------------------------------------
 # Operations
 
@@ -186,26 +222,7 @@ async def reserve_paths(
         project, agent = await _writable_holder(session, project_key, agent_name)
         now = utcnow()
         expires = now + timedelta(seconds=ttl)
-        active = (
-            (
-                await session.execute(
-                    select(
-                        fr.c.id,
-                        fr.c.agent_id,
-                        fr.c.path_pattern,
-                        fr.c.exclusive,
-                        fr.c.reason,
-                        fr.c.expires_ts,
-                        ag.c.name.label("agent"),
-                    )
-                    .join(ag, ag.c.id == fr.c.agent_id)
-                    .where(fr.c.project_id == project["id"], _active_clause(now))
-                    .order_by(fr.c.id)
-                )
-            )
-            .mappings()
-            .all()
-        )
+        active = await _load_active(session, project["id"], now)
         own: dict[str, RowMapping] = {}
         for row in active:
             if row["agent_id"] == agent["id"]:
@@ -213,18 +230,7 @@ async def reserve_paths(
         inserts: list[str] = []
         updates: list[dict[str, Any]] = []
         for pattern in patterns:
-            holders = [
-                {
-                    "agent": row["agent"],
-                    "path_pattern": row["path_pattern"],
-                    "exclusive": bool(row["exclusive"]),
-                    "expires_ts": iso(row["expires_ts"]),
-                }
-                for row in active
-                if row["agent_id"] != agent["id"]
-                and (exclusive or row["exclusive"])
-                and _overlaps(row["path_pattern"], pattern)
-            ]
+            holders = _conflicting_holders(active, agent["id"], pattern, exclusive)
             if holders:
                 conflicts.append({"path": pattern, "holders": holders})
                 continue
@@ -361,27 +367,7 @@ async def list_active_reservations(project_key: str) -> list[dict[str, Any]]:
     """Return the project's active reservations, oldest first."""
     async with get_session() as session:
         project = await resolve_project(session, project_key)
-        now = utcnow()
-        rows = (
-            (
-                await session.execute(
-                    select(
-                        fr.c.id,
-                        ag.c.name.label("agent"),
-                        fr.c.path_pattern,
-                        fr.c.exclusive,
-                        fr.c.reason,
-                        fr.c.created_ts,
-                        fr.c.expires_ts,
-                    )
-                    .join(ag, ag.c.id == fr.c.agent_id)
-                    .where(fr.c.project_id == project["id"], _active_clause(now))
-                    .order_by(fr.c.created_ts, fr.c.id)
-                )
-            )
-            .mappings()
-            .all()
-        )
+        rows = await _load_active(session, project["id"], utcnow())
     return [
         {
             "id": r["id"],
