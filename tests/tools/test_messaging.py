@@ -202,21 +202,18 @@ async def test_fetch_inbox_filters_and_never_marks_read(client):
     assert len(await inbox(client, since_ts="  ")) == 4
 
 
-@pytest.mark.parametrize(
-    ("extra", "pattern"),
-    [
+async def test_fetch_inbox_errors(client):
+    cases = [
         ({"limit": 0}, r"^INVALID_ARGUMENT: limit"),
         ({"limit": -5}, r"^INVALID_ARGUMENT: limit"),
         ({"limit": 10**6}, r"^INVALID_ARGUMENT: limit"),
         ({"since_ts": "yesterday"}, r"^INVALID_ARGUMENT: since_ts"),
         ({"agent_name": "Nobody-1"}, r"^NOT_FOUND: Agent"),
         ({"project_key": "/nope"}, r"^NOT_FOUND: Project"),
-    ],
-)
-async def test_fetch_inbox_errors(client, extra, pattern):
-    args = {"project_key": PROJECT, "agent_name": "RedFox", **extra}
-    with pytest.raises(ToolError, match=pattern):
-        await client.call_tool("fetch_inbox", args)
+    ]
+    for extra, pattern in cases:
+        with pytest.raises(ToolError, match=pattern):
+            await client.call_tool("fetch_inbox", {"project_key": PROJECT, "agent_name": "RedFox", **extra})
 
 
 async def test_mark_read_and_acknowledge_are_idempotent(client):

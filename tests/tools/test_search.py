@@ -78,34 +78,34 @@ async def test_ranking_prefers_the_better_match(client):
     assert hits[0] == "Ticket POL-358 migration"
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("item AND (", ["Ticket POL-358 migration"]),
-        ('"unbalanced', []),
-        ('"disaster recovery', ["[DR-TEST] Initial planning"]),
-        ("*", []),
-        ("***", []),
-        ("   ", []),
-        ("...", []),
-        ("AND", []),
-        ("NOT pizza", ["Lunch"]),
-        ("'; DROP TABLE messages; --", []),
-        ("pizza)", ["Lunch"]),
-        ("NEAR(pizza pasta, 2)", ["Lunch"]),
-        ("*pizza", ["Lunch"]),
-        ("C++ pizza?", []),
-        ("pasta?", ["Lunch"]),
-        ("100% pizza", []),
-        ("under_score", []),
-        ("pizza\x00", ["Lunch"]),
-        ("🍕 pizza", ["Lunch"]),
-        ("x" * 900, []),
-        ("café", []),
-    ],
-)
-async def test_any_query_text_is_safe(client, query, expected):
-    assert await subjects(client, query) == expected
+SAFE_CASES = [
+    ("item AND (", ["Ticket POL-358 migration"]),
+    ('"unbalanced', []),
+    ('"disaster recovery', ["[DR-TEST] Initial planning"]),
+    ("*", []),
+    ("***", []),
+    ("   ", []),
+    ("...", []),
+    ("AND", []),
+    ("NOT pizza", ["Lunch"]),
+    ("'; DROP TABLE messages; --", []),
+    ("pizza)", ["Lunch"]),
+    ("NEAR(pizza pasta, 2)", ["Lunch"]),
+    ("*pizza", ["Lunch"]),
+    ("C++ pizza?", []),
+    ("pasta?", ["Lunch"]),
+    ("100% pizza", []),
+    ("under_score", []),
+    ("pizza\x00", ["Lunch"]),
+    ("🍕 pizza", ["Lunch"]),
+    ("x" * 900, []),
+    ("café", []),
+]
+
+
+async def test_any_query_text_is_safe(client):
+    for query, expected in SAFE_CASES:
+        assert await subjects(client, query) == expected, query
     # The table survived whatever was typed.
     assert await subjects(client, "pizza") == ["Lunch"]
 
