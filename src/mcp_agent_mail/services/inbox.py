@@ -75,7 +75,7 @@ async def fetch_inbox(
         query = (
             select(*columns)
             .select_from(r.join(m, m.c.id == r.c.message_id).join(a, a.c.id == m.c.sender_id))
-            .where(r.c.agent_id == agent["id"], m.c.project_id == project["id"])
+            .where(r.c.agent_id == agent["id"])  # an agent only receives mail of its own project
         )
         if urgent_only:
             query = query.where(m.c.importance.in_(URGENT_LEVELS))
