@@ -138,3 +138,21 @@ async def test_very_common_words_rank_the_newest_matches(client, monkeypatch):
     monkeypatch.setattr(search_service, "RANK_WINDOW", 2)
     hits = await subjects(client, "the", limit=10)
     assert sorted(hits) == ["Refactor parser", "Secret plan"]
+
+
+async def test_plain_text_fallback_when_the_index_is_missing(client):
+    from sqlalchemy import text
+
+    from mcp_agent_mail.db import write_session
+
+    async with write_session() as session:
+        for trigger in ("fts_messages_ai", "fts_messages_ad", "fts_messages_au"):
+            await session.execute(text(f"DROP TRIGGER {trigger}"))
+        await session.execute(text("DROP TABLE fts_messages"))
+    assert await subjects(client, "pizza") == ["Lunch"]
+    assert await subjects(client, "pol-358 MIGRATION") == ["Ticket POL-358 migration"]
+    assert await subjects(client, "100%") == []
+    assert await subjects(client, "payroll", agent_name="RedFox") == ["Secret plan"]
+    assert await subjects(client, "pizza", agent_name="RedFox") == []
+    hit = (await search(client, "pasta"))[0]
+    assert hit["snippet"].startswith("Pizza or pasta")
