@@ -17,7 +17,14 @@ from sqlalchemy import Connection, RowMapping, delete, func, select
 from sqlalchemy.exc import DBAPIError
 
 from mcp_agent_mail.archive import paths, render
-from mcp_agent_mail.archive.repo import TMP_DIR, ArchiveBatch, lock_timeout_error, open_repo, writer_lock
+from mcp_agent_mail.archive.repo import (
+    TMP_DIR,
+    ArchiveBatch,
+    lock_timeout_error,
+    maybe_pack,
+    open_repo,
+    writer_lock,
+)
 from mcp_agent_mail.config import Settings, get_settings
 from mcp_agent_mail.db import schema, sync_read_connection, sync_write_connection
 
@@ -231,11 +238,13 @@ def _forget(settings: Settings, ids: list[int]) -> None:
 
 def _drain(settings: Settings) -> int:
     shutil.rmtree(Path(settings.storage.root) / ".git" / TMP_DIR, ignore_errors=True)
-    open_repo(settings)
+    repo = open_repo(settings)
     total = 0
     while True:
         rows = _fetch(settings, settings.storage.batch_size)
         if not rows:
+            if total:
+                maybe_pack(repo)
             return total
         _apply_batch(settings, rows)
         _forget(settings, [row["id"] for row in rows])

@@ -7,6 +7,7 @@ kernel when its process dies) writes to the work tree, the index or the refs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import os
@@ -31,6 +32,7 @@ from mcp_agent_mail.errors import UnavailableError
 LOCK_NAME = "mcp-agent-mail-writer.lock"
 TMP_DIR = "mcp-agent-mail-tmp"
 INIT_MESSAGE = "chore: initialize archive"
+LOOSE_OBJECTS_PER_FANOUT = 27  # about 7000 loose objects in total
 _FILE_MODE = 0o100644
 _DIR_MODE = stat.S_IFDIR
 
@@ -147,6 +149,21 @@ def clear_repo_cache() -> int:
                 repo.close()
         _repos.clear()
     return count
+
+
+def maybe_pack(repo: Repo) -> int:
+    """Pack loose objects once there are many (git's gc.auto estimate: one fan-out folder); return count."""
+    sample = Path(repo.controldir()) / "objects" / "17"
+    try:
+        loose = sum(1 for _ in sample.iterdir())
+    except OSError:
+        return 0
+    if loose <= LOOSE_OBJECTS_PER_FANOUT:
+        return 0
+    return repo.object_store.pack_loose_objects()
+
+
+atexit.register(clear_repo_cache)
 
 
 def head_commit(repo: Repo) -> Commit | None:
