@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,7 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 from fastmcp import Client
-from mail_scenario import PROJECT, assert_coded_error, exchange_mail, free_port, make_mailbox_env, register_pair
+from mail_scenario import (
+    PROJECT,
+    SUBJECT,
+    assert_coded_error,
+    exchange_mail,
+    free_port,
+    make_mailbox_env,
+    register_pair,
+)
 from starlette.testclient import TestClient
 
 from mcp_agent_mail.http import build_http_app
@@ -83,6 +92,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         code = _stop(proc)
     assert code in (0, -signal.SIGTERM), f"server did not shut down cleanly on SIGTERM:\n{log.read_text()}"
     assert "Application shutdown complete" in log.read_text()
+    with sqlite3.connect(root / "mailbox.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM archive_outbox").fetchone() == (0,), "archive queue not drained"
+    assert any(SUBJECT in path.read_text() for path in (root / "archive").rglob("*.md")), "message not archived"
 
 
 async def test_http_carries_the_whole_mail_journey(server):
