@@ -69,6 +69,19 @@ def _backup_suffix(db_path: Path, storage_root: Path) -> str:
     raise UnavailableError("Could not find a free name for the backups.", hint="Remove old *.backup-* files.")
 
 
+def _refresh_moves(plan: RestorePlan) -> None:
+    """Recompute what exists now and where it will be moved (the WAL may vanish when connections close)."""
+    suffix = _backup_suffix(plan.db_path, plan.storage_root)
+    plan.backup_suffix = suffix
+    plan.moves_aside = []
+    for extra in ("", *_DB_SIDECARS):
+        current = Path(f"{plan.db_path}{extra}")
+        if os.path.lexists(current):
+            plan.moves_aside.append((current, Path(f"{plan.db_path}{suffix}{extra}")))
+    if os.path.lexists(plan.storage_root):
+        plan.moves_aside.append((plan.storage_root, Path(f"{plan.storage_root}{suffix}")))
+
+
 def plan_restore(settings: Settings, verified: zipsafe.VerifiedArchive) -> RestorePlan:
     """Compute the moves of a restore of ``verified`` over the configured database and storage root."""
     db_path = require_sqlite_path(settings)
@@ -83,14 +96,8 @@ def plan_restore(settings: Settings, verified: zipsafe.VerifiedArchive) -> Resto
             f"The restore point {verified.path} lies inside the storage root it would replace.",
             hint="Move the restore point elsewhere (e.g. the archive list directory) and try again.",
         )
-    suffix = _backup_suffix(db_path, storage_root)
-    plan = RestorePlan(verified.path, verified.metadata, db_path, storage_root, suffix)
-    for extra in ("", *_DB_SIDECARS):
-        current = Path(f"{db_path}{extra}")
-        if os.path.lexists(current):
-            plan.moves_aside.append((current, Path(f"{db_path}{suffix}{extra}")))
-    if os.path.lexists(storage_root):
-        plan.moves_aside.append((storage_root, Path(f"{storage_root}{suffix}")))
+    plan = RestorePlan(verified.path, verified.metadata, db_path, storage_root, "")
+    _refresh_moves(plan)
     source = verified.metadata.get("database", {}).get("source_path") if isinstance(
         verified.metadata.get("database"), dict) else None
     if source and source != str(db_path):
@@ -191,8 +198,9 @@ def _swap(plan: RestorePlan, new_db: Path, new_storage: Path) -> None:
         for original, backup in plan.moves_aside:
             os.rename(original, backup)
             moved.append((original, backup))
-        os.rename(new_db, plan.db_path)
+        os.link(new_db, plan.db_path)  # fails instead of replacing a database that appeared meanwhile
         placed.append(plan.db_path)
+        new_db.unlink()
         os.rename(new_storage, plan.storage_root)
         placed.append(plan.storage_root)
     except BaseException as exc:
@@ -235,6 +243,7 @@ def execute_restore(
             count = zipsafe.extract_tree(verified, zipsafe.STORAGE_PREFIX, new_storage)
             _drop_git_locks(new_storage)
             _reset_process_caches()
+            _refresh_moves(plan)
             _swap(plan, new_db, new_storage)
         _reset_process_caches()
     return RestoreResult(plan, [backup for _src, backup in plan.moves_aside], count)

@@ -133,7 +133,7 @@ def _registered_servers(settings: Settings) -> list[dict[str, Any]]:
 def running_servers(settings: Settings) -> list[dict[str, Any]]:
     """Return the servers holding the mailbox now (empty when none does)."""
     servers = _registered_servers(settings)
-    if not servers and presence.servers_running(settings):
+    if not servers and presence.presence_lock_path(settings).exists() and presence.servers_running(settings):
         servers = [{"pid": None, "started_at": None, "transport": "serve"}]
     return servers
 
