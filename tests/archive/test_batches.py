@@ -124,3 +124,16 @@ async def test_recent_agent_commits_lists_commits_touching_the_agent(seed, archi
     assert all(len(c["hexsha"]) == 12 and c["authored_ts"].endswith("+00:00") for c in commits)
     assert len(await recent_agent_commits("/work/demo-repo", "Alice", 1)) == 1
     assert await recent_agent_commits("/nowhere", "Alice", 5) == []
+
+
+def test_index_stays_truthful_after_git_cli_touched_it(seed, archive):
+    pid = seed.project()
+    alice = seed.agent(pid, "Alice")
+    flush_pending()
+    archive.git("write-tree")  # stores a cache-tree extension in the index
+    archive.git("status")
+    seed.reservation(pid, alice, "z/*")
+    flush_pending()
+    assert archive.git("write-tree").strip() == archive.git("rev-parse", "HEAD^{tree}").strip()
+    assert archive.git("diff", "--cached", "--name-only") == ""
+    archive.assert_clean()

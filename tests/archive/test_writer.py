@@ -10,8 +10,11 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from mcp_agent_mail.archive import flush_pending, pending_count, wake_writer
 from mcp_agent_mail.archive.writer import writer_running
+from mcp_agent_mail.errors import UnavailableError
 
 
 async def _until_empty(seconds: float) -> bool:
@@ -113,3 +116,31 @@ def test_two_processes_flush_concurrently(seed, archive, isolated_env):
     log = archive.git("log", "--format=%s").splitlines()
     assert log[-1] == "chore: initialize archive"
     assert len(log) <= 2 + 40  # batches of several changes, not one commit per change
+
+
+def test_flush_reports_a_busy_writer_lock_and_the_lock_dies_with_its_holder(seed, archive):
+    pid = seed.project()
+    flush_pending()
+    seed.agent(pid, "Waiting")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('locked', flush=True); time.sleep(60)",
+            str(archive.root / ".git" / "mcp-agent-mail-writer.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(UnavailableError) as info:
+            flush_pending(timeout=0.3)
+        assert info.value.code == "UNAVAILABLE"
+        assert pending_count() == 1
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    assert flush_pending(timeout=5) == 1  # the kernel released the dead holder's lock
+    archive.assert_clean()
