@@ -93,9 +93,8 @@ def _fingerprint() -> dict[str, Any]:
 
     def names(directory: Path) -> list[str]:
         # Server lock files (next to the database, and under the data directory "home") are not data.
-        return sorted(
-            p.name for p in directory.iterdir() if p.name != "home" and not p.name.endswith((".servers.lock", ".servers.d"))
-        )
+        skip = (".servers.lock", ".servers.d")
+        return sorted(p.name for p in directory.iterdir() if p.name != "home" and not p.name.endswith(skip))
 
     return {
         "db": hashlib.sha256(db.read_bytes()).hexdigest() if db.exists() else None,

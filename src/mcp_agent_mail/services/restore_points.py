@@ -8,10 +8,8 @@ root is read file by file with Git's references before its objects.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-import inspect
 import json
 import os
 import platform
@@ -20,7 +18,6 @@ import shutil
 import sqlite3
 import stat
 import tempfile
-import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -78,35 +75,25 @@ def label_slug(label: str | None) -> str:
     return slug
 
 
-def flush_archive_writer(settings: Settings) -> bool:
-    """Apply the archive writer's pending queue to Git; return False when no writer is available."""
-    try:
-        from mcp_agent_mail.archive import flush_pending  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return False
-    outcome = flush_pending(settings)
-    if inspect.isawaitable(outcome):
-        _run_in_own_loop(outcome)
-    return True
+def flush_archive_writer(settings: Settings) -> int:
+    """Apply the archive writer's pending queue to Git; return how many queued changes were applied."""
+    from mcp_agent_mail.archive import flush_pending
+
+    return flush_pending(settings)
 
 
-def _run_in_own_loop(awaitable: Any) -> None:
-    errors: list[BaseException] = []
+@contextlib.contextmanager
+def _archive_quiet(storage_root: Path, timeout: float = 30.0) -> Iterator[None]:
+    """Hold the archive writer lock (when a repository exists) so no commit lands while files are copied."""
+    if not (storage_root / ".git").is_dir():
+        yield
+        return
+    from mcp_agent_mail.archive.repo import lock_timeout_error, writer_lock
 
-    async def _await() -> None:
-        await awaitable
-
-    def runner() -> None:
-        try:
-            asyncio.run(_await())
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=runner, name="archive-flush")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    with writer_lock(storage_root, timeout) as acquired:
+        if not acquired:
+            raise lock_timeout_error(storage_root, timeout)
+        yield
 
 
 def snapshot_database(source: Path, target: Path) -> None:
@@ -197,8 +184,11 @@ def _storage_order(rel: str) -> tuple[int, str]:
     return (1, rel)
 
 
-def _is_git_lock(rel: str) -> bool:
-    return rel.startswith(".git/") and rel.endswith(".lock")
+def _is_transient(rel: str) -> bool:
+    """Git lock files and the writer's staging folder only matter to a process that is running now."""
+    from mcp_agent_mail.archive.repo import TMP_DIR
+
+    return rel.startswith(".git/") and (rel.endswith(".lock") or rel.startswith(f".git/{TMP_DIR}/"))
 
 
 def storage_entries(root: Path) -> tuple[list[str], list[str]]:
@@ -216,7 +206,7 @@ def storage_entries(root: Path) -> tuple[list[str], list[str]]:
         for name in filenames:
             full = base / name
             rel = full.relative_to(root).as_posix()
-            if full.is_symlink() or _is_git_lock(rel):
+            if full.is_symlink() or _is_transient(rel):
                 continue
             files.append(rel)
     directories.sort()
@@ -302,6 +292,19 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+@dataclass
+class _SaveJob:
+    db_path: Path
+    storage_root: Path
+    states_dir: Path
+    work: Path
+    now: datetime
+    stem: str
+    label: str
+    filters: list[str]
+    progress: ProgressCallback | None
+
+
 def save_restore_point(
     settings: Settings,
     states_dir: Path,
@@ -319,79 +322,93 @@ def save_restore_point(
             hint="Check DATABASE_URL, or start the server once so the mailbox exists.",
         )
     storage_root = Path(settings.storage.root)
-    filters = [p for p in (projects or []) if p.strip()]
     flush_archive_writer(settings)
 
     now = utcnow()
     stem = f"mailbox-state-{now:%Y%m%d-%H%M%S}Z" + (f"-{slug}" if slug else "")
     states_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".save-", dir=states_dir))
+    job = _SaveJob(
+        db_path, storage_root, states_dir, work, now, stem, (label or "").strip(),
+        [p.strip() for p in (projects or []) if p.strip()], progress,
+    )
     try:
-        snapshot = work / "mailbox.sqlite3"
-        snapshot_database(db_path, snapshot)
-        with contextlib.closing(_open_snapshot(snapshot)) as conn:
-            chosen = _resolve_projects(conn, filters)
-            counts = _counts(conn, [p["id"] for p in chosen] if filters else None)
-            schema_version = _scalar(conn, "SELECT MAX(version) FROM schema_version")
-
-        head = git_head(storage_root)
-        directories, files = storage_entries(storage_root)
-        total = len(files) + 1
-        hashes: dict[str, str] = {}
-        dir_members = ["snapshot", STORAGE_PREFIX.rstrip("/")]
-        partial = work / f"{stem}.zip.partial"
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-            _add_dir(zf, "snapshot", None)
-            digest = _add_file(zf, SNAPSHOT_NAME, snapshot)
-            assert digest is not None
-            hashes[SNAPSHOT_NAME] = digest
-            if progress:
-                progress(1, total)
-            _add_dir(zf, STORAGE_PREFIX.rstrip("/"), storage_root if storage_root.is_dir() else None)
-            for rel in directories:
-                _add_dir(zf, STORAGE_PREFIX + rel, storage_root / rel)
-                dir_members.append(STORAGE_PREFIX + rel)
-            for done, rel in enumerate(files, start=2):
-                digest = _add_file(zf, STORAGE_PREFIX + rel, storage_root / rel)
-                if digest is not None:
-                    hashes[STORAGE_PREFIX + rel] = digest
-                if progress:
-                    progress(done, total)
-            metadata: dict[str, Any] = {
-                "format_version": FORMAT_VERSION,
-                "created_at": iso(now),
-                "label": label.strip() if label else "",
-                "projects": [{"slug": p["slug"], "human_key": p["human_key"]} for p in chosen],
-                "counts": counts,
-                "tool": {"name": "mcp-agent-mail", "version": __version__, "python": platform.python_version()},
-                "database": {
-                    "source_path": str(db_path),
-                    "snapshot": SNAPSHOT_NAME,
-                    "size_bytes": snapshot.stat().st_size,
-                    "schema_version": schema_version,
-                },
-                "storage": {
-                    "source_path": str(storage_root),
-                    "archive_dir": STORAGE_PREFIX.rstrip("/"),
-                    "git_head": head,
-                    "file_count": len(hashes) - 1,
-                },
-                "directories": dir_members,
-                "files": hashes,
-            }
-            if filters:
-                metadata["projects_filter"] = filters
-                metadata["scope_note"] = (
-                    "The restore point holds the whole mailbox; projects and counts describe the filtered projects."
-                )
-            zf.writestr(METADATA_NAME, json.dumps(metadata, indent=2, sort_keys=True), zipfile.ZIP_DEFLATED)
-        with open(partial, "rb") as handle:
-            os.fsync(handle.fileno())
-        final = _publish(partial, states_dir, stem)
-        _fsync_dir(states_dir)
-        return SavedRestorePoint(final, metadata, final.stat().st_size, len(hashes))
+        with _archive_quiet(storage_root):
+            return _write_restore_point(job)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _metadata(job: _SaveJob, snapshot: Path, chosen: list[dict[str, Any]], counts: dict[str, int],
+              schema_version: Any) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "created_at": iso(job.now),
+        "label": job.label,
+        "projects": [{"slug": p["slug"], "human_key": p["human_key"]} for p in chosen],
+        "counts": counts,
+        "tool": {"name": "mcp-agent-mail", "version": __version__, "python": platform.python_version()},
+        "database": {
+            "source_path": str(job.db_path),
+            "snapshot": SNAPSHOT_NAME,
+            "size_bytes": snapshot.stat().st_size,
+            "schema_version": schema_version,
+        },
+        "storage": {
+            "source_path": str(job.storage_root),
+            "archive_dir": STORAGE_PREFIX.rstrip("/"),
+            "git_head": git_head(job.storage_root),
+        },
+    }
+    if job.filters:
+        metadata["projects_filter"] = job.filters
+        metadata["scope_note"] = (
+            "The restore point holds the whole mailbox; projects and counts describe the filtered projects."
+        )
+    return metadata
+
+
+def _write_restore_point(job: _SaveJob) -> SavedRestorePoint:
+    snapshot = job.work / "mailbox.sqlite3"
+    snapshot_database(job.db_path, snapshot)
+    with contextlib.closing(_open_snapshot(snapshot)) as conn:
+        chosen = _resolve_projects(conn, job.filters)
+        counts = _counts(conn, [p["id"] for p in chosen] if job.filters else None)
+        schema_version = _scalar(conn, "SELECT MAX(version) FROM schema_version")
+    metadata = _metadata(job, snapshot, chosen, counts, schema_version)
+
+    root = job.storage_root
+    directories, files = storage_entries(root)
+    total = len(files) + 1
+    hashes: dict[str, str] = {}
+    dir_members = ["snapshot", STORAGE_PREFIX.rstrip("/")]
+    partial = job.work / f"{job.stem}.zip.partial"
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        _add_dir(zf, "snapshot", None)
+        digest = _add_file(zf, SNAPSHOT_NAME, snapshot)
+        assert digest is not None
+        hashes[SNAPSHOT_NAME] = digest
+        if job.progress:
+            job.progress(1, total)
+        _add_dir(zf, STORAGE_PREFIX.rstrip("/"), root if root.is_dir() else None)
+        for rel in directories:
+            _add_dir(zf, STORAGE_PREFIX + rel, root / rel)
+            dir_members.append(STORAGE_PREFIX + rel)
+        for done, rel in enumerate(files, start=2):
+            digest = _add_file(zf, STORAGE_PREFIX + rel, root / rel)
+            if digest is not None:
+                hashes[STORAGE_PREFIX + rel] = digest
+            if job.progress:
+                job.progress(done, total)
+        metadata["storage"]["file_count"] = len(hashes) - 1
+        metadata["directories"] = dir_members
+        metadata["files"] = hashes
+        zf.writestr(METADATA_NAME, json.dumps(metadata, indent=2, sort_keys=True), zipfile.ZIP_DEFLATED)
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    final = _publish(partial, job.states_dir, job.stem)
+    _fsync_dir(job.states_dir)
+    return SavedRestorePoint(final, metadata, final.stat().st_size, len(hashes))
 
 
 def _entry(path: Path) -> dict[str, Any]:
