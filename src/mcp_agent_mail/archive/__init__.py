@@ -25,7 +25,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from mcp_agent_mail.archive.outbox import enqueue, enqueue_many
-from mcp_agent_mail.archive.writer import wake_writer
+from mcp_agent_mail.archive.wake import wake_writer
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from mcp_agent_mail.archive.flush import pending_count, try_flush
+from mcp_agent_mail.archive.wake import add_wake_callback, remove_wake_callback, wake_writer
 from mcp_agent_mail.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -23,13 +24,7 @@ START_LOCK_SECONDS = 5.0
 WAKE_LOCK_SECONDS = 5.0
 STOP_SECONDS = 15.0
 
-_wake_callbacks: list[Callable[[], None]] = []
-
-
-def wake_writer() -> None:
-    """Tell every archive writer of this process that new work is queued (safe from any thread)."""
-    for callback in list(_wake_callbacks):
-        callback()
+__all__ = ["wake_writer", "writer_running"]
 
 
 class _Writer:
@@ -96,7 +91,7 @@ class _Writer:
 async def writer_running() -> AsyncIterator[None]:
     """Run the archive writer for the lifetime of the block (replay at start, final flush at exit)."""
     writer = _Writer(get_settings())
-    _wake_callbacks.append(writer.wake)
+    add_wake_callback(writer.wake)
     try:
         await writer.flush(START_LOCK_SECONDS)
         writer.task = asyncio.create_task(writer.run(), name="archive-writer")
@@ -105,5 +100,4 @@ async def writer_running() -> AsyncIterator[None]:
         try:
             await writer.stop()
         finally:
-            with contextlib.suppress(ValueError):
-                _wake_callbacks.remove(writer.wake)
+            remove_wake_callback(writer.wake)
