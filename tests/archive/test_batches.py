@@ -137,3 +137,11 @@ def test_index_stays_truthful_after_git_cli_touched_it(seed, archive):
     assert archive.git("write-tree").strip() == archive.git("rev-parse", "HEAD^{tree}").strip()
     assert archive.git("diff", "--cached", "--name-only") == ""
     archive.assert_clean()
+
+
+def test_interrupted_initialisation_is_redone(settings, archive):
+    git_dir = archive.root / ".git"
+    (git_dir / "refs" / "heads").mkdir(parents=True)  # as if init died half-way
+    assert flush_pending() == 0
+    assert archive.subjects() == ["chore: initialize archive"]
+    archive.assert_clean()

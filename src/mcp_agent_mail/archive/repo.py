@@ -106,6 +106,12 @@ def _configure(repo: Repo) -> None:
 def _open_or_init(root: Path) -> Repo:
     gitdir = root / ".git"
     if not ((gitdir / "config").is_file() and (gitdir / "HEAD").is_file() and (gitdir / "objects").is_dir()):
+        if any(p.is_file() for p in (gitdir / "objects").rglob("*")):
+            raise UnavailableError(
+                f"The archive repository at {root} is damaged (no HEAD or config, but objects exist).",
+                hint="Repair it with git or restore a saved archive; the database still holds every change.",
+            )
+        # A first initialisation was interrupted: start it over.
         for entry in gitdir.iterdir():
             if entry.name == LOCK_NAME:
                 continue
