@@ -139,8 +139,15 @@ def running_servers(settings: Settings) -> list[dict[str, Any]]:
 
 
 def describe_servers(servers: list[dict[str, Any]]) -> str:
-    """Name the servers for a message, e.g. ``pid 42 (mcp), pid 43 (serve)``."""
-    parts = [f"pid {s['pid']} ({s.get('transport') or 'unknown'})" for s in servers if s.get("pid") is not None]
+    """Name the servers for a message, e.g. ``pid 42 (http, mcp), pid 43 (stdio)``."""
+    by_pid: dict[int, list[str]] = {}
+    for server in servers:
+        if server.get("pid") is not None:
+            transports = by_pid.setdefault(int(server["pid"]), [])
+            transport = str(server.get("transport") or "unknown")
+            if transport not in transports:
+                transports.append(transport)
+    parts = [f"pid {pid} ({', '.join(transports)})" for pid, transports in by_pid.items()]
     return ", ".join(parts) or "a process that left no record"
 
 
