@@ -255,14 +255,11 @@ def _add_dir(zf: zipfile.ZipFile, name: str, source: Path | None) -> None:
     zf.writestr(_zip_info(name, st, is_dir=True), b"")
 
 
-def _free_name(directory: Path, stem: str, taken: set[str] | None = None) -> Iterator[Path]:
-    taken = taken or set()
-    candidate = directory / f"{stem}.zip"
-    if not candidate.exists() and candidate.name not in taken:
-        yield candidate
-    for n in range(1, 10000):
-        candidate = directory / f"{stem}-{n:02d}.zip"
-        if not candidate.exists() and candidate.name not in taken:
+def _free_name(directory: Path, stem: str) -> Iterator[Path]:
+    names = [f"{stem}.zip"] + [f"{stem}-{n:02d}.zip" for n in range(1, 10000)]
+    for name in names:
+        candidate = directory / name
+        if not candidate.exists():
             yield candidate
 
 
