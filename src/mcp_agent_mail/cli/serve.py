@@ -14,6 +14,8 @@ from mcp_agent_mail.cli import handle_errors
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
 
 def _normalise_path(path: str) -> str:
     cleaned = "/" + path.strip().strip("/")
@@ -93,6 +95,13 @@ def serve(
     app = build_http_app(settings)
     url = f"http://{settings.http.host}:{settings.http.port}{settings.http.path}"
     typer.echo(_banner(settings, f"MCP over HTTP at {url}"), err=True)
+    if settings.http.host not in _LOOPBACK:
+        typer.secho(
+            f"warning: listening on {settings.http.host} without authentication; anyone who can reach this port "
+            "can act as any agent.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     with _hold_mailbox(settings, "http"):
         uvicorn.run(
             app,
