@@ -55,13 +55,9 @@ def _prepare_database(settings: Settings) -> int:
 
 
 def _hold_mailbox(settings: Settings, transport: str) -> contextlib.AbstractContextManager[Any]:
-    """Mark this process as one of the (possibly many) servers of the mailbox while it runs."""
-    try:
-        from mcp_agent_mail.services.server_registry import hold_server_registration
-    except ImportError:
-        from mcp_agent_mail.presence import server_presence
+    """Register this process as one of the (possibly many) servers of the mailbox while it runs."""
+    from mcp_agent_mail.services.server_registry import hold_server_registration
 
-        return server_presence(settings)
     return hold_server_registration(settings, transport)
 
 
