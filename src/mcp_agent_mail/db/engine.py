@@ -254,7 +254,8 @@ def require_sqlite_path(settings: Settings | None = None) -> Path:
     path = sqlite_path_from_url(settings.database.url)
     if path is None:
         raise ConfigurationError(
-            f"This operation needs a SQLite database file; DATABASE_URL is {make_url(settings.database.url).drivername}.",
+            "This operation needs a SQLite database file; "
+            f"DATABASE_URL uses {make_url(settings.database.url).drivername}.",
             hint="Point DATABASE_URL at a sqlite+aiosqlite:/// file.",
         )
     return path

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from mcp_agent_mail import presence
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import sqlite_path_from_url
 from mcp_agent_mail.errors import ServerRunningError, UnavailableError
@@ -132,10 +131,7 @@ def _registered_servers(settings: Settings) -> list[dict[str, Any]]:
 
 def running_servers(settings: Settings) -> list[dict[str, Any]]:
     """Return the servers holding the mailbox now (empty when none does)."""
-    servers = _registered_servers(settings)
-    if not servers and presence.presence_lock_path(settings).exists() and presence.servers_running(settings):
-        servers = [{"pid": None, "started_at": None, "transport": "serve"}]
-    return servers
+    return _registered_servers(settings)
 
 
 def describe_servers(servers: list[dict[str, Any]]) -> str:
@@ -177,8 +173,7 @@ def exclusive_mailbox(settings: Settings) -> Iterator[None]:
                 data={"servers": servers},
             ) from exc
         _read_sidecars(paths.sidecar_dir, sweep=True)
-        with presence.exclusive_maintenance(settings):
-            yield
+        yield
 
 
 __all__ = [

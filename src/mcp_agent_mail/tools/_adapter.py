@@ -35,7 +35,7 @@ def agent_mail_tool(
             try:
                 return await fn(*args, **kwargs)
             except AgentMailError as exc:
-                raise ToolError(exc.render()) from exc
+                raise ToolError(exc.render(), log_level=logging.INFO) from exc
             except ToolError:
                 raise
             except Exception as exc:
