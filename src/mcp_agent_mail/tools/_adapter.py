@@ -26,8 +26,14 @@ def agent_mail_tool(
     idempotent: bool = False,
     open_world: bool = False,
     title: str | None = None,
+    acts_as: str | None = None,
+    token_param: str = "registration_token",
 ) -> Callable[[F], F]:
-    """Register an async function as a tool whose errors reach clients as ``CODE: message Hint: ...``."""
+    """Register an async function as a tool whose errors reach clients as ``CODE: message Hint: ...``.
+
+    ``acts_as`` names the parameter holding the agent the caller acts as (e.g. ``sender_name``);
+    ``token_param`` names the parameter a client may use to prove it is that agent.
+    """
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)

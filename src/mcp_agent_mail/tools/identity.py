@@ -75,7 +75,7 @@ def register(mcp: FastMCP) -> None:
             profile["recent_commits"] = await recent_agent_commits(project_key, profile["name"], commit_limit)
         return profile
 
-    @agent_mail_tool(mcp, read_only=False, idempotent=True)
+    @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name")
     async def set_contact_policy(
         project_key: ProjectKey,
         agent_name: AgentName,

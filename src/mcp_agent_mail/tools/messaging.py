@@ -25,7 +25,7 @@ def _names(value: list[str] | str | None) -> list[str] | None:
 def register(mcp: FastMCP) -> None:
     """Add the messaging tools to ``mcp``."""
 
-    @agent_mail_tool(mcp, read_only=False)
+    @agent_mail_tool(mcp, read_only=False, acts_as="sender_name", token_param="sender_token")
     async def send_message(
         project_key: ProjectKey,
         sender_name: Annotated[str, Field(description="Your agent name (the sender).")],
@@ -51,7 +51,7 @@ def register(mcp: FastMCP) -> None:
             importance, ack_required, thread_id, topic,
         )
 
-    @agent_mail_tool(mcp, read_only=False)
+    @agent_mail_tool(mcp, read_only=False, acts_as="sender_name", token_param="sender_token")
     async def reply_message(
         project_key: ProjectKey,
         message_id: MessageId,
@@ -72,7 +72,7 @@ def register(mcp: FastMCP) -> None:
             project_key, message_id, sender_name, body_md, _names(to), _names(cc), _names(bcc), subject_prefix
         )
 
-    @agent_mail_tool(mcp, read_only=True, idempotent=True)
+    @agent_mail_tool(mcp, read_only=True, idempotent=True, acts_as="agent_name")
     async def fetch_inbox(
         project_key: ProjectKey,
         agent_name: AgentName,
@@ -86,21 +86,21 @@ def register(mcp: FastMCP) -> None:
         """List messages addressed to you (to, cc or bcc), newest first. Reading does not mark them read."""
         return await inbox.fetch_inbox(project_key, agent_name, limit, urgent_only, include_bodies, since_ts)
 
-    @agent_mail_tool(mcp, read_only=False, idempotent=True)
+    @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name")
     async def mark_message_read(
         project_key: ProjectKey, agent_name: AgentName, message_id: MessageId
     ) -> dict[str, Any]:
         """Mark a message in your inbox as read; repeating it keeps the first read time."""
         return await inbox.mark_message_read(project_key, agent_name, message_id)
 
-    @agent_mail_tool(mcp, read_only=False, idempotent=True)
+    @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name")
     async def acknowledge_message(
         project_key: ProjectKey, agent_name: AgentName, message_id: MessageId
     ) -> dict[str, Any]:
         """Acknowledge a message in your inbox (also marks it read); repeating it keeps the first times."""
         return await inbox.acknowledge_message(project_key, agent_name, message_id)
 
-    @agent_mail_tool(mcp, read_only=True, idempotent=True)
+    @agent_mail_tool(mcp, read_only=True, idempotent=True, acts_as="agent_name")
     async def search_messages(
         project_key: ProjectKey,
         query: Annotated[

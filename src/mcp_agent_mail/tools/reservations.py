@@ -22,7 +22,7 @@ Ids = Annotated[list[int] | None, Field(description="Only these reservation ids;
 def register(mcp: FastMCP) -> None:
     """Add the file reservation tools to ``mcp``."""
 
-    @agent_mail_tool(mcp, read_only=False)
+    @agent_mail_tool(mcp, read_only=False, acts_as="agent_name")
     async def file_reservation_paths(
         project_key: ProjectKey,
         agent_name: AgentName,
@@ -54,7 +54,7 @@ def register(mcp: FastMCP) -> None:
         """
         return await reservations.reserve_paths(project_key, agent_name, paths, ttl_seconds, exclusive, reason)
 
-    @agent_mail_tool(mcp, read_only=False, idempotent=True)
+    @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name")
     async def release_file_reservations(
         project_key: ProjectKey,
         agent_name: AgentName,
@@ -67,7 +67,7 @@ def register(mcp: FastMCP) -> None:
         """
         return await reservations.release_reservations(project_key, agent_name, paths, file_reservation_ids)
 
-    @agent_mail_tool(mcp, read_only=False)
+    @agent_mail_tool(mcp, read_only=False, acts_as="agent_name")
     async def renew_file_reservations(
         project_key: ProjectKey,
         agent_name: AgentName,
