@@ -1,0 +1,208 @@
+"""``doctor rebuild-db --from-archive``: the database's core comes back from the Git archive alone, exactly."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from dulwich.repo import Repo
+from fastmcp import Client
+from typer.testing import CliRunner
+
+from mcp_agent_mail import archive
+from mcp_agent_mail.app import build_mcp_server
+from mcp_agent_mail.cli import app
+from mcp_agent_mail.config import get_settings
+from mcp_agent_mail.db import reset_database_state, sync_read_connection
+from mcp_agent_mail.services.doctor_archive import worktree_paths
+from mcp_agent_mail.services.server_registry import hold_server_registration
+
+MAIN = "/work/rebuild-main"
+SIDE = "/work/rebuild-side"
+runner = CliRunner()
+
+TABLES = {
+    "projects": "SELECT * FROM projects ORDER BY id",
+    "agents": "SELECT id, project_id, name, name_key, program, model, task_description, inception_ts, "
+    "last_active_ts, attachments_policy, contact_policy, retired_at FROM agents ORDER BY id",
+    "messages": "SELECT * FROM messages ORDER BY id",
+    "message_recipients": "SELECT * FROM message_recipients ORDER BY message_id, agent_id",
+    "file_reservations": "SELECT * FROM file_reservations ORDER BY id",
+}
+
+
+def rows(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the core tables, as SQLite stores them."""
+    with sqlite3.connect(db_path) as conn:
+        return {table: conn.execute(sql).fetchall() for table, sql in TABLES.items()}
+
+
+async def populate() -> dict[str, Any]:
+    """Create two projects of mail through the MCP tools and wait until the archive shows all of it."""
+    async with Client(build_mcp_server()) as c:
+        async def call(tool: str, **args: Any) -> Any:
+            return (await c.call_tool(tool, args)).data
+
+        await call("ensure_project", human_key=MAIN)
+        await call("ensure_project", human_key=SIDE)
+        names = []
+        for task in ("lead", "reviewer", "observer", "auditor"):
+            agent = await call("create_agent_identity", project_key=MAIN, program="pytest", model="m1",
+                               task_description=f"the {task}")
+            names.append(agent["name"])
+        lead, reviewer, observer, auditor = names
+        side = [(await call("create_agent_identity", project_key=SIDE, program="codex", model="m2"))["name"]
+                for _ in range(2)]
+        first = await call(
+            "send_message", project_key=MAIN, sender_name=lead, to=[reviewer], cc=[observer], bcc=[auditor],
+            subject="Schema plan: ünïcode & symbols!", body_md="Line one\n\n  indented `code`\n\ntrailing\n\n",
+            importance="high", ack_required=True, topic="db-work",
+        )
+        first_id = first["deliveries"][0]["payload"]["id"]
+        await call("send_message", project_key=MAIN, sender_name=observer, to=[lead, reviewer],
+                   subject="Ticket", body_md="see POL-358", thread_id="POL-358")
+        await call("reply_message", project_key=MAIN, message_id=first_id, sender_name=reviewer,
+                   body_md="Looks **good**", cc=[observer])
+        await call("mark_message_read", project_key=MAIN, agent_name=observer, message_id=first_id)
+        await call("acknowledge_message", project_key=MAIN, agent_name=reviewer, message_id=first_id)
+        await call("mark_message_read", project_key=MAIN, agent_name=auditor, message_id=first_id)
+        await call("send_message", project_key=SIDE, sender_name=side[0], to=[side[1]], subject="Side note",
+                   body_md="")
+        await call("file_reservation_paths", project_key=MAIN, agent_name=lead, paths=["src/**"], reason="refactor")
+        await call("file_reservation_paths", project_key=MAIN, agent_name=reviewer, paths=["docs/*.md"],
+                   exclusive=False, ttl_seconds=600)
+        await call("release_file_reservations", project_key=MAIN, agent_name=lead, paths=["src/**"])
+    archive.flush_pending()
+    assert archive.pending_count() == 0
+    return {"names": names, "side": side, "first_id": first_id}
+
+
+def head(storage: Path) -> bytes:
+    repo = Repo(str(storage))
+    try:
+        return repo.head()
+    finally:
+        repo.close()
+
+
+def delete_database(db_path: Path) -> None:
+    reset_database_state()
+    archive.clear_repo_cache()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+
+async def test_rebuild_from_archive_alone_is_exact(isolated_env):
+    db_path, storage = isolated_env["db_path"], isolated_env["storage"]
+    data = await populate()
+    before = rows(db_path)
+    assert len(before["messages"]) == 4 and len(before["file_reservations"]) == 2
+    assert {r[2] for r in before["message_recipients"]} == {"to", "cc", "bcc"}
+    commit_before = head(storage)
+    delete_database(db_path)
+
+    result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+    assert result.exit_code == 0, result.output
+    assert "Recovered: 2 projects, 6 agents, 4 messages, 8 recipients, 2 file reservations." in result.output
+    assert "byte for byte" in result.output
+    assert "re-register" in result.output
+
+    after = rows(db_path)
+    assert after == before
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM agents WHERE registration_token_hash IS NOT NULL").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM archive_outbox").fetchone() == (0,)
+        sequences = dict(conn.execute("SELECT name, seq FROM sqlite_sequence").fetchall())
+    assert sequences["messages"] >= max(r[0] for r in before["messages"])
+
+    # Re-rendering the rebuilt database gives the archive's bytes: no new commit, nothing to write.
+    with sync_read_connection() as conn:
+        expected = archive.render_archive_files(conn)
+    on_disk = {p: (storage / p).read_bytes() for p in worktree_paths(storage)}
+    assert expected == on_disk
+    assert archive.flush_pending() == 0 and head(storage) == commit_before
+
+    lead, reviewer = data["names"][:2]
+    async with Client(build_mcp_server()) as c:
+        sent = (await c.call_tool("send_message", {
+            "project_key": MAIN, "sender_name": lead, "to": [reviewer], "subject": "After", "body_md": "new",
+        })).data
+        found = (await c.call_tool("search_messages", {"project_key": MAIN, "query": "POL-358"})).data
+        inbox = (await c.call_tool("fetch_inbox", {"project_key": MAIN, "agent_name": reviewer})).data
+        again = (await c.call_tool("register_agent", {
+            "project_key": MAIN, "program": "pytest", "model": "m1", "name": lead})).data
+    assert sent["deliveries"][0]["payload"]["id"] > max(r[0] for r in before["messages"])
+    found = found["result"] if isinstance(found, dict) else found
+    assert [m["subject"] for m in found] == ["Ticket"]
+    inbox = inbox["result"] if isinstance(inbox, dict) else inbox
+    assert data["first_id"] in [m["id"] for m in inbox]
+    assert again["name"] == lead
+    archive.flush_pending()
+
+
+async def test_rebuild_refuses_existing_data_unless_forced(isolated_env):
+    db_path = isolated_env["db_path"]
+    await populate()
+    before = rows(db_path)
+    reset_database_state()
+
+    refused = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+    assert refused.exit_code == 1
+    assert "INVALID_ARGUMENT" in refused.output and "already holds data" in refused.output
+    assert "--force" in refused.output
+    assert rows(db_path) == before
+
+    forced = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive", "--force"])
+    assert forced.exit_code == 0, forced.output
+    backups = sorted(db_path.parent.glob(f"{db_path.name}.backup-*"))
+    assert backups and backups[0].name in forced.output
+    assert rows(backups[0]) == before
+    assert rows(db_path) == before
+
+
+async def test_rebuild_refuses_while_a_server_runs(isolated_env):
+    db_path = isolated_env["db_path"]
+    await populate()
+    delete_database(db_path)
+    with hold_server_registration(get_settings(), "http"):
+        refused = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+        assert refused.exit_code == 1
+        assert "SERVER_RUNNING" in refused.output
+        assert not db_path.exists()
+        allowed = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive", "--ignore-running"])
+        assert allowed.exit_code == 0, allowed.output
+    assert rows(db_path)["messages"]
+
+
+async def test_rebuild_replaces_a_corrupt_database_only_with_force(isolated_env):
+    db_path = isolated_env["db_path"]
+    await populate()
+    delete_database(db_path)
+    db_path.write_bytes(b"this is not a database" * 100)
+    refused = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+    assert refused.exit_code == 1 and "cannot be read" in refused.output
+    forced = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert len(rows(db_path)["messages"]) == 4
+
+
+def test_rebuild_needs_an_archive_and_the_flag(isolated_env):
+    missing = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+    assert missing.exit_code == 1 and "NOT_FOUND" in missing.output
+    no_flag = runner.invoke(app, ["doctor", "rebuild-db"])
+    assert no_flag.exit_code == 1 and "--from-archive" in no_flag.output
+
+
+async def test_rebuild_reads_committed_files_missing_from_the_work_tree(isolated_env):
+    db_path, storage = isolated_env["db_path"], isolated_env["storage"]
+    await populate()
+    before = rows(db_path)
+    delete_database(db_path)
+    for path in worktree_paths(storage):
+        if "/inbox/" in path:
+            (storage / path).unlink()
+    result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+    assert result.exit_code == 0, result.output
+    assert "read from the last commit" in result.output
+    assert rows(db_path) == before
