@@ -53,6 +53,8 @@ class _EnvSettings(BaseSettings):
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     file_reservation_min_ttl_seconds: int = Field(60, alias="FILE_RESERVATION_MIN_TTL_SECONDS")
     file_reservation_max_ttl_seconds: int = Field(7 * 86400, alias="FILE_RESERVATION_MAX_TTL_SECONDS")
+    file_reservation_inactivity_seconds: int = Field(1800, alias="FILE_RESERVATION_INACTIVITY_SECONDS")
+    file_reservation_activity_grace_seconds: int = Field(900, alias="FILE_RESERVATION_ACTIVITY_GRACE_SECONDS")
     contact_enforcement_enabled: bool = Field(True, alias="CONTACT_ENFORCEMENT_ENABLED")
     contact_auto_ttl_seconds: int = Field(86400, alias="CONTACT_AUTO_TTL_SECONDS")
     agent_identity_mode: str = Field("trusted", alias="AGENT_IDENTITY_MODE")
@@ -104,6 +106,8 @@ class Settings:
     log_level: str = "INFO"
     file_reservation_min_ttl_seconds: int = 60
     file_reservation_max_ttl_seconds: int = 7 * 86400
+    file_reservation_inactivity_seconds: int = 1800
+    file_reservation_activity_grace_seconds: int = 900
     contact_enforcement_enabled: bool = True
     contact_auto_ttl_seconds: int = 86400
     agent_identity_mode: str = "trusted"
@@ -144,6 +148,8 @@ def _build_settings() -> Settings:
         log_level=env.log_level.upper(),
         file_reservation_min_ttl_seconds=max(1, env.file_reservation_min_ttl_seconds),
         file_reservation_max_ttl_seconds=max(60, env.file_reservation_max_ttl_seconds),
+        file_reservation_inactivity_seconds=max(60, env.file_reservation_inactivity_seconds),
+        file_reservation_activity_grace_seconds=max(0, env.file_reservation_activity_grace_seconds),
         contact_enforcement_enabled=env.contact_enforcement_enabled,
         contact_auto_ttl_seconds=max(0, env.contact_auto_ttl_seconds),
         agent_identity_mode=env.agent_identity_mode.strip().lower() or "trusted",

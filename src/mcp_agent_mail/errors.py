@@ -71,6 +71,14 @@ class FileReservationConflictError(AgentMailError):
     http_status = 409
 
 
+class ReservationActiveError(AgentMailError):
+    """A reservation cannot be force-released because its holder may still be working."""
+
+    code = "RESERVATION_ACTIVE"
+    http_status = 409
+    default_hint = "Ask the holder (send_message) or wait for expiry."
+
+
 class ContactRequiredError(AgentMailError):
     """The recipient's contact policy requires an approved contact first."""
 
@@ -162,6 +170,7 @@ __all__ = [
     "NotFoundError",
     "ProjectArchivedError",
     "RateLimitedError",
+    "ReservationActiveError",
     "ServerRunningError",
     "UnauthorizedError",
     "UnavailableError",
