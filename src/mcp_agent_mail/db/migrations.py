@@ -69,9 +69,14 @@ def _create_fts(conn: Connection) -> None:
     conn.exec_driver_sql("INSERT INTO fts_messages(fts_messages) VALUES ('rebuild')")
 
 
+def _create_attachment_blobs(conn: Connection) -> None:
+    schema.attachment_blobs.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _create_core_tables),
     Migration(2, "full-text index on subject and body", _create_fts),
+    Migration(3, "content-addressed attachment blobs", _create_attachment_blobs),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -117,6 +118,18 @@ agent_links = Table(
     sqlite_autoincrement=True,
 )
 
+# Attachment contents, addressed by the SHA-256 of the stored bytes; the archive
+# writer copies each referenced blob to projects/<slug>/attachments/.
+attachment_blobs = Table(
+    "attachment_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("media_type", String(128), nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_ts", UTCDateTime, nullable=False),
+)
+
 # Work the Git archive still has to show. Filled in the same transaction as the
 # change it describes; emptied by the archive writer once the commit exists.
 archive_outbox = Table(
@@ -141,6 +154,7 @@ schema_version = Table(
 __all__ = [
     "agent_links",
     "agents",
+    "attachment_blobs",
     "archive_outbox",
     "file_reservations",
     "message_recipients",
