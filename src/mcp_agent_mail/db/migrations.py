@@ -73,10 +73,15 @@ def _create_attachment_blobs(conn: Connection) -> None:
     schema.attachment_blobs.create(conn, checkfirst=True)
 
 
+def _create_message_summaries(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.message_summaries])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _create_core_tables),
     Migration(2, "full-text index on subject and body", _create_fts),
     Migration(3, "content-addressed attachment blobs", _create_attachment_blobs),
+    Migration(4, "stored message summaries", _create_message_summaries),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

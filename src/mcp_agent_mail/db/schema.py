@@ -130,6 +130,25 @@ attachment_blobs = Table(
     Column("created_ts", UTCDateTime, nullable=False),
 )
 
+# Stored results of summarize_recent. viewer_agent_id is the agent whose mail was
+# summarised (NULL: the whole project), so a summary is shown only in its own scope.
+message_summaries = Table(
+    "message_summaries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("viewer_agent_id", Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=True),
+    Column("summary_json", Text, nullable=False),
+    Column("start_ts", UTCDateTime, nullable=False),
+    Column("end_ts", UTCDateTime, nullable=False),
+    Column("source_message_count", Integer, nullable=False, default=0),
+    Column("source_thread_ids", JSON, nullable=False, default=list),
+    Column("llm_model", String(128), nullable=True),
+    Column("created_ts", UTCDateTime, nullable=False),
+    Index("ix_message_summaries_project_end", "project_id", "end_ts"),
+    sqlite_autoincrement=True,
+)
+
 # Work the Git archive still has to show. Filled in the same transaction as the
 # change it describes; emptied by the archive writer once the commit exists.
 archive_outbox = Table(
@@ -158,6 +177,7 @@ __all__ = [
     "archive_outbox",
     "file_reservations",
     "message_recipients",
+    "message_summaries",
     "messages",
     "metadata",
     "projects",
