@@ -20,6 +20,7 @@ from mcp_agent_mail.archive import paths, render
 from mcp_agent_mail.archive.repo import (
     TMP_DIR,
     ArchiveBatch,
+    clear_stale_locks,
     lock_timeout_error,
     maybe_pack,
     open_repo,
@@ -238,6 +239,9 @@ def _forget(settings: Settings, ids: list[int]) -> None:
 
 def _drain(settings: Settings) -> int:
     shutil.rmtree(Path(settings.storage.root) / ".git" / TMP_DIR, ignore_errors=True)
+    # Only the writer-lock holder writes the repository, so any Git lock file now is a dead writer's.
+    for lock in clear_stale_locks(Path(settings.storage.root)):
+        logger.warning("archive: removed stale lock file %s", lock)
     repo = open_repo(settings)
     total = 0
     while True:

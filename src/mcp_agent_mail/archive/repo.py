@@ -146,6 +146,27 @@ def open_repo(settings: Settings) -> Repo:
     return repo
 
 
+def stale_lock_files(root: Path) -> list[Path]:
+    """Return Git lock files under ``root/.git`` (index, HEAD, refs, loose objects), the writer lock excepted."""
+    gitdir = root / ".git"
+    if not gitdir.is_dir():
+        return []
+    found = [p for p in gitdir.glob("*.lock") if p.name != LOCK_NAME]
+    for pattern in ("refs/**/*.lock", "objects/*/*.lock"):
+        found.extend(gitdir.glob(pattern))
+    return sorted(p for p in found if p.is_file())
+
+
+def clear_stale_locks(root: Path) -> list[Path]:
+    """Delete Git lock files left by a writer that died (caller holds the writer lock); return them."""
+    removed = []
+    for lock in stale_lock_files(root):
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+            removed.append(lock)
+    return removed
+
+
 def clear_repo_cache() -> int:
     """Close every cached repository handle; return how many were closed."""
     with _process_lock:

@@ -15,7 +15,7 @@ from dulwich.refs import HEADREF
 from dulwich.repo import Repo
 
 from mcp_agent_mail.archive import paths
-from mcp_agent_mail.archive.repo import LOCK_NAME, writer_lock
+from mcp_agent_mail.archive.repo import stale_lock_files, writer_lock
 
 _RESERVATION_FILE = re.compile(r"^id-(\d+)\.json$")
 _SAMPLE = 20
@@ -201,15 +201,8 @@ def archive_source_files(root: Path) -> tuple[dict[str, bytes], list[str]]:
 
 
 def git_lock_files(root: Path) -> list[Path]:
-    """Return Git lock files (``index.lock``, ``HEAD.lock``, ref locks, ...) under ``root/.git``."""
-    gitdir = root / ".git"
-    if not gitdir.is_dir():
-        return []
-    found = [p for p in gitdir.glob("*.lock") if p.name != LOCK_NAME and p.is_file()]
-    refs = gitdir / "refs"
-    if refs.is_dir():
-        found.extend(p for p in refs.rglob("*.lock") if p.is_file())
-    return sorted(found)
+    """Return Git lock files (``index.lock``, ``HEAD.lock``, ref and loose-object locks) under ``root/.git``."""
+    return stale_lock_files(root)
 
 
 @contextlib.contextmanager
