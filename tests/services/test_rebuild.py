@@ -14,7 +14,7 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import reset_database_state, sync_read_connection
+from mcp_agent_mail.db import reset_database_state, sync_read_connection, sync_write_connection
 from mcp_agent_mail.services.doctor_archive import worktree_paths
 from mcp_agent_mail.services.server_registry import hold_server_registration
 
@@ -206,3 +206,22 @@ async def test_rebuild_reads_committed_files_missing_from_the_work_tree(isolated
     assert result.exit_code == 0, result.output
     assert "read from the last commit" in result.output
     assert rows(db_path) == before
+
+
+async def test_ids_of_messages_removed_before_the_loss_are_not_reused(isolated_env):
+    db_path = isolated_env["db_path"]
+    await populate()
+    with sync_write_connection() as conn:
+        last = conn.exec_driver_sql("SELECT max(id) FROM messages").scalar_one()
+        conn.exec_driver_sql("DELETE FROM messages WHERE id = ?", (last,))
+        conn.exec_driver_sql(
+            "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) "
+            "VALUES (1, 'message', ?, '2026-01-01 00:00:00.000000')", (str(last),)
+        )
+    assert archive.flush_pending() == 1
+    delete_database(db_path)
+    result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT max(id) FROM messages").fetchone()[0] < last
+        assert conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()[0] >= last
