@@ -9,7 +9,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail import __version__
-from mcp_agent_mail.tools import identity, messaging, reservations
+from mcp_agent_mail.tools import identity, messaging, reservations, summaries
 
 INSTRUCTIONS = (
     "Mail for coding agents sharing a codebase. Start with ensure_project (absolute repo path), then "
@@ -36,4 +36,5 @@ def build_mcp_server() -> FastMCP:
     identity.register(mcp)
     messaging.register(mcp)
     reservations.register(mcp)
+    summaries.register(mcp)
     return mcp

@@ -58,6 +58,13 @@ class _EnvSettings(BaseSettings):
     contact_enforcement_enabled: bool = Field(True, alias="CONTACT_ENFORCEMENT_ENABLED")
     contact_auto_ttl_seconds: int = Field(86400, alias="CONTACT_AUTO_TTL_SECONDS")
     agent_identity_mode: str = Field("trusted", alias="AGENT_IDENTITY_MODE")
+    llm_enabled: bool = Field(False, alias="LLM_ENABLED")
+    llm_base_url: str = Field("https://api.openai.com/v1", alias="LLM_BASE_URL")
+    llm_api_key: str = Field("", alias="LLM_API_KEY", repr=False)
+    llm_model: str = Field("gpt-4o-mini", alias="LLM_MODEL")
+    llm_timeout_seconds: float = Field(30.0, alias="LLM_TIMEOUT_SECONDS")
+    llm_max_tokens: int = Field(1024, alias="LLM_MAX_TOKENS")
+    llm_temperature: float = Field(0.2, alias="LLM_TEMPERATURE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +102,19 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LlmSettings:
+    """An optional OpenAI-compatible endpoint used to refine summaries."""
+
+    enabled: bool = False
+    base_url: str = "https://api.openai.com/v1"
+    api_key: str = field(default="", repr=False)
+    model: str = "gpt-4o-mini"
+    timeout_seconds: float = 30.0
+    max_tokens: int = 1024
+    temperature: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the server reads from its environment, resolved once."""
 
@@ -111,6 +131,7 @@ class Settings:
     contact_enforcement_enabled: bool = True
     contact_auto_ttl_seconds: int = 86400
     agent_identity_mode: str = "trusted"
+    llm: LlmSettings = field(default_factory=LlmSettings)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -153,6 +174,15 @@ def _build_settings() -> Settings:
         contact_enforcement_enabled=env.contact_enforcement_enabled,
         contact_auto_ttl_seconds=max(0, env.contact_auto_ttl_seconds),
         agent_identity_mode=env.agent_identity_mode.strip().lower() or "trusted",
+        llm=LlmSettings(
+            enabled=env.llm_enabled,
+            base_url=env.llm_base_url.strip(),
+            api_key=env.llm_api_key.strip(),
+            model=env.llm_model.strip() or "gpt-4o-mini",
+            timeout_seconds=min(300.0, max(0.1, env.llm_timeout_seconds)),
+            max_tokens=max(16, env.llm_max_tokens),
+            temperature=min(2.0, max(0.0, env.llm_temperature)),
+        ),
     )
 
 
@@ -170,6 +200,7 @@ def clear_settings_cache() -> None:
 __all__ = [
     "DatabaseSettings",
     "HttpSettings",
+    "LlmSettings",
     "Settings",
     "StorageSettings",
     "clear_settings_cache",
