@@ -50,6 +50,29 @@ class _EnvSettings(BaseSettings):
     http_host: str = Field("127.0.0.1", alias="HTTP_HOST")
     http_port: int = Field(8765, alias="HTTP_PORT")
     http_path: str = Field("/mcp/", alias="HTTP_PATH")
+    http_bearer_token: str = Field("", alias="HTTP_BEARER_TOKEN")
+    http_allow_localhost_unauthenticated: bool = Field(False, alias="HTTP_ALLOW_LOCALHOST_UNAUTHENTICATED")
+    http_allowed_origins: str = Field("", alias="HTTP_ALLOWED_ORIGINS")
+    http_cors_enabled: bool = Field(False, alias="HTTP_CORS_ENABLED")
+    http_cors_origins: str = Field("", alias="HTTP_CORS_ORIGINS")
+    http_jwt_enabled: bool = Field(False, alias="HTTP_JWT_ENABLED")
+    http_jwt_algorithms: str = Field("HS256", alias="HTTP_JWT_ALGORITHMS")
+    http_jwt_secret: str = Field("", alias="HTTP_JWT_SECRET")
+    http_jwt_jwks_url: str = Field("", alias="HTTP_JWT_JWKS_URL")
+    http_jwt_audience: str = Field("", alias="HTTP_JWT_AUDIENCE")
+    http_jwt_issuer: str = Field("", alias="HTTP_JWT_ISSUER")
+    http_jwt_role_claim: str = Field("role", alias="HTTP_JWT_ROLE_CLAIM")
+    http_rbac_enabled: bool = Field(True, alias="HTTP_RBAC_ENABLED")
+    http_rbac_reader_roles: str = Field("reader,read,ro", alias="HTTP_RBAC_READER_ROLES")
+    http_rbac_writer_roles: str = Field("writer,write,tools,rw", alias="HTTP_RBAC_WRITER_ROLES")
+    http_rbac_default_role: str = Field("reader", alias="HTTP_RBAC_DEFAULT_ROLE")
+    http_rate_limit_enabled: bool = Field(False, alias="HTTP_RATE_LIMIT_ENABLED")
+    http_rate_limit_backend: str = Field("memory", alias="HTTP_RATE_LIMIT_BACKEND")
+    http_rate_limit_per_minute: int = Field(600, alias="HTTP_RATE_LIMIT_PER_MINUTE")
+    http_rate_limit_tools_per_minute: int = Field(300, alias="HTTP_RATE_LIMIT_TOOLS_PER_MINUTE")
+    http_rate_limit_tools_burst: int = Field(0, alias="HTTP_RATE_LIMIT_TOOLS_BURST")
+    redis_url: str = Field("", alias="REDIS_URL")
+    http_rate_limit_redis_url: str = Field("", alias="HTTP_RATE_LIMIT_REDIS_URL")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     file_reservation_min_ttl_seconds: int = Field(60, alias="FILE_RESERVATION_MIN_TTL_SECONDS")
     file_reservation_max_ttl_seconds: int = Field(7 * 86400, alias="FILE_RESERVATION_MAX_TTL_SECONDS")
@@ -93,12 +116,55 @@ class StorageSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class JwtSettings:
+    """Bearer JWTs: HS* verified with a shared secret, RS*/ES*/PS*/EdDSA with keys from a JWKS URL."""
+
+    enabled: bool = False
+    algorithms: tuple[str, ...] = ("HS256",)
+    secret: str = ""
+    jwks_url: str = ""
+    audience: str = ""
+    issuer: str = ""
+    role_claim: str = "role"
+
+
+@dataclass(frozen=True, slots=True)
+class RbacSettings:
+    """Roles: readers call read-only tools, writers call every tool."""
+
+    enabled: bool = True
+    reader_roles: tuple[str, ...] = ("reader", "read", "ro")
+    writer_roles: tuple[str, ...] = ("writer", "write", "tools", "rw")
+    default_role: str = "reader"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    """Token buckets per caller: one per tool for ``tools/call``, one for every other request."""
+
+    enabled: bool = False
+    backend: str = "memory"
+    per_minute: int = 600
+    tools_per_minute: int = 300
+    tools_burst: int = 0
+    redis_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
-    """The Streamable HTTP transport."""
+    """The Streamable HTTP transport and its protections."""
 
     host: str = "127.0.0.1"
     port: int = 8765
     path: str = "/mcp/"
+    bearer_token: str = ""
+    allow_localhost_unauthenticated: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    cors_enabled: bool = False
+    cors_origins: tuple[str, ...] = ()
+    jwt: JwtSettings = field(default_factory=JwtSettings)
+    rbac: RbacSettings = field(default_factory=RbacSettings)
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +206,46 @@ def _normalise_http_path(path: str) -> str:
     return cleaned if cleaned == "/" else cleaned + "/"
 
 
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _http_settings(env: _EnvSettings) -> HttpSettings:
+    return HttpSettings(
+        host=env.http_host,
+        port=env.http_port,
+        path=_normalise_http_path(env.http_path),
+        bearer_token=env.http_bearer_token.strip(),
+        allow_localhost_unauthenticated=env.http_allow_localhost_unauthenticated,
+        allowed_origins=tuple(origin.rstrip("/") for origin in _csv(env.http_allowed_origins)),
+        cors_enabled=env.http_cors_enabled,
+        cors_origins=tuple(origin.rstrip("/") for origin in _csv(env.http_cors_origins)),
+        jwt=JwtSettings(
+            enabled=env.http_jwt_enabled,
+            algorithms=_csv(env.http_jwt_algorithms) or ("HS256",),
+            secret=env.http_jwt_secret,
+            jwks_url=env.http_jwt_jwks_url.strip(),
+            audience=env.http_jwt_audience.strip(),
+            issuer=env.http_jwt_issuer.strip(),
+            role_claim=env.http_jwt_role_claim.strip() or "role",
+        ),
+        rbac=RbacSettings(
+            enabled=env.http_rbac_enabled,
+            reader_roles=tuple(role.lower() for role in _csv(env.http_rbac_reader_roles)),
+            writer_roles=tuple(role.lower() for role in _csv(env.http_rbac_writer_roles)),
+            default_role=env.http_rbac_default_role.strip().lower(),
+        ),
+        rate_limit=RateLimitSettings(
+            enabled=env.http_rate_limit_enabled,
+            backend=env.http_rate_limit_backend.strip().lower() or "memory",
+            per_minute=max(0, env.http_rate_limit_per_minute),
+            tools_per_minute=max(0, env.http_rate_limit_tools_per_minute),
+            tools_burst=max(0, env.http_rate_limit_tools_burst),
+            redis_url=(env.http_rate_limit_redis_url or env.redis_url).strip(),
+        ),
+    )
+
+
 def _build_settings() -> Settings:
     env = _EnvSettings(_env_file=_env_files(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
     home = data_dir()
@@ -165,7 +271,7 @@ def _build_settings() -> Settings:
             keep_original_images=env.keep_original_images,
             allow_absolute_attachment_paths=env.allow_absolute_attachment_paths,
         ),
-        http=HttpSettings(host=env.http_host, port=env.http_port, path=_normalise_http_path(env.http_path)),
+        http=_http_settings(env),
         log_level=env.log_level.upper(),
         file_reservation_min_ttl_seconds=max(1, env.file_reservation_min_ttl_seconds),
         file_reservation_max_ttl_seconds=max(60, env.file_reservation_max_ttl_seconds),
@@ -200,7 +306,10 @@ def clear_settings_cache() -> None:
 __all__ = [
     "DatabaseSettings",
     "HttpSettings",
+    "JwtSettings",
     "LlmSettings",
+    "RateLimitSettings",
+    "RbacSettings",
     "Settings",
     "StorageSettings",
     "clear_settings_cache",

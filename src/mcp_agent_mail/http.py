@@ -4,25 +4,47 @@ The MCP endpoint answers at ``HTTP_PATH`` (default ``/mcp/``) and at the other
 of ``/mcp/`` and ``/api/``, so clients configured for either keep working. The
 app's lifespan is the MCP server's lifespan: it runs the archive writer, and
 its exit (on SIGTERM/SIGINT under uvicorn) flushes the archive queue.
+
+Every request except the two health probes passes :class:`AccessControl` first:
+``Origin`` allow-list, authentication (:mod:`mcp_agent_mail.http_auth`), roles
+(``tools/call`` of a tool not annotated read-only needs the writer role; every
+element of a JSON-RPC batch is checked) and rate limits
+(:mod:`mcp_agent_mail.ratelimit`). A refused request never reaches a tool; it is
+answered 401/403/429 with ``{"error": {"code", "message", "hint"}}``.
+
+With no authentication configured the server only answers direct loopback
+requests and refuses to listen on any other interface.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastmcp import FastMCP
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_agent_mail.config import Settings, get_settings
+from mcp_agent_mail.config import HttpSettings, Settings, get_settings
+from mcp_agent_mail.errors import AgentMailError, ForbiddenError, RateLimitedError
+from mcp_agent_mail.http_auth import Authenticator, Principal, forbid_no_role, forbid_writer_call
+from mcp_agent_mail.http_guard import OriginPolicy, cors_options, cors_origins, header
+from mcp_agent_mail.ratelimit import Limit, RateLimiter, build_rate_limiter
 from mcp_agent_mail.services.health import health_check
 
 logger = logging.getLogger("mcp_agent_mail.http")
 
 MCP_PATH_ALIASES = ("/mcp/", "/api/")
+OPEN_PATHS = frozenset({"/health/liveness", "/health/readiness"})
+UNKNOWN_TOOL = "?"
 
 
 async def liveness(_request: Request) -> JSONResponse:
@@ -68,6 +90,244 @@ def _find_route(routes: list[BaseRoute], path: str) -> Route:
     raise RuntimeError(f"MCP endpoint {path} missing from the HTTP app")
 
 
+@dataclass(frozen=True, slots=True)
+class RpcCall:
+    """One JSON-RPC request of a POST body: its method and, for ``tools/call``, the tool name."""
+
+    method: str | None
+    tool: str | None = None
+
+
+def parse_rpc_body(body: bytes) -> list[RpcCall] | None:
+    """Return the JSON-RPC requests in a POST body (a single object or a batch), or None if it is not JSON-RPC."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    items = document if isinstance(document, list) else [document]
+    calls: list[RpcCall] = []
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        method = item.get("method")
+        if method is not None and not isinstance(method, str):
+            return None
+        tool = None
+        if method == "tools/call":
+            params = item.get("params")
+            name = params.get("name") if isinstance(params, dict) else None
+            tool = name if isinstance(name, str) else UNKNOWN_TOOL
+        calls.append(RpcCall(method, tool))
+    return calls
+
+
+class ToolCatalog:
+    """The server's tools and which of them are annotated read-only, looked up from the server once."""
+
+    def __init__(self, server: FastMCP) -> None:
+        self.server = server
+        self._read_only: dict[str, bool] | None = None
+
+    async def _load(self) -> dict[str, bool]:
+        tools = await self.server.list_tools()
+        return {
+            tool.name: bool(tool.annotations is not None and tool.annotations.read_only_hint)
+            for tool in tools
+        }
+
+    async def known(self, name: str) -> bool:
+        """Return True when the server has a tool of this name."""
+        if self._read_only is None or name not in self._read_only:
+            self._read_only = await self._load()
+        return name in self._read_only
+
+    async def is_read_only(self, name: str) -> bool:
+        """Return True only for a registered tool whose annotations say readOnlyHint=true."""
+        return await self.known(name) and bool(self._read_only and self._read_only.get(name))
+
+
+def _refusal(error: AgentMailError, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Render a refusal as its HTTP status and ``{"error": {code, message, hint}}``."""
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.hint:
+        body["hint"] = error.hint
+    return JSONResponse({"error": body}, status_code=error.http_status, headers=headers)
+
+
+class _Refused(Exception):
+    def __init__(self, error: AgentMailError, headers: dict[str, str] | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.headers = headers
+
+
+class AccessControl:
+    """ASGI middleware: Origin check, authentication, roles and rate limits before any route runs."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        http: HttpSettings,
+        authenticator: Authenticator,
+        catalog: ToolCatalog,
+        limiter: RateLimiter | None,
+        mcp_paths: frozenset[str],
+    ) -> None:
+        self.app = app
+        self.http = http
+        self.authenticator = authenticator
+        self.catalog = catalog
+        self.limiter = limiter
+        self.mcp_paths = mcp_paths
+        self.origins = OriginPolicy.from_settings(http)
+        self.tool_limit = Limit(http.rate_limit.tools_per_minute, http.rate_limit.tools_burst)
+        self.other_limit = Limit(http.rate_limit.per_minute)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Let the request through to the app, or answer it with a refusal."""
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self._admit(scope)
+            body: bytes | None = None
+            calls: list[RpcCall] | None = None
+            if scope["method"] == "POST" and scope["path"] in self.mcp_paths:
+                body = await _read_body(receive)
+                if body is None:
+                    return
+                calls = parse_rpc_body(body)
+            await self._authorise(scope, principal, calls)
+            await self._limit(principal, scope, calls)
+        except _Refused as refused:
+            _log_refusal(scope, refused.error)
+            await _refusal(refused.error, refused.headers)(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive) if body is not None else receive, send)
+
+    async def _admit(self, scope: Scope) -> Principal:
+        origin = header(scope, b"origin")
+        if not self.origins.allows(origin):
+            raise _Refused(ForbiddenError(
+                f"Origin {origin!r} is not allowed to call this server.",
+                hint="Add the page's origin to HTTP_ALLOWED_ORIGINS (and HTTP_CORS_ORIGINS for browsers), "
+                "or call from a non-browser client.",
+            ))
+        try:
+            principal = await self.authenticator.authenticate(scope)
+        except AgentMailError as exc:
+            headers = None
+            if exc.http_status == 401:
+                headers = {"WWW-Authenticate": _www_authenticate(exc, scope)}
+            raise _Refused(exc, headers) from exc
+        if principal.method == "local" and not self.origins.local_host_allowed(header(scope, b"host")):
+            raise _Refused(ForbiddenError(
+                f"Host {header(scope, b'host')!r} does not name this machine.",
+                hint="Connect to http://127.0.0.1:<port>/ or http://localhost:<port>/, or configure authentication.",
+            ))
+        return principal
+
+    async def _authorise(self, scope: Scope, principal: Principal, calls: list[RpcCall] | None) -> None:
+        if not self.http.rbac.enabled or principal.is_writer:
+            return
+        if not principal.roles:
+            raise _Refused(forbid_no_role(principal))
+        if scope["path"] not in self.mcp_paths:
+            if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+                raise _Refused(forbid_writer_call(principal, f"{scope['method']} {scope['path']}"))
+            return
+        if scope["method"] != "POST":
+            return
+        if calls is None:
+            raise _Refused(forbid_writer_call(principal, "A request body that is not JSON-RPC"))
+        for call in calls:
+            if call.method == "tools/call" and not await self.catalog.is_read_only(call.tool or UNKNOWN_TOOL):
+                raise _Refused(forbid_writer_call(principal, f"Calling tool {call.tool!r}"))
+
+    async def _limit(self, principal: Principal, scope: Scope, calls: list[RpcCall] | None) -> None:
+        if self.limiter is None:
+            return
+        keys: list[tuple[str, Limit, str]] = []
+        other = calls is None or any(call.method != "tools/call" for call in calls)
+        for call in calls or []:
+            if call.method == "tools/call":
+                name = call.tool if call.tool and await self.catalog.known(call.tool) else UNKNOWN_TOOL
+                keys.append((f"tool:{name}:{principal.identity}", self.tool_limit, f"tool {name!r}"))
+        if other:
+            keys.append((f"other:{principal.identity}", self.other_limit, "requests"))
+        for key, limit, what in keys:
+            decision = await self.limiter.take(key, limit)
+            if not decision.allowed:
+                error = RateLimitedError(
+                    f"Rate limit for {what} exceeded by {principal.identity}; "
+                    f"retry in {decision.retry_after} s.",
+                    hint="Wait for the number of seconds in Retry-After, and spread calls out over time.",
+                    data={"retry_after": decision.retry_after},
+                )
+                raise _Refused(error, {"Retry-After": str(decision.retry_after)})
+
+
+def _www_authenticate(error: AgentMailError, scope: Scope) -> str:
+    if header(scope, b"authorization") is None:
+        return 'Bearer realm="mcp-agent-mail"'
+    description = error.message.replace("\\", "").replace('"', "'")
+    return f'Bearer realm="mcp-agent-mail", error="invalid_token", error_description="{description}"'
+
+
+def _log_refusal(scope: Scope, error: AgentMailError) -> None:
+    client = scope.get("client")
+    logger.info(
+        "refused %s %s from %s: %d %s %s",
+        scope.get("method"),
+        scope.get("path"),
+        client[0] if client else "?",
+        error.http_status,
+        error.code,
+        error.message,
+    )
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """Return the whole request body, or None when the client disconnected first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Return a ``receive`` that yields the already-read body once, then defers to the real one."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _closing(lifespan: Any, limiter: RateLimiter) -> Any:
+    """Wrap an app lifespan so that the rate limiter's connections close at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan_with_limiter(app: Any) -> AsyncIterator[Any]:
+        try:
+            async with lifespan(app) as state:
+                yield state
+        finally:
+            await limiter.aclose()
+
+    return lifespan_with_limiter
+
+
 def build_http_app(
     settings: Settings | None = None,
     server: FastMCP | None = None,
@@ -82,6 +342,10 @@ def build_http_app(
     serve one mailbox.
     """
     settings = settings or get_settings()
+    authenticator = Authenticator(settings.http)
+    authenticator.check_exposure()
+    origins_for_cors = cors_origins(settings.http)
+    limiter = build_rate_limiter(settings.http.rate_limit)
     if server is None:
         from mcp_agent_mail.app import build_mcp_server
 
@@ -99,7 +363,21 @@ def build_http_app(
     app.router.routes.append(Route("/health/liveness", liveness, methods=["GET"]))
     app.router.routes.append(Route("/health/readiness", readiness, methods=["GET"]))
     app.state.mcp_paths = _mcp_paths(primary)
+    app.state.authenticator = authenticator
+    app.state.rate_limiter = limiter
+    app.add_middleware(
+        AccessControl,
+        http=settings.http,
+        authenticator=authenticator,
+        catalog=ToolCatalog(server),
+        limiter=limiter,
+        mcp_paths=frozenset(app.state.mcp_paths),
+    )
+    if origins_for_cors:
+        app.add_middleware(CORSMiddleware, **cors_options(origins_for_cors))
+    if limiter is not None:
+        app.router.lifespan_context = _closing(app.router.lifespan_context, limiter)
     return app
 
 
-__all__ = ["build_http_app", "liveness", "readiness"]
+__all__ = ["AccessControl", "ToolCatalog", "build_http_app", "liveness", "readiness"]
