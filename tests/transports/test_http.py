@@ -154,7 +154,8 @@ def test_errors_over_http_start_with_their_code(server):
 
 
 def test_in_process_app_runs_lifespan_and_serves_both_paths(isolated_env):
-    with TestClient(build_http_app()) as client:
+    # The app serves direct loopback peers without credentials when no authentication is configured.
+    with TestClient(build_http_app(), base_url="http://127.0.0.1:8765", client=("127.0.0.1", 50000)) as client:
         assert client.get("/health/liveness").json() == {"status": "alive"}
         ready = client.get("/health/readiness")
         assert ready.status_code == 200 and ready.json()["database"] == "ok"
