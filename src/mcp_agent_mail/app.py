@@ -9,7 +9,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail import __version__
-from mcp_agent_mail.tools import identity, messaging, reservations, summaries
+from mcp_agent_mail.tools import contacts, identity, messaging, reservations, summaries
 
 INSTRUCTIONS = (
     "Mail for coding agents sharing a codebase. Start with ensure_project (absolute repo path), then "
@@ -35,6 +35,7 @@ def build_mcp_server() -> FastMCP:
     mcp = FastMCP("mcp-agent-mail", instructions=INSTRUCTIONS, version=__version__, lifespan=_lifespan)
     identity.register(mcp)
     messaging.register(mcp)
+    contacts.register(mcp)
     reservations.register(mcp)
     summaries.register(mcp)
     return mcp

@@ -214,6 +214,21 @@ def _attachment_paths(row: RowMapping) -> set[str]:
     return found
 
 
+def _attachment_blobs(conn: Connection, row: RowMapping, wanted: set[str]) -> dict[str, bytes]:
+    """Return the stored bytes of the message's file attachments, keyed by archive path."""
+    by_sha = {
+        meta["sha256"]: posixpath.normpath(meta["path"])
+        for meta in row["attachments"] or []
+        if isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and isinstance(meta.get("path"), str)
+        and posixpath.normpath(meta["path"]) in wanted
+    }
+    if not by_sha:
+        return {}
+    b = schema.attachment_blobs
+    rows = conn.execute(select(b.c.sha256, b.c.data).where(b.c.sha256.in_(list(by_sha))))
+    return {by_sha[sha]: bytes(data) for sha, data in rows}
+
+
 def render_message(conn: Connection, message_id: int) -> Rendered | None:
     """Render the canonical copy, the sender's outbox copy and every recipient's inbox copy."""
     row = _message_row(conn, message_id)
@@ -262,9 +277,12 @@ def render_message(conn: Connection, message_id: int) -> Rendered | None:
     if row["thread_id"]:
         keys.add(row["thread_id"])
         trailers.insert(1, ("Thread", row["thread_id"]))
+    attached = _attachment_paths(row)
+    blobs = _attachment_blobs(conn, row, attached)
+    files.update(blobs)
     return Rendered(
         files=files,
-        stage=_attachment_paths(row),
+        stage=attached - set(blobs),
         summary=f"mail: {sender} -> {visible} | {subject}",
         trailers=trailers,
         thread_keys=keys,

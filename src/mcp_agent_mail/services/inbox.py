@@ -24,13 +24,15 @@ def _since(since_ts: str | None) -> datetime | None:
     return parse_timestamp(since_ts, field="since_ts")
 
 
-def _item(row: RowMapping, include_bodies: bool) -> dict[str, Any]:
+def _item(row: RowMapping, include_bodies: bool, reader_project_id: int) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": row["id"],
         "project_id": row["project_id"],
         "sender_id": row["sender_id"],
         "from": row["sender_name"],
     }
+    if row["sender_project_id"] != reader_project_id:
+        item["from"] = f"{row['sender_name']}@{row['sender_slug']}"
     if row["thread_id"] is not None:
         item["thread_id"] = row["thread_id"]
     if row["topic"] is not None:
@@ -62,20 +64,26 @@ async def fetch_inbox(
     """Return the agent's received messages, newest first, without marking them read."""
     check_limit(limit)
     since = _since(since_ts)
-    m, r, a = schema.messages, schema.message_recipients, schema.agents
+    m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
     columns = [
         m.c.id, m.c.project_id, m.c.sender_id, m.c.thread_id, m.c.topic, m.c.subject, m.c.importance,
         m.c.ack_required, m.c.created_ts, a.c.name.label("sender_name"), r.c.kind, r.c.read_ts, r.c.ack_ts,
+        a.c.project_id.label("sender_project_id"), p.c.slug.label("sender_slug"),
     ]
     if include_bodies:
         columns.append(m.c.body_md)
     async with get_session() as session:
         project = await resolve_project(session, project_key)
         agent = await get_agent(session, project, agent_name)
+        # Mail from another project is stored there; the recipient row alone puts it in this inbox.
         query = (
             select(*columns)
-            .select_from(r.join(m, m.c.id == r.c.message_id).join(a, a.c.id == m.c.sender_id))
-            .where(r.c.agent_id == agent["id"])  # an agent only receives mail of its own project
+            .select_from(
+                r.join(m, m.c.id == r.c.message_id)
+                .join(a, a.c.id == m.c.sender_id)
+                .join(p, p.c.id == a.c.project_id)
+            )
+            .where(r.c.agent_id == agent["id"])
         )
         if urgent_only:
             query = query.where(m.c.importance.in_(URGENT_LEVELS))
@@ -84,16 +92,16 @@ async def fetch_inbox(
         # Ids grow with time, so the (agent_id, message_id) index yields newest first without a sort.
         query = query.order_by(r.c.message_id.desc()).limit(limit)
         rows = (await session.execute(query)).mappings().all()
-    return [_item(row, include_bodies) for row in rows]
+    return [_item(row, include_bodies, project["id"]) for row in rows]
 
 
-async def _receipt_row(session: AsyncSession, project: RowMapping, agent: RowMapping, message_id: int) -> RowMapping:
+async def _receipt_row(session: AsyncSession, agent: RowMapping, message_id: int) -> RowMapping:
     m, r = schema.messages, schema.message_recipients
     row = (
         await session.execute(
-            select(r.c.read_ts, r.c.ack_ts)
+            select(r.c.read_ts, r.c.ack_ts, m.c.project_id)
             .join(m, m.c.id == r.c.message_id)
-            .where(r.c.message_id == message_id, r.c.agent_id == agent["id"], m.c.project_id == project["id"])
+            .where(r.c.message_id == message_id, r.c.agent_id == agent["id"])
         )
     ).mappings().first()
     if row is None:
@@ -108,7 +116,7 @@ async def _set_receipt(project_key: str, agent_name: str, message_id: int, *, ac
     async with write_session() as session:
         project = await resolve_project(session, project_key)
         agent = await get_agent(session, project, agent_name)
-        row = await _receipt_row(session, project, agent, message_id)
+        row = await _receipt_row(session, agent, message_id)
         read_ts, ack_ts = row["read_ts"], row["ack_ts"]
         values: dict[str, Any] = {}
         now = utcnow()
@@ -122,7 +130,7 @@ async def _set_receipt(project_key: str, agent_name: str, message_id: int, *, ac
             await session.execute(
                 update(r).where(r.c.message_id == message_id, r.c.agent_id == agent["id"]).values(**values)
             )
-            await archive.enqueue(session, project["id"], "receipt", message_id)
+            await archive.enqueue(session, row["project_id"], "receipt", message_id)
     if values:
         archive.wake_writer()
     result: dict[str, Any] = {"message_id": message_id}

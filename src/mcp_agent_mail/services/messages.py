@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +12,17 @@ from sqlalchemy import ColumnElement, RowMapping, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import schema, write_session
-from mcp_agent_mail.errors import AgentRetiredError, InvalidArgumentError, NotFoundError, ProjectArchivedError
+from mcp_agent_mail.config import get_settings
+from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.errors import (
+    AgentMailError,
+    AgentRetiredError,
+    ContactRequiredError,
+    InvalidArgumentError,
+    NotFoundError,
+    ProjectArchivedError,
+)
+from mcp_agent_mail.services import attachments, policy
 from mcp_agent_mail.services import recipients as rcpt
 from mcp_agent_mail.services.common import get_agent, resolve_project
 from mcp_agent_mail.timeutil import iso, utcnow
@@ -35,6 +45,7 @@ class Draft:
     thread_id: str | None
     topic: str | None
     notices: tuple[str, ...] = ()
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 def check_importance(value: str) -> str:
@@ -122,11 +133,18 @@ def ensure_active(agent: RowMapping) -> None:
         raise AgentRetiredError(f"Agent {agent['name']!r} is retired.")
 
 
-async def _store(
-    session: AsyncSession, project: RowMapping, sender: RowMapping, draft: Draft, recipients: rcpt.Recipients
+async def store_message(
+    session: AsyncSession,
+    project: RowMapping,
+    sender: RowMapping,
+    draft: Draft,
+    recipients: rcpt.Recipients,
+    blobs: dict[str, tuple[str, bytes]] | None = None,
 ) -> dict[str, Any]:
+    """Insert a message, its recipient rows and attachment blobs, queue it for the archive; return its payload."""
     now = utcnow()
     m = schema.messages
+    await attachments.store_blobs(session, blobs or {})
     message_id = (
         await session.execute(
             m.insert()
@@ -140,7 +158,7 @@ async def _store(
                 importance=draft.importance,
                 ack_required=draft.ack_required,
                 created_ts=now,
-                attachments=[],
+                attachments=list(draft.attachments),
             )
             .returning(m.c.id)
         )
@@ -175,6 +193,10 @@ def _payload(
         importance=draft.importance,
         ack_required=draft.ack_required,
         created_ts=iso(created),
+    )
+    if draft.attachments:
+        payload["attachments"] = list(draft.attachments)
+    payload.update(
         body_md=draft.body_md,
         to=recipients.names("to"),
         cc=recipients.names("cc"),
@@ -185,9 +207,110 @@ def _payload(
 
 def _result(project: RowMapping, payload: dict[str, Any], notices: tuple[str, ...]) -> dict[str, Any]:
     result: dict[str, Any] = {"deliveries": [{"project": project["human_key"], "payload": payload}], "count": 1}
+    if payload.get("attachments"):
+        result["attachments"] = payload["attachments"]
     if notices:
         result["notices"] = list(notices)
     return result
+
+
+async def _prepare_attachments(
+    project_key: str, sender_name: str, draft: Draft, paths: list[str], convert_images: bool | None
+) -> tuple[Draft, dict[str, tuple[str, bytes]]]:
+    """Resolve images and files against the project directory (outside the write transaction)."""
+    if not paths and not attachments.has_images(draft.body_md):
+        return draft, {}
+    async with get_session() as session:
+        project = await resolve_project(session, project_key)
+        sender = await get_agent(session, project, sender_name, field="sender_name")
+    prepared = await asyncio.to_thread(
+        attachments.prepare,
+        draft.body_md,
+        paths,
+        project_dir=project["human_key"],
+        slug=project["slug"],
+        attachments_policy=sender["attachments_policy"],
+        convert_images=convert_images,
+        settings=get_settings(),
+    )
+    if len(prepared.body_md.encode("utf-8", errors="surrogatepass")) > BODY_MAX_BYTES:
+        raise InvalidArgumentError(
+            f"With inlined images the body exceeds {BODY_MAX_BYTES} bytes.",
+            hint="Attach fewer or smaller images, or set the sender's attachments_policy to file.",
+        )
+    updated = replace(
+        draft,
+        body_md=prepared.body_md,
+        attachments=tuple(prepared.metas),
+        notices=draft.notices + tuple(prepared.notices),
+    )
+    return updated, prepared.blobs
+
+
+async def _enforce(
+    session: AsyncSession, project: RowMapping, sender: RowMapping, recipients: rcpt.Recipients, thread_id: str | None
+) -> None:
+    """Refuse the whole send if any recipient's project, state or contact policy forbids it."""
+    await rcpt.check_projects_writable(session, recipients)
+    verdict = await policy.evaluate(session, sender, recipients.agents.values(), thread_id=thread_id)
+
+    def project_of(row: RowMapping) -> str | None:
+        return None if row["project_id"] == project["id"] else recipients.slugs.get(row["project_id"])
+
+    policy.raise_refusals(verdict, sender, project, recipients.label, project_of)
+
+
+async def _add_broadcast(
+    session: AsyncSession, project: RowMapping, sender: RowMapping, explicit: rcpt.Recipients, thread_id: str | None
+) -> tuple[rcpt.Recipients, list[dict[str, str]]]:
+    """Address every active agent of the project the sender may write to; list the ones skipped."""
+    a = schema.agents
+    rows = (
+        await session.execute(
+            select(a)
+            .where(
+                a.c.project_id == project["id"],
+                a.c.id != sender["id"],
+                a.c.retired_at.is_(None),
+                a.c.contact_policy != "block_all",
+            )
+            .order_by(a.c.name_key)
+        )
+    ).mappings().all()
+    verdict = await policy.evaluate(session, sender, rows, thread_id=thread_id)
+    merged = rcpt.Recipients(home_project_id=project["id"])
+    for row in verdict.allowed:
+        merged.add(row, "to")
+    for agent_id, kind in explicit.kinds.items():
+        merged.add(explicit.agents[agent_id], kind)
+    merged.slugs.update(explicit.slugs)
+    skipped = [{"name": row["name"], "reason": "CONTACT_BLOCKED"} for row in verdict.blocked]
+    skipped += [{"name": row["name"], "reason": "CONTACT_REQUIRED"} for row in verdict.required]
+    if not merged.kinds:
+        raise InvalidArgumentError(
+            f"Nobody in project {project['slug']!r} can receive this broadcast.",
+            hint="Other agents are retired, block all mail, or need a contact request first (request_contact).",
+            data={"skipped": skipped},
+        )
+    return merged, skipped
+
+
+async def _request_contacts(project_key: str, sender_name: str, exc: ContactRequiredError) -> list[str]:
+    """Send a contact request to each recipient that needs one; return those that got it."""
+    from mcp_agent_mail.services import contacts
+
+    requested: list[str] = []
+    for label in exc.data.get("recipients_blocked", []):
+        address = rcpt.parse_address(label)
+        try:
+            await contacts.request_contact(
+                project_key, sender_name, address.name, to_project=address.project,
+                reason=f"{sender_name} tried to send you a message and asks to be allowed to write to you.",
+            )
+        except AgentMailError:
+            continue
+        requested.append(label)
+    return requested
 
 
 async def send_message(
@@ -202,8 +325,12 @@ async def send_message(
     ack_required: bool = False,
     thread_id: str | None = None,
     topic: str | None = None,
+    attachment_paths: list[str] | None = None,
+    convert_images: bool | None = None,
+    broadcast: bool = False,
+    auto_contact_if_blocked: bool | None = None,
 ) -> dict[str, Any]:
-    """Store a new message for the named recipients and queue it for the archive."""
+    """Store a new message for the named recipients (or the whole project) and queue it for the archive."""
     notices: list[str] = []
     draft = Draft(
         subject=check_subject(subject, notices),
@@ -214,16 +341,47 @@ async def send_message(
         topic=check_topic(topic),
         notices=tuple(notices),
     )
-    lists = rcpt.clean_lists(to, cc, bcc)
-    async with write_session() as session:
-        project = await resolve_project(session, project_key)
-        ensure_writable(project)
-        sender = await get_agent(session, project, sender_name, field="sender_name")
-        ensure_active(sender)
-        recipients = await rcpt.resolve(session, project, lists)
-        payload = await _store(session, project, sender, draft, recipients)
+    if broadcast:
+        if any(isinstance(name, str) and name.strip() for name in to or []):
+            raise InvalidArgumentError(
+                "broadcast=true writes to every agent of the project; to must be empty.",
+                hint="Leave to empty for a broadcast, or drop broadcast to address agents by name.",
+            )
+        lists = rcpt.clean_lists([], cc, bcc, allow_empty=True)
+    else:
+        lists = rcpt.clean_lists(to, cc, bcc)
+    paths = attachments.check_paths(attachment_paths)
+    draft, blobs = await _prepare_attachments(project_key, sender_name, draft, paths, convert_images)
+    skipped: list[dict[str, str]] = []
+    try:
+        async with write_session() as session:
+            project = await resolve_project(session, project_key)
+            ensure_writable(project)
+            sender = await get_agent(session, project, sender_name, field="sender_name")
+            ensure_active(sender)
+            recipients = await rcpt.resolve(session, project, lists)
+            await _enforce(session, project, sender, recipients, draft.thread_id)
+            if broadcast:
+                recipients, skipped = await _add_broadcast(session, project, sender, recipients, draft.thread_id)
+            payload = await store_message(session, project, sender, draft, recipients, blobs)
+    except ContactRequiredError as exc:
+        if not auto_contact_if_blocked:
+            raise
+        requested = await _request_contacts(project_key, sender_name, exc)
+        archive.wake_writer()
+        message = exc.message
+        if requested:
+            message += f" Contact requests were sent to {', '.join(requested)}; send again once they approve."
+        raise ContactRequiredError(
+            message,
+            hint="Wait for each recipient to call respond_contact (list_contacts shows the status), then resend.",
+            data={**exc.data, "auto_contact_requested": requested},
+        ) from exc
     archive.wake_writer()
-    return _result(project, payload, draft.notices)
+    result = _result(project, payload, draft.notices)
+    if skipped:
+        result["skipped"] = skipped
+    return result
 
 
 def reply_subject(original: str, prefix: str) -> str:
@@ -234,18 +392,13 @@ def reply_subject(original: str, prefix: str) -> str:
     return f"{cleaned} {original}"
 
 
-async def _visible_message(
-    session: AsyncSession, project: RowMapping, agent: RowMapping, message_id: int
-) -> RowMapping:
+async def visible_message(session: AsyncSession, agent: RowMapping, message_id: int) -> RowMapping:
+    """Return a message the agent sent or received (in any project), or raise NOT_FOUND."""
     m, r = schema.messages, schema.message_recipients
     is_recipient = exists().where(r.c.message_id == m.c.id, r.c.agent_id == agent["id"])
     row = (
         await session.execute(
-            select(m).where(
-                m.c.id == message_id,
-                m.c.project_id == project["id"],
-                (m.c.sender_id == agent["id"]) | is_recipient,
-            )
+            select(m).where(m.c.id == message_id, (m.c.sender_id == agent["id"]) | is_recipient)
         )
     ).mappings().first()
     if row is None:
@@ -257,17 +410,19 @@ async def _visible_message(
 
 
 async def _default_to(session: AsyncSession, original: RowMapping, sender: RowMapping) -> list[str]:
-    a, r = schema.agents, schema.message_recipients
+    """Address the original sender (or, replying to yourself, the original to-recipients)."""
+    a, r, p = schema.agents, schema.message_recipients, schema.projects
+    query = select(a.c.name, a.c.project_id, p.c.slug).join(p, p.c.id == a.c.project_id)
     if original["sender_id"] != sender["id"]:
-        name = (await session.execute(select(a.c.name).where(a.c.id == original["sender_id"]))).scalar_one()
-        return [name]
-    rows = await session.execute(
-        select(a.c.name)
-        .join(r, r.c.agent_id == a.c.id)
-        .where(r.c.message_id == original["id"], r.c.kind == "to")
-        .order_by(a.c.name)
-    )
-    return list(rows.scalars())
+        query = query.where(a.c.id == original["sender_id"])
+    else:
+        query = (
+            query.join(r, r.c.agent_id == a.c.id)
+            .where(r.c.message_id == original["id"], r.c.kind == "to")
+            .order_by(a.c.name)
+        )
+    rows = (await session.execute(query)).all()
+    return [name if project_id == sender["project_id"] else f"{name}@{slug}" for name, project_id, slug in rows]
 
 
 async def reply_message(
@@ -284,18 +439,20 @@ async def reply_message(
     body = check_body(body_md)
     if to is not None:
         rcpt.clean_lists(to, cc, bcc)  # an explicit empty list must not silently send nothing
+    base = Draft(subject="-", body_md=body, importance="normal", ack_required=False, thread_id=None, topic=None)
+    base, blobs = await _prepare_attachments(project_key, sender_name, base, [], None)
     async with write_session() as session:
         project = await resolve_project(session, project_key)
         ensure_writable(project)
         sender = await get_agent(session, project, sender_name, field="sender_name")
         ensure_active(sender)
-        original = await _visible_message(session, project, sender, message_id)
+        original = await visible_message(session, sender, message_id)
         recipients_to = to if to is not None else await _default_to(session, original, sender)
         lists = rcpt.clean_lists(recipients_to, cc, bcc)
-        notices: list[str] = []
-        draft = Draft(
+        notices: list[str] = list(base.notices)
+        draft = replace(
+            base,
             subject=check_subject(reply_subject(original["subject"], subject_prefix), notices),
-            body_md=body,
             importance=original["importance"],
             ack_required=bool(original["ack_required"]),
             thread_id=original["thread_id"] or str(original["id"]),
@@ -303,7 +460,8 @@ async def reply_message(
             notices=tuple(notices),
         )
         recipients = await rcpt.resolve(session, project, lists)
-        payload = await _store(session, project, sender, draft, recipients)
+        await _enforce(session, project, sender, recipients, draft.thread_id)
+        payload = await store_message(session, project, sender, draft, recipients, blobs)
     archive.wake_writer()
     result = _result(project, payload, draft.notices)
     result["thread_id"] = draft.thread_id

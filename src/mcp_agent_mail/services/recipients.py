@@ -1,4 +1,4 @@
-"""Recipients: turning the names in to/cc/bcc into agents of the project, once each."""
+"""Recipients: turning the addresses in to/cc/bcc into agents, once each, in this or another project."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.errors import (
+    AgentMailError,
     AgentRetiredError,
     ConfigurationError,
     InvalidArgumentError,
     NotFoundError,
+    ProjectArchivedError,
 )
+from mcp_agent_mail.services.common import resolve_project
 from mcp_agent_mail.services.names import looks_like_placeholder, name_key
 
 Kind = Literal["to", "cc", "bcc"]
@@ -32,23 +35,64 @@ _MODEL_MARKERS = (
 _BROADCAST = frozenset({"all", "*", "everyone", "broadcast", "@all", "@everyone"})
 
 
+@dataclass(frozen=True)
+class Address:
+    """A parsed recipient: an agent name and, for another project, that project's slug or path."""
+
+    raw: str
+    name: str
+    project: str | None = None
+
+
+def parse_address(raw: str) -> Address:
+    """Split ``Name@<project>`` or ``project:<project>#Name`` into its parts; a bare name stays local."""
+    text = raw.strip()
+    if text.lower().startswith("project:") and "#" in text:
+        project, _, name = text[len("project:") :].rpartition("#")
+        if project.strip() and name.strip():
+            return Address(raw, name.strip(), project.strip())
+    name, sep, project = text.partition("@")
+    if sep and name.strip() and project.strip():
+        return Address(raw, name.strip(), project.strip())
+    return Address(raw, text)
+
+
 @dataclass
 class Recipients:
     """Resolved recipients: each agent once, under its strongest kind (to > cc > bcc)."""
 
+    home_project_id: int = 0
     agents: dict[int, RowMapping] = field(default_factory=dict)
     kinds: dict[int, Kind] = field(default_factory=dict)
+    slugs: dict[int, str] = field(default_factory=dict)
+
+    def add(self, row: RowMapping, kind: Kind, slug: str | None = None) -> None:
+        """Add an agent unless it is already there (the first, stronger kind wins)."""
+        if row["id"] in self.kinds:
+            return
+        self.agents[row["id"]] = row
+        self.kinds[row["id"]] = kind
+        if slug is not None:
+            self.slugs[row["project_id"]] = slug
+
+    def label(self, row: RowMapping) -> str:
+        """Return ``Name`` for an agent of the sending project, ``Name@slug`` for another project's."""
+        if row["project_id"] == self.home_project_id:
+            return str(row["name"])
+        return f"{row['name']}@{self.slugs.get(row['project_id'], row['project_id'])}"
 
     def names(self, kind: Kind) -> list[str]:
-        """Return the names delivered under ``kind``, in the order given."""
-        return [self.agents[i]["name"] for i, k in self.kinds.items() if k == kind]
+        """Return the labels delivered under ``kind``, in the order given."""
+        return [self.label(self.agents[i]) for i, k in self.kinds.items() if k == kind]
 
     def rows(self, message_id: int) -> list[dict[str, object]]:
         """Return the recipient rows to insert for a message."""
         return [{"message_id": message_id, "agent_id": i, "kind": k} for i, k in self.kinds.items()]
 
 
-def clean_lists(to: list[str] | None, cc: list[str] | None, bcc: list[str] | None) -> dict[Kind, list[str]]:
+def clean_lists(
+    to: list[str] | None, cc: list[str] | None, bcc: list[str] | None, *, allow_empty: bool = False
+) -> dict[Kind, list[str]]:
     """Validate the raw recipient lists (non-empty strings, no placeholders) and require at least one name."""
     lists: dict[Kind, list[str]] = {}
     total = 0
@@ -65,10 +109,10 @@ def clean_lists(to: list[str] | None, cc: list[str] | None, bcc: list[str] | Non
             cleaned.append(text)
         lists[kind] = cleaned
         total += len(cleaned)
-    if total == 0:
+    if total == 0 and not allow_empty:
         raise InvalidArgumentError(
             "The message has no recipients.",
-            hint="Put at least one agent name in to (or cc/bcc); list agents with the agents resource or whois.",
+            hint="Put at least one agent name in to (or cc/bcc), or pass broadcast=true to write to the project.",
         )
     if total > MAX_RECIPIENTS:
         raise InvalidArgumentError(f"Too many recipients ({total}); at most {MAX_RECIPIENTS} are allowed.")
@@ -78,68 +122,116 @@ def clean_lists(to: list[str] | None, cc: list[str] | None, bcc: list[str] | Non
 def _mistake(name: str) -> str | None:
     lowered = name.lower()
     if lowered in _BROADCAST:
-        return f"{name!r} is not an agent: broadcast is not supported, list the recipients by name"
+        return f"{name!r} is not an agent: pass broadcast=true to write to every agent of the project"
     if lowered in _PROGRAMS:
         return f"{name!r} is a program name, not an agent name"
     if any(marker in lowered for marker in _MODEL_MARKERS):
         return f"{name!r} looks like a model name, not an agent name"
-    if lowered.startswith("project:") or ("@" in name and not name.startswith("@")):
-        return f"{name!r} addresses another project; only agents of this project can be addressed"
     return None
 
 
+async def _project_of(session: AsyncSession, key: str, cache: dict[str, RowMapping | None]) -> RowMapping | None:
+    if key not in cache:
+        try:
+            cache[key] = await resolve_project(session, key)
+        except AgentMailError:
+            cache[key] = None
+    return cache[key]
+
+
 async def resolve(session: AsyncSession, project: RowMapping, lists: dict[Kind, list[str]]) -> Recipients:
-    """Resolve every name at once; raise NOT_FOUND for all unknown names, AGENT_RETIRED for retired ones."""
-    keys = {name: name_key(name) for names in lists.values() for name in names}
+    """Resolve every address; raise NOT_FOUND for all unknown ones, AGENT_RETIRED for retired ones.
+
+    A bare name is looked up in ``project`` only; another project's agent must be addressed
+    explicitly as ``Name@<slug or path>`` or ``project:<slug or path>#Name``.
+    """
+    projects: dict[str, RowMapping | None] = {}
+    wanted: dict[str, tuple[RowMapping | None, str]] = {}
+    for names in lists.values():
+        for raw in names:
+            address = parse_address(raw)
+            if address.project is None:
+                target: RowMapping | None = project
+            else:
+                target = await _project_of(session, address.project, projects)
+            wanted[raw] = (target, name_key(address.name))
     a = schema.agents
-    rows = (
-        await session.execute(
-            select(a).where(a.c.project_id == project["id"], a.c.name_key.in_(set(keys.values())))
-        )
-    ).mappings().all()
-    by_key = {row["name_key"]: row for row in rows}
-    unknown = [name for name, key in keys.items() if key not in by_key]
+    by_key: dict[tuple[int, str], RowMapping] = {}
+    for project_id in {t["id"] for t, _ in wanted.values() if t is not None}:
+        keys = {k for t, k in wanted.values() if t is not None and t["id"] == project_id}
+        rows = await session.execute(select(a).where(a.c.project_id == project_id, a.c.name_key.in_(keys)))
+        by_key.update({(row["project_id"], row["name_key"]): row for row in rows.mappings()})
+    unknown = [raw for raw, (t, k) in wanted.items() if t is None or (t["id"], k) not in by_key]
     if unknown:
-        await _raise_unknown(session, project, unknown)
-    resolved = Recipients()
+        await _raise_unknown(session, project, unknown, projects)
+    resolved = Recipients(home_project_id=project["id"])
     for kind in KINDS:  # strongest kind first, so a later duplicate keeps it
-        for name in lists[kind]:
-            row = by_key[keys[name]]
-            if row["id"] not in resolved.kinds:
-                resolved.agents[row["id"]] = row
-                resolved.kinds[row["id"]] = kind
-    retired = [row["name"] for row in resolved.agents.values() if row["retired_at"] is not None]
+        for raw in lists[kind]:
+            target, key = wanted[raw]
+            assert target is not None
+            resolved.add(by_key[(target["id"], key)], kind, target["slug"])
+    check_deliverable(resolved)
+    return resolved
+
+
+def check_deliverable(recipients: Recipients) -> None:
+    """Raise AGENT_RETIRED for retired recipients and PROJECT_ARCHIVED for archived foreign projects."""
+    retired = [recipients.label(row) for row in recipients.agents.values() if row["retired_at"] is not None]
     if retired:
         raise AgentRetiredError(
             f"Recipient(s) retired: {', '.join(retired)}.",
             hint="Remove them from the recipients or ask for them to be unretired.",
             data={"retired": retired},
         )
-    return resolved
 
 
-async def _raise_unknown(session: AsyncSession, project: RowMapping, unknown: list[str]) -> NoReturn:
+async def check_projects_writable(session: AsyncSession, recipients: Recipients) -> None:
+    """Raise PROJECT_ARCHIVED when a recipient belongs to another, archived project."""
+    foreign = {row["project_id"] for row in recipients.agents.values()} - {recipients.home_project_id}
+    if not foreign:
+        return
+    p = schema.projects
+    rows = await session.execute(select(p.c.slug).where(p.c.id.in_(foreign), p.c.archived_at.is_not(None)))
+    archived = list(rows.scalars())
+    if archived:
+        raise ProjectArchivedError(
+            f"Project(s) {', '.join(archived)} are archived and receive no mail.",
+            hint="Ask for the project to be unarchived, or address agents elsewhere.",
+        )
+
+
+async def _raise_unknown(
+    session: AsyncSession, project: RowMapping, unknown: list[str], projects: dict[str, RowMapping | None]
+) -> NoReturn:
     a = schema.agents
     existing = list((await session.execute(select(a.c.name).where(a.c.project_id == project["id"]))).scalars())
     parts: list[str] = []
     suggestions: dict[str, list[str]] = {}
     by_lower = {n.lower(): n for n in existing}
-    for name in unknown:
-        close = [by_lower[c] for c in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.4)]
-        suggestions[name] = close
-        mistake = _mistake(name)
+    for raw in unknown:
+        address = parse_address(raw)
+        if address.project is not None:
+            target = projects.get(address.project)
+            if target is None:
+                parts.append(f"Project {address.project!r} of {raw!r} does not exist.")
+            else:
+                parts.append(f"No agent {address.name!r} in project {target['slug']!r}.")
+            continue
+        close = [by_lower[c] for c in difflib.get_close_matches(raw.lower(), list(by_lower), n=3, cutoff=0.4)]
+        suggestions[raw] = close
+        mistake = _mistake(raw)
         if mistake:
             parts.append(mistake + ".")
         elif close:
-            parts.append(f"For {name!r}, did you mean {', '.join(close)}?")
+            parts.append(f"For {raw!r}, did you mean {', '.join(close)}?")
     if not parts:
         if existing:
             parts.append(f"Agents in this project: {', '.join(sorted(existing)[:10])}.")
         else:
             parts.append("The project has no agents yet; register them first.")
-    hint = " ".join(parts)
+    parts.append("Address another project's agent as Name@<project slug or path>.")
     raise NotFoundError(
         f"Unknown recipient(s) in project {project['slug']!r}: {', '.join(unknown)}.",
-        hint=hint,
+        hint=" ".join(parts),
         data={"unknown": unknown, "suggestions": suggestions},
     )

@@ -13,7 +13,9 @@ from mcp_agent_mail.tools._adapter import agent_mail_tool
 ProjectKey = Annotated[str, Field(description="Absolute path of the repository (or the project slug).")]
 AgentName = Annotated[str, Field(description="Your agent name, e.g. GreenCastle.")]
 MessageId = Annotated[int, Field(description="Message id, as returned by send_message or fetch_inbox.")]
-Names = Annotated[list[str] | str | None, Field(description="Agent names in this project.")]
+Names = Annotated[
+    list[str] | str | None, Field(description="Agent names in this project (Name@project for another project).")
+]
 Limit = Annotated[int, Field(description="Maximum number of results (1-1000).")]
 
 
@@ -29,9 +31,14 @@ def register(mcp: FastMCP) -> None:
     async def send_message(
         project_key: ProjectKey,
         sender_name: Annotated[str, Field(description="Your agent name (the sender).")],
-        to: Annotated[list[str] | str, Field(description="Primary recipients: agent names in this project.")],
+        to: Annotated[
+            list[str] | str,
+            Field(description="Agent names here, or Name@project for another project; [] with broadcast."),
+        ],
         subject: Annotated[str, Field(description="Short subject line (longer than 200 characters is cut).")],
-        body_md: Annotated[str, Field(description="Message body in GitHub-flavoured Markdown.")],
+        body_md: Annotated[
+            str, Field(description="GitHub-flavoured Markdown; ![alt](path/in/repo.png) images are attached.")
+        ],
         cc: Names = None,
         bcc: Annotated[list[str] | str | None, Field(description="Hidden recipients; only you see this list.")] = None,
         importance: Annotated[str, Field(description="low, normal, high or urgent.")] = "normal",
@@ -40,15 +47,32 @@ def register(mcp: FastMCP) -> None:
             str | None, Field(description="Thread to post in, e.g. a ticket key or the id of the first message.")
         ] = None,
         topic: Annotated[str | None, Field(description="Optional topic label (letters, digits, _ and -).")] = None,
+        attachment_paths: Annotated[
+            list[str] | str | None,
+            Field(description="Files to attach, relative to the repository (e.g. docs/flow.png); images become WebP."),
+        ] = None,
+        convert_images: Annotated[
+            bool | None, Field(description="Convert images to WebP and inline small ones (default: server setting).")
+        ] = None,
+        broadcast: Annotated[
+            bool, Field(description="Send to every active agent of the project that accepts your mail (to must be []).")
+        ] = False,
+        auto_contact_if_blocked: Annotated[
+            bool | None,
+            Field(description="Send contact requests to recipients that need approval (the send still fails)."),
+        ] = None,
     ) -> dict[str, Any]:
-        """Send a Markdown message to agents of the same project; each recipient gets it once.
+        """Send a Markdown message to agents of this project (or Name@project elsewhere); each recipient gets it once.
 
-        Returns {deliveries:[{project, payload}], count}; payload.id is the new message id, which also
-        names its thread for follow-ups (pass it as thread_id). Unknown names fail with suggestions.
+        Returns {deliveries:[{project, payload}], count, [attachments], [skipped]}; payload.id is the new message id,
+        which also names its thread for follow-ups (pass it as thread_id). Unknown names fail with suggestions;
+        a recipient whose contact policy refuses you fails the whole send with CONTACT_REQUIRED (call
+        request_contact) or CONTACT_BLOCKED. Attachments must lie inside the repository.
         """
         return await messages.send_message(
             project_key, sender_name, _names(to), subject, body_md, _names(cc), _names(bcc),
-            importance, ack_required, thread_id, topic,
+            importance, ack_required, thread_id, topic, _names(attachment_paths), convert_images,
+            broadcast, auto_contact_if_blocked,
         )
 
     @agent_mail_tool(mcp, read_only=False, acts_as="sender_name", token_param="sender_token")
@@ -66,7 +90,8 @@ def register(mcp: FastMCP) -> None:
     ) -> dict[str, Any]:
         """Reply to a message you sent or received, in its thread, keeping its importance and ack flag.
 
-        By default the reply goes to the original sender (to its recipients when you wrote the original).
+        By default the reply goes to the original sender (to its recipients when you wrote the original), also
+        across projects. Contact policies apply as for send_message; having exchanged mail in the thread counts.
         """
         return await messages.reply_message(
             project_key, message_id, sender_name, body_md, _names(to), _names(cc), _names(bcc), subject_prefix
