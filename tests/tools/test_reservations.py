@@ -96,7 +96,13 @@ async def test_conflicts_are_reported_with_holders_and_not_granted(client, held,
         {
             "path": requested,
             "holders": [
-                {"agent": "BlueLake", "path_pattern": held, "exclusive": True, "expires_ts": held_lease["expires_ts"]}
+                {
+                    "id": held_lease["id"],
+                    "agent": "BlueLake",
+                    "path_pattern": held,
+                    "exclusive": True,
+                    "expires_ts": held_lease["expires_ts"],
+                }
             ],
         }
     ]
@@ -214,7 +220,7 @@ async def test_renew_extends_caps_and_touches_agent(client):
         ).scalar_one()
     assert not touched.startswith("2000")
     none = (await client.call_tool("renew_file_reservations", {"project_key": PROJECT, "agent_name": "RedFox"})).data
-    assert none == {"renewed": 0, "file_reservations": []}
+    assert none["renewed"] == 0 and none["file_reservations"] == []
 
 
 BAD_RESERVE = [

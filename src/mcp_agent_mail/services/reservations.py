@@ -4,11 +4,14 @@ A reservation is *active* while ``released_ts IS NULL AND expires_ts > now``; an
 expired row is simply inactive, nothing releases a live holder behind its back.
 Another agent's active reservation conflicts with a request when either side is
 exclusive and the patterns overlap. Conflicting paths are reported with their
-holders and not granted; the rest of the request is granted.
+holders and not granted; the rest of the request is granted. Another agent's
+lease ends early only through :func:`force_release`, and only when its holder is
+provably stale (see :mod:`mcp_agent_mail.services.staleness`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -20,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import get_session, schema, write_session
-from mcp_agent_mail.errors import AgentRetiredError, InvalidArgumentError, ProjectArchivedError
+from mcp_agent_mail.errors import (
+    AgentMailError,
+    AgentRetiredError,
+    InvalidArgumentError,
+    NotFoundError,
+    ProjectArchivedError,
+    ReservationActiveError,
+)
+from mcp_agent_mail.services import staleness
 from mcp_agent_mail.services.common import get_agent, resolve_project
 from mcp_agent_mail.services.patterns import normalise_pattern, patterns_overlap
 from mcp_agent_mail.timeutil import iso, utcnow
@@ -111,6 +122,15 @@ def _check_reason(reason: str | None) -> str:
     return text
 
 
+def check_reserve_request(paths: Sequence[str] | None, ttl_seconds: int, reason: str | None) -> list[str]:
+    """Validate the arguments of :func:`reserve_paths` without touching the database; return the patterns."""
+    patterns = _check_paths(paths, required=True)
+    assert patterns is not None
+    _check_seconds(ttl_seconds, "ttl_seconds")
+    _check_reason(reason)
+    return patterns
+
+
 # ---------------------------------------------------------------------------
 # Shared lookups
 
@@ -188,6 +208,7 @@ def _conflicting_holders(
     """Return other agents' leases that block ``pattern`` (either side exclusive and overlapping)."""
     return [
         {
+            "id": row["id"],
             "agent": row["agent"],
             "path_pattern": row["path_pattern"],
             "exclusive": bool(row["exclusive"]),
@@ -382,8 +403,161 @@ async def list_active_reservations(project_key: str) -> list[dict[str, Any]]:
     ]
 
 
+# ---------------------------------------------------------------------------
+# Force release of a stale holder's lease
+
+MAX_NOTE = 2000
+
+
+def _check_force_args(file_reservation_id: int, note: str | None) -> str:
+    if isinstance(file_reservation_id, bool) or not isinstance(file_reservation_id, int) or file_reservation_id < 1:
+        raise InvalidArgumentError(
+            f"file_reservation_id {file_reservation_id!r} is not a reservation id.",
+            hint="Use the id of a holder listed under conflicts by file_reservation_paths.",
+        )
+    if note is not None and not isinstance(note, str):
+        raise InvalidArgumentError("note must be a string.")
+    text = (note or "").strip()
+    if len(text) > MAX_NOTE:
+        raise InvalidArgumentError(f"note is longer than {MAX_NOTE} characters.", hint="Shorten the note.")
+    return text
+
+
+async def _reservation_with_holder(session: AsyncSession, project_id: int, reservation_id: int) -> RowMapping:
+    query = (
+        select(fr, ag.c.name.label("agent"))
+        .join(ag, ag.c.id == fr.c.agent_id)
+        .where(fr.c.id == reservation_id, fr.c.project_id == project_id)
+    )
+    row = (await session.execute(query)).mappings().first()
+    if row is None:
+        raise NotFoundError(
+            f"File reservation {reservation_id} not found in this project.",
+            hint="Check the id against the project's active reservations.",
+            data={"file_reservation_id": reservation_id},
+        )
+    return row
+
+
+async def _holder(session: AsyncSession, agent_id: int) -> RowMapping:
+    return (await session.execute(select(ag).where(ag.c.id == agent_id))).mappings().one()
+
+
+def _already_released(row: RowMapping) -> dict[str, Any]:
+    return {"released": 0, "released_at": iso(row["released_ts"]), "already_released": True}
+
+
+def _released_view(row: RowMapping, verdict: staleness.Staleness, released: datetime) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": row["id"],
+        "agent": row["agent"],
+        "path_pattern": row["path_pattern"],
+        "exclusive": bool(row["exclusive"]),
+        "reason": row["reason"],
+        "created_ts": iso(row["created_ts"]),
+        "expires_ts": iso(row["expires_ts"]),
+        "released_ts": iso(released),
+        "stale_reasons": verdict.reasons,
+    }
+    evidence = {
+        "last_agent_activity_ts": verdict.last_agent_activity,
+        "last_mail_activity_ts": verdict.last_mail_activity,
+        "last_git_activity_ts": verdict.last_git_activity,
+        "last_filesystem_activity_ts": verdict.last_filesystem_activity,
+    }
+    view.update({key: iso(value) for key, value in evidence.items() if value is not None})
+    return view
+
+
+def _refuse_unless_stale(row: RowMapping, verdict: staleness.Staleness) -> None:
+    if not verdict.stale:
+        raise ReservationActiveError(
+            f"Reservation {row['id']} on {row['path_pattern']!r} is held by {row['agent']}, who may still be "
+            f"working on it ({', '.join(verdict.reasons)}); nothing was released.",
+            data={"file_reservation_id": row["id"], "stale_reasons": verdict.reasons},
+        )
+
+
+async def force_release(
+    project_key: str,
+    agent_name: str,
+    file_reservation_id: int,
+    notify_previous: bool = True,
+    note: str = "",
+) -> dict[str, Any]:
+    """Release another agent's reservation when its holder is provably stale, and tell the holder by mail."""
+    note_text = _check_force_args(file_reservation_id, note)
+    async with get_session() as session:
+        project, actor = await _writable_holder(session, project_key, agent_name)
+        row = await _reservation_with_holder(session, project["id"], file_reservation_id)
+        if row["released_ts"] is not None:
+            return _already_released(row)
+        activity = await staleness.agent_activity(session, await _holder(session, row["agent_id"]))
+    now = utcnow()
+    own = row["agent_id"] == actor["id"]
+    workspace = staleness.WorkspaceActivity()
+    if row["expires_ts"] > now and not own:
+        _refuse_unless_stale(row, staleness.judge(activity, None, now))  # cheap checks before any scan
+        workspace = await asyncio.to_thread(
+            staleness.workspace_activity, project["human_key"], row["path_pattern"], now
+        )
+    async with write_session() as session:
+        row = await _reservation_with_holder(session, project["id"], file_reservation_id)
+        if row["released_ts"] is not None:
+            return _already_released(row)
+        now = utcnow()
+        expired = row["expires_ts"] <= now
+        if expired or own:
+            reason = "expired" if expired else "released_by_holder"
+            verdict = staleness.Staleness(True, [reason], None, None, None, None)
+        else:
+            activity = await staleness.agent_activity(session, await _holder(session, row["agent_id"]))
+            verdict = staleness.judge(activity, workspace, now)
+            _refuse_unless_stale(row, verdict)
+        await session.execute(update(fr).where(fr.c.id == row["id"]).values(released_ts=now))
+        await archive.enqueue(session, project["id"], "reservation", row["id"])
+        await _touch(session, actor, now)
+    archive.wake_writer()
+    if expired:
+        return {"released": 0, "released_at": iso(now), "already_released": True, "expired": True}
+    view = _released_view(row, verdict, now)
+    view["notified"] = False
+    if notify_previous and not own:
+        try:
+            await _notify_holder(project, actor, row, verdict, note_text)
+            view["notified"] = True
+        except AgentMailError as exc:
+            view["notification_error"] = exc.to_dict()
+        except Exception as exc:  # the lease is already released; report, do not fail
+            logger.exception("could not notify %s about force release of %s", row["agent"], row["id"])
+            view["notification_error"] = {"code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}
+    return {"released": 1, "released_at": iso(now), "reservation": view}
+
+
+async def _notify_holder(
+    project: RowMapping, actor: RowMapping, row: RowMapping, verdict: staleness.Staleness, note: str
+) -> None:
+    from mcp_agent_mail.services import messages
+
+    subject = f"[file-reservations] Released stale lease on {row['path_pattern']}"
+    body = staleness.release_notice(
+        holder=row["agent"],
+        actor=actor["name"],
+        reservation_id=row["id"],
+        pattern=row["path_pattern"],
+        project_key=project["human_key"],
+        verdict=verdict,
+        note=note,
+    )
+    await messages.send_message(
+        project["human_key"], actor["name"], [row["agent"]], subject, body, thread_id=f"file-reservation-{row['id']}"
+    )
+
+
 __all__ = [
     "MAX_PATHS",
+    "check_reserve_request",
+    "force_release",
     "list_active_reservations",
     "release_reservations",
     "renew_reservations",

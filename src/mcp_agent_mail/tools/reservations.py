@@ -1,4 +1,4 @@
-"""Tools for file reservations: file_reservation_paths, release_file_reservations, renew_file_reservations."""
+"""Tools for file reservations: reserve, release, renew, and force-release a stale holder's lease."""
 
 from __future__ import annotations
 
@@ -46,11 +46,12 @@ def register(mcp: FastMCP) -> None:
         Each pattern is granted unless another agent holds an active overlapping reservation and either side is
         exclusive; such patterns are NOT granted and are listed under conflicts with their holders and expiry.
         On a conflict, message the holder (send_message) to coordinate, work on something else, or retry after
-        its expires_ts. Overlap follows gitignore rules: src/** overlaps src/app.py, *.py overlaps src/*.
+        its expires_ts; if the holder seems to have vanished, call force_release_file_reservation with the
+        holder's id. Overlap follows gitignore rules: src/** overlaps src/app.py, *.py overlaps src/*.
         Reserving a pattern you already hold extends it in place (same id). Release with
         release_file_reservations when done; renew_file_reservations extends a lease you still need.
         Returns {granted: [{id, path_pattern, exclusive, reason, expires_ts}],
-        conflicts: [{path, holders: [{agent, path_pattern, exclusive, expires_ts}]}]}.
+        conflicts: [{path, holders: [{id, agent, path_pattern, exclusive, expires_ts}]}]}.
         """
         return await reservations.reserve_paths(project_key, agent_name, paths, ttl_seconds, exclusive, reason)
 
@@ -86,3 +87,28 @@ def register(mcp: FastMCP) -> None:
         return await reservations.renew_reservations(
             project_key, agent_name, extend_seconds, paths, file_reservation_ids
         )
+
+    @agent_mail_tool(mcp, read_only=False, destructive=True, acts_as="agent_name")
+    async def force_release_file_reservation(
+        project_key: ProjectKey,
+        agent_name: Annotated[str, Field(description="Your agent name (the one releasing), e.g. GreenCastle.")],
+        file_reservation_id: Annotated[
+            int, Field(description="Id of the reservation to release (holders under conflicts list it).")
+        ],
+        notify_previous: Annotated[
+            bool, Field(description="Mail the holder that its lease was released and why (default true).")
+        ] = True,
+        note: Annotated[str, Field(description="Optional note to the holder, included in that mail.")] = "",
+    ) -> dict[str, Any]:
+        """Release another agent's file reservation that blocks you, when its holder has provably gone quiet.
+
+        Allowed only if the holder has been inactive for the configured time (default 30 min), sent/read/acked no
+        mail and, for file patterns, no matching file changed and no commit touched them within the grace period
+        (default 15 min). Otherwise it fails with RESERVATION_ACTIVE listing the reasons, and nothing changes:
+        message the holder or wait for expiry. On success the holder is told by mail (unless notify_previous is
+        false); then reserve the paths yourself with file_reservation_paths. Already released or expired leases
+        give {released: 0, already_released: true}. Returns {released: 1, released_at, reservation: {id, agent,
+        path_pattern, exclusive, reason, created_ts, expires_ts, released_ts, stale_reasons, last_*_activity_ts,
+        notified, notification_error?}}.
+        """
+        return await reservations.force_release(project_key, agent_name, file_reservation_id, notify_previous, note)
