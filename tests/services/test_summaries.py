@@ -60,7 +60,9 @@ def test_sections_with_refs():
     assert summary["done_actions"] == [{"text": "Benchmark the hot path", "refs": [2]}]
     assert summary["open_questions"] == [{"text": "Who owns the deploy script?", "asked_by": "BlueLake", "refs": [1]}]
     assert summary["mentioned_files"] == [
-        {"path": "src/cache.py", "refs": [1]}, {"path": "docs/cache.md", "refs": [1]}, {"path": "src/app.py", "refs": [1]},
+        {"path": "src/cache.py", "refs": [1]},
+        {"path": "docs/cache.md", "refs": [1]},
+        {"path": "src/app.py", "refs": [1]},
     ]
     assert summary["mentions"] == [
         {"name": "BlueLake", "count": 1, "refs": [2]}, {"name": "RedFox", "count": 1, "refs": [1]},

@@ -85,7 +85,7 @@ def _request(settings: LlmSettings, model: str, system: str, user: str) -> tuple
 
 
 async def _post(url: str, headers: dict[str, str], body: dict[str, Any], timeout: float) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
         return await client.post(url, headers=headers, json=body)
 
 

@@ -332,6 +332,9 @@ def combine(summaries: Sequence[dict[str, Any]], limit: int = 25) -> dict[str, A
         "participants": sorted({p for s in summaries for p in s["participants"]}, key=str.casefold),
         "total_messages": sum(s["total_messages"] for s in summaries),
     }
+    summarized = sum(s.get("summarized_messages", s["total_messages"]) for s in summaries)
+    if summarized != aggregate["total_messages"]:
+        aggregate["summarized_messages"] = summarized
     for key in ("key_points", "decisions", "action_items", "done_actions", "open_questions"):
         aggregate[key] = _merge_items([item for s in summaries for item in s[key]], "text", limit)
     aggregate["mentioned_files"] = _merge_items(
