@@ -9,7 +9,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail import __version__
-from mcp_agent_mail.tools import contacts, identity, messaging, reservations, summaries
+from mcp_agent_mail.tools import contacts, identity, lifecycle, messaging, reservations, summaries
 
 INSTRUCTIONS = (
     "Mail for coding agents sharing a codebase. Start with ensure_project (absolute repo path), then "
@@ -38,4 +38,5 @@ def build_mcp_server() -> FastMCP:
     contacts.register(mcp)
     reservations.register(mcp)
     summaries.register(mcp)
+    lifecycle.register(mcp)
     return mcp

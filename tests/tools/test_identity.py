@@ -105,7 +105,7 @@ async def test_set_contact_policy_validates(client):
     ok = (await client.call_tool(
         "set_contact_policy", {"project_key": PROJECT, "agent_name": "RedFox", "policy": "open"}
     )).data
-    assert ok == {"agent": "RedFox", "policy": "open"}
+    assert ok["agent"] == "RedFox" and ok["policy"] == "open"
     with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: policy"):
         await client.call_tool(
             "set_contact_policy", {"project_key": PROJECT, "agent_name": "RedFox", "policy": "friends"}

@@ -8,7 +8,7 @@ from fastmcp import FastMCP
 from pydantic import Field
 
 from mcp_agent_mail.services import agents, health, projects
-from mcp_agent_mail.tools._adapter import agent_mail_tool
+from mcp_agent_mail.tools._adapter import agent_mail_tool, current_session_key
 
 ProjectKey = Annotated[str, Field(description="Absolute path of the repository (or the project slug).")]
 AgentName = Annotated[str, Field(description="Agent name, e.g. GreenCastle.")]
@@ -39,12 +39,22 @@ def register(mcp: FastMCP) -> None:
         ] = None,
         task_description: Annotated[str | None, Field(description="What this agent is working on.")] = None,
         attachments_policy: Annotated[str | None, Field(description="auto, inline or file.")] = None,
+        registration_token: Annotated[
+            str | None,
+            Field(description="The agent's registration_token; needed to update an existing agent in strict mode."),
+        ] = None,
     ) -> dict[str, Any]:
         """Register an agent in a project, or update the given fields of an existing agent with that name.
 
-        Returns the agent profile; a new agent also gets its registration_token (shown only once).
+        Returns the agent profile with created and verified flags. A new agent (or an existing one that had no
+        token yet) also gets its registration_token, shown only this once: keep it and pass it as
+        registration_token / sender_token to prove you are this agent. Updating an existing agent with a wrong
+        token is refused with UNAUTHORIZED.
         """
-        return await agents.register_agent(project_key, program, model, name, task_description, attachments_policy)
+        return await agents.register_agent(
+            project_key, program, model, name, task_description, attachments_policy,
+            registration_token=registration_token, session_key=current_session_key(),
+        )
 
     @agent_mail_tool(mcp, read_only=False)
     async def create_agent_identity(
@@ -55,9 +65,14 @@ def register(mcp: FastMCP) -> None:
         task_description: Annotated[str, Field(description="What this agent is working on.")] = "",
         attachments_policy: Annotated[str, Field(description="auto, inline or file.")] = "auto",
     ) -> dict[str, Any]:
-        """Always create a new agent with a fresh memorable name; returns its profile and registration_token."""
+        """Always create a new agent with a fresh memorable name; returns its profile and registration_token.
+
+        The token is shown only once: keep it and pass it as registration_token / sender_token to prove you are
+        this agent from another session. This MCP session may act as the new agent without it.
+        """
         return await agents.create_agent_identity(
-            project_key, program, model, name_hint, task_description, attachments_policy
+            project_key, program, model, name_hint, task_description, attachments_policy,
+            session_key=current_session_key(),
         )
 
     @agent_mail_tool(mcp, read_only=True, idempotent=True)
@@ -67,7 +82,10 @@ def register(mcp: FastMCP) -> None:
         include_recent_commits: Annotated[bool, Field(description="Add the agent's recent archive commits.")] = True,
         commit_limit: Annotated[int, Field(ge=1, le=50, description="How many commits (1-50).")] = 5,
     ) -> dict[str, Any]:
-        """Show an agent's profile (program, model, task, activity) and its recent archive commits."""
+        """Show any agent's public profile (program, model, task, activity) and its recent archive commits.
+
+        Needs no token and never reveals one.
+        """
         profile = await agents.whois(project_key, agent_name)
         if include_recent_commits:
             from mcp_agent_mail.archive import recent_agent_commits
