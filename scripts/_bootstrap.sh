@@ -36,3 +36,26 @@ bootstrap_venv() {
         touch "$stamp"
     fi
 }
+
+# Install Debian's redis-server when it is missing (the rate-limit tests start a private one).
+# Fast no-op when present; a warning, not a failure, when it cannot be installed.
+ensure_redis_server() {
+    command -v redis-server >/dev/null 2>&1 && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo="sudo -n"
+        else
+            echo "warning: redis-server is missing and installing it needs root; Redis tests will be skipped." >&2
+            return 0
+        fi
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "warning: redis-server is missing and apt-get is unavailable; Redis tests will be skipped." >&2
+        return 0
+    fi
+    echo "Installing redis-server (Debian package)..." >&2
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server; } >/dev/null; then
+        echo "warning: installing redis-server failed; Redis tests will be skipped." >&2
+    fi
+}
