@@ -381,3 +381,11 @@ def build_http_app(
 
 
 __all__ = ["AccessControl", "ToolCatalog", "build_http_app", "liveness", "readiness"]
+
+
+if __name__ == "__main__":  # pragma: no cover - ``python -m mcp_agent_mail.http`` runs the same checked ``serve``
+    import sys
+
+    from mcp_agent_mail.cli import app as cli_app
+
+    cli_app(["serve", *sys.argv[1:]])

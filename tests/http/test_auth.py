@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
 import pytest
-from http_kit import LOCAL, REMOTE, assert_refused, ensure_project, health, row_counts, serving
+from fastmcp import Client
+from http_kit import JSON_HEADERS, LOCAL, REMOTE, assert_refused, ensure_project, free_port, health, row_counts, serving
 
 from mcp_agent_mail.errors import ConfigurationError
 
@@ -90,3 +101,49 @@ def test_refuses_to_listen_beyond_loopback_without_authentication(make_app):
     assert "HTTP_BEARER_TOKEN" in caught.value.hint
     assert make_app(HTTP_HOST="0.0.0.0", HTTP_BEARER_TOKEN=TOKEN) is not None
     assert make_app(HTTP_HOST="0.0.0.0", HTTP_ALLOW_LOCALHOST_UNAUTHENTICATED="true") is not None
+
+
+@pytest.fixture
+def bearer_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real ``python -m mcp_agent_mail.http`` (the CLI's serve) with a bearer token, on a free port."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HTTP_", "DATABASE_", "STORAGE_"))}
+    env.update(
+        MCP_AGENT_MAIL_HOME=str(tmp_path / "home"),
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'mailbox.sqlite3'}",
+        STORAGE_ROOT=str(tmp_path / "archive"),
+        HTTP_BEARER_TOKEN=TOKEN,
+        PYTHONUNBUFFERED="1",
+    )
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mcp_agent_mail.http", "--port", str(port)], env=env, stdout=sink, stderr=sink
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/health/liveness", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield base, log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+async def test_real_server_with_bearer_token(bearer_server):
+    base, log = bearer_server
+    refused = httpx.post(f"{base}/mcp/", json=health(), headers=JSON_HEADERS, timeout=10)
+    assert_refused(refused, 401, "UNAUTHORIZED")
+    async with Client(f"{base}/mcp/", auth=TOKEN, timeout=30) as client:
+        project = (await client.call_tool("ensure_project", {"human_key": "/work/bearer-demo"})).data
+    assert project["slug"] == "work-bearer-demo"
+    assert "refused POST /mcp/ from 127.0.0.1: 401 UNAUTHORIZED" in log.read_text()
