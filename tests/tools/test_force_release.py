@@ -271,3 +271,36 @@ async def test_reserving_never_sweeps_an_inactive_holders_lease(client, repo):
     result = await reserve(client, repo, "RedFox", ["src/app.py"])
     assert result["granted"] == [] and result["conflicts"][0]["holders"][0]["agent"] == "BlueLake"
     assert await released_ts(held["id"]) is None
+
+
+async def test_project_in_a_subdirectory_of_the_repository(isolated_env):
+    mono = isolated_env["tmp_path"] / "mono"
+    mono.mkdir()
+    git(mono, "init", "-q")
+    commit_file(mono, "pkg/src/app.py", "v1\n", OLD)
+    commit_file(mono, "other/src/app.py", "v1\n", OLD)
+    project = mono / "pkg"
+    async with Client(build_mcp_server()) as c:
+        await c.call_tool("ensure_project", {"human_key": str(project)})
+        for name in ("BlueLake", "RedFox"):
+            await c.call_tool("register_agent", {"project_key": str(project), "program": "p", "model": "m",
+                                                 "name": name})
+        first = (await reserve(c, project, "BlueLake", ["src/app.py"]))["granted"][0]
+        commit_file(mono, "other/src/app.py", "v2\n", time.time() - 30)  # same relative path, other project
+        age_files(mono)
+        await make_inactive("BlueLake")
+        assert (await force(c, project, first["id"], notify_previous=False))["released"] == 1
+
+        second = (await reserve(c, project, "BlueLake", ["src/app.py"]))["granted"][0]
+        commit_file(mono, "pkg/src/app.py", "v2\n", time.time() - 30)
+        age_files(mono)
+        await make_inactive("BlueLake")
+        with pytest.raises(ToolError, match=r"^RESERVATION_ACTIVE: .*git_activity_recent"):
+            await force(c, project, second["id"])
+
+
+async def test_holder_may_force_release_its_own_lease(client, repo):
+    held = (await reserve(client, repo, "RedFox", ["src/app.py"]))["granted"][0]
+    result = await force(client, repo, held["id"])
+    assert result["released"] == 1 and result["reservation"]["stale_reasons"] == ["released_by_holder"]
+    assert result["reservation"]["notified"] is False
