@@ -194,6 +194,8 @@ def check_archive(conn: Connection, root: Path, pending: int) -> Finding:
     archived_projects = sum(1 for p in drift.extra if p.endswith("/project.json") and p.count("/") == 2)
     if drift.clean:
         return Finding("archive", OK, f"Archive matches the database ({len(expected)} files).", details)
+    if projects == 0 and not drift.has_repo and not drift.extra:
+        return Finding("archive", OK, "No archive yet; it is created with the first project.", details)
     if projects == 0 and archived_projects:
         details["hint"] = "Run `mcp-agent-mail doctor rebuild-db --from-archive --force` to recover the database."
         return Finding("archive", ERROR,

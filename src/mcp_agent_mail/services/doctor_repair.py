@@ -9,7 +9,7 @@ archive's own batch machinery under the writer lock: one commit, nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from mcp_agent_mail.archive.repo import ArchiveBatch, lock_timeout_error, open_r
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import ensure_schema, sync_read_connection, sync_write_connection
 from mcp_agent_mail.db.migrations import rebuild_fts
-from mcp_agent_mail.errors import UnavailableError
+from mcp_agent_mail.errors import AgentMailError, UnavailableError
 from mcp_agent_mail.services.doctor_archive import compare_archive, git_lock_files, idle_writer
 from mcp_agent_mail.services.doctor_checks import OK, ORPHANS, Report, run_checks
 
@@ -52,7 +52,6 @@ class RepairOutcome:
     dry_run: bool
     restore_point: Path | None = None
     after: Report | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -200,8 +199,6 @@ def execute_repair(settings: Settings, states_dir: Path, before: Report, actions
 
 
 def _run_one(settings: Settings, action: RepairAction) -> None:
-    from mcp_agent_mail.errors import AgentMailError
-
     try:
         action.result = _RUNNERS[action.check](settings)
     except AgentMailError as exc:
@@ -210,17 +207,10 @@ def _run_one(settings: Settings, action: RepairAction) -> None:
         action.error = f"{type(exc).__name__}: {exc}"
 
 
-def dry_run_repair(settings: Settings) -> RepairOutcome:
-    """Return what a repair would do, changing nothing."""
-    report, actions = plan_repair(settings)
-    return RepairOutcome(report, actions, dry_run=True)
-
-
 __all__ = [
     "RepairAction",
     "RepairOutcome",
     "delete_orphans",
-    "dry_run_repair",
     "execute_repair",
     "plan_repair",
     "remove_stale_locks",
