@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -127,6 +128,7 @@ class ToolCatalog:
     def __init__(self, server: FastMCP) -> None:
         self.server = server
         self._read_only: dict[str, bool] | None = None
+        self._loaded_at = 0.0
 
     async def _load(self) -> dict[str, bool]:
         tools = await self.server.list_tools()
@@ -136,9 +138,12 @@ class ToolCatalog:
         }
 
     async def known(self, name: str) -> bool:
-        """Return True when the server has a tool of this name."""
-        if self._read_only is None or name not in self._read_only:
+        """Return True when the server has a tool of this name (re-reading the list at most every few seconds)."""
+        now = time.monotonic()
+        stale = self._read_only is not None and name not in self._read_only and now - self._loaded_at > 5.0
+        if self._read_only is None or stale:
             self._read_only = await self._load()
+            self._loaded_at = now
         return name in self._read_only
 
     async def is_read_only(self, name: str) -> bool:
