@@ -10,6 +10,7 @@ from fastmcp import FastMCP
 
 from mcp_agent_mail import __version__
 from mcp_agent_mail.tools import contacts, identity, lifecycle, messaging, reservations, summaries
+from mcp_agent_mail.tools import macros as macro_tools
 
 INSTRUCTIONS = (
     "Mail for coding agents sharing a codebase. Start with ensure_project (absolute repo path), then "
@@ -39,4 +40,5 @@ def build_mcp_server() -> FastMCP:
     reservations.register(mcp)
     summaries.register(mcp)
     lifecycle.register(mcp)
+    macro_tools.register(mcp)
     return mcp
