@@ -260,3 +260,22 @@ async def test_trusted_mode_reports_unverified_names(client):
     result = await prepare(client, agent_name="BlueLake", register_if_missing=False)
     assert result["verified"] is False
     assert (await cycle(client, "BlueLake", ["src/**"]))["verified"] is False
+
+
+async def test_tools_are_listed_with_truthful_annotations(client):
+    tools = {tool.name: tool for tool in await client.list_tools()}
+    mine = ("macro_start_session", "macro_prepare_thread", "macro_file_reservation_cycle",
+            "force_release_file_reservation")
+    hints = {
+        name: (tools[name].annotations.readOnlyHint, tools[name].annotations.destructiveHint,
+               tools[name].annotations.openWorldHint)
+        for name in mine
+    }
+    assert hints == {
+        "macro_start_session": (False, False, False),
+        "macro_prepare_thread": (False, False, True),
+        "macro_file_reservation_cycle": (False, False, False),
+        "force_release_file_reservation": (False, True, False),
+    }
+    assert "registration_token" in tools["macro_file_reservation_cycle"].inputSchema["properties"]
+    assert "registration_token" in tools["force_release_file_reservation"].inputSchema["properties"]

@@ -61,7 +61,7 @@ def register(mcp: FastMCP) -> None:
             registration_token=registration_token, session_key=current_session_key(),
         )
 
-    @agent_mail_tool(mcp, read_only=False)
+    @agent_mail_tool(mcp, read_only=False, open_world=True)  # llm_mode may call the configured LLM endpoint
     async def macro_prepare_thread(
         project_key: ProjectKey,
         thread_id: Annotated[str, Field(description="The thread to join, e.g. FEAT-123 or a message id.")],
