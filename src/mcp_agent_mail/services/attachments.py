@@ -221,7 +221,10 @@ def _ref_in_body(builder: _Builder, match: re.Match[str], project_dir: str, conv
         builder.result.notices.append(f"{target!r} in the body is not an image and is left as written.")
         return whole
     meta, ref = builder.image(data, path.name, target)
-    builder.result.metas.append(meta)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in builder.seen:
+        builder.seen[digest] = target
+        builder.result.metas.append(meta)
     return f"![{match['alt']}]({match['lead']}{ref}{match['rest']})"
 
 

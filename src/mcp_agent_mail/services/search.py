@@ -117,8 +117,12 @@ def words(query: str) -> list[str]:
 
 
 def _scope_sql(agent_id: int | None) -> str:
+    """Scope to the agent's own mail, or to the project's mail (stored there or delivered to its agents)."""
     if agent_id is None:
-        return ""
+        return (
+            " AND (m.project_id = :project_id OR EXISTS (SELECT 1 FROM message_recipients r "
+            "JOIN agents ra ON ra.id = r.agent_id WHERE r.message_id = m.id AND ra.project_id = :project_id))"
+        )
     return (
         " AND (m.sender_id = :agent_id OR EXISTS (SELECT 1 FROM message_recipients r "
         "WHERE r.message_id = m.id AND r.agent_id = :agent_id))"
@@ -131,7 +135,7 @@ async def _fts(
     params: dict[str, Any] = {
         "match": match, "project_id": project_id, "agent_id": agent_id, "limit": limit, "window": RANK_WINDOW,
     }
-    where = "WHERE fts_messages MATCH :match AND m.project_id = :project_id" + _scope_sql(agent_id)
+    where = "WHERE fts_messages MATCH :match" + _scope_sql(agent_id)
     source = "FROM fts_messages JOIN messages m ON m.id = fts_messages.rowid "
     # Ranking costs a little per matching row; very common words rank only the newest RANK_WINDOW matches.
     floor = (
@@ -147,8 +151,9 @@ async def _fts(
         params["floor"] = floor
     sql = text(
         "SELECT m.id, m.subject, m.importance, m.ack_required, m.created_ts, m.thread_id, "
-        "a.name AS sender_name, snippet(fts_messages, 1, '**', '**', '…', 16) AS snippet "
-        f"{source}JOIN agents a ON a.id = m.sender_id {where} "
+        "a.name AS sender_name, a.project_id AS sender_project_id, sp.slug AS sender_slug, "
+        "snippet(fts_messages, 1, '**', '**', '…', 16) AS snippet "
+        f"{source}JOIN agents a ON a.id = m.sender_id JOIN projects sp ON sp.id = a.project_id {where} "
         "ORDER BY bm25(fts_messages, 3.0, 1.0), m.id DESC LIMIT :limit"
     ).columns(created_ts=UTCDateTime(), ack_required=Boolean(), snippet=String())
     return list((await session.execute(sql, params)).mappings().all())
@@ -161,15 +166,23 @@ def _escape_like(word: str) -> str:
 async def _like(
     session: AsyncSession, terms: list[str], project_id: int, agent_id: int | None, limit: int
 ) -> list[RowMapping]:
-    m, a, r = schema.messages, schema.agents, schema.message_recipients
+    m, a, r, p = schema.messages, schema.agents, schema.message_recipients, schema.projects
+    ra = a.alias("recipient_agent")
     query = (
         select(
             m.c.id, m.c.subject, m.c.importance, m.c.ack_required, m.c.created_ts, m.c.thread_id,
-            a.c.name.label("sender_name"), m.c.body_md.label("snippet"),
+            a.c.name.label("sender_name"), a.c.project_id.label("sender_project_id"), p.c.slug.label("sender_slug"),
+            m.c.body_md.label("snippet"),
         )
         .join(a, a.c.id == m.c.sender_id)
-        .where(m.c.project_id == project_id)
+        .join(p, p.c.id == a.c.project_id)
     )
+    if agent_id is None:
+        delivered_here = (
+            exists()
+            .where(r.c.message_id == m.c.id, ra.c.id == r.c.agent_id, ra.c.project_id == project_id)
+        )
+        query = query.where(or_(m.c.project_id == project_id, delivered_here))
     for term in terms:
         pattern = f"%{_escape_like(term.lower())}%"
         query = query.where(
@@ -188,14 +201,17 @@ def _excerpt(snippet: str | None) -> str:
     return text_ if len(text_) <= _SNIPPET_CHARS else text_[: _SNIPPET_CHARS - 1].rstrip() + "…"
 
 
-def _hit(row: RowMapping) -> dict[str, Any]:
+def _hit(row: RowMapping, project_id: int) -> dict[str, Any]:
+    sender = row["sender_name"]
+    if row["sender_project_id"] != project_id:
+        sender = f"{sender}@{row['sender_slug']}"
     hit: dict[str, Any] = {
         "id": row["id"],
         "subject": row["subject"],
         "importance": row["importance"],
         "ack_required": bool(row["ack_required"]),
         "created_ts": iso(row["created_ts"]),
-        "from": row["sender_name"],
+        "from": sender,
     }
     if row["thread_id"] is not None:
         hit["thread_id"] = row["thread_id"]
@@ -238,4 +254,4 @@ async def search_messages(
         if agent_name is not None and agent_name.strip():
             agent_id = (await get_agent(session, project, agent_name))["id"]
         rows = await _run(session, query, project["id"], agent_id, limit)
-    return [_hit(row) for row in rows]
+    return [_hit(row, project["id"]) for row in rows]
