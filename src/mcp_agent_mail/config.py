@@ -47,6 +47,7 @@ class _EnvSettings(BaseSettings):
     convert_images: bool = Field(True, alias="CONVERT_IMAGES")
     keep_original_images: bool = Field(False, alias="KEEP_ORIGINAL_IMAGES")
     allow_absolute_attachment_paths: bool = Field(False, alias="ALLOW_ABSOLUTE_ATTACHMENT_PATHS")
+    attachment_max_bytes: int = Field(10 * 1024 * 1024, alias="ATTACHMENT_MAX_BYTES")
     http_host: str = Field("127.0.0.1", alias="HTTP_HOST")
     http_port: int = Field(8765, alias="HTTP_PORT")
     http_path: str = Field("/mcp/", alias="HTTP_PATH")
@@ -80,6 +81,7 @@ class _EnvSettings(BaseSettings):
     file_reservation_activity_grace_seconds: int = Field(900, alias="FILE_RESERVATION_ACTIVITY_GRACE_SECONDS")
     contact_enforcement_enabled: bool = Field(True, alias="CONTACT_ENFORCEMENT_ENABLED")
     contact_auto_ttl_seconds: int = Field(86400, alias="CONTACT_AUTO_TTL_SECONDS")
+    contact_auto_allow_same_project: bool = Field(True, alias="CONTACT_AUTO_ALLOW_SAME_PROJECT")
     agent_identity_mode: str = Field("trusted", alias="AGENT_IDENTITY_MODE")
     llm_enabled: bool = Field(False, alias="LLM_ENABLED")
     llm_base_url: str = Field("https://api.openai.com/v1", alias="LLM_BASE_URL")
@@ -113,6 +115,7 @@ class StorageSettings:
     convert_images: bool = True
     keep_original_images: bool = False
     allow_absolute_attachment_paths: bool = False
+    attachment_max_bytes: int = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +199,7 @@ class Settings:
     file_reservation_activity_grace_seconds: int = 900
     contact_enforcement_enabled: bool = True
     contact_auto_ttl_seconds: int = 86400
+    contact_auto_allow_same_project: bool = True
     agent_identity_mode: str = "trusted"
     llm: LlmSettings = field(default_factory=LlmSettings)
     extra: dict[str, str] = field(default_factory=dict)
@@ -270,6 +274,7 @@ def _build_settings() -> Settings:
             convert_images=env.convert_images,
             keep_original_images=env.keep_original_images,
             allow_absolute_attachment_paths=env.allow_absolute_attachment_paths,
+            attachment_max_bytes=max(0, env.attachment_max_bytes),
         ),
         http=_http_settings(env),
         log_level=env.log_level.upper(),
@@ -279,6 +284,7 @@ def _build_settings() -> Settings:
         file_reservation_activity_grace_seconds=max(0, env.file_reservation_activity_grace_seconds),
         contact_enforcement_enabled=env.contact_enforcement_enabled,
         contact_auto_ttl_seconds=max(0, env.contact_auto_ttl_seconds),
+        contact_auto_allow_same_project=env.contact_auto_allow_same_project,
         agent_identity_mode=env.agent_identity_mode.strip().lower() or "trusted",
         llm=LlmSettings(
             enabled=env.llm_enabled,
