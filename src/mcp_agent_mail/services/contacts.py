@@ -9,17 +9,14 @@ from sqlalchemy import RowMapping, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import get_session, schema, write_session
 from mcp_agent_mail.errors import (
     AgentRetiredError,
     ContactBlockedError,
     InvalidArgumentError,
-    UnauthorizedError,
 )
-from mcp_agent_mail.services import messages
+from mcp_agent_mail.services import auth, messages
 from mcp_agent_mail.services import recipients as rcpt
-from mcp_agent_mail.services.agents import hash_token
 from mcp_agent_mail.services.common import get_agent, resolve_project
 from mcp_agent_mail.services.policy import link_active
 from mcp_agent_mail.timeutil import ensure_utc, iso, utcnow
@@ -96,10 +93,6 @@ def _later(existing: RowMapping | None, candidate: datetime, now: datetime) -> d
     if existing["expires_ts"] is None:
         return candidate
     return max(ensure_utc(existing["expires_ts"]), candidate)
-
-
-def _side(agent: RowMapping, project: RowMapping) -> tuple[str, str]:
-    return agent["name"], project["human_key"]
 
 
 def _intro_body(requester: RowMapping, req_project: RowMapping, target: RowMapping, tgt_project: RowMapping,
@@ -285,14 +278,6 @@ async def list_contacts(project_key: str, agent_name: str) -> list[dict[str, Any
     return [_entry(row, row["a_agent_id"] == agent["id"], now) for row in rows]
 
 
-def can_act_as(agent: RowMapping, token: str | None) -> bool:
-    """Tell whether a caller may act as ``agent``: always in trusted identity mode, else with its token."""
-    if get_settings().agent_identity_mode == "trusted":
-        return True
-    stored = agent["registration_token_hash"]
-    return bool(token) and stored is not None and hash_token(token or "") == stored
-
-
 async def contact_handshake(
     project_key: str,
     requester: str,
@@ -305,6 +290,7 @@ async def contact_handshake(
     welcome_body: str | None = None,
     thread_id: str | None = None,
     target_registration_token: str | None = None,
+    session_key: str | None = None,
 ) -> dict[str, Any]:
     """Request contact and, when the caller may act as the target, approve it and send a welcome, atomically."""
     subject = (welcome_subject or "").strip()
@@ -341,11 +327,11 @@ async def contact_handshake(
         messages.ensure_active(sender)
         tgt_project, tgt = await _target(session, project, target, to_project, "target")
         _check_target(sender, tgt, tgt_project)
-        if not can_act_as(tgt, target_registration_token):
-            raise UnauthorizedError(
-                f"auto_accept needs proof that the caller may act as {tgt['name']}.",
-                hint="Pass target_registration_token, or call without auto_accept and let the target respond.",
-            )
+        # The caller approves on the target's behalf: it must be allowed to act as the target.
+        auth.check_agent(
+            tgt, target_registration_token, session_key,
+            action="Approving contact (auto_accept)", token_param="target_registration_token",
+        )
         existing = await _link(session, sender, tgt)
         now = utcnow()
         expires = _later(existing, now + timedelta(seconds=ttl), now)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services import contacts
-from mcp_agent_mail.tools._adapter import agent_mail_tool
+from mcp_agent_mail.tools._adapter import agent_mail_tool, current_session_key
 
 ProjectKey = Annotated[str, Field(description="Absolute path of your repository (or its project slug).")]
 OtherProject = Annotated[
@@ -108,8 +108,9 @@ def register(mcp: FastMCP) -> None:
     ) -> dict[str, Any]:
         """Set up contact in one call: request it, and with auto_accept approve it and optionally send a welcome.
 
-        Without auto_accept this is request_contact. With auto_accept (allowed when you may act as the target)
-        the link is approved at once and the welcome message, if given, is sent in the same transaction.
+        Without auto_accept this is request_contact. With auto_accept (allowed when you may act as the target:
+        its token, or the session that registered it, in strict identity mode) the link is approved at once,
+        and the welcome message, if given, is sent in the same transaction.
         Returns {request, [response], [welcome_message]}; failures raise a coded error and change nothing.
         """
         return await contacts.contact_handshake(
@@ -124,4 +125,5 @@ def register(mcp: FastMCP) -> None:
             welcome_body,
             thread_id,
             target_registration_token,
+            current_session_key(),
         )
