@@ -90,6 +90,8 @@ class _EnvSettings(BaseSettings):
     llm_timeout_seconds: float = Field(30.0, alias="LLM_TIMEOUT_SECONDS")
     llm_max_tokens: int = Field(1024, alias="LLM_MAX_TOKENS")
     llm_temperature: float = Field(0.2, alias="LLM_TEMPERATURE")
+    session_binding_ttl_seconds: int = Field(86400, alias="MCP_AGENT_MAIL_SESSION_BINDING_TTL_SECONDS")
+    retention_max_age_days: int = Field(180, alias="RETENTION_MAX_AGE_DAYS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +203,8 @@ class Settings:
     contact_auto_ttl_seconds: int = 86400
     contact_auto_allow_same_project: bool = True
     agent_identity_mode: str = "trusted"
+    session_binding_ttl_seconds: int = 86400
+    retention_max_age_days: int = 180
     llm: LlmSettings = field(default_factory=LlmSettings)
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -295,6 +299,8 @@ def _build_settings() -> Settings:
             max_tokens=max(16, env.llm_max_tokens),
             temperature=min(2.0, max(0.0, env.llm_temperature)),
         ),
+        session_binding_ttl_seconds=max(60, env.session_binding_ttl_seconds),
+        retention_max_age_days=max(1, env.retention_max_age_days),
     )
 
 
