@@ -174,7 +174,8 @@ async def test_hard_delete_agent_cleans_database_and_archive(client, isolated_en
                                                            "confirmation": SURE})).data
     assert result["status"] == "hard_deleted" and result["agent_name"] == "RedFox"
     assert result["deleted_counts"] == {"messages_sent": 1, "sent_message_recipients": 1, "message_recipients": 2,
-                                        "file_reservations": 1, "agent_links": 0, "agent": 1}
+                                        "file_reservations": 1, "agent_links": 0, "message_summaries": 0,
+                                        "agent": 1}
     after = await counts()
     assert after["agents"] == before["agents"] - 1 and after["messages"] == before["messages"] - 1
     assert after["message_recipients"] == before["message_recipients"] - 3 and after["file_reservations"] == 0
@@ -206,6 +207,8 @@ async def test_hard_delete_project_cleans_everything_including_mail_elsewhere(cl
     inbound = (await send(client, project_key=OTHER, sender="GoldHawk", to="BlueLake@work-life-test"))
     await client.call_tool("file_reservation_paths", {"project_key": PROJECT, "agent_name": "BlueLake",
                                                       "paths": ["src/**"]})
+    await client.call_tool("summarize_recent", {"project_key": PROJECT})
+    await client.call_tool("summarize_recent", {"project_key": PROJECT, "agent_name": "RedFox"})
     archive.flush_pending()
     assert (storage / "projects" / "work-life-test").is_dir()
     assert any(f.endswith(f"__{outbound['id']}.md") for f in archive_files(storage))
@@ -215,7 +218,7 @@ async def test_hard_delete_project_cleans_everything_including_mail_elsewhere(cl
     assert result["status"] == "hard_deleted" and result["project_key"] == PROJECT
     deleted = result["deleted_counts"]
     assert deleted["agents"] == 3 and deleted["file_reservations"] == 1 and deleted["project"] == 1
-    assert deleted["agent_links"] >= 1
+    assert deleted["agent_links"] >= 1 and deleted["message_summaries"] == 2
     after = await counts()
     assert after["projects"] == 1 and after["agents"] == 1 and after["agent_links"] == 0
     assert after["messages"] == before["messages"] - deleted["messages"]

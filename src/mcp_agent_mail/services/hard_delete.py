@@ -27,12 +27,13 @@ CONFIRMATION = "I UNDERSTAND"
 MAX_AGE_DAYS_LIMIT = 36500
 DRY_RUN_SAMPLE = 100
 
-m, r, fr, links, a = (
+m, r, fr, links, a, summaries = (
     schema.messages,
     schema.message_recipients,
     schema.file_reservations,
     schema.agent_links,
     schema.agents,
+    schema.message_summaries,
 )
 
 
@@ -76,6 +77,7 @@ async def hard_delete_agent(project_key: str, agent_name: str, confirmation: str
             "message_recipients": await _count(session, r, (r.c.agent_id == aid) & r.c.message_id.not_in(sent)),
             "file_reservations": len(reservation_ids),
             "agent_links": await _count(session, links, link_condition),
+            "message_summaries": await _count(session, summaries, summaries.c.viewer_agent_id == aid),
             "agent": 1,
         }
         await archive.enqueue(session, project["id"], "agent", aid)
@@ -85,6 +87,7 @@ async def hard_delete_agent(project_key: str, agent_name: str, confirmation: str
         await session.execute(delete(m).where(m.c.sender_id == aid))
         await session.execute(delete(fr).where(fr.c.agent_id == aid))
         await session.execute(delete(links).where(link_condition))
+        await session.execute(delete(summaries).where(summaries.c.viewer_agent_id == aid))
         await session.execute(delete(a).where(a.c.id == aid))
     archive.wake_writer()
     BINDINGS.forget(agent_id=aid)
@@ -113,6 +116,7 @@ async def hard_delete_project(project_key: str, confirmation: str | None) -> dic
             links.c.b_agent_id.in_(agent_ids),
         )
         recipient_condition = or_(r.c.message_id.in_(doomed_ids), r.c.agent_id.in_(agent_ids))
+        summary_condition = or_(summaries.c.project_id == pid, summaries.c.viewer_agent_id.in_(agent_ids))
         agents = list((await session.execute(agent_ids)).scalars())
         reservation_ids = list((await session.execute(select(fr.c.id).where(fr.c.project_id == pid))).scalars())
         counts = {
@@ -121,6 +125,7 @@ async def hard_delete_project(project_key: str, confirmation: str | None) -> dic
             "message_recipients": await _count(session, r, recipient_condition),
             "file_reservations": len(reservation_ids),
             "agent_links": await _count(session, links, link_condition),
+            "message_summaries": await _count(session, summaries, summary_condition),
             "project": 1,
         }
         await archive.enqueue(session, pid, "project", pid)
@@ -131,6 +136,7 @@ async def hard_delete_project(project_key: str, confirmation: str | None) -> dic
         await session.execute(delete(m).where(doomed))
         await session.execute(delete(fr).where(fr.c.project_id == pid))
         await session.execute(delete(links).where(link_condition))
+        await session.execute(delete(summaries).where(summary_condition))
         await session.execute(delete(a).where(a.c.project_id == pid))
         await session.execute(delete(schema.projects).where(schema.projects.c.id == pid))
     archive.wake_writer()

@@ -72,7 +72,7 @@ def register(mcp: FastMCP) -> None:
         deregister_agent to keep history. Requires confirmation="I UNDERSTAND".
 
         Returns {status:"hard_deleted", agent_name, project_key, deleted_counts:{messages_sent,
-        sent_message_recipients, message_recipients, file_reservations, agent_links, agent}}.
+        sent_message_recipients, message_recipients, file_reservations, agent_links, message_summaries, agent}}.
         """
         return await hard_delete.hard_delete_agent(project_key, agent_name, confirmation)
 
@@ -84,7 +84,7 @@ def register(mcp: FastMCP) -> None:
         agents.
 
         Returns {status:"hard_deleted", project_key, slug, deleted_counts:{agents, messages, message_recipients,
-        file_reservations, agent_links, project}}.
+        file_reservations, agent_links, message_summaries, project}}.
         """
         return await hard_delete.hard_delete_project(project_key, confirmation)
 
