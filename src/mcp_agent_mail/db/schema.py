@@ -173,8 +173,8 @@ schema_version = Table(
 __all__ = [
     "agent_links",
     "agents",
-    "attachment_blobs",
     "archive_outbox",
+    "attachment_blobs",
     "file_reservations",
     "message_recipients",
     "message_summaries",
