@@ -5,11 +5,13 @@ from __future__ import annotations
 import difflib
 import posixpath
 import re
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mcp_agent_mail import archive
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.names import looks_like_placeholder, name_key
@@ -137,6 +139,13 @@ async def get_agent(session: AsyncSession, project: RowMapping, name: str, *, fi
     raise NotFoundError(
         f"Agent {cleaned!r} not found in project {project['slug']!r}.", hint=hint, data={"suggestions": close}
     )
+
+
+async def touch_agent(session: AsyncSession, project_id: int, agent_id: int, now: datetime) -> None:
+    """Set the agent's last_active_ts to ``now`` and queue its profile for the archive in the same transaction."""
+    a = schema.agents
+    await session.execute(update(a).where(a.c.id == agent_id).values(last_active_ts=now))
+    await archive.enqueue(session, project_id, "agent", agent_id)
 
 
 def check_limit(value: int, *, field: str = "limit", maximum: int = 1000) -> int:
