@@ -15,6 +15,7 @@ import mimetypes
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -266,14 +267,17 @@ def prepare(
     return builder.result
 
 
-async def store_blobs(session: AsyncSession, blobs: dict[str, tuple[str, bytes]]) -> None:
+async def store_blobs(
+    session: AsyncSession, blobs: dict[str, tuple[str, bytes]], created_ts: datetime | None = None
+) -> None:
     """Insert blobs not stored yet (content-addressed, so an existing row is the same bytes)."""
     if not blobs:
         return
+    now = created_ts or utcnow()
     b = schema.attachment_blobs
     present = set((await session.execute(select(b.c.sha256).where(b.c.sha256.in_(list(blobs))))).scalars())
     rows = [
-        {"sha256": sha, "media_type": media, "bytes": len(data), "data": data, "created_ts": utcnow()}
+        {"sha256": sha, "media_type": media, "bytes": len(data), "data": data, "created_ts": now}
         for sha, (media, data) in blobs.items()
         if sha not in present
     ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, exists, or_, select, update
+from sqlalchemy import ColumnElement, RowMapping, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
@@ -24,7 +24,7 @@ from mcp_agent_mail.errors import (
 )
 from mcp_agent_mail.services import attachments, policy
 from mcp_agent_mail.services import recipients as rcpt
-from mcp_agent_mail.services.common import get_agent, resolve_project
+from mcp_agent_mail.services.common import get_agent, resolve_project, touch_agent
 from mcp_agent_mail.timeutil import iso, utcnow
 
 IMPORTANCE_LEVELS = ("low", "normal", "high", "urgent")
@@ -144,7 +144,7 @@ async def store_message(
     """Insert a message, its recipient rows and attachment blobs, queue it for the archive; return its payload."""
     now = utcnow()
     m = schema.messages
-    await attachments.store_blobs(session, blobs or {})
+    await attachments.store_blobs(session, blobs or {}, now)
     message_id = (
         await session.execute(
             m.insert()
@@ -164,8 +164,7 @@ async def store_message(
         )
     ).scalar_one()
     await session.execute(schema.message_recipients.insert(), recipients.rows(message_id))
-    a = schema.agents
-    await session.execute(update(a).where(a.c.id == sender["id"]).values(last_active_ts=now))
+    await touch_agent(session, sender["project_id"], sender["id"], now)
     await archive.enqueue(session, project["id"], "message", message_id)
     return _payload(message_id, project, sender, draft, recipients, now)
 
