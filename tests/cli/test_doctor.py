@@ -49,12 +49,6 @@ async def populate() -> dict[str, Any]:
         await call("acknowledge_message", project_key=PROJECT, agent_name=b, message_id=first)
         await call("file_reservation_paths", project_key=PROJECT, agent_name=a, paths=["src/*.py"])
         await call("release_file_reservations", project_key=PROJECT, agent_name=a)
-    # Sending refreshes the sender's last_active_ts without queuing its profile: queue every profile once more.
-    with sync_write_connection() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) "
-            "SELECT project_id, 'agent', CAST(id AS TEXT), '2026-01-01 00:00:00.000000' FROM agents"
-        )
     archive.flush_pending()
     return {"names": names, "first": first}
 

@@ -73,12 +73,6 @@ async def populate() -> dict[str, Any]:
         await call("file_reservation_paths", project_key=MAIN, agent_name=reviewer, paths=["docs/*.md"],
                    exclusive=False, ttl_seconds=600)
         await call("release_file_reservations", project_key=MAIN, agent_name=lead, paths=["src/**"])
-    # Sending refreshes the sender's last_active_ts without queuing its profile: queue every profile once more.
-    with sync_write_connection() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) "
-            "SELECT project_id, 'agent', CAST(id AS TEXT), '2026-01-01 00:00:00.000000' FROM agents"
-        )
     archive.flush_pending()
     assert archive.pending_count() == 0
     return {"names": names, "side": side, "first_id": first_id}

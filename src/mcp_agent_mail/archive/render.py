@@ -88,6 +88,37 @@ def profile_json(row: RowMapping) -> dict[str, Any]:
     return data
 
 
+def contacts_file(slug: str, name: str) -> str:
+    """Return the path of an agent's ``contacts.json``."""
+    return f"{paths.agent_dir(slug, name)}/contacts.json"
+
+
+def contacts_json(conn: Connection, agent_id: int) -> dict[str, Any]:
+    """Shape ``contacts.json``: the agent's outgoing contact links, oldest first."""
+    k, a, p = schema.agent_links, schema.agents, schema.projects
+    rows = conn.execute(
+        select(k, a.c.name, p.c.human_key)
+        .join(a, a.c.id == k.c.b_agent_id)
+        .join(p, p.c.id == a.c.project_id)
+        .where(k.c.a_agent_id == agent_id)
+        .order_by(k.c.id)
+    ).mappings()
+    outgoing = [
+        {
+            "id": row["id"],
+            "to": row["name"],
+            "to_project": row["human_key"],
+            "status": row["status"],
+            "reason": row["reason"],
+            "created_ts": iso(row["created_ts"]),
+            "updated_ts": iso(row["updated_ts"]),
+            "expires_ts": iso(row["expires_ts"]),
+        }
+        for row in rows
+    ]
+    return {"outgoing": outgoing}
+
+
 def load_project(conn: Connection, project_id: int) -> RowMapping | None:
     """Return a project row or None."""
     p = schema.projects
@@ -106,7 +137,7 @@ def render_project(conn: Connection, project_id: int) -> Rendered | None:
 
 
 def render_agent(conn: Connection, agent_id: int) -> Rendered | None:
-    """Render an agent's ``profile.json`` (None when the agent no longer exists)."""
+    """Render an agent's ``profile.json`` and ``contacts.json`` (None when the agent no longer exists)."""
     a, p = schema.agents, schema.projects
     row = (
         conn.execute(select(a, p.c.slug).join(p, p.c.id == a.c.project_id).where(a.c.id == agent_id))
@@ -116,7 +147,10 @@ def render_agent(conn: Connection, agent_id: int) -> Rendered | None:
     if row is None:
         return None
     return Rendered(
-        files={paths.profile_file(row["slug"], row["name"]): json_bytes(profile_json(row))},
+        files={
+            paths.profile_file(row["slug"], row["name"]): json_bytes(profile_json(row)),
+            contacts_file(row["slug"], row["name"]): json_bytes(contacts_json(conn, agent_id)),
+        },
         summary=f"agent: profile {row['name']}",
         trailers=[("Agent", row["name"])],
     )

@@ -73,6 +73,7 @@ async def _save_link(
     b: RowMapping,
     **values: Any,
 ) -> None:
+    """Insert or update the link a->b and queue both ends for the archive (their contacts.json changed)."""
     k = schema.agent_links
     now = utcnow()
     if existing is None:
@@ -84,6 +85,8 @@ async def _save_link(
         )
     else:
         await session.execute(update(k).where(k.c.id == existing["id"]).values(updated_ts=now, **values))
+    await archive.enqueue(session, a["project_id"], "agent", a["id"])
+    await archive.enqueue(session, b["project_id"], "agent", b["id"])
 
 
 def _later(existing: RowMapping | None, candidate: datetime, now: datetime) -> datetime:
@@ -177,8 +180,7 @@ async def request_contact(
             status = "pending"
             intro = await _send_intro(session, project, requester, tgt_project, target, why)
         await _save_link(session, existing, requester, target, status=status, reason=why, expires_ts=expires)
-    if intro is not None:
-        archive.wake_writer()
+    archive.wake_writer()
     result: dict[str, Any] = {
         "from": requester["name"],
         "from_project": project["human_key"],
@@ -226,6 +228,8 @@ async def respond_contact(
         else:
             status = "blocked"
             await _save_link(session, existing, requester, responder, status=status, expires_ts=None)
+    if updated:
+        archive.wake_writer()
     result: dict[str, Any] = {
         "from": requester["name"],
         "from_project": req_project["human_key"],
@@ -341,8 +345,7 @@ async def contact_handshake(
             recipients = rcpt.Recipients(home_project_id=project["id"])
             recipients.add(tgt, "to", tgt_project["slug"])
             welcome = await messages.store_message(session, project, sender, welcome_draft, recipients)
-    if welcome is not None:
-        archive.wake_writer()
+    archive.wake_writer()
     side = {
         "from": sender["name"],
         "from_project": project["human_key"],

@@ -18,6 +18,8 @@ from mcp_agent_mail.archive import paths
 from mcp_agent_mail.archive.repo import stale_lock_files, writer_lock
 
 _RESERVATION_FILE = re.compile(r"^id-(\d+)\.json$")
+_ATTACHMENT_FILE = re.compile(r"^([0-9a-f]{64})(\.[A-Za-z0-9]{1,16})?$")
+_AGENT_FILES = ("profile.json", "contacts.json")
 _SAMPLE = 20
 
 
@@ -96,7 +98,7 @@ def blob_id(data: bytes) -> ObjectID:
 
 
 def is_managed(rel: str) -> bool:
-    """Tell whether a path is one the projection owns (project, profile, message copy, digest, reservation)."""
+    """Tell whether a path is one the projection owns (project, agent, message copy, digest, reservation)."""
     parts = rel.split("/")
     if len(parts) < 3 or parts[0] != "projects":
         return False
@@ -105,7 +107,7 @@ def is_managed(rel: str) -> bool:
     section = parts[2]
     if section == "agents":
         if len(parts) == 5:
-            return parts[4] == "profile.json"
+            return parts[4] in _AGENT_FILES
         return len(parts) >= 6 and parts[4] in ("inbox", "outbox") and bool(paths.MESSAGE_ID_SUFFIX.search(rel))
     if section == "messages":
         if len(parts) == 5 and parts[3] == "threads":
@@ -114,6 +116,17 @@ def is_managed(rel: str) -> bool:
     if section == "file_reservations":
         return len(parts) == 4 and bool(_RESERVATION_FILE.match(parts[3]))
     return False
+
+
+def attachment_sha(rel: str) -> str | None:
+    """Return the SHA-256 named by a stored attachment path (``projects/<slug>/attachments/<xx>/<sha><ext>``)."""
+    parts = rel.split("/")
+    if len(parts) != 5 or parts[0] != "projects" or parts[2] != "attachments":
+        return None
+    match = _ATTACHMENT_FILE.match(parts[4])
+    if match is None or parts[3] != match.group(1)[:2]:
+        return None
+    return match.group(1)
 
 
 @dataclass
@@ -180,10 +193,10 @@ def compare_archive(expected: dict[str, bytes], root: Path) -> ArchiveDrift:
 
 
 def archive_source_files(root: Path) -> tuple[dict[str, bytes], list[str]]:
-    """Return the managed files of the archive (work tree over HEAD) and the paths recovered from HEAD only."""
+    """Return the archive's managed files and stored attachments (work tree over HEAD) and the paths read from HEAD."""
     files: dict[str, bytes] = {}
     for rel in worktree_paths(root):
-        if is_managed(rel):
+        if is_managed(rel) or attachment_sha(rel):
             data = read_worktree_file(root, rel)
             if data is not None:
                 files[rel] = data
@@ -191,7 +204,7 @@ def archive_source_files(root: Path) -> tuple[dict[str, bytes], list[str]]:
     with open_existing_repo(root) as repo:
         if repo is not None:
             for rel, sha in head_blobs(repo).items():
-                if rel in files or not is_managed(rel):
+                if rel in files or not (is_managed(rel) or attachment_sha(rel)):
                     continue
                 data = read_blob(repo, sha)
                 if data is not None:

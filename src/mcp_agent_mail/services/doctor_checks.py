@@ -208,9 +208,6 @@ def check_archive(conn: Connection, root: Path, pending: int) -> Finding:
         if details.get(key):
             parts.append(f"{details[key]} {label}")
     message = f"Archive differs from the database: {', '.join(parts)} file(s)."
-    if not drift.extra and all(p.endswith("/profile.json") for p in drift.to_write):
-        # Activity refreshes last_active_ts without re-rendering the profile; nothing else is behind.
-        return Finding("archive", WARNING, message + " Only agent profiles are behind.", details, True)
     if pending:
         details["pending"] = pending
         return Finding("archive", WARNING, message + f" {pending} queued change(s) may explain it.", details, True)

@@ -1,11 +1,12 @@
 """Rebuild the database from the Git archive when the archive is all that survived.
 
 The archive's files hold every column of projects, agents, messages, recipients
-(with read/ack state) and file reservations, so those rows come back with their
-ids and timestamps. The new database is created by the normal migrations in a
-temporary file next to the old one, filled, checked by rendering it again (which
-must give the archive's bytes back), and only then moved into place. An existing
-database is never deleted: it is moved aside to ``<db>.backup-<UTC stamp>``.
+(with read/ack state), file reservations and contact links, plus the stored
+attachment files, so those rows come back with their ids and timestamps. The
+new database is created by the normal migrations in a temporary file next to
+the old one, filled, checked by rendering it again (which must give the
+archive's bytes back), and only then moved into place. An existing database is
+never deleted: it is moved aside to ``<db>.backup-<UTC stamp>``.
 Registration token hashes are not in the archive; rebuilt agents have none.
 """
 
@@ -31,7 +32,12 @@ from mcp_agent_mail.db import schema
 from mcp_agent_mail.db.engine import require_sqlite_path, reset_database_state
 from mcp_agent_mail.db.migrations import migrate, rebuild_fts
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError, UnavailableError
-from mcp_agent_mail.services.doctor_archive import archive_source_files, is_managed, open_existing_repo
+from mcp_agent_mail.services.doctor_archive import (
+    archive_source_files,
+    attachment_sha,
+    is_managed,
+    open_existing_repo,
+)
 from mcp_agent_mail.services.rebuild_parse import RecoveredRows, recover_rows
 from mcp_agent_mail.services.server_registry import exclusive_mailbox
 from mcp_agent_mail.timeutil import utcnow
@@ -135,6 +141,8 @@ def _insert(conn: Connection, rows: RecoveredRows) -> None:
         (schema.messages, [rows.messages[k] for k in sorted(rows.messages)]),
         (schema.message_recipients, [rows.recipients[k] for k in sorted(rows.recipients)]),
         (schema.file_reservations, [rows.reservations[k] for k in sorted(rows.reservations)]),
+        (schema.agent_links, [rows.links[k] for k in sorted(rows.links)]),
+        (schema.attachment_blobs, [rows.blobs[k] for k in sorted(rows.blobs)]),
     ]
     for table, values in batches:
         for start in range(0, len(values), 500):
@@ -158,7 +166,9 @@ def _raise_sequences(conn: Connection, floors: dict[str, int]) -> dict[str, int]
 
 def _verify(conn: Connection, source: dict[str, bytes]) -> dict[str, Any]:
     """Render the rebuilt rows and compare with the archive's files (identical means the rebuild is exact)."""
-    rendered = {path: data for path, data in render_archive_files(conn).items() if is_managed(path)}
+    rendered = {
+        path: data for path, data in render_archive_files(conn).items() if is_managed(path) or attachment_sha(path)
+    }
     differ = sorted(p for p, data in rendered.items() if p in source and source[p] != data)
     only_rendered = sorted(p for p in rendered if p not in source)
     not_recovered = sorted(p for p in source if p not in rendered)

@@ -1,8 +1,10 @@
-"""Turn the files of the Git archive back into database rows (projects, agents, messages, recipients, reservations)."""
+"""Turn the files of the Git archive back into database rows (projects, agents, contacts, mail, reservations, blobs)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +13,7 @@ from typing import Any
 from mcp_agent_mail.archive import paths
 from mcp_agent_mail.archive.render import parse_message_document
 from mcp_agent_mail.errors import AgentMailError
+from mcp_agent_mail.services.doctor_archive import attachment_sha
 from mcp_agent_mail.services.names import name_key
 from mcp_agent_mail.timeutil import parse_timestamp
 
@@ -40,6 +43,8 @@ class RecoveredRows:
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     recipients: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     reservations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    links: dict[int, dict[str, Any]] = field(default_factory=dict)
+    blobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     recipients_without_state: int = 0
 
@@ -51,6 +56,8 @@ class RecoveredRows:
             "messages": len(self.messages),
             "recipients": len(self.recipients),
             "file_reservations": len(self.reservations),
+            "agent_links": len(self.links),
+            "attachment_blobs": len(self.blobs),
         }
 
 
@@ -87,32 +94,43 @@ class _Parser:
         self.human_key_to_project: dict[str, int] = {}
         self.folder_to_agent: dict[tuple[str, str], int] = {}
         self.key_to_agent: dict[tuple[int, str], int] = {}
+        self.link_pairs: set[tuple[int, int]] = set()
 
     def warn(self, path: str, problem: object) -> None:
         self.rows.warnings.append(f"{path}: {problem}")
 
     def parse(self) -> RecoveredRows:
         profiles: list[tuple[str, list[str]]] = []
+        contacts: list[tuple[str, list[str]]] = []
         messages: dict[int, _MessageFiles] = {}
         reservations: list[tuple[str, list[str]]] = []
+        stored: dict[str, list[str]] = {}
         for path in sorted(self.files):
             parts = path.split("/")
             if len(parts) < 3 or parts[0] != "projects":
                 continue
-            if len(parts) == 3 and parts[2] == "project.json":
+            sha = attachment_sha(path)
+            if sha is not None:
+                stored.setdefault(sha, []).append(path)
+            elif len(parts) == 3 and parts[2] == "project.json":
                 self.project(path, parts[1])
             elif len(parts) == 5 and parts[2] == "agents" and parts[4] == "profile.json":
                 profiles.append((path, parts))
+            elif len(parts) == 5 and parts[2] == "agents" and parts[4] == "contacts.json":
+                contacts.append((path, parts))
             elif parts[2] == "file_reservations" and len(parts) == 4 and _RESERVATION.match(parts[3]):
                 reservations.append((path, parts))
             else:
                 self.collect_message(path, parts, messages)
         for path, parts in profiles:
             self.agent(path, parts[1], parts[3])
+        for path, parts in contacts:
+            self.contacts(path, parts[1], parts[3])
         for message_id in sorted(messages):
             self.message(message_id, messages[message_id])
         for path, parts in reservations:
             self.reservation(path, parts[1])
+        self.attachment_blobs(stored)
         return self.rows
 
     def project(self, path: str, slug: str) -> None:
@@ -173,6 +191,74 @@ class _Parser:
         self.rows.agents[aid] = row
         self.folder_to_agent[(slug, folder)] = aid
         self.key_to_agent[key] = aid
+
+    def contacts(self, path: str, slug: str, folder: str) -> None:
+        """Recover the outgoing contact links listed in an agent's ``contacts.json``."""
+        owner = self.folder_to_agent.get((slug, folder))
+        if owner is None:
+            self.warn(path, "contacts of an agent without a readable profile; skipped")
+            return
+        try:
+            entries = _json(self.files[path]).get("outgoing") or []
+            if not isinstance(entries, list):
+                raise ValueError("outgoing is not a list")
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.warn(path, f"unreadable contacts file ({exc})")
+            return
+        a_project = self.rows.agents[owner]["project_id"]
+        for entry in entries:
+            try:
+                b_project = self.human_key_to_project.get(str(entry["to_project"]))
+                target = None if b_project is None else self.key_to_agent.get((b_project, name_key(str(entry["to"]))))
+                if b_project is None or target is None:
+                    raise ValueError(f"target {entry['to']!r} in {entry['to_project']!r} has no profile")
+                row: dict[str, Any] = {
+                    "id": int(entry["id"]),
+                    "a_project_id": a_project,
+                    "a_agent_id": owner,
+                    "b_project_id": b_project,
+                    "b_agent_id": target,
+                    "status": str(entry["status"]),
+                    "reason": str(entry.get("reason") or ""),
+                    "created_ts": _required_ts(entry.get("created_ts"), "created_ts"),
+                    "updated_ts": _required_ts(entry.get("updated_ts"), "updated_ts"),
+                    "expires_ts": _ts(entry.get("expires_ts"), "expires_ts"),
+                }
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                self.warn(path, f"contact link not recovered ({exc})")
+                continue
+            pair = (row["a_agent_id"], row["b_agent_id"])
+            if row["id"] in self.rows.links or pair in self.link_pairs:
+                self.warn(path, f"contact link id {row['id']} appears twice; kept the first")
+                continue
+            self.rows.links[row["id"]] = row
+            self.link_pairs.add(pair)
+
+    def attachment_blobs(self, stored: dict[str, list[str]]) -> None:
+        """Recover the stored attachment blobs that recovered messages refer to."""
+        referenced: dict[str, tuple[datetime, str]] = {}
+        for message_id in sorted(self.rows.messages):
+            row = self.rows.messages[message_id]
+            for meta in row["attachments"]:
+                if not isinstance(meta, dict) or meta.get("type") != "file" or not isinstance(meta.get("sha256"), str):
+                    continue
+                sha, created = meta["sha256"], row["created_ts"]
+                if sha not in referenced or created < referenced[sha][0]:
+                    referenced[sha] = (created, str(meta.get("media_type") or ""))
+        for sha in sorted(referenced):
+            data = None
+            for path in stored.get(sha, []):
+                if hashlib.sha256(self.files[path]).hexdigest() == sha:
+                    data = self.files[path]
+                    break
+                self.warn(path, "content does not match its SHA-256 name; ignored")
+            if data is None:
+                continue
+            created, media = referenced[sha]
+            media = media or mimetypes.guess_type(stored[sha][0])[0] or "application/octet-stream"
+            self.rows.blobs[sha] = {
+                "sha256": sha, "media_type": media, "bytes": len(data), "data": data, "created_ts": created,
+            }
 
     def collect_message(self, path: str, parts: list[str], messages: dict[int, _MessageFiles]) -> None:
         match = paths.MESSAGE_ID_SUFFIX.search(path)
