@@ -92,6 +92,7 @@ class _EnvSettings(BaseSettings):
     llm_temperature: float = Field(0.2, alias="LLM_TEMPERATURE")
     session_binding_ttl_seconds: int = Field(86400, alias="MCP_AGENT_MAIL_SESSION_BINDING_TTL_SECONDS")
     retention_max_age_days: int = Field(180, alias="RETENTION_MAX_AGE_DAYS")
+    tools_profile: str = Field("full", alias="TOOLS_PROFILE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +206,7 @@ class Settings:
     agent_identity_mode: str = "trusted"
     session_binding_ttl_seconds: int = 86400
     retention_max_age_days: int = 180
+    tools_profile: str = "full"
     llm: LlmSettings = field(default_factory=LlmSettings)
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -301,6 +303,7 @@ def _build_settings() -> Settings:
         ),
         session_binding_ttl_seconds=max(60, env.session_binding_ttl_seconds),
         retention_max_age_days=max(1, env.retention_max_age_days),
+        tools_profile=env.tools_profile.strip() or "full",
     )
 
 
