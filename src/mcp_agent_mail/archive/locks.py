@@ -1,0 +1,60 @@
+"""Read-only inspection of the archive's locks: the writer lock and Git lock files a dead writer may leave."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mcp_agent_mail.archive.repo import LOCK_NAME, stale_lock_files
+
+
+def writer_lock_held(root: Path) -> bool | None:
+    """Return whether some writer holds the archive writer lock now (None when the lock file does not exist)."""
+    path = root / ".git" / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def lock_report(root: Path) -> dict[str, Any]:
+    """Describe the writer lock and every Git lock file under the archive, without touching either."""
+    held = writer_lock_held(root)
+    now = time.time()
+    files: list[dict[str, Any]] = []
+    for path in stale_lock_files(root):
+        with contextlib.suppress(FileNotFoundError):
+            info = path.stat()
+            files.append(
+                {
+                    "path": str(path.relative_to(root)),
+                    "category": "git",
+                    "size": info.st_size,
+                    "modified_ts": datetime.fromtimestamp(info.st_mtime, UTC).isoformat(),
+                    "age_seconds": max(0, int(now - info.st_mtime)),
+                    # Only the writer creates Git lock files; one left while no writer runs is stale.
+                    "stale_suspected": not held,
+                }
+            )
+    stale = sum(1 for f in files if f["stale_suspected"])
+    writer: dict[str, Any] = {"path": f".git/{LOCK_NAME}", "exists": held is not None, "held": bool(held)}
+    return {
+        "archive_root": str(root),
+        "writer_lock": writer,
+        "locks": files,
+        "summary": {"total": len(files), "active": len(files) - stale, "stale": stale},
+    }
