@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -225,3 +226,99 @@ async def test_ids_of_messages_removed_before_the_loss_are_not_reused(isolated_e
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT max(id) FROM messages").fetchone()[0] < last
         assert conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()[0] >= last
+
+
+LINK_AND_BLOB_TABLES = {
+    "agent_links": "SELECT * FROM agent_links ORDER BY id",
+    "attachment_blobs": "SELECT * FROM attachment_blobs ORDER BY sha256",
+}
+
+
+def all_rows(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The core tables plus contact links and attachment blobs."""
+    with sqlite3.connect(db_path) as conn:
+        extra = {table: conn.execute(sql).fetchall() for table, sql in LINK_AND_BLOB_TABLES.items()}
+    return {**rows(db_path), **extra}
+
+
+async def populate_contacts_and_attachments(tmp_path: Path) -> dict[str, Any]:
+    """Two real project folders; contacts in every state; cross-project mail with stored attachments."""
+    alpha, beta = tmp_path / "alpha", tmp_path / "beta"
+    (alpha / "docs").mkdir(parents=True)
+    beta.mkdir()
+    (alpha / "notes.txt").write_text("release notes\n")
+    (alpha / "docs" / "data.bin").write_bytes(bytes(range(256)) * 4)
+    (beta / "report.csv").write_text("a,b\n1,2\n")
+    async with Client(build_mcp_server()) as c:
+        async def call(tool: str, **args: Any) -> Any:
+            return (await c.call_tool(tool, args)).data
+
+        a_slug = (await call("ensure_project", human_key=str(alpha)))["slug"]
+        b_slug = (await call("ensure_project", human_key=str(beta)))["slug"]
+        for project, name in ((alpha, "BlueLake"), (alpha, "GreenCastle"), (beta, "RedFox")):
+            await call("register_agent", project_key=str(project), program="p", model="m", name=name)
+        await call("request_contact", project_key=str(alpha), from_agent="BlueLake", to_agent="RedFox",
+                   to_project=b_slug, reason="API questions")
+        await call("respond_contact", project_key=str(beta), to_agent="RedFox", from_agent=f"BlueLake@{a_slug}",
+                   accept=True)
+        await call("request_contact", project_key=str(alpha), from_agent="GreenCastle", to_agent="RedFox",
+                   to_project=b_slug, reason="spam")
+        await call("respond_contact", project_key=str(beta), to_agent="RedFox", from_agent=f"GreenCastle@{a_slug}",
+                   accept=False)
+        await call("request_contact", project_key=str(beta), from_agent="RedFox", to_agent="GreenCastle",
+                   to_project=a_slug)
+        sent = await call("send_message", project_key=str(alpha), sender_name="BlueLake", to=[f"RedFox@{b_slug}"],
+                          cc=["GreenCastle"], subject="Cross-project plan", body_md="Details attached.",
+                          attachment_paths=["notes.txt", "docs/data.bin"], thread_id="PLAN-1")
+        first = sent["deliveries"][0]["payload"]["id"]
+        await call("send_message", project_key=str(alpha), sender_name="GreenCastle", to=["BlueLake"],
+                   subject="Same notes", body_md="Again.", attachment_paths=["notes.txt"], thread_id="PLAN-1")
+        await call("mark_message_read", project_key=str(beta), agent_name="RedFox", message_id=first)
+        await call("acknowledge_message", project_key=str(beta), agent_name="RedFox", message_id=first)
+        await call("send_message", project_key=str(beta), sender_name="RedFox", to=[f"BlueLake@{a_slug}"],
+                   subject="Numbers", body_md="See csv.", attachment_paths=["report.csv"])
+    archive.flush_pending()
+    assert archive.pending_count() == 0
+    return {"alpha": alpha, "beta": beta, "a_slug": a_slug, "b_slug": b_slug, "first": first}
+
+
+async def test_rebuild_restores_contacts_attachments_and_cross_project_mail(isolated_env):
+    db_path, storage = isolated_env["db_path"], isolated_env["storage"]
+    data = await populate_contacts_and_attachments(isolated_env["tmp_path"])
+    before = all_rows(db_path)
+    assert sorted(row[5] for row in before["agent_links"]) == ["approved", "blocked", "pending"]
+    assert len(before["attachment_blobs"]) == 3
+    cross = [row for row in before["messages"] if row[5] == "Cross-project plan"]
+    assert len(cross) == 1 and cross[0][1] == 1  # stored once, in the sender's project
+    recipient_projects = {r[1] for r in before["message_recipients"] if r[0] == cross[0][0]}
+    assert len(recipient_projects) == 2
+    contacts = json.loads((storage / f"projects/{data['a_slug']}/agents/BlueLake/contacts.json").read_text())
+    assert [(e["to"], e["to_project"], e["status"], e["reason"]) for e in contacts["outgoing"]] == [
+        ("RedFox", str(data["beta"]), "approved", "API questions")]
+    commit_before = head(storage)
+    delete_database(db_path)
+
+    result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+    assert result.exit_code == 0, result.output
+    assert "byte for byte" in result.output
+    after = all_rows(db_path)
+    for table in before:
+        assert after[table] == before[table], table
+
+    with sync_read_connection() as conn:
+        expected = archive.render_archive_files(conn)
+    on_disk = {p: (storage / p).read_bytes() for p in worktree_paths(storage)}
+    assert any("/attachments/" in p for p in expected)
+    assert expected == on_disk
+    assert archive.flush_pending() == 0 and head(storage) == commit_before
+
+    async with Client(build_mcp_server()) as c:
+        listed = (await c.call_tool("list_contacts", {"project_key": str(data["alpha"]),
+                                                      "agent_name": "BlueLake"})).structured_content
+        again = (await c.call_tool("send_message", {
+            "project_key": str(data["alpha"]), "sender_name": "BlueLake", "to": [f"RedFox@{data['b_slug']}"],
+            "subject": "Still allowed", "body_md": "The approved link survived the rebuild."})).data
+    links = listed.get("result", listed)
+    assert {(e["direction"], e["status"]) for e in links} == {("outgoing", "approved")}
+    assert again["deliveries"][0]["payload"]["id"] > data["first"]
+    archive.flush_pending()

@@ -158,7 +158,8 @@ async def store_message(
                 importance=draft.importance,
                 ack_required=draft.ack_required,
                 created_ts=now,
-                attachments=list(draft.attachments),
+                # Keys sorted as in the archive's front matter, so a rebuilt row is the same text.
+                attachments=[dict(sorted(meta.items())) for meta in draft.attachments],
             )
             .returning(m.c.id)
         )
