@@ -17,14 +17,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
 from mcp_agent_mail.db.migrations import migrate
-from mcp_agent_mail.errors import ConfigurationError
+from mcp_agent_mail.errors import ConfigurationError, UnavailableError
 
 _IMMEDIATE = "mcp_agent_mail_immediate"
+_BUSY_TEXTS = ("database is locked", "database table is locked", "database is busy")
 
 
 class _State:
@@ -161,12 +163,33 @@ def _session_factory() -> async_sessionmaker[AsyncSession]:
     return _state.session_factory
 
 
+def busy_error(exc: BaseException) -> UnavailableError | None:
+    """Return an UNAVAILABLE error for a "database is locked/busy" failure, None for any other exception."""
+    if not isinstance(exc, OperationalError):
+        return None
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    if not any(busy in text for busy in _BUSY_TEXTS):
+        return None
+    return UnavailableError(
+        "The database is busy: another process has held its write lock longer than the busy timeout.",
+        hint="Nothing was changed; retry in a few seconds. If it persists, find the process holding the "
+        "database open in a transaction (DATABASE_BUSY_TIMEOUT_MS sets how long calls wait).",
+        data={"retryable": True},
+    )
+
+
 @contextlib.asynccontextmanager
 async def get_session() -> AsyncIterator[AsyncSession]:
     """Yield a session for reads (and for callers that commit themselves)."""
     factory = _session_factory()
     async with factory() as session:
-        yield session
+        try:
+            yield session
+        except OperationalError as exc:
+            mapped = busy_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
 
 def _write_lock() -> asyncio.Lock:
@@ -183,13 +206,19 @@ async def write_session() -> AsyncIterator[AsyncSession]:
     """Yield a session inside ``BEGIN IMMEDIATE``; commit on success, roll back on error."""
     factory = _session_factory()
     async with _write_lock(), factory() as session:
-        await session.connection(execution_options={_IMMEDIATE: True})
         try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+            await session.connection(execution_options={_IMMEDIATE: True})
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+        except OperationalError as exc:
+            mapped = busy_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
 
 @contextlib.contextmanager
