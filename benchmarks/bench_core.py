@@ -130,7 +130,7 @@ async def _measure(
     return samples
 
 
-async def _run(runs: int, burst: bool) -> dict[str, list[float]]:
+async def _run(runs: int, burst: bool, only: list[str]) -> dict[str, list[float]]:
     from fastmcp import Client
 
     from mcp_agent_mail.app import build_mcp_server
@@ -206,14 +206,20 @@ async def _run(runs: int, burst: bool) -> dict[str, list[float]]:
             if settle is not None:
                 await settle(i)
 
-        return {
-            "health_check (baseline)": await _measure(baseline, runs),
-            "send_message": await _measure(send, runs, after=settle),
-            "fetch_inbox": await _measure(fetch, runs),
-            "search_messages (rare word)": await _measure(search(RARE_WORD), runs),
-            "search_messages (common words)": await _measure(search(COMMON_QUERY), runs),
-            "file_reservation_paths": await _measure(reserve, runs, after=release),
+        plan: dict[str, tuple[Callable[[int], Awaitable[Any]], Callable[[int], Awaitable[Any]] | None]] = {
+            "health_check (baseline)": (baseline, None),
+            "send_message": (send, settle),
+            "fetch_inbox": (fetch, None),
+            "search_messages (rare word)": (search(RARE_WORD), None),
+            "search_messages (common words)": (search(COMMON_QUERY), None),
+            "file_reservation_paths": (reserve, release),
         }
+        results = {}
+        for name, (call, after) in plan.items():
+            if only and not any(word in name for word in only) and name != "health_check (baseline)":
+                continue
+            results[name] = await _measure(call, runs, after=after)
+        return results
 
 
 async def _agent_ids(project_id: int, names: dict[str, str]) -> dict[str, int]:
@@ -252,6 +258,10 @@ def main() -> int:
         "--burst", action="store_true",
         help="write back to back, so the archive writer commits while calls run (default: let it catch up)",
     )
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="WORD",
+        help="measure only operations whose name contains WORD (repeatable; the baseline always runs)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mcp-agent-mail-bench-") as tmp:
         _isolate(Path(tmp))
@@ -261,7 +271,7 @@ def main() -> int:
         from mcp_agent_mail.logging_setup import configure_logging
 
         configure_logging(os.environ["LOG_LEVEL"])
-        results = asyncio.run(_run(args.runs, args.burst))
+        results = asyncio.run(_run(args.runs, args.burst, args.only))
     mode = "burst (archive writer busy)" if args.burst else "paced (archive writer idle at each call)"
     print(f"{args.runs} calls each, {mode}; corpus {CORPUS} messages, inbox {INBOX}, body {BODY_BYTES} bytes; "
           f"Python {sys.version.split()[0]} on {sys.platform}")

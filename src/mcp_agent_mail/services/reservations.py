@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, select, update
@@ -32,8 +33,9 @@ from mcp_agent_mail.errors import (
     ReservationActiveError,
 )
 from mcp_agent_mail.services import staleness
-from mcp_agent_mail.services.common import get_agent, resolve_project
-from mcp_agent_mail.services.patterns import normalise_pattern, patterns_overlap
+from mcp_agent_mail.services.common import resolve_project
+from mcp_agent_mail.services.lookup import Row, project_and_agent
+from mcp_agent_mail.services.patterns import has_glob, is_virtual, normalise_pattern, patterns_overlap
 from mcp_agent_mail.timeutil import iso, utcnow
 
 logger = logging.getLogger("mcp_agent_mail.reservations")
@@ -135,12 +137,19 @@ def check_reserve_request(paths: Sequence[str] | None, ttl_seconds: int, reason:
 # Shared lookups
 
 
-async def _writable_holder(session: AsyncSession, project_key: str, agent_name: str) -> tuple[RowMapping, RowMapping]:
-    """Resolve project and agent for an operation that takes or extends leases."""
-    project = await resolve_project(session, project_key)
+def _check_project_writable(project: Row) -> None:
     if project["archived_at"] is not None:
         raise ProjectArchivedError(f"Project {project['slug']!r} is archived.")
-    agent = await get_agent(session, project, agent_name)
+
+
+async def _writable_holder(
+    session: AsyncSession, project_key: str, agent_name: str
+) -> tuple[Row, Row]:
+    """Resolve project and agent for an operation that takes or extends leases."""
+    project, agent = await project_and_agent(
+        session, project_key, agent_name, check_project=_check_project_writable
+    )
+    _check_project_writable(project)
     if agent["retired_at"] is not None:
         raise AgentRetiredError(f"Agent {agent['name']!r} is retired and cannot hold file reservations.")
     return project, agent
@@ -150,7 +159,7 @@ def _active_clause(now: datetime) -> Any:
     return (fr.c.released_ts.is_(None)) & (fr.c.expires_ts > now)
 
 
-async def _touch(session: AsyncSession, agent: RowMapping, now: datetime) -> None:
+async def _touch(session: AsyncSession, agent: Row, now: datetime) -> None:
     """Record that the agent is active (skipped when it was marked active moments ago)."""
     if now - agent["last_active_ts"] >= _TOUCH_INTERVAL:
         await session.execute(update(ag).where(ag.c.id == agent["id"]).values(last_active_ts=now))
@@ -175,31 +184,54 @@ def _matches_requested(stored: str, wanted: list[str] | None) -> bool:
         return stored in wanted
 
 
+@lru_cache(maxsize=4096)
+def _literal_head(pattern: str) -> tuple[str, ...] | None:
+    """Return the leading literal folders of an anchored path glob (None when it may match at any depth)."""
+    try:
+        normalised = normalise_pattern(pattern)
+    except InvalidArgumentError:
+        return None
+    body = normalised.rstrip("/")
+    if is_virtual(normalised) or "/" not in body:
+        return None
+    head: list[str] = []
+    for segment in body.split("/"):
+        if segment == "**" or has_glob(segment):
+            break
+        head.append(segment)
+    return tuple(head)
+
+
 def _overlaps(stored: str, requested: str) -> bool:
+    head_a, head_b = _literal_head(stored), _literal_head(requested)
+    if head_a is not None and head_b is not None and any(x != y for x, y in zip(head_a, head_b, strict=False)):
+        return False  # anchored globs that part ways at a literal folder (docs/** vs src/*.py) never meet
     try:
         return patterns_overlap(stored, requested)
     except InvalidArgumentError:  # a legacy row with a pattern we would refuse today
         return stored.strip() == requested
 
 
+_ACTIVE = (
+    select(
+        fr.c.id,
+        fr.c.agent_id,
+        ag.c.name.label("agent"),
+        fr.c.path_pattern,
+        fr.c.exclusive,
+        fr.c.reason,
+        fr.c.created_ts,
+        fr.c.expires_ts,
+    )
+    .join(ag, ag.c.id == fr.c.agent_id)
+    .where(fr.c.project_id == bindparam("project_id"), fr.c.released_ts.is_(None), fr.c.expires_ts > bindparam("now"))
+    .order_by(fr.c.created_ts, fr.c.id)
+)
+
+
 async def _load_active(session: AsyncSession, project_id: int, now: datetime) -> list[RowMapping]:
     """Return the project's active reservations with their holders' names."""
-    query = (
-        select(
-            fr.c.id,
-            fr.c.agent_id,
-            ag.c.name.label("agent"),
-            fr.c.path_pattern,
-            fr.c.exclusive,
-            fr.c.reason,
-            fr.c.created_ts,
-            fr.c.expires_ts,
-        )
-        .join(ag, ag.c.id == fr.c.agent_id)
-        .where(fr.c.project_id == project_id, _active_clause(now))
-        .order_by(fr.c.created_ts, fr.c.id)
-    )
-    return list((await session.execute(query)).mappings().all())
+    return list((await session.execute(_ACTIVE, {"project_id": project_id, "now": now})).mappings().all())
 
 
 def _conflicting_holders(
@@ -326,8 +358,7 @@ async def release_reservations(
     wanted = _check_paths(paths, required=False)
     ids = _check_ids(file_reservation_ids)
     async with write_session() as session:
-        project = await resolve_project(session, project_key)
-        agent = await get_agent(session, project, agent_name)
+        project, agent = await project_and_agent(session, project_key, agent_name)
         now = utcnow()
         rows = (await session.execute(_own_selection(project["id"], agent["id"], now, ids))).mappings().all()
         chosen = [row["id"] for row in rows if _matches_requested(row["path_pattern"], wanted)]
@@ -535,7 +566,7 @@ async def force_release(
 
 
 async def _notify_holder(
-    project: RowMapping, actor: RowMapping, row: RowMapping, verdict: staleness.Staleness, note: str
+    project: Row, actor: Row, row: RowMapping, verdict: staleness.Staleness, note: str
 ) -> None:
     from mcp_agent_mail.services import messages
 

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mcp_agent_mail.db import get_session, schema
 from mcp_agent_mail.db.types import UTCDateTime
 from mcp_agent_mail.errors import InvalidArgumentError
-from mcp_agent_mail.services.common import check_limit, get_agent, resolve_project
+from mcp_agent_mail.services.common import check_limit, resolve_project
+from mcp_agent_mail.services.lookup import project_and_agent
 from mcp_agent_mail.timeutil import iso
 
 logger = logging.getLogger("mcp_agent_mail.search")
@@ -135,25 +136,21 @@ async def _fts(
     params: dict[str, Any] = {
         "match": match, "project_id": project_id, "agent_id": agent_id, "limit": limit, "window": RANK_WINDOW,
     }
-    where = "WHERE fts_messages MATCH :match" + _scope_sql(agent_id)
-    source = "FROM fts_messages JOIN messages m ON m.id = fts_messages.rowid "
+    scope = _scope_sql(agent_id)
     # Ranking costs a little per matching row; very common words rank only the newest RANK_WINDOW matches.
+    # The floor is an uncorrelated subquery, evaluated once, so the whole search is a single statement.
     floor = (
-        await session.execute(
-            text(
-                f"SELECT fts_messages.rowid {source}{where} ORDER BY fts_messages.rowid DESC LIMIT 1 OFFSET :window"
-            ),
-            params,
-        )
-    ).scalar()
-    if floor is not None:
-        where += " AND fts_messages.rowid > :floor"
-        params["floor"] = floor
+        "COALESCE((SELECT f.rowid FROM fts_messages f JOIN messages m ON m.id = f.rowid "
+        f"WHERE f.fts_messages MATCH :match{scope} ORDER BY f.rowid DESC LIMIT 1 OFFSET :window), 0)"
+    )
+    # snippet() stays in the statement that scans the index: SQLite builds it only for the rows returned.
     sql = text(
         "SELECT m.id, m.subject, m.importance, m.ack_required, m.created_ts, m.thread_id, "
         "a.name AS sender_name, a.project_id AS sender_project_id, sp.slug AS sender_slug, "
         "snippet(fts_messages, 1, '**', '**', '…', 16) AS snippet "
-        f"{source}JOIN agents a ON a.id = m.sender_id JOIN projects sp ON sp.id = a.project_id {where} "
+        "FROM fts_messages JOIN messages m ON m.id = fts_messages.rowid "
+        "JOIN agents a ON a.id = m.sender_id JOIN projects sp ON sp.id = a.project_id "
+        f"WHERE fts_messages MATCH :match{scope} AND fts_messages.rowid > {floor} "
         "ORDER BY bm25(fts_messages, 3.0, 1.0), m.id DESC LIMIT :limit"
     ).columns(created_ts=UTCDateTime(), ack_required=Boolean(), snippet=String())
     return list((await session.execute(sql, params)).mappings().all())
@@ -249,9 +246,11 @@ async def search_messages(
             hint="Search for a few distinctive words or an id such as POL-358.",
         )
     async with get_session() as session:
-        project = await resolve_project(session, project_key)
         agent_id = None
         if agent_name is not None and agent_name.strip():
-            agent_id = (await get_agent(session, project, agent_name))["id"]
+            project, agent = await project_and_agent(session, project_key, agent_name)
+            agent_id = agent["id"]
+        else:
+            project = await resolve_project(session, project_key)
         rows = await _run(session, query, project["id"], agent_id, limit)
     return [_hit(row, project["id"]) for row in rows]
