@@ -94,7 +94,9 @@ async def world(server) -> dict[str, Any]:
         await call(c, "ensure_project", human_key=PROJECT)
         tokens = {}
         for name in AGENTS:
-            created = await call(c, "create_agent_identity", project_key=PROJECT, program="p", model="m", name_hint=name)
+            created = await call(
+                c, "create_agent_identity", project_key=PROJECT, program="p", model="m", name_hint=name
+            )
             tokens[name] = created["registration_token"]
         await call(c, "send_message", project_key=PROJECT, sender_name="BlueLake", to=["RedFox"],
                    cc=["GreenCastle"], subject="Plan", body_md="the plan", sender_token=tokens["BlueLake"])

@@ -10,10 +10,9 @@ from dulwich.object_store import tree_lookup_path
 from dulwich.repo import Repo
 from fastmcp import Client
 from fastmcp.exceptions import McpError
+from resource_kit import PROJECT, call, fingerprint, read, settle
 
 from mcp_agent_mail.config import get_settings
-
-from resource_kit import PROJECT, call, fingerprint, read, settle
 
 P = quote(PROJECT, safe="")
 

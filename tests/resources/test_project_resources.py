@@ -10,11 +10,11 @@ import pytest
 from dulwich.repo import Repo
 from fastmcp import Client
 from fastmcp.exceptions import McpError
+from resource_kit import PROJECT, call, fingerprint, read, settle
 from sqlalchemy import select, update
 
 from mcp_agent_mail.db import get_session, schema, write_session
 from mcp_agent_mail.timeutil import utcnow
-from resource_kit import PROJECT, call, fingerprint, read, settle
 
 P = quote(PROJECT, safe="")
 SLUG = "work-resource-test"

@@ -8,11 +8,11 @@ from urllib.parse import quote
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import McpError
+from resource_kit import PROJECT, call, fingerprint, read, settle
 from sqlalchemy import update
 
 from mcp_agent_mail.db import schema, write_session
 from mcp_agent_mail.timeutil import utcnow
-from resource_kit import PROJECT, call, fingerprint, read, settle
 
 P = quote(PROJECT, safe="")
 

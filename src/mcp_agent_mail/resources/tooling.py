@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
+import time
 from pathlib import Path
 from typing import Any
 
 from fastmcp import FastMCP
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from sqlalchemy.engine import make_url
 
 from mcp_agent_mail import __version__, archive
@@ -127,8 +129,34 @@ async def _project_keys(project: str) -> tuple[set[str], str | None]:
     return keys | {row["human_key"], row["slug"]}, row["slug"]
 
 
+_AGENT_ARGS = ("agent_name", "sender_name", "from_agent", "name")
+
+
+class ToolCallMetrics(Middleware):
+    """Count every tool call (success or failure) in :mod:`mcp_agent_mail.services.metrics`."""
+
+    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        """Time the call and record its outcome, the project and the agent it named."""
+        params = context.message
+        arguments = getattr(params, "arguments", None) or {}
+        project = arguments.get("project_key") or arguments.get("human_key")
+        agent = next((arguments[k] for k in _AGENT_ARGS if isinstance(arguments.get(k), str)), None)
+        started = time.perf_counter()
+        ok = False
+        try:
+            result = await call_next(context)
+            ok = not getattr(result, "is_error", False)
+            return result
+        finally:
+            metrics.record_call(
+                str(getattr(params, "name", "?")), ok, (time.perf_counter() - started) * 1000,
+                project if isinstance(project, str) else None, agent,
+            )
+
+
 def register(mcp: FastMCP) -> None:
-    """Register the tooling and configuration resources."""
+    """Register the tooling and configuration resources, and the middleware counting tool calls."""
+    mcp.add_middleware(ToolCallMetrics())
 
     @json_resource(mcp, "resource://config/environment", name="config-environment",
                    description="Server configuration without secrets: environment, database_url (password "
