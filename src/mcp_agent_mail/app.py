@@ -8,9 +8,11 @@ from typing import Any
 
 from fastmcp import FastMCP
 
-from mcp_agent_mail import __version__
+from mcp_agent_mail import __version__, resources
 from mcp_agent_mail.tools import contacts, identity, lifecycle, messaging, reservations, summaries
 from mcp_agent_mail.tools import macros as macro_tools
+from mcp_agent_mail.tools._adapter import registered_tools
+from mcp_agent_mail.tools.profiles import select_tools
 
 INSTRUCTIONS = (
     "Mail for coding agents sharing a codebase. Start with ensure_project (absolute repo path), then "
@@ -31,9 +33,20 @@ async def _lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
             yield {}
 
 
-def build_mcp_server() -> FastMCP:
-    """Return a FastMCP server exposing every mcp-agent-mail tool."""
-    mcp = FastMCP("mcp-agent-mail", instructions=INSTRUCTIONS, version=__version__, lifespan=_lifespan)
+def build_mcp_server(tools: str | None = None, *, mailbox: bool = True) -> FastMCP:
+    """Return a FastMCP server exposing the tools of ``tools`` (default: the TOOLS_PROFILE setting).
+
+    ``tools`` is ``core``, ``full`` or comma-separated tool names (see
+    :func:`mcp_agent_mail.tools.profiles.select_tools`); an unknown name raises
+    CONFIGURATION_ERROR. ``mailbox=False`` gives a server without the archive writer and
+    server registration, for listing tool definitions only.
+    """
+    from mcp_agent_mail.config import get_settings
+
+    spec = tools if tools is not None else get_settings().tools_profile
+    mcp = FastMCP(
+        "mcp-agent-mail", instructions=INSTRUCTIONS, version=__version__, lifespan=_lifespan if mailbox else None
+    )
     identity.register(mcp)
     messaging.register(mcp)
     contacts.register(mcp)
@@ -41,4 +54,10 @@ def build_mcp_server() -> FastMCP:
     summaries.register(mcp)
     lifecycle.register(mcp)
     macro_tools.register(mcp)
+    resources.register(mcp)
+    registered = registered_tools(mcp)
+    keep = set(select_tools(spec, registered))
+    for name in registered:
+        if name not in keep:
+            mcp.local_provider.remove_tool(name)
     return mcp

@@ -84,7 +84,9 @@ async def test_list_tools_exposes_token_params(trusted):
         props = tools[name]["properties"]
         assert "registration_token" in props, name
         assert "registration_token" not in tools[name].get("required", [])
-        assert props["registration_token"]["description"]
+        assert props["registration_token"]["type"] == "string"
+    assert tools["send_message"]["properties"]["sender_token"]["description"]
+    assert tools["archive_project"]["properties"]["registration_token"]["description"]
     assert not any("token" in p for p in tools["whois"]["properties"])
     assert not any("token" in p for p in tools["create_agent_identity"]["properties"])
 

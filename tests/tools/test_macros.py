@@ -161,8 +161,9 @@ async def test_prepare_thread_new_agent_sees_nothing_of_others_thread(client):
     await send(client, "BlueLake", ["RedFox"], "Secret", "private", thread_id="FEAT-1")
     result = await prepare(client)  # registers a new agent
     assert result["registration_token"] and result["agent"]["name"] not in ("BlueLake", "RedFox")
-    assert result["thread"]["total_messages"] == 0 and result["thread"]["summary"]["participants"] == []
-    assert result["thread"]["examples"] == [] and result["inbox"] == []
+    # empty fields are omitted from results
+    assert result["thread"]["total_messages"] == 0 and result["thread"]["summary"].get("participants", []) == []
+    assert result["thread"].get("examples", []) == [] and result["inbox"] == []
 
 
 @pytest.mark.parametrize(
@@ -197,7 +198,7 @@ async def test_cycle_reserves_and_optionally_releases(client):
     await start(client, agent_name="BlueLake")
     await start(client, agent_name="RedFox")
     kept = await cycle(client, "BlueLake", ["src/**"])
-    assert kept["released"] is None
+    assert "released" not in kept  # null fields are omitted
     assert kept["file_reservations"]["granted"][0]["reason"] == "macro-file_reservation"
     assert await active_reservations() == [("BlueLake", "src/**")]
 

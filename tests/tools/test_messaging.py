@@ -64,7 +64,7 @@ async def test_send_message_delivers_and_returns_payload(client):
     assert delivery["project"] == PROJECT
     payload = delivery["payload"]
     assert payload["to"] == ["RedFox", "GreenCastle"]
-    assert payload["cc"] == [] and payload["bcc"] == ["BlueLake"]
+    assert "cc" not in payload and payload["bcc"] == ["BlueLake"]  # empty fields are omitted
     assert payload["subject"] == "Plan" and payload["importance"] == "high" and payload["ack_required"] is True
     assert payload["from"] == "BlueLake" and payload["topic"] == "build-status" and payload["body_md"] == "**go**"
     assert payload["created_ts"].endswith("+00:00")

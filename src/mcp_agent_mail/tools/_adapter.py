@@ -5,21 +5,34 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
+from fastmcp.tools.function_tool import FunctionTool
+from fastmcp.utilities.types import NotSet
+from mcp.types import Tool as MCPTool
 from mcp.types import ToolAnnotations
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
 from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.services import auth
+from mcp_agent_mail.tools.formatting import FormatParam, normalise_format, prune, table_result
+from mcp_agent_mail.tools.schemas import lean_input_schema
 
 logger = logging.getLogger("mcp_agent_mail.tools")
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+_REGISTERED: weakref.WeakKeyDictionary[FastMCP, list[str]] = weakref.WeakKeyDictionary()
+
+
+def registered_tools(mcp: FastMCP) -> list[str]:
+    """Return the names of the tools registered on ``mcp`` with :func:`agent_mail_tool`, in order."""
+    return list(_REGISTERED.get(mcp, []))
 
 
 def current_session_key() -> str | None:
@@ -45,35 +58,42 @@ def current_session_key() -> str | None:
 
 def _token_annotation(token_param: str, project_admin: bool) -> Any:
     if project_admin:
-        text = (
-            "Registration token of any agent of this project (returned once by register_agent or "
-            "create_agent_identity); required when the server runs with AGENT_IDENTITY_MODE=strict."
-        )
-    else:
-        text = (
-            "Your registration_token (returned once by register_agent or create_agent_identity) proving you are "
-            "this agent; required with AGENT_IDENTITY_MODE=strict unless this MCP session registered you."
-        )
-    return Annotated[str | None, Field(description=text)]
+        return Annotated[str | None, Field(description="Token of an agent of this project.")]
+    if token_param == "registration_token":
+        return str | None
+    return Annotated[str | None, Field(description="Your registration_token.")]
 
 
-def _expose_token_param(wrapper: Any, fn: Callable[..., Any], token_param: str, project_admin: bool) -> bool:
-    """Add ``token_param`` to the wrapper's signature when ``fn`` lacks it; return True when added."""
+def _expose_params(wrapper: Any, fn: Callable[..., Any], extra: dict[str, Any]) -> set[str]:
+    """Add the keyword parameters ``extra`` (name -> (annotation, default)) that ``fn`` lacks to the
+    wrapper's signature; return the names added."""
     sig = inspect.signature(fn)
-    if token_param in sig.parameters:
-        return False
-    param = inspect.Parameter(
-        token_param,
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=_token_annotation(token_param, project_admin),
-    )
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, (annotation, default) in extra.items()
+        if name not in sig.parameters
+    ]
     params = list(sig.parameters.values())
     tail = [p for p in params if p.kind == inspect.Parameter.VAR_KEYWORD]
     head = [p for p in params if p.kind != inspect.Parameter.VAR_KEYWORD]
-    wrapper.__signature__ = sig.replace(parameters=[*head, param, *tail])
-    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), token_param: param.annotation}
-    return True
+    wrapper.__signature__ = sig.replace(parameters=[*head, *added, *tail])
+    wrapper.__annotations__ = {
+        **getattr(fn, "__annotations__", {}), **{p.name: p.annotation for p in added}
+    }
+    return {p.name for p in added}
+
+
+class LeanTool(FunctionTool):
+    """A function tool listed without a display title and without fastmcp's ``_meta`` (empty tags).
+
+    Both are optional in MCP; a client shows the tool name instead of the title.
+    """
+
+    def to_mcp_tool(self, **overrides: Any) -> MCPTool:
+        """Return the MCP definition of this tool without ``title`` and ``_meta``."""
+        overrides.setdefault("_meta", None)
+        overrides.setdefault("title", self.title)
+        return super().to_mcp_tool(**overrides)
 
 
 async def _check_identity(
@@ -108,6 +128,8 @@ def agent_mail_tool(
     destructive: bool = False,
     idempotent: bool = False,
     open_world: bool = False,
+    output: dict[str, Any] | None = None,
+    listing: bool = False,
     title: str | None = None,
     acts_as: str | None = None,
     token_param: str = "registration_token",
@@ -115,6 +137,9 @@ def agent_mail_tool(
 ) -> Callable[[F], F]:
     """Register an async function as a tool whose errors reach clients as ``CODE: message Hint: ...``.
 
+    ``output`` is the published output schema (see :mod:`.schemas`); results lose null and empty
+    fields (:func:`.formatting.prune`). ``listing`` marks a tool returning a list: it gains a
+    ``format`` parameter (``json`` or ``table``), checked before anything else runs.
     ``acts_as`` names the parameter holding the agent the caller acts as (e.g. ``sender_name``);
     ``token_param`` names the parameter a client may use to prove it is that agent. The tool
     then gets that optional parameter in its schema (even if ``fn`` does not take it), the caller
@@ -130,10 +155,11 @@ def agent_mail_tool(
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
+                output_format = normalise_format(kwargs.pop("format", None)) if listing else "json"
                 session_key = current_session_key()
                 proof = None
                 if checks_identity:
-                    token = kwargs.pop(token_param, None) if pops_token else kwargs.get(token_param)
+                    token = kwargs.pop(token_param, None) if token_param in added else kwargs.get(token_param)
                     proof = await _check_identity(
                         kwargs, name=fn.__name__, acts_as=acts_as, token_param=token_param,
                         project_admin=project_admin, token=token, session_key=session_key,
@@ -142,6 +168,9 @@ def agent_mail_tool(
                 auth.bind_from_result(session_key, result)
                 if proof is not None and isinstance(result, dict):
                     result[verified_key] = proof.verified
+                result = prune(result)
+                if output_format == "table" and isinstance(result, list):
+                    return table_result(result)
                 return result
             except AgentMailError as exc:
                 raise ToolError(exc.render(), log_level=logging.INFO) from exc
@@ -155,7 +184,12 @@ def agent_mail_tool(
                     "`mcp-agent-mail doctor check`."
                 ) from exc
 
-        pops_token = checks_identity and _expose_token_param(wrapper, fn, token_param, project_admin)
+        extra: dict[str, Any] = {}
+        if checks_identity:
+            extra[token_param] = (_token_annotation(token_param, project_admin), None)
+        if listing:
+            extra["format"] = (FormatParam, None)
+        added = _expose_params(wrapper, fn, extra)
         annotations = ToolAnnotations(
             title=title,
             read_only_hint=read_only,
@@ -163,7 +197,12 @@ def agent_mail_tool(
             idempotent_hint=idempotent,
             open_world_hint=open_world,
         )
-        mcp.tool(annotations=annotations)(wrapper)
+        tool = LeanTool.from_function(
+            wrapper, annotations=annotations, output_schema=output if output is not None else NotSet
+        )
+        tool.parameters = lean_input_schema(tool.parameters)
+        mcp.add_tool(tool)
+        _REGISTERED.setdefault(mcp, []).append(tool.name)
         return fn
 
     return decorate
