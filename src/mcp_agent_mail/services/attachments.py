@@ -89,7 +89,14 @@ def locate(raw: str, project_dir: str, settings: Settings) -> Path:
     root = Path(project_dir).resolve()
     given = Path(raw)
     candidate = given if given.is_absolute() else root / given
-    real = candidate.resolve()
+    try:
+        real = candidate.resolve()
+        real.is_file()  # surfaces ENAMETOOLONG, ELOOP and the like before the checks below
+    except (OSError, RuntimeError) as exc:
+        raise InvalidArgumentError(
+            f"Attachment path {raw[:200]!r} cannot be used: {getattr(exc, 'strerror', None) or exc}.",
+            hint="Give a path relative to the repository, e.g. docs/diagram.png.",
+        ) from exc
     if not real.is_relative_to(root) and not (given.is_absolute() and settings.storage.allow_absolute_attachment_paths):
         raise InvalidArgumentError(
             f"Attachment {raw!r} is outside the project directory {str(root)!r}.",
