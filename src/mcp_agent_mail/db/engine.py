@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
 from mcp_agent_mail.db.migrations import migrate
-from mcp_agent_mail.errors import ConfigurationError, UnavailableError
+from mcp_agent_mail.errors import AgentMailError, ConfigurationError, InvalidArgumentError, UnavailableError
 
 _IMMEDIATE = "mcp_agent_mail_immediate"
 _BUSY_TEXTS = ("database is locked", "database table is locked", "database is busy")
@@ -163,6 +163,16 @@ def _session_factory() -> async_sessionmaker[AsyncSession]:
     return _state.session_factory
 
 
+def database_error(exc: BaseException) -> AgentMailError | None:
+    """Return the coded error for a failure caused by the caller's input or a busy database, else None."""
+    if isinstance(exc, OverflowError):
+        return InvalidArgumentError(
+            "A number in the arguments is out of range (the database holds signed 64-bit integers).",
+            hint="Pass ids and counts as returned by the server; they are positive and below 2**63.",
+        )
+    return busy_error(exc)
+
+
 def busy_error(exc: BaseException) -> UnavailableError | None:
     """Return an UNAVAILABLE error for a "database is locked/busy" failure, None for any other exception."""
     if not isinstance(exc, OperationalError):
@@ -185,8 +195,8 @@ async def get_session() -> AsyncIterator[AsyncSession]:
     async with factory() as session:
         try:
             yield session
-        except OperationalError as exc:
-            mapped = busy_error(exc)
+        except (OperationalError, OverflowError) as exc:
+            mapped = database_error(exc)
             if mapped is None:
                 raise
             raise mapped from exc
@@ -214,8 +224,8 @@ async def write_session() -> AsyncIterator[AsyncSession]:
                 await session.rollback()
                 raise
             await session.commit()
-        except OperationalError as exc:
-            mapped = busy_error(exc)
+        except (OperationalError, OverflowError) as exc:
+            mapped = database_error(exc)
             if mapped is None:
                 raise
             raise mapped from exc
