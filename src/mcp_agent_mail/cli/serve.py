@@ -36,6 +36,28 @@ def _apply_http_options(host: str | None, port: int | None, path: str | None) ->
     return get_settings()
 
 
+ToolsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tools",
+        help="Tools to expose: core, full (default) or comma-separated tool names, e.g. core,whois "
+        "(overrides TOOLS_PROFILE).",
+    ),
+]
+
+
+def _apply_tools_option(tools: str | None) -> Settings:
+    """Apply ``--tools`` to this process's settings and check every name before anything starts."""
+    from mcp_agent_mail.app import build_mcp_server
+
+    if tools is not None:
+        os.environ["TOOLS_PROFILE"] = tools
+        clear_settings_cache()
+    settings = get_settings()
+    build_mcp_server(settings.tools_profile, mailbox=False)
+    return settings
+
+
 def _prepare_database(settings: Settings) -> int:
     """Create or upgrade the schema now, so a broken database fails before the server starts."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -78,6 +100,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default HTTP_HOST, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default HTTP_PORT, 8765).")] = None,
     path: Annotated[str | None, typer.Option(help="MCP endpoint path (default HTTP_PATH, /mcp/).")] = None,
+    tools: ToolsOption = None,
 ) -> None:
     """Serve MCP over Streamable HTTP (plus /health/liveness and /health/readiness) until SIGINT/SIGTERM."""
     import uvicorn
@@ -85,7 +108,8 @@ def serve(
     from mcp_agent_mail.http import build_http_app
     from mcp_agent_mail.logging_setup import configure_logging
 
-    settings = _apply_http_options(host, port, path)
+    _apply_http_options(host, port, path)
+    settings = _apply_tools_option(tools)
     configure_logging(settings.log_level)
     _prepare_database(settings)
     app = build_http_app(settings)
@@ -111,12 +135,12 @@ def serve(
         )
 
 
-def stdio() -> None:
+def stdio(tools: ToolsOption = None) -> None:
     """Serve MCP over stdin/stdout for one client; logs go to stderr only."""
     from mcp_agent_mail.app import build_mcp_server
     from mcp_agent_mail.logging_setup import configure_logging
 
-    settings = get_settings()
+    settings = _apply_tools_option(tools)
     configure_logging(settings.log_level, stream=sys.stderr)
     _prepare_database(settings)
     server = build_mcp_server()

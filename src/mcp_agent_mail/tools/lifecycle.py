@@ -44,7 +44,7 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, project_admin=True, output=out.PROJECT_STATE)
     async def unarchive_project(project_key: ProjectKey) -> dict[str, Any]:
-        """Make an archived project writable again."""
+        """Make an archived project writable again (undoes archive_project)."""
         return await lifecycle.unarchive_project(project_key)
 
     @agent_mail_tool(mcp, read_only=False, destructive=True, acts_as="agent_name", output=out.HARD_DELETE)
