@@ -210,10 +210,11 @@ async def test_summarize_recent_with_nothing_in_the_window_stores_nothing(client
 
 async def test_fetch_topic(client, thread):
     newest_first = [thread["answer"], thread["plan"]]
-    items = await call(client, "fetch_topic", topic_name="CACHE")
+    items = await call(client, "fetch_topic", topic_name="CACHE", include_bodies=True)
     assert [i["id"] for i in items] == newest_first
     assert items[0]["thread_id"] == "FEAT-7" and items[0]["from"] == "RedFox" and items[0]["topic"] == "cache"
     assert {"subject", "importance", "created_ts", "body_md"} <= set(items[0])
+    assert "body_md" not in (await call(client, "fetch_topic", topic_name="CACHE"))[0]  # bodies only when asked
     assert "bcc" not in items[1] and "to" not in items[1]
     assert [i["id"] for i in await call(client, "fetch_topic", topic="cache", agent_name="GreenCastle")] == newest_first
     lean = await call(client, "fetch_topic", topic_name="cache", agent_name="PurpleBear", include_bodies=False)

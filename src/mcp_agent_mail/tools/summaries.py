@@ -74,7 +74,7 @@ def register(mcp: FastMCP) -> None:
         topic_name: Annotated[str | None, Field(description="Topic given at send time, e.g. build-status.")] = None,
         limit: Limit = 50,
         agent_name: Viewer = None,
-        include_bodies: Bodies = True,
+        include_bodies: Bodies = False,
         since_ts: SinceTs = None,
         topic: Annotated[str | None, Field(description="Alias of topic_name.")] = None,
     ) -> list[dict[str, Any]]:
