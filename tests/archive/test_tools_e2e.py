@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from fastmcp import Client
 
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.archive import pending_count
+from mcp_agent_mail.archive import flush_pending, pending_count
 from mcp_agent_mail.archive.render import parse_message_document
 
 PROJECT = "/work/archive-e2e"
@@ -37,6 +38,7 @@ async def test_tool_calls_are_archived(isolated_env, archive):
             "file_reservation_paths",
             {"project_key": PROJECT, "agent_name": "RedFox", "paths": ["deploy/**"], "reason": "deploy"},
         )
+        await asyncio.to_thread(flush_pending)  # whois lists archive commits: let them exist first
         profile = (await c.call_tool("whois", {"project_key": PROJECT, "agent_name": "RedFox"})).data
 
     assert pending_count() == 0
@@ -58,5 +60,5 @@ async def test_tool_calls_are_archived(isolated_env, archive):
     assert [(r["agent"], r["path_pattern"]) for r in reservations] == [("RedFox", "deploy/**")]
     mail_lines = [line for line in archive.git("log", "--format=%B").splitlines() if "mail: " in line]
     assert mail_lines and not [line for line in mail_lines if "GreenCastle" in line]
-    assert isinstance(profile.get("recent_commits"), list)
+    assert profile["recent_commits"] and isinstance(profile["recent_commits"], list)
     archive.assert_clean()

@@ -32,6 +32,7 @@ from mcp_agent_mail.db import schema, sync_read_connection, sync_write_connectio
 logger = logging.getLogger(__name__)
 
 KINDS = ("project", "agent", "message", "receipt", "reservation")
+_IN_CHUNK = 500
 
 
 @dataclass
@@ -49,18 +50,10 @@ class _Planner:
     batch: ArchiveBatch
     changes: list[_Change] = field(default_factory=list)
     digests: set[tuple[int, str]] = field(default_factory=set)
-    _message_paths: dict[int, set[str]] | None = field(default=None, init=False)
 
     def message_paths(self, message_id: int) -> set[str]:
         """Return tracked canonical/inbox/outbox paths of a message id."""
-        if self._message_paths is None:
-            found: dict[int, set[str]] = {}
-            for path in self.batch.tracked():
-                match = paths.MESSAGE_ID_SUFFIX.search(path)
-                if match and "/messages/threads/" not in path:
-                    found.setdefault(int(match.group(1)), set()).add(path)
-            self._message_paths = found
-        return self._message_paths.get(message_id, set())
+        return self.batch.message_paths(message_id)
 
     def add(self, kind: str, rendered: render.Rendered) -> None:
         """Queue the files of a rendered object."""
@@ -139,10 +132,16 @@ class _Planner:
 
     def finish_digests(self) -> None:
         """Re-render every thread digest touched by this batch."""
+        projects: dict[int, RowMapping | None] = {}
+        threaded = self._threaded_keys()
         for project_id, key in sorted(self.digests):
-            project = render.load_project(self.conn, project_id)
+            if project_id not in projects:
+                projects[project_id] = render.load_project(self.conn, project_id)
+            project = projects[project_id]
             if project is None:
                 continue
+            if (project_id, key) not in threaded and not self._digest_tracked(project, key):
+                continue  # a message nobody replied to under its id: no digest to write or remove
             result = render.render_thread_digest(self.conn, project, key)
             if result is None:
                 continue
@@ -151,6 +150,26 @@ class _Planner:
                 self.batch.deletes.add(path)
             else:
                 self.batch.writes[path] = content
+
+
+    def _threaded_keys(self) -> set[tuple[int, str]]:
+        """Return the touched digest keys that some message uses as its thread id (one query per project)."""
+        m = schema.messages
+        by_project: dict[int, list[str]] = {}
+        for project_id, key in self.digests:
+            by_project.setdefault(project_id, []).append(key)
+        found: set[tuple[int, str]] = set()
+        for project_id, keys in by_project.items():
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[start : start + _IN_CHUNK]
+                stmt = select(m.c.thread_id).where(m.c.project_id == project_id, m.c.thread_id.in_(chunk)).distinct()
+                found.update((project_id, key) for key in self.conn.execute(stmt).scalars())
+        return found
+
+    def _digest_tracked(self, project: RowMapping, key: str) -> bool:
+        if not paths.valid_thread_key(key):
+            return False
+        return self.batch.is_tracked(paths.thread_digest_file(project["slug"], key))
 
 
 def _json_id(data: bytes | None) -> int | None:

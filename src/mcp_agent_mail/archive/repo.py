@@ -13,19 +13,18 @@ import fcntl
 import os
 import shutil
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dulwich.index import Index, index_entry_from_stat
+from dulwich.index import IndexEntry, index_entry_from_stat
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import HEADREF
 from dulwich.repo import Repo
 
-from mcp_agent_mail.archive import paths
+from mcp_agent_mail.archive import durable, paths, workindex
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.errors import UnavailableError
 
@@ -168,8 +167,9 @@ def clear_stale_locks(root: Path) -> list[Path]:
 
 
 def clear_repo_cache() -> int:
-    """Close every cached repository handle; return how many were closed."""
+    """Close every cached repository handle (and forget cached indexes); return how many were closed."""
     with _process_lock:
+        workindex.forget()
         count = len(_repos)
         for _inode, repo in _repos.values():
             with contextlib.suppress(Exception):
@@ -187,7 +187,16 @@ def maybe_pack(repo: Repo) -> int:
         return 0
     if loose <= LOOSE_OBJECTS_PER_FANOUT:
         return 0
-    return repo.object_store.pack_loose_objects()
+    store = repo.object_store
+    # The pack must be on disk before the loose copies it replaces are deleted.
+    previous = getattr(store, "fsync_object_files", False)
+    store.fsync_object_files = True
+    try:
+        count = store.pack_loose_objects()
+    finally:
+        store.fsync_object_files = previous
+    durable.barrier(Path(repo.path))
+    return count
 
 
 atexit.register(clear_repo_cache)
@@ -212,45 +221,6 @@ def _tree_copy(repo: Repo, sha: ObjectID | None) -> Tree:
     return Tree.from_string(obj.as_raw_string())
 
 
-def _apply_tree(repo: Repo, sha: ObjectID | None, changes: dict[bytes, ObjectID | None]) -> ObjectID | None:
-    """Apply path -> blob sha (None = delete) to a tree; return the new tree sha (None if empty)."""
-    tree = _tree_copy(repo, sha)
-    nested: dict[bytes, dict[bytes, ObjectID | None]] = {}
-    for path, blob in changes.items():
-        head, sep, rest = path.partition(b"/")
-        if sep:
-            nested.setdefault(head, {})[rest] = blob
-        elif blob is None:
-            if head in tree:
-                del tree[head]
-        else:
-            tree[head] = (_FILE_MODE, blob)
-    for name, sub in nested.items():
-        old = None
-        if name in tree:
-            mode, old_sha = tree[name]
-            old = old_sha if stat.S_ISDIR(mode) else None
-        new = _apply_tree(repo, old, sub)
-        if new is None:
-            if name in tree:
-                del tree[name]
-        else:
-            tree[name] = (_DIR_MODE, new)
-    if not len(tree):
-        return None
-    repo.object_store.add_object(tree)
-    return tree.id
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _remove_empty_parents(root: Path, path: Path) -> None:
     parent = path.parent
     while parent != root and root in parent.parents:
@@ -259,6 +229,11 @@ def _remove_empty_parents(root: Path, path: Path) -> None:
         except OSError:
             return
         parent = parent.parent
+
+
+def _loose_object_path(repo: Repo, sha: ObjectID) -> Path:
+    hexsha = sha.decode("ascii")
+    return Path(repo.controldir()) / "objects" / hexsha[:2] / hexsha[2:]
 
 
 @dataclass
@@ -272,53 +247,59 @@ class ArchiveBatch:
     deletes: set[str] = field(default_factory=set)
     delete_prefixes: set[str] = field(default_factory=set)
 
-    _loaded: Index | None = field(default=None, init=False, repr=False)
+    _written: list[Path] = field(default_factory=list, init=False, repr=False)
 
     @property
     def root(self) -> Path:
         """Return the work-tree root."""
         return Path(self.repo.path)
 
-    def _index(self) -> Index:
-        if self._loaded is None:
-            path = self.repo.index_path()
-            self._loaded = Index(path, read=os.path.exists(path))
-        return self._loaded
+    def _index(self) -> workindex.WorkIndex:
+        return workindex.load(self.repo)
 
     def tracked(self) -> list[str]:
         """Return the paths currently in the index."""
         return [p.decode() for p in self._index()]
 
+    def message_paths(self, message_id: int) -> set[str]:
+        """Return the tracked canonical, inbox and outbox copies of a message id."""
+        return self._index().message_paths(message_id)
+
+    def is_tracked(self, rel: str) -> bool:
+        """Tell whether a path is in the index."""
+        return rel.encode() in self._index()
+
     def read_tracked(self, rel: str) -> bytes | None:
         """Return the committed-or-staged content of a tracked path, or None."""
-        index = self._index()
-        key = rel.encode()
-        if key not in index:
+        entry = self._index().get(rel.encode())
+        if entry is None:
             return None
-        sha = getattr(index[key], "sha", None)
-        if sha is None:
-            return None
-        obj = self.repo.object_store[sha]
+        obj = self.repo.object_store[entry.sha]
         return obj.data if isinstance(obj, Blob) else None
+
+    def _add_object(self, obj: Blob | Tree | Commit) -> None:
+        self.repo.object_store.add_object(obj)
+        self._written.append(_loose_object_path(self.repo, obj.id))
 
     def _write_file(self, rel: str, data: bytes, tmp_dir: Path) -> os.stat_result:
         target = self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="w-")
+        # Only the writer-lock holder writes here and the folder is emptied before each drain.
+        tmp = tmp_dir / f"w-{os.getpid()}-{len(self._written)}"
         try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.fchmod(fd, 0o644)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        self._written.append(target)
         return os.stat(target)
 
-    def _apply_deletes(self, index: Index, changes: dict[bytes, ObjectID | None]) -> None:
+    def _apply_deletes(self, index: workindex.WorkIndex, changes: dict[bytes, ObjectID | None]) -> None:
         doomed = set(self.deletes)
         if self.delete_prefixes:
             prefixes = tuple(p.rstrip("/") + "/" for p in self.delete_prefixes)
@@ -327,75 +308,136 @@ class ArchiveBatch:
             target = self.root / rel
             with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 target.unlink()
+                self._written.append(target.parent)
                 _remove_empty_parents(self.root, target)
-            key = rel.encode()
-            if key in index:
-                del index[key]
-            changes[key] = None
+            index.remove(rel.encode())
+            changes[rel.encode()] = None
 
-    def _apply_writes(self, index: Index, changes: dict[bytes, ObjectID | None]) -> set[Path]:
+    def _apply_writes(self, index: workindex.WorkIndex, changes: dict[bytes, ObjectID | None]) -> None:
         tmp_dir = self.root / ".git" / TMP_DIR
         tmp_dir.mkdir(exist_ok=True)
-        touched: set[Path] = set()
         for rel, data in sorted(self.writes.items()):
             blob = Blob.from_string(data)
             key = rel.encode()
-            entry = index[key] if key in index else None  # noqa: SIM401
-            if getattr(entry, "sha", None) == blob.id and self._unchanged_on_disk(rel, entry):
-                changes[key] = blob.id
-                continue
-            self.repo.object_store.add_object(blob)
-            st = self._write_file(rel, data, tmp_dir)
-            index[key] = index_entry_from_stat(st, blob.id, mode=_FILE_MODE)
+            entry = index.get(key)
             changes[key] = blob.id
-            touched.add((self.root / rel).parent)
+            if entry is not None and entry.sha == blob.id and self._unchanged_on_disk(rel, entry):
+                continue
+            self._add_object(blob)
+            st = self._write_file(rel, data, tmp_dir)
+            index.put(key, index_entry_from_stat(st, blob.id, mode=_FILE_MODE))
         for rel in sorted(self.stage):
             target = self.root / rel
             if not target.is_file():
                 continue
             blob = Blob.from_string(target.read_bytes())
-            self.repo.object_store.add_object(blob)
-            index[rel.encode()] = index_entry_from_stat(os.stat(target), blob.id, mode=_FILE_MODE)
+            self._add_object(blob)
+            self._written.append(target)
+            index.put(rel.encode(), index_entry_from_stat(os.stat(target), blob.id, mode=_FILE_MODE))
             changes[rel.encode()] = blob.id
-        return touched
 
-    def _unchanged_on_disk(self, rel: str, entry: object) -> bool:
+    def _unchanged_on_disk(self, rel: str, entry: IndexEntry) -> bool:
         try:
             st = os.stat(self.root / rel)
         except OSError:
             return False
-        mtime = getattr(entry, "mtime", None)
+        mtime = entry.mtime
         if isinstance(mtime, tuple):
             same_time = (st.st_mtime_ns // 1_000_000_000, st.st_mtime_ns % 1_000_000_000) == tuple(mtime)
         else:
-            same_time = mtime is not None and int(st.st_mtime) == int(mtime)
-        return same_time and st.st_size == getattr(entry, "size", -1)
+            same_time = int(st.st_mtime) == int(mtime)
+        return same_time and st.st_size == entry.size
+
+    def _new_commit(self, head: Commit | None, tree: ObjectID, message: str) -> Commit:
+        identity = _identity(self.settings)
+        commit = Commit()
+        commit.tree = tree
+        commit.parents = [head.id] if head is not None else []
+        commit.author = commit.committer = identity
+        commit.author_time = commit.commit_time = int(time.time())
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.message = message.encode("utf-8")
+        self._add_object(commit)
+        return commit
+
+    def _move_branch(self, head: Commit | None, commit: Commit) -> None:
+        reflog = {
+            "message": b"commit: " + commit.message.split(b"\n", 1)[0],
+            "committer": commit.committer,
+            "timestamp": commit.commit_time,
+            "timezone": 0,
+        }
+        refs = self.repo.refs
+        if head is None:
+            moved = refs.add_if_new(HEADREF, commit.id, **reflog)
+        else:
+            moved = refs.set_if_equals(HEADREF, head.id, commit.id, **reflog)
+        if not moved:
+            raise UnavailableError(
+                "The archive branch moved during a commit.",
+                hint="Another writer changed the archive; the batch stays queued and is retried.",
+            )
 
     def commit(self, message: str) -> ObjectID | None:
-        """Write files, update the index and commit; return the new commit id (None if nothing changed)."""
+        """Write files, update the index and commit; return the new commit id (None if nothing changed).
+
+        Nothing is synced file by file: one barrier makes the files, objects and index durable
+        before the branch moves, and a second one makes the branch durable before returning,
+        so the caller may then forget the batch's outbox rows.
+        """
         index = self._index()
-        changes: dict[bytes, ObjectID | None] = {}
-        self._apply_deletes(index, changes)
-        touched = self._apply_writes(index, changes)
-        for directory in touched:
-            _fsync_dir(directory)
-        index.write()
-        head = head_commit(self.repo)
-        old_tree = head.tree if head is not None else None
-        new_tree = _apply_tree(self.repo, old_tree, changes)
-        if new_tree is None:
-            empty = Tree()
-            self.repo.object_store.add_object(empty)
-            new_tree = empty.id
-        if head is not None and new_tree == old_tree:
+        try:
+            changes: dict[bytes, ObjectID | None] = {}
+            self._apply_deletes(index, changes)
+            self._apply_writes(index, changes)
+            head = head_commit(self.repo)
+            old_tree = head.tree if head is not None else None
+            new_tree = self._apply_tree(old_tree, changes)
+            if new_tree is None:
+                empty = Tree()
+                self._add_object(empty)
+                new_tree = empty.id
+            if self._written or index.dirty:
+                index.write()
+            if head is not None and new_tree == old_tree:
+                if self._written:
+                    durable.barrier(self.root, self._written)
+                return None
+            commit = self._new_commit(head, new_tree, message)
+            durable.barrier(self.root, [*self._written, Path(index.path)])
+            self._move_branch(head, commit)
+            durable.barrier(self.root, [Path(self.repo.controldir()) / "refs" / "heads"])
+        except BaseException:
+            workindex.forget(self.repo)
+            raise
+        return commit.id
+
+    def _apply_tree(self, sha: ObjectID | None, changes: dict[bytes, ObjectID | None]) -> ObjectID | None:
+        """Apply path -> blob sha (None = delete) to a tree; return the new tree sha (None if empty)."""
+        tree = _tree_copy(self.repo, sha)
+        nested: dict[bytes, dict[bytes, ObjectID | None]] = {}
+        for path, blob in changes.items():
+            head, sep, rest = path.partition(b"/")
+            if sep:
+                nested.setdefault(head, {})[rest] = blob
+            elif blob is None:
+                if head in tree:
+                    del tree[head]
+            else:
+                tree[head] = (_FILE_MODE, blob)
+        for name, sub in nested.items():
+            old = None
+            if name in tree:
+                mode, old_sha = tree[name]
+                old = old_sha if stat.S_ISDIR(mode) else None
+            new = self._apply_tree(old, sub)
+            if new is None:
+                if name in tree:
+                    del tree[name]
+            else:
+                tree[name] = (_DIR_MODE, new)
+        if not len(tree):
             return None
-        identity = _identity(self.settings)
-        return self.repo.get_worktree().commit(
-            message=message.encode("utf-8"),
-            tree=new_tree,
-            author=identity,
-            committer=identity,
-            no_verify=True,
-            sign=False,
-            signoff=False,
-        )
+        if sha is None or tree.id != sha:
+            self._add_object(tree)
+        return tree.id
