@@ -33,7 +33,7 @@ from mcp_agent_mail.errors import (
     ReservationActiveError,
 )
 from mcp_agent_mail.services import staleness
-from mcp_agent_mail.services.common import resolve_project
+from mcp_agent_mail.services.common import resolve_project, touch_agent
 from mcp_agent_mail.services.lookup import Row, project_and_agent
 from mcp_agent_mail.services.patterns import has_glob, is_virtual, normalise_pattern, patterns_overlap
 from mcp_agent_mail.timeutil import iso, utcnow
@@ -159,10 +159,10 @@ def _active_clause(now: datetime) -> Any:
     return (fr.c.released_ts.is_(None)) & (fr.c.expires_ts > now)
 
 
-async def _touch(session: AsyncSession, agent: Row, now: datetime) -> None:
-    """Record that the agent is active (skipped when it was marked active moments ago)."""
+async def _touch(session: AsyncSession, project_id: int, agent: Row, now: datetime) -> None:
+    """Record that the agent is active and queue its profile (skipped when it was marked active moments ago)."""
     if now - agent["last_active_ts"] >= _TOUCH_INTERVAL:
-        await session.execute(update(ag).where(ag.c.id == agent["id"]).values(last_active_ts=now))
+        await touch_agent(session, project_id, agent["id"], now)
 
 
 def _own_selection(project_id: int, agent_id: int, now: datetime, ids: list[int] | None) -> Any:
@@ -326,7 +326,7 @@ async def reserve_paths(
             entry["expires_ts"] = iso(entry["expires_ts"])
         if granted:
             await archive.enqueue_many(session, project["id"], "reservation", [e["id"] for e in granted])
-        await _touch(session, agent, now)
+        await _touch(session, project["id"], agent, now)
     if granted:
         archive.wake_writer()
     if conflicts:
@@ -366,7 +366,7 @@ async def release_reservations(
             await session.execute(update(fr).where(fr.c.id.in_(chosen)).values(released_ts=now))
             await archive.enqueue_many(session, project["id"], "reservation", chosen)
             if agent["retired_at"] is None:
-                await _touch(session, agent, now)
+                await _touch(session, project["id"], agent, now)
     if chosen:
         archive.wake_writer()
     return {"released": len(chosen), "released_at": iso(now)}
@@ -409,7 +409,7 @@ async def renew_reservations(
                 update(fr).where(fr.c.id == bindparam("rid")).values(expires_ts=bindparam("e")), changes
             )
             await archive.enqueue_many(session, project["id"], "reservation", [c["rid"] for c in changes])
-        await _touch(session, agent, now)
+        await _touch(session, project["id"], agent, now)
     if renewed:
         archive.wake_writer()
     return {"renewed": len(renewed), "file_reservations": renewed}
@@ -547,7 +547,7 @@ async def force_release(
             _refuse_unless_stale(row, verdict)
         await session.execute(update(fr).where(fr.c.id == row["id"]).values(released_ts=now))
         await archive.enqueue(session, project["id"], "reservation", row["id"])
-        await _touch(session, actor, now)
+        await _touch(session, project["id"], actor, now)
     archive.wake_writer()
     if expired:
         return {"released": 0, "released_at": iso(now), "already_released": True, "expired": True}
