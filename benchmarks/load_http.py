@@ -14,6 +14,7 @@ Usage::
 
     python benchmarks/load_http.py                      # 50 agents x 10 rounds
     python benchmarks/load_http.py --agents 8 --rounds 5 --keep --json
+    python benchmarks/load_http.py --profile /tmp/load.txt   # py-spy (pip install py-spy) on the server
 
 Exit status 0 when every target is met, 1 otherwise. The functions here are also
 used by the CI load and fault tests (``tests/load``, ``tests/faults``).
@@ -450,6 +451,59 @@ def latency_table(result: LoadResult) -> list[dict[str, Any]]:
     return table
 
 
+PROFILE_GROUPS = (
+    ("archive writer (Git projection thread)", ("archive/flush.py", "archive/repo.py", "archive/render.py")),
+    ("mcp-agent-mail tools and services", ("mcp_agent_mail/services/", "mcp_agent_mail/tools/")),
+    ("SQLAlchemy + aiosqlite", ("sqlalchemy/", "aiosqlite/")),
+    ("MCP / HTTP stack (fastmcp, mcp, starlette, uvicorn, anyio, pydantic)",
+     ("fastmcp/", "mcp/", "starlette/", "uvicorn/", "anyio/", "pydantic", "h11/", "mcp_agent_mail/http")),
+    ("asyncio event loop", ("asyncio/",)),
+)
+
+
+def profile_breakdown(raw: Path) -> list[tuple[str, float]]:
+    """Group py-spy raw samples (GIL holder only) by the innermost frame's package; return (group, share)."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        frames = stack.split(";")
+        total += int(n)
+        group = "other"
+        if any("try_flush" in frame for frame in frames):
+            group = PROFILE_GROUPS[0][0]
+        else:
+            for frame in reversed(frames):
+                match = next((name for name, needles in PROFILE_GROUPS[1:] if any(x in frame for x in needles)), None)
+                if match:
+                    group = match
+                    break
+        counts[group] = counts.get(group, 0) + int(n)
+    return sorted(((g, c / total) for g, c in counts.items()), key=lambda item: -item[1]) if total else []
+
+
+@contextlib.contextmanager
+def profiling(pid: int, out: Path | None) -> Iterator[None]:
+    """Record the server with ``py-spy --gil`` (raw format) while the block runs, when ``out`` is given."""
+    if out is None:
+        yield
+        return
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--gil", "--rate", "250", "--format", "raw",
+                             "--output", str(out), "--nonblocking"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+
 def _print_report(result: LoadResult, audit_report: Audit, drain_s: float) -> None:
     print(f"\n{result.agents} agents x {result.rounds} rounds in {result.elapsed:.2f} s; "
           f"{result.messages_written} messages acknowledged; {result.calls_per_s:.1f} calls/s; "
@@ -466,6 +520,15 @@ def _print_report(result: LoadResult, audit_report: Audit, drain_s: float) -> No
         print(f"error: {error}")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """Return user+system CPU seconds used so far by a process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the tables (or JSON); return 0 when every target is met."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -474,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory and print it")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the archive")
+    parser.add_argument("--profile", type=Path, help="record the server with py-spy --gil into this raw file")
     args = parser.parse_args(argv)
     if args.agents < 2 or args.rounds < 1:
         parser.error("--agents must be >= 2 and --rounds >= 1")
@@ -483,7 +547,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with running_server(env, root / "server.log") as server:
             credentials = asyncio.run(setup_agents(server.url, args.agents))
-            result = asyncio.run(run_load(server.url, args.agents, args.rounds, credentials=credentials))
+            cpu_before = _cpu_seconds(server.proc.pid)
+            with profiling(server.proc.pid, args.profile):
+                result = asyncio.run(run_load(server.url, args.agents, args.rounds, credentials=credentials))
+            server_cpu = _cpu_seconds(server.proc.pid) - cpu_before
             drained = time.monotonic()
             wait_for_archive(db_path, args.drain_timeout)
             drain_s = time.monotonic() - drained
@@ -494,13 +561,21 @@ def main(argv: list[str] | None = None) -> int:
                 "agents": args.agents, "rounds": args.rounds, "elapsed_s": round(result.elapsed, 3),
                 "messages": result.messages_written, "messages_per_s": round(result.sends_per_s, 1),
                 "calls_per_s": round(result.calls_per_s, 1), "archive_drain_s": round(drain_s, 2),
-                "tools": latency_table(result), "errors": result.errors,
+                "server_cpu_s": round(server_cpu, 2), "tools": latency_table(result), "errors": result.errors,
                 "audit": {"ok": audit_report.ok, "summary": audit_report.summary()},
                 "targets": [{"measure": m, "value": v, "target": t, "met": ok} for m, v, t, ok in rows],
                 **({"data_dir": str(root)} if args.keep else {}),
             }, indent=2))
         else:
             _print_report(result, audit_report, drain_s)
+            calls = sum(len(v) for v in result.latencies.values())
+            print(f"server CPU: {server_cpu:.1f} s over {result.elapsed:.1f} s "
+                  f"({server_cpu / max(result.elapsed, 1e-9):.0%} of one core, "
+                  f"{server_cpu / max(calls, 1) * 1000:.1f} ms per call)")
+            if args.profile is not None:
+                print(f"\nwhere the server's GIL time went ({args.profile}):")
+                for group, share in profile_breakdown(args.profile):
+                    print(f"  {share:6.1%}  {group}")
             if args.keep:
                 print(f"data kept in {root}")
         return 0 if all(met for *_rest, met in rows) else 1
