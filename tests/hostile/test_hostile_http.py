@@ -38,7 +38,7 @@ from mcp_agent_mail.http import build_http_app
 from mcp_agent_mail.services.doctor_archive import compare_archive, worktree_paths
 from mcp_agent_mail.services.doctor_checks import read_connection
 
-EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "700"))
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "500"))  # generated calls in all, spread over the tools
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 CODED = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*: \S")
 VALIDATION = re.compile(r"^\d+ validation errors? for call\[\w+\]")
@@ -337,22 +337,17 @@ def test_generated_arguments_to_every_tool_never_crash_the_server(server: Hostil
     tools = server.tools()
     names = {tool["name"] for tool in tools}
     assert {"send_message", "search_messages", "file_reservation_paths", "ensure_project"} <= names
-    inherited = settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        derandomize=bool(os.environ.get("CI")),
-        database=DirectoryBasedExampleDatabase(str(tmp_path / "hypothesis")),
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    )
-
-    @inherited
-    @given(call=tool_calls(tools))
-    def run(call: tuple[str, dict[str, Any]]) -> None:
-        exercise(server, *call)
-
-    run()
+    per_tool = max(10, EXAMPLES // len(tools))
+    for tool in tools:
+        run = settings(
+            max_examples=per_tool,
+            deadline=None,
+            derandomize=bool(os.environ.get("CI")),
+            database=DirectoryBasedExampleDatabase(str(tmp_path / "hypothesis")),
+            suppress_health_check=list(HealthCheck),
+        )(given(call=tool_calls([tool]))(lambda call: exercise(server, *call)))
+        run()
+    assert set(server.outcomes) == names
     accepted = sorted(tool for tool, (ok, _refused) in server.outcomes.items() if ok)
-    assert len(server.outcomes) == len(tools), "some tools were never called"
     assert len(accepted) >= len(tools) // 3, f"too few tools got past validation: {accepted}"
     assert_archive_sane(server)
