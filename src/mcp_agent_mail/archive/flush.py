@@ -256,22 +256,33 @@ def _forget(settings: Settings, ids: list[int]) -> None:
         conn.execute(delete(o).where(o.c.id.in_(ids)))
 
 
+# Roots whose loose-object folders were checked for stale locks since this process last failed a batch.
+_objects_checked: set[str] = set()
+
+
 def _drain(settings: Settings) -> int:
-    shutil.rmtree(Path(settings.storage.root) / ".git" / TMP_DIR, ignore_errors=True)
+    root = Path(settings.storage.root)
+    shutil.rmtree(root / ".git" / TMP_DIR, ignore_errors=True)
     # Only the writer-lock holder writes the repository, so any Git lock file now is a dead writer's.
-    for lock in clear_stale_locks(Path(settings.storage.root)):
+    # Loose-object locks are looked for once per process (and again after a failed batch).
+    for lock in clear_stale_locks(root, objects=str(root) not in _objects_checked):
         logger.warning("archive: removed stale lock file %s", lock)
-    repo = open_repo(settings)
-    total = 0
-    while True:
-        rows = _fetch(settings, settings.storage.batch_size)
-        if not rows:
-            if total:
-                maybe_pack(repo)
-            return total
-        _apply_batch(settings, rows)
-        _forget(settings, [row["id"] for row in rows])
-        total += len(rows)
+    _objects_checked.add(str(root))
+    try:
+        repo = open_repo(settings)
+        total = 0
+        while True:
+            rows = _fetch(settings, settings.storage.batch_size)
+            if not rows:
+                if total:
+                    maybe_pack(repo)
+                return total
+            _apply_batch(settings, rows)
+            _forget(settings, [row["id"] for row in rows])
+            total += len(rows)
+    except BaseException:
+        _objects_checked.discard(str(root))
+        raise
 
 
 def flush_pending(settings: Settings | None = None, *, timeout: float = 30.0) -> int:

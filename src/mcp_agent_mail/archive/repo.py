@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dulwich.file import FileLocked
 from dulwich.index import IndexEntry, index_entry_from_stat
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import HEADREF
@@ -32,6 +33,8 @@ LOCK_NAME = "mcp-agent-mail-writer.lock"
 TMP_DIR = "mcp-agent-mail-tmp"
 INIT_MESSAGE = "chore: initialize archive"
 LOOSE_OBJECTS_PER_FANOUT = 27  # about 7000 loose objects in total
+PACK_THRESHOLD = 256  # a batch writing this many objects writes them as one pack ...
+MAX_BATCH_PACKS = 40  # ... while the repository has fewer packs than this (lookups slow down with many)
 _FILE_MODE = 0o100644
 _DIR_MODE = stat.S_IFDIR
 
@@ -145,21 +148,25 @@ def open_repo(settings: Settings) -> Repo:
     return repo
 
 
-def stale_lock_files(root: Path) -> list[Path]:
+def stale_lock_files(root: Path, *, objects: bool = True) -> list[Path]:
     """Return Git lock files under ``root/.git`` (index, HEAD, refs, loose objects), the writer lock excepted."""
     gitdir = root / ".git"
     if not gitdir.is_dir():
         return []
     found = [p for p in gitdir.glob("*.lock") if p.name != LOCK_NAME]
-    for pattern in ("refs/**/*.lock", "objects/*/*.lock"):
-        found.extend(gitdir.glob(pattern))
+    found.extend(gitdir.glob("refs/**/*.lock"))
+    if objects:
+        found.extend(gitdir.glob("objects/*/*.lock"))
     return sorted(p for p in found if p.is_file())
 
 
-def clear_stale_locks(root: Path) -> list[Path]:
-    """Delete Git lock files left by a writer that died (caller holds the writer lock); return them."""
+def clear_stale_locks(root: Path, *, objects: bool = True) -> list[Path]:
+    """Delete Git lock files left by a writer that died (caller holds the writer lock); return them.
+
+    ``objects=False`` skips the scan of the loose-object folders (the costly part on a large archive).
+    """
     removed = []
-    for lock in stale_lock_files(root):
+    for lock in stale_lock_files(root, objects=objects):
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
             removed.append(lock)
@@ -248,6 +255,7 @@ class ArchiveBatch:
     delete_prefixes: set[str] = field(default_factory=set)
 
     _written: list[Path] = field(default_factory=list, init=False, repr=False)
+    _objects: dict[ObjectID, Blob | Tree | Commit] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def root(self) -> Path:
@@ -278,8 +286,27 @@ class ArchiveBatch:
         return obj.data if isinstance(obj, Blob) else None
 
     def _add_object(self, obj: Blob | Tree | Commit) -> None:
-        self.repo.object_store.add_object(obj)
-        self._written.append(_loose_object_path(self.repo, obj.id))
+        self._objects.setdefault(obj.id, obj)
+
+    def _store_objects(self) -> None:
+        """Write the batch's new objects: one pack for a large batch, loose objects for a small one."""
+        store = self.repo.object_store
+        fresh = [obj for sha, obj in self._objects.items() if sha not in store]
+        self._objects.clear()
+        if len(fresh) >= PACK_THRESHOLD and store.count_pack_files() < MAX_BATCH_PACKS:
+            pack = store.add_objects([(obj, None) for obj in fresh])
+            if pack is not None:
+                pack_dir = Path(self.repo.controldir()) / "objects" / "pack"
+                self._written += [pack_dir / f"pack-{pack.name().decode()}.{ext}" for ext in ("pack", "idx")]
+            return
+        for obj in fresh:
+            try:
+                store.add_object(obj)
+            except FileLocked as exc:  # only the writer-lock holder writes objects: a dead writer's lock
+                lock = exc.lockfilename
+                Path(lock.decode() if isinstance(lock, bytes) else lock).unlink(missing_ok=True)
+                store.add_object(obj)
+            self._written.append(_loose_object_path(self.repo, obj.id))
 
     def _write_file(self, rel: str, data: bytes, tmp_dir: Path) -> os.stat_result:
         target = self.root / rel
@@ -321,9 +348,9 @@ class ArchiveBatch:
             key = rel.encode()
             entry = index.get(key)
             changes[key] = blob.id
+            self._add_object(blob)  # stored only if missing: the index may outlive a lost object
             if entry is not None and entry.sha == blob.id and self._unchanged_on_disk(rel, entry):
                 continue
-            self._add_object(blob)
             st = self._write_file(rel, data, tmp_dir)
             index.put(key, index_entry_from_stat(st, blob.id, mode=_FILE_MODE))
         for rel in sorted(self.stage):
@@ -397,16 +424,19 @@ class ArchiveBatch:
                 empty = Tree()
                 self._add_object(empty)
                 new_tree = empty.id
+            commit = None if head is not None and new_tree == old_tree else self._new_commit(head, new_tree, message)
+            # Objects first: an index entry must never name a blob the store does not have yet.
+            self._store_objects()
             if self._written or index.dirty:
                 index.write()
-            if head is not None and new_tree == old_tree:
+            if commit is None:
                 if self._written:
-                    durable.barrier(self.root, self._written)
+                    durable.barrier(self.root, [*self._written, Path(index.path)])
                 return None
-            commit = self._new_commit(head, new_tree, message)
             durable.barrier(self.root, [*self._written, Path(index.path)])
             self._move_branch(head, commit)
-            durable.barrier(self.root, [Path(self.repo.controldir()) / "refs" / "heads"])
+            # dulwich synced the ref file itself; syncing its folder makes the rename durable too.
+            durable.fsync_path(Path(self.repo.controldir()) / "refs" / "heads")
         except BaseException:
             workindex.forget(self.repo)
             raise
