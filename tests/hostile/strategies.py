@@ -215,6 +215,6 @@ def tool_calls(tools: list[dict[str, Any]]) -> st.SearchStrategy[tuple[str, dict
 
 
 SWEEP_VALUES: tuple[Any, ...] = (
-    None, -1, 2**64, [], {"$gt": ""}, "", "\x00", "\u202e\u0301", "x" * 20_000, "../../../../etc/passwd", "\ud800",
+    None, -1, 2**64, [], "", "\x00", "x" * 20_000, "../../../../etc/passwd", "\ud800",
 )
 """Values every parameter of every tool is given once, the other arguments being valid."""
