@@ -86,6 +86,10 @@ async def test_grant_returns_lease_and_queues_archive_work(client):
         ("src/app.py", "src"),
         ("*.py", "src/*"),
         ("tests/**", "**/test_*.py"),
+        # Same literal folders first, globs further down: never parted early.
+        ("src/api/*.py", "src/*/handlers.py"),
+        ("src/app/", "src/app/main.py"),
+        ("**/generated/**", "src/generated/x.py"),
     ],
 )
 async def test_conflicts_are_reported_with_holders_and_not_granted(client, held, requested):

@@ -1,11 +1,12 @@
 """One durability barrier per archive batch instead of an fsync per file.
 
-The writer writes every file of a batch (work tree, loose objects, index)
-without syncing, then calls :func:`barrier` once before the branch is moved
-and again before the outbox rows are deleted. On Linux the barrier is
-``syncfs(2)`` on the archive's file system: one call that flushes the batch's
-data and metadata and waits for the disk. Elsewhere it fsyncs each written
-file and directory in one pass.
+The writer writes every file of a batch (work tree, objects, index) without
+syncing, then calls :func:`barrier` once before the branch is moved. A small
+batch fsyncs its files and their folders in one pass; a large one, on Linux,
+calls ``syncfs(2)`` on the archive's file system instead: one call that
+flushes the batch's data and metadata and waits for the disk (it also flushes
+other programs' pending writes on that file system, which is why small batches
+do not use it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+SYNCFS_FROM_FILES = 64  # batches writing more files than this use one syncfs instead of an fsync per file
 
 
 @lru_cache(maxsize=1)
@@ -51,13 +54,14 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def barrier(root: Path, written: Iterable[Path] = ()) -> str:
-    """Make everything written under ``root`` durable; return the method used ("syncfs" or "fsync").
+def barrier(root: Path, written: Iterable[Path]) -> str:
+    """Make the files (and folders) written under ``root`` durable; return the method used.
 
-    ``written`` lists the files (and directories) to flush one by one when the
-    platform has no ``syncfs``; with ``syncfs`` it is not needed.
+    Returns "fsync" (each path and its folders up to ``root`` flushed in one pass)
+    or "syncfs" (the whole file system, for large batches on Linux).
     """
-    function = _syncfs()
+    written = list(written)
+    function = _syncfs() if len(written) > SYNCFS_FROM_FILES else None
     if function is not None:
         fd = os.open(root, os.O_RDONLY)
         try:

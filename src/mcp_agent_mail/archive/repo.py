@@ -202,7 +202,8 @@ def maybe_pack(repo: Repo) -> int:
         count = store.pack_loose_objects()
     finally:
         store.fsync_object_files = previous
-    durable.barrier(Path(repo.path))
+    pack_dir = Path(repo.controldir()) / "objects" / "pack"
+    durable.barrier(Path(repo.path), [pack_dir])
     return count
 
 
