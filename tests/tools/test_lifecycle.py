@@ -14,9 +14,10 @@ from sqlalchemy import text, update
 from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive.render import parse_message_document
-from mcp_agent_mail.config import clear_settings_cache
+from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db import get_session, schema, write_session
 from mcp_agent_mail.services.auth import BINDINGS
+from mcp_agent_mail.services.doctor_checks import OK, run_checks
 from mcp_agent_mail.timeutil import utcnow
 
 PROJECT = "/work/life-test"
@@ -240,6 +241,34 @@ async def test_hard_delete_project_cleans_everything_including_mail_elsewhere(cl
     # the path can be used again for a fresh project
     fresh = (await client.call_tool("ensure_project", {"human_key": PROJECT})).data
     assert fresh["slug"] == "work-life-test"
+
+
+def archive_in_sync() -> str:
+    finding = run_checks(get_settings()).get("archive")
+    assert finding is not None
+    return finding.status
+
+
+async def test_hard_delete_agent_requeues_the_other_end_of_its_links(client):
+    for sender, receiver in (("BlueLake", "RedFox"), ("RedFox", "GreenCastle")):
+        await client.call_tool("request_contact", {"project_key": PROJECT, "from_agent": sender,
+                                                   "to_agent": receiver, "reason": "sync"})
+    archive.flush_pending()
+    assert archive_in_sync() == OK
+    await client.call_tool("hard_delete_agent", {"project_key": PROJECT, "agent_name": "RedFox",
+                                                 "confirmation": SURE})
+    archive.flush_pending()
+    assert archive_in_sync() == OK
+
+
+async def test_hard_delete_project_requeues_link_ends_in_other_projects(client):
+    await client.call_tool("request_contact", {"project_key": OTHER, "from_agent": "GoldHawk",
+                                               "to_agent": "RedFox@work-life-test", "reason": "sync"})
+    archive.flush_pending()
+    assert archive_in_sync() == OK
+    await client.call_tool("hard_delete_project", {"project_key": PROJECT, "confirmation": SURE})
+    archive.flush_pending()
+    assert archive_in_sync() == OK
 
 
 async def age_messages(days: int, *ids: int) -> None:

@@ -9,6 +9,7 @@ exact and nothing depends on cascades.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -60,6 +61,22 @@ async def _enqueue_messages(session: AsyncSession, condition: ColumnElement[bool
     return sum(len(ids) for ids in by_project.values())
 
 
+async def _enqueue_link_peers(
+    session: AsyncSession, condition: ColumnElement[bool], doomed: Callable[[int, int], bool]
+) -> None:
+    """Queue the surviving end of every link matching ``condition`` (its contacts.json changes)."""
+    rows = await session.execute(
+        select(links.c.a_project_id, links.c.a_agent_id, links.c.b_project_id, links.c.b_agent_id).where(condition)
+    )
+    peers: dict[int, set[int]] = defaultdict(set)
+    for a_project, a_agent, b_project, b_agent in rows.all():
+        for project_id, agent_id in ((a_project, a_agent), (b_project, b_agent)):
+            if not doomed(project_id, agent_id):
+                peers[project_id].add(agent_id)
+    for project_id, agent_ids in peers.items():
+        await archive.enqueue_many(session, project_id, "agent", sorted(agent_ids))
+
+
 async def hard_delete_agent(project_key: str, agent_name: str, confirmation: str | None) -> dict[str, Any]:
     """Delete an agent with the mail it sent, its recipient rows, reservations and contact links."""
     check_confirmation(confirmation, "hard_delete_agent")
@@ -81,6 +98,7 @@ async def hard_delete_agent(project_key: str, agent_name: str, confirmation: str
             "agent": 1,
         }
         await archive.enqueue(session, project["id"], "agent", aid)
+        await _enqueue_link_peers(session, link_condition, lambda _project, agent_id: agent_id == aid)
         await _enqueue_messages(session, or_(m.c.sender_id == aid, m.c.id.in_(received)))
         await archive.enqueue_many(session, project["id"], "reservation", reservation_ids)
         await session.execute(delete(r).where(or_(r.c.message_id.in_(sent), r.c.agent_id == aid)))
@@ -130,6 +148,10 @@ async def hard_delete_project(project_key: str, confirmation: str | None) -> dic
         }
         await archive.enqueue(session, pid, "project", pid)
         await archive.enqueue_many(session, pid, "agent", agents)
+        doomed_agents = set(agents)
+        await _enqueue_link_peers(
+            session, link_condition, lambda project_id, agent_id: project_id == pid or agent_id in doomed_agents
+        )
         await _enqueue_messages(session, touched)
         await archive.enqueue_many(session, pid, "reservation", reservation_ids)
         await session.execute(delete(r).where(recipient_condition))
