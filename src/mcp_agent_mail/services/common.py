@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import ColumnElement, RowMapping, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
@@ -78,6 +78,19 @@ def agent_dict(row: RowMapping) -> dict[str, Any]:
     if row["retired_at"] is not None:
         result["retired_at"] = iso(row["retired_at"])
     return result
+
+
+def delivered_into(project_id: int) -> ColumnElement[bool]:
+    """Return the condition for messages with a recipient (to, cc or bcc) in the project, wherever stored."""
+    m = schema.messages
+    r = schema.message_recipients.alias("delivered_recipient")
+    ra = schema.agents.alias("delivered_agent")
+    return exists().where(r.c.message_id == m.c.id, ra.c.id == r.c.agent_id, ra.c.project_id == project_id)
+
+
+def in_project_scope(project_id: int) -> ColumnElement[bool]:
+    """Return the condition for a project's mail: stored in it, or delivered into it from elsewhere."""
+    return or_(schema.messages.c.project_id == project_id, delivered_into(project_id))
 
 
 async def resolve_project(session: AsyncSession, project_key: str) -> RowMapping:
