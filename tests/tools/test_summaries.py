@@ -285,3 +285,27 @@ async def test_strict_identity_mode_needs_proof_to_read_or_summarise(isolated_en
         proved = await call(stranger, "summarize_recent", agent_name="RedFox", registration_token=tokens["RedFox"])
         assert proved["agent_name"] == "RedFox" and proved["verified"] is True
         assert proved["summary"]["key_points"][0]["text"] == "point"
+
+
+async def test_replies_stored_in_another_project_belong_to_the_thread(client):
+    other = "/work/summary-other"
+    await client.call_tool("ensure_project", {"human_key": other})
+    await client.call_tool("register_agent", {"project_key": other, "program": "p", "model": "m", "name": "GoldHawk"})
+    for key, name in ((other, "GoldHawk"), (PROJECT, "BlueLake")):
+        await client.call_tool("set_contact_policy", {"project_key": key, "agent_name": name, "policy": "open"})
+    asked = await send(client, "BlueLake", ["GoldHawk@work-summary-other"], "Which backend?", thread_id="X-1",
+                       topic="xproj")
+    reply = await client.call_tool("send_message", {
+        "project_key": other, "sender_name": "GoldHawk", "to": ["BlueLake@work-summary-test"], "subject": "Re",
+        "body_md": "SQLite.", "thread_id": "X-1", "topic": "xproj"})
+    answered = reply.data["deliveries"][0]["payload"]["id"]
+    for viewer in ({"agent_name": "BlueLake"}, {}):
+        result = await call(client, "summarize_thread", thread_id="X-1", include_examples=True, **viewer)
+        assert result["summary"]["total_messages"] == 2, viewer
+        assert {e["id"] for e in result["examples"]} == {asked, answered}
+        assert any(e["from"] == "GoldHawk@work-summary-other" for e in result["examples"])
+        items = await call(client, "fetch_topic", topic_name="xproj", **viewer)
+        assert [i["id"] for i in items] == [answered, asked], viewer
+        assert items[0]["from"] == "GoldHawk@work-summary-other"
+    # a viewer who received neither message sees nothing of the thread
+    assert await call(client, "fetch_topic", topic_name="xproj", agent_name="RedFox") == []

@@ -1,7 +1,8 @@
 """Summaries of threads and of recent activity, scoped to what the viewer may see.
 
 With ``agent_name`` only the messages that agent sent or received (to, cc or bcc)
-are read; without it the whole project is. Summaries name senders and to/cc
+are read; without it the project's mail is (stored in it, or delivered into it
+from another project). Summaries name senders and to/cc
 recipients but never bcc lists. ``summarize_recent`` stores its result (with the
 viewer it was made for) so that ``fetch_summary`` can list it later, in the same
 scope only.
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.db import get_session, schema, write_session
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
-from mcp_agent_mail.services.common import check_limit, get_agent, resolve_project
+from mcp_agent_mail.services.common import check_limit, get_agent, in_project_scope, resolve_project
 from mcp_agent_mail.services.messages import check_thread_id, in_thread
 from mcp_agent_mail.services.names import name_key
 from mcp_agent_mail.services.summary_extract import MailItem, combine, summarize
@@ -37,6 +38,11 @@ def visible_to(agent_id: int) -> ColumnElement[bool]:
     m, r = schema.messages, schema.message_recipients
     received = exists().where(and_(r.c.message_id == m.c.id, r.c.agent_id == agent_id))
     return or_(m.c.sender_id == agent_id, received)
+
+
+def viewer_scope(project: RowMapping, viewer: RowMapping | None) -> ColumnElement[bool]:
+    """Return what a viewer sees, wherever it is stored: its own mail, or without a viewer the project's mail."""
+    return in_project_scope(project["id"]) if viewer is None else visible_to(viewer["id"])
 
 
 async def viewer_row(session: AsyncSession, project: RowMapping, agent_name: str | None) -> RowMapping | None:
@@ -113,10 +119,8 @@ async def load_messages(
         )
         .join(a, a.c.id == m.c.sender_id)
         .join(p, p.c.id == a.c.project_id)
-        .where(m.c.project_id == project["id"], condition)
+        .where(viewer_scope(project, viewer), condition)
     )
-    if viewer is not None:
-        query = query.where(visible_to(viewer["id"]))
     query = query.order_by(m.c.created_ts.desc(), m.c.id.desc()).limit(limit + 1)
     rows = list((await session.execute(query)).mappings().all())
     truncated = len(rows) > limit
@@ -141,9 +145,7 @@ async def _count(
     session: AsyncSession, project: RowMapping, viewer: RowMapping | None, condition: ColumnElement[bool]
 ) -> int:
     m = schema.messages
-    query = select(func.count()).select_from(m).where(m.c.project_id == project["id"], condition)
-    if viewer is not None:
-        query = query.where(visible_to(viewer["id"]))
+    query = select(func.count()).select_from(m).where(viewer_scope(project, viewer), condition)
     return int((await session.execute(query)).scalar_one())
 
 
