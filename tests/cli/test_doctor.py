@@ -232,3 +232,20 @@ async def test_old_pending_outbox_rows_are_flushed_by_repair(states, isolated_en
     fixed = runner.invoke(app, ["doctor", "repair", "--yes"])
     assert fixed.exit_code == 0, fixed.output
     assert archive.pending_count() == 0
+
+
+async def test_rebuild_db_reports_recovered_links_and_attachment_blobs(states, isolated_env):
+    data = await populate()
+    a, b, _ = data["names"]
+    async with Client(build_mcp_server()) as c:
+        await c.call_tool("request_contact", {"project_key": PROJECT, "from_agent": a, "to_agent": b,
+                                              "reason": "sync"})
+    archive.flush_pending()
+    reset_database_state()
+    archive.clear_repo_cache()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{isolated_env['db_path']}{suffix}").unlink(missing_ok=True)
+    result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+    assert result.exit_code == 0, result.output
+    recovered = next(line for line in result.output.splitlines() if "Recovered:" in line)
+    assert "Also 1 contact link and 0 attachment blobs." in recovered

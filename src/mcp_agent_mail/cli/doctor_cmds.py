@@ -33,6 +33,10 @@ def _states_dir() -> Path:
     return Path(cli_module._archive_states_dir(create=True))
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _print_report(report: Any, *, verbose: bool = True) -> None:
     for finding in report.findings:
         label = _LABELS.get(finding.status, finding.status.upper())
@@ -127,7 +131,9 @@ def rebuild_db(
     typer.secho(f"Rebuilt {result.db_path} from the archive.", fg=typer.colors.GREEN)
     typer.echo(
         f"  Recovered: {counts['projects']} projects, {counts['agents']} agents, {counts['messages']} messages, "
-        f"{counts['recipients']} recipients, {counts['file_reservations']} file reservations."
+        f"{counts['recipients']} recipients, {counts['file_reservations']} file reservations. "
+        f"Also {_plural(counts.get('agent_links', 0), 'contact link')} and "
+        f"{_plural(counts.get('attachment_blobs', 0), 'attachment blob')}."
     )
     for backup in result.backups:
         typer.echo(f"  Previous database kept as {backup}")
