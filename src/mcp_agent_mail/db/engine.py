@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -39,7 +39,10 @@ class _State:
         self.session_factory: async_sessionmaker[AsyncSession] | None = None
         self.schema_ready_for: str | None = None
         self.write_locks: dict[int, asyncio.Lock] = {}
+        self.write_engine: Engine | None = None
         self.guard = threading.Lock()
+        # Held by whichever writer of this process is inside BEGIN IMMEDIATE (any loop or thread).
+        self.process_write_lock = threading.Lock()
 
 
 _state = _State()
@@ -112,6 +115,23 @@ def get_sync_engine(settings: Settings | None = None) -> Engine:
                 _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
             _state.sync_engine = engine
         return _state.sync_engine
+
+
+def _get_write_engine(settings: Settings) -> Engine:
+    """Return the pooled synchronous engine that runs whole write transactions in worker threads."""
+    with _state.guard:
+        _check_url(settings.database.url)
+        if _state.write_engine is None:
+            url = settings.database.url
+            _prepare_sqlite_file(url)
+            kwargs: dict[str, Any] = {"echo": settings.database.echo}
+            if is_sqlite(url):
+                kwargs.update(pool_size=2, max_overflow=2, connect_args={"check_same_thread": False})
+            engine = create_engine(_sync_url(url), **kwargs)
+            if is_sqlite(url):
+                _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
+            _state.write_engine = engine
+        return _state.write_engine
 
 
 def get_engine(settings: Settings | None = None) -> AsyncEngine:
@@ -211,24 +231,101 @@ def _write_lock() -> asyncio.Lock:
     return lock
 
 
+async def _acquire_process_lock() -> None:
+    lock = _state.process_write_lock
+    if lock.acquire(blocking=False):
+        return
+    waiter = asyncio.ensure_future(asyncio.to_thread(lock.acquire))
+    try:
+        await asyncio.shield(waiter)
+    except asyncio.CancelledError:
+        # The thread still takes the lock; hand it back as soon as it does.
+        waiter.add_done_callback(lambda f: lock.release() if not f.cancelled() and f.exception() is None else None)
+        raise
+
+
 @contextlib.asynccontextmanager
 async def write_session() -> AsyncIterator[AsyncSession]:
     """Yield a session inside ``BEGIN IMMEDIATE``; commit on success, roll back on error."""
     factory = _session_factory()
-    async with _write_lock(), factory() as session:
+    async with _write_lock():
+        await _acquire_process_lock()
         try:
-            await session.connection(execution_options={_IMMEDIATE: True})
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
-            await session.commit()
-        except (OperationalError, OverflowError) as exc:
-            mapped = database_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            async with factory() as session:
+                try:
+                    await session.connection(execution_options={_IMMEDIATE: True})
+                    try:
+                        yield session
+                    except BaseException:
+                        await session.rollback()
+                        raise
+                    await session.commit()
+                except (OperationalError, OverflowError) as exc:
+                    mapped = database_error(exc)
+                    if mapped is None:
+                        raise
+                    raise mapped from exc
+        finally:
+            _state.process_write_lock.release()
+
+
+T = TypeVar("T")
+
+
+class _ImmediateSession:
+    """The part of AsyncSession that services use, over a synchronous connection: every await completes at once."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Any, params: Any = None, **_: Any) -> Any:
+        """Execute a statement on the connection and return its result."""
+        return self._conn.execute(statement, params)
+
+    async def scalar(self, statement: Any, params: Any = None, **_: Any) -> Any:
+        """Execute a statement and return the first column of its first row."""
+        return self._conn.scalar(statement, params)
+
+    async def scalars(self, statement: Any, params: Any = None, **_: Any) -> Any:
+        """Execute a statement and return its first column."""
+        return self._conn.scalars(statement, params)
+
+
+def _run_to_end(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends; refuse one that waits on real I/O."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return cast(T, stop.value)
+    coro.close()
+    raise RuntimeError("a threaded write transaction awaited something other than its session")
+
+
+def _write_in_thread(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = _get_write_engine(settings)
+    with _state.process_write_lock, engine.connect() as raw:
+        conn = raw.execution_options(**{_IMMEDIATE: True})
+        with conn.begin():
+            return _run_to_end(cast(Coroutine[Any, Any, T], work(cast(AsyncSession, _ImmediateSession(conn)))))
+
+
+async def run_write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one write transaction (``BEGIN IMMEDIATE``, commit on success) in a worker thread.
+
+    ``work`` gets a session whose statements run synchronously on a pooled connection, so it
+    may await only that session's ``execute``/``scalar``/``scalars``. The process write lock
+    is then held for the SQL alone, not across event-loop turns.
+    """
+    settings = get_settings()
+    get_engine(settings)
+    ensure_schema(settings)
+    try:
+        return await asyncio.to_thread(_write_in_thread, settings, work)
+    except (OperationalError, OverflowError) as exc:
+        mapped = database_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 @contextlib.contextmanager
@@ -256,13 +353,17 @@ def sync_read_connection(settings: Settings | None = None) -> Iterator[Connectio
 def _dispose_locked() -> None:
     async_engine = _state.async_engine
     sync_engine = _state.sync_engine
+    write_engine = _state.write_engine
     _state.async_engine = None
     _state.sync_engine = None
+    _state.write_engine = None
     _state.session_factory = None
     _state.schema_ready_for = None
     _state.write_locks.clear()
     if sync_engine is not None:
         sync_engine.dispose()
+    if write_engine is not None:
+        write_engine.dispose()
     if async_engine is not None:
         _dispose_async_engine(async_engine)
 

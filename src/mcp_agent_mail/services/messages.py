@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db.engine import run_write
 from mcp_agent_mail.errors import (
     AgentMailError,
     AgentRetiredError,
@@ -352,18 +353,24 @@ async def send_message(
         lists = rcpt.clean_lists(to, cc, bcc)
     paths = attachments.check_paths(attachment_paths)
     draft, blobs = await _prepare_attachments(project_key, sender_name, draft, paths, convert_images)
-    skipped: list[dict[str, str]] = []
+
+    async def transaction(
+        session: AsyncSession,
+    ) -> tuple[RowMapping, dict[str, Any], list[dict[str, str]]]:
+        project = await resolve_project(session, project_key)
+        ensure_writable(project)
+        sender = await get_agent(session, project, sender_name, field="sender_name")
+        ensure_active(sender)
+        recipients = await rcpt.resolve(session, project, lists)
+        await _enforce(session, project, sender, recipients, draft.thread_id)
+        skipped: list[dict[str, str]] = []
+        if broadcast:
+            recipients, skipped = await _add_broadcast(session, project, sender, recipients, draft.thread_id)
+        payload = await store_message(session, project, sender, draft, recipients, blobs)
+        return project, payload, skipped
+
     try:
-        async with write_session() as session:
-            project = await resolve_project(session, project_key)
-            ensure_writable(project)
-            sender = await get_agent(session, project, sender_name, field="sender_name")
-            ensure_active(sender)
-            recipients = await rcpt.resolve(session, project, lists)
-            await _enforce(session, project, sender, recipients, draft.thread_id)
-            if broadcast:
-                recipients, skipped = await _add_broadcast(session, project, sender, recipients, draft.thread_id)
-            payload = await store_message(session, project, sender, draft, recipients, blobs)
+        project, payload, skipped = await run_write(transaction)
     except ContactRequiredError as exc:
         if not auto_contact_if_blocked:
             raise
@@ -441,7 +448,7 @@ async def reply_message(
         rcpt.clean_lists(to, cc, bcc)  # an explicit empty list must not silently send nothing
     base = Draft(subject="-", body_md=body, importance="normal", ack_required=False, thread_id=None, topic=None)
     base, blobs = await _prepare_attachments(project_key, sender_name, base, [], None)
-    async with write_session() as session:
+    async def transaction(session: AsyncSession) -> tuple[RowMapping, dict[str, Any], Draft, RowMapping]:
         project = await resolve_project(session, project_key)
         ensure_writable(project)
         sender = await get_agent(session, project, sender_name, field="sender_name")
@@ -462,6 +469,9 @@ async def reply_message(
         recipients = await rcpt.resolve(session, project, lists)
         await _enforce(session, project, sender, recipients, draft.thread_id)
         payload = await store_message(session, project, sender, draft, recipients, blobs)
+        return project, payload, draft, original
+
+    project, payload, draft, original = await run_write(transaction)
     archive.wake_writer()
     result = _result(project, payload, draft.notices)
     result["thread_id"] = draft.thread_id
