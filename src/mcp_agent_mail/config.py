@@ -92,6 +92,7 @@ class _EnvSettings(BaseSettings):
     llm_temperature: float = Field(0.2, alias="LLM_TEMPERATURE")
     session_binding_ttl_seconds: int = Field(86400, alias="MCP_AGENT_MAIL_SESSION_BINDING_TTL_SECONDS")
     retention_max_age_days: int = Field(180, alias="RETENTION_MAX_AGE_DAYS")
+    ack_ttl_seconds: int = Field(1800, alias="ACK_TTL_SECONDS")
     tools_profile: str = Field("full", alias="TOOLS_PROFILE")
 
 
@@ -206,6 +207,7 @@ class Settings:
     agent_identity_mode: str = "trusted"
     session_binding_ttl_seconds: int = 86400
     retention_max_age_days: int = 180
+    ack_ttl_seconds: int = 1800
     tools_profile: str = "full"
     llm: LlmSettings = field(default_factory=LlmSettings)
     extra: dict[str, str] = field(default_factory=dict)
@@ -303,6 +305,7 @@ def _build_settings() -> Settings:
         ),
         session_binding_ttl_seconds=max(60, env.session_binding_ttl_seconds),
         retention_max_age_days=max(1, env.retention_max_age_days),
+        ack_ttl_seconds=min(365 * 86400, max(1, env.ack_ttl_seconds)),
         tools_profile=env.tools_profile.strip() or "full",
     )
 
