@@ -11,7 +11,9 @@ from fastmcp.exceptions import McpError
 from resource_kit import PROJECT, call, fingerprint, read, settle
 from sqlalchemy import update
 
+from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.db import schema, write_session
+from mcp_agent_mail.services import views
 from mcp_agent_mail.timeutil import utcnow
 
 P = quote(PROJECT, safe="")
@@ -84,3 +86,17 @@ async def test_views_change_nothing_and_need_a_token_in_strict_mode(strict_mode,
         with pytest.raises(McpError, match=r"^NOT_FOUND"):
             await read(c, f"resource://views/ack-required/Nobody?project={P}&agent_token={red}")
     assert await fingerprint() == before
+
+
+async def test_acks_stale_default_comes_from_the_ack_ttl_setting(world, monkeypatch):
+    monkeypatch.setenv("ACK_TTL_SECONDS", "3600")
+    clear_settings_cache()
+    await _age(world["m2"], 5400)
+    async with Client(world["server"]) as c:
+        stale = await read(c, f"resource://views/acks-stale/RedFox?project={P}")
+    assert stale["ttl_seconds"] == 3600 and [m["id"] for m in stale["messages"]] == [world["m2"]]
+    direct = await views.acks_stale(PROJECT, "RedFox")
+    assert direct["ttl_seconds"] == 3600 and direct["count"] == 1
+    monkeypatch.setenv("ACK_TTL_SECONDS", "7200")
+    clear_settings_cache()
+    assert (await views.acks_stale(PROJECT, "RedFox"))["count"] == 0

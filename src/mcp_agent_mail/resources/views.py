@@ -6,12 +6,12 @@ from typing import Any
 
 from fastmcp import FastMCP
 
+from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.resources._common import authorize_owner, int_param, json_resource, require_project
 from mcp_agent_mail.services import views
 
 _AUTH = " In strict identity mode pass agent_token unless this session registered the agent."
 _DAY = 86400
-ACK_TTL_SECONDS = 1800
 
 
 def register(mcp: FastMCP) -> None:
@@ -51,7 +51,7 @@ def register(mcp: FastMCP) -> None:
         mcp,
         "resource://views/acks-stale/{agent}{?project,ttl_seconds,limit,agent_token}",
         name="views-acks-stale",
-        description="Unacknowledged messages older than ttl_seconds (1800), oldest first, "
+        description="Unacknowledged messages older than ttl_seconds (ACK_TTL_SECONDS, 1800), oldest first, "
         "with age_seconds: {project, agent, ttl_seconds, count, messages}. limit 1-1000 (20)." + _AUTH,
     )
     async def acks_stale(
@@ -62,7 +62,7 @@ def register(mcp: FastMCP) -> None:
         agent_token: str | None = None,
     ) -> dict[str, Any]:
         key = require_project(project, "views/acks-stale/{agent}")
-        ttl = int_param(ttl_seconds, "ttl_seconds", ACK_TTL_SECONDS, maximum=365 * _DAY)
+        ttl = int_param(ttl_seconds, "ttl_seconds", get_settings().ack_ttl_seconds, maximum=365 * _DAY)
         size = int_param(limit, "limit", 20)
         await authorize_owner(key, agent, agent_token, f"the views of {agent}")
         return await views.acks_stale(key, agent, ttl_seconds=ttl, limit=size)

@@ -18,13 +18,15 @@ from mcp_agent_mail.timeutil import iso, parse_timestamp, utcnow
 URGENT_LEVELS = ("high", "urgent")
 
 
-def _since(since_ts: str | None) -> datetime | None:
+def since(since_ts: str | None) -> datetime | None:
+    """Parse an optional ``since_ts`` filter (None when absent or blank)."""
     if since_ts is None or not since_ts.strip():
         return None
     return parse_timestamp(since_ts, field="since_ts")
 
 
-def _item(row: RowMapping, include_bodies: bool, reader_project_id: int) -> dict[str, Any]:
+def item(row: RowMapping, include_bodies: bool, reader_project_id: int) -> dict[str, Any]:
+    """Shape one received-message row as an inbox entry (sender with @slug when from another project)."""
     item: dict[str, Any] = {
         "id": row["id"],
         "project_id": row["project_id"],
@@ -63,7 +65,7 @@ async def fetch_inbox(
 ) -> list[dict[str, Any]]:
     """Return the agent's received messages, newest first, without marking them read."""
     check_limit(limit)
-    since = _since(since_ts)
+    after = since(since_ts)
     m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
     columns = [
         m.c.id, m.c.project_id, m.c.sender_id, m.c.thread_id, m.c.topic, m.c.subject, m.c.importance,
@@ -87,12 +89,12 @@ async def fetch_inbox(
         )
         if urgent_only:
             query = query.where(m.c.importance.in_(URGENT_LEVELS))
-        if since is not None:
-            query = query.where(m.c.created_ts > since)
+        if after is not None:
+            query = query.where(m.c.created_ts > after)
         # Ids grow with time, so the (agent_id, message_id) index yields newest first without a sort.
         query = query.order_by(r.c.message_id.desc()).limit(limit)
         rows = (await session.execute(query)).mappings().all()
-    return [_item(row, include_bodies, project["id"]) for row in rows]
+    return [item(row, include_bodies, project["id"]) for row in rows]
 
 
 async def _receipt_row(session: AsyncSession, agent: RowMapping, message_id: int) -> RowMapping:

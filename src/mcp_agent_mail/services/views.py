@@ -202,9 +202,13 @@ def _age_seconds(created: datetime, now: datetime) -> int:
     return max(0, int((now - ensure_utc(created)).total_seconds()))
 
 
-async def acks_stale(project_key: str, agent_name: str, *, ttl_seconds: int, limit: int) -> dict[str, Any]:
-    """Return unacknowledged messages older than ``ttl_seconds``, oldest first, with their age."""
+async def acks_stale(
+    project_key: str, agent_name: str, *, ttl_seconds: int | None = None, limit: int = 20
+) -> dict[str, Any]:
+    """Return unacknowledged messages older than ``ttl_seconds`` (ACK_TTL_SECONDS), oldest first, with their age."""
     check_limit(limit)
+    if ttl_seconds is None:
+        ttl_seconds = get_settings().ack_ttl_seconds
     _check_positive(ttl_seconds, "ttl_seconds")
     now = utcnow()
     async with get_session() as session:
@@ -250,13 +254,13 @@ async def outbox_view(
 ) -> dict[str, Any]:
     """Return messages the agent sent, newest first, each with its to/cc/bcc recipients."""
     check_limit(limit)
-    since = inbox._since(since_ts)
+    after = inbox.since(since_ts)
     columns = [*_BASE_COLUMNS, m.c.body_md] if include_bodies else list(_BASE_COLUMNS)
     async with get_session() as session:
         project, agent = await owner(session, project_key, agent_name)
         query = select(*columns).select_from(_joined(m)).where(m.c.sender_id == agent["id"])
-        if since is not None:
-            query = query.where(m.c.created_ts > since)
+        if after is not None:
+            query = query.where(m.c.created_ts > after)
         rows = (await session.execute(query.order_by(m.c.id.desc()).limit(limit))).mappings().all()
         recipients = await _recipient_lists(session, [row["id"] for row in rows])
     items = []
