@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,8 @@ from sqlalchemy import RowMapping, select
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import get_session, schema
 from mcp_agent_mail.errors import AgentMailError, UnauthorizedError
-from mcp_agent_mail.services.common import find_agent, resolve_project
+from mcp_agent_mail.services.common import resolve_project
+from mcp_agent_mail.services.lookup import project_and_agent
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +174,7 @@ def _how_to_prove(name: str, token_param: str, has_token: bool) -> str:
 
 
 def check_agent(
-    agent: RowMapping, token: str | None, session_key: str | None, *, action: str, token_param: str
+    agent: Mapping[str, Any], token: str | None, session_key: str | None, *, action: str, token_param: str
 ) -> bool:
     """Verify a caller acting as ``agent``; return whether it proved the identity, raise UNAUTHORIZED if refused."""
     given = _given(token)
@@ -231,19 +233,17 @@ async def authorize_agent(
             raise UnauthorizedError(f"{action} cannot be verified without project_key.")
         return Proof(False)
     async with get_session() as session:
+        if agent_name:
+            try:
+                project, agent = await project_and_agent(session, project_key, agent_name)
+            except AgentMailError:
+                return Proof(False)
+            verified = check_agent(agent, token, session_key, action=action, token_param=token_param)
+            return Proof(verified, agent["name"], project["id"], agent["id"])
         try:
             project = await resolve_project(session, project_key)
         except AgentMailError:
             return Proof(False)
-        if agent_name:
-            try:
-                agent = await find_agent(session, project["id"], agent_name)
-            except AgentMailError:
-                return Proof(False)
-            if agent is None:
-                return Proof(False)
-            verified = check_agent(agent, token, session_key, action=action, token_param=token_param)
-            return Proof(verified, agent["name"], project["id"], agent["id"])
         return await _viewer_without_name(session, project, token, session_key, action, token_param)
 
 

@@ -18,6 +18,7 @@ from mcp.types import ToolAnnotations
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
+from mcp_agent_mail.db.engine import database_error
 from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.services import auth
 from mcp_agent_mail.tools.formatting import FormatParam, normalise_format, prune, table_result
@@ -177,6 +178,8 @@ def agent_mail_tool(
             except ToolError:
                 raise
             except Exception as exc:
+                if (coded := database_error(exc)) is not None:
+                    raise ToolError(coded.render(), log_level=logging.INFO) from exc
                 logger.exception("tool %s failed", fn.__name__)
                 raise ToolError(
                     f"INTERNAL_ERROR: {type(exc).__name__}: {exc}. "
