@@ -12,6 +12,7 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.db import get_session, schema, write_session
 from mcp_agent_mail.errors import NotFoundError
 from mcp_agent_mail.services.common import check_limit, get_agent, resolve_project
+from mcp_agent_mail.services.lookup import project_and_agent
 from mcp_agent_mail.services.messages import ensure_writable
 from mcp_agent_mail.timeutil import iso, parse_timestamp, utcnow
 
@@ -75,8 +76,7 @@ async def fetch_inbox(
     if include_bodies:
         columns.append(m.c.body_md)
     async with get_session() as session:
-        project = await resolve_project(session, project_key)
-        agent = await get_agent(session, project, agent_name)
+        project, agent = await project_and_agent(session, project_key, agent_name)
         # Mail from another project is stored there; the recipient row alone puts it in this inbox.
         query = (
             select(*columns)
