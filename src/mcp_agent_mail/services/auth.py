@@ -174,7 +174,7 @@ def _how_to_prove(name: str, token_param: str, has_token: bool) -> str:
 
 
 def check_agent(
-    agent: Mapping[str, Any], token: str | None, session_key: str | None, *, action: str, token_param: str
+    agent: Mapping[Any, Any], token: str | None, session_key: str | None, *, action: str, token_param: str
 ) -> bool:
     """Verify a caller acting as ``agent``; return whether it proved the identity, raise UNAUTHORIZED if refused."""
     given = _given(token)
