@@ -16,6 +16,7 @@ from sqlalchemy import Connection, RowMapping, and_, or_, select
 
 from mcp_agent_mail.archive import paths
 from mcp_agent_mail.db import schema
+from mcp_agent_mail.db.shapes import agent_dict, project_dict
 from mcp_agent_mail.timeutil import iso
 
 DIGEST_PREVIEW_CHARS = 1200
@@ -58,34 +59,12 @@ def parse_message_document(data: bytes) -> tuple[dict[str, Any], str]:
 
 def project_json(row: RowMapping) -> dict[str, Any]:
     """Shape ``project.json``."""
-    data: dict[str, Any] = {
-        "id": row["id"],
-        "slug": row["slug"],
-        "human_key": row["human_key"],
-        "created_at": iso(row["created_at"]),
-    }
-    if row["archived_at"] is not None:
-        data["archived_at"] = iso(row["archived_at"])
-    return data
+    return project_dict(row)
 
 
 def profile_json(row: RowMapping) -> dict[str, Any]:
-    """Shape ``profile.json``; token hashes are never written."""
-    data: dict[str, Any] = {
-        "id": row["id"],
-        "project_id": row["project_id"],
-        "name": row["name"],
-        "program": row["program"],
-        "model": row["model"],
-        "task_description": row["task_description"],
-        "inception_ts": iso(row["inception_ts"]),
-        "last_active_ts": iso(row["last_active_ts"]),
-        "attachments_policy": row["attachments_policy"],
-        "contact_policy": row["contact_policy"],
-    }
-    if row["retired_at"] is not None:
-        data["retired_at"] = iso(row["retired_at"])
-    return data
+    """Shape ``profile.json``: the public profile plus the contact policy; token hashes are never written."""
+    return {**agent_dict(row), "contact_policy": row["contact_policy"]}
 
 
 def contacts_file(slug: str, name: str) -> str:

@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db.shapes import agent_dict
 from mcp_agent_mail.errors import InvalidArgumentError, ProjectArchivedError
 from mcp_agent_mail.services.auth import BINDINGS, check_agent, hash_token
-from mcp_agent_mail.services.common import agent_dict, find_agent, get_agent, resolve_project
+from mcp_agent_mail.services.common import find_agent, get_agent, resolve_project
 from mcp_agent_mail.services.names import generate_name, name_key, normalise_agent_name
 from mcp_agent_mail.timeutil import utcnow
 

@@ -6,7 +6,6 @@ import difflib
 import posixpath
 import re
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +14,6 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.names import looks_like_placeholder, name_key
-from mcp_agent_mail.timeutil import iso
 
 _PROJECT_PLACEHOLDERS = ("YOUR_PROJECT", "PLACEHOLDER", "<PROJECT>", "{PROJECT}", "$PROJECT")
 _SLUG_RUN = re.compile(r"[^a-z0-9]+")
@@ -47,37 +45,6 @@ def normalise_human_key(human_key: str) -> str:
     if len(normalised) > 1024:
         raise InvalidArgumentError("human_key is longer than 1024 characters.")
     return normalised
-
-
-def project_dict(row: RowMapping) -> dict[str, Any]:
-    """Shape a project row for clients (null fields omitted)."""
-    result: dict[str, Any] = {
-        "id": row["id"],
-        "slug": row["slug"],
-        "human_key": row["human_key"],
-        "created_at": iso(row["created_at"]),
-    }
-    if row["archived_at"] is not None:
-        result["archived_at"] = iso(row["archived_at"])
-    return result
-
-
-def agent_dict(row: RowMapping) -> dict[str, Any]:
-    """Shape an agent row for clients; never includes tokens or the contact policy."""
-    result: dict[str, Any] = {
-        "id": row["id"],
-        "name": row["name"],
-        "program": row["program"],
-        "model": row["model"],
-        "task_description": row["task_description"],
-        "inception_ts": iso(row["inception_ts"]),
-        "last_active_ts": iso(row["last_active_ts"]),
-        "project_id": row["project_id"],
-        "attachments_policy": row["attachments_policy"],
-    }
-    if row["retired_at"] is not None:
-        result["retired_at"] = iso(row["retired_at"])
-    return result
 
 
 def delivered_into(project_id: int) -> ColumnElement[bool]:

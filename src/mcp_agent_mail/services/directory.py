@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db.shapes import agent_dict, project_dict
 from mcp_agent_mail.services import staleness
-from mcp_agent_mail.services.common import agent_dict, project_dict, resolve_project
+from mcp_agent_mail.services.common import resolve_project
 from mcp_agent_mail.timeutil import iso, utcnow
 
 a, r, fr = schema.agents, schema.message_recipients, schema.file_reservations

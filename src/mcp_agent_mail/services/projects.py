@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.db import get_session, schema, write_session
-from mcp_agent_mail.services.common import normalise_human_key, project_dict, resolve_project, slugify
+from mcp_agent_mail.db.shapes import project_dict
+from mcp_agent_mail.services.common import normalise_human_key, resolve_project, slugify
 from mcp_agent_mail.timeutil import utcnow
 
 _MAX_SLUG = 64

@@ -1,0 +1,40 @@
+"""Rows shaped as plain dicts, shared by the results clients see and the Git archive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from mcp_agent_mail.timeutil import iso
+
+
+def project_dict(row: RowMapping) -> dict[str, Any]:
+    """Shape a project row (``archived_at`` only when set)."""
+    result: dict[str, Any] = {
+        "id": row["id"],
+        "slug": row["slug"],
+        "human_key": row["human_key"],
+        "created_at": iso(row["created_at"]),
+    }
+    if row["archived_at"] is not None:
+        result["archived_at"] = iso(row["archived_at"])
+    return result
+
+
+def agent_dict(row: RowMapping) -> dict[str, Any]:
+    """Shape an agent row; never includes tokens, token hashes or the contact policy."""
+    result: dict[str, Any] = {
+        "id": row["id"],
+        "name": row["name"],
+        "program": row["program"],
+        "model": row["model"],
+        "task_description": row["task_description"],
+        "inception_ts": iso(row["inception_ts"]),
+        "last_active_ts": iso(row["last_active_ts"]),
+        "project_id": row["project_id"],
+        "attachments_policy": row["attachments_policy"],
+    }
+    if row["retired_at"] is not None:
+        result["retired_at"] = iso(row["retired_at"])
+    return result
