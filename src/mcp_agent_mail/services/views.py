@@ -210,34 +210,35 @@ async def acks_stale(
     if ttl_seconds is None:
         ttl_seconds = get_settings().ack_ttl_seconds
     _check_positive(ttl_seconds, "ttl_seconds")
-    now = utcnow()
-    async with get_session() as session:
-        project, agent = await owner(session, project_key, agent_name)
-        cutoff = now - timedelta(seconds=ttl_seconds)
-        rows = await _received(session, agent, [_ACK_PENDING, m.c.created_ts <= cutoff], limit=limit, oldest_first=True)
-    items = []
-    for row in rows:
-        item = _received_item(row, project["id"])
-        item["age_seconds"] = _age_seconds(row["created_ts"], now)
-        items.append(item)
-    return _payload(project, agent, items, ttl_seconds=ttl_seconds)
+    return await _unacknowledged_older_than(
+        project_key, agent_name, timedelta(seconds=ttl_seconds), limit, ttl_seconds=ttl_seconds
+    )
 
 
 async def ack_overdue(project_key: str, agent_name: str, *, ttl_minutes: int, limit: int) -> dict[str, Any]:
     """Return unacknowledged messages older than ``ttl_minutes``, oldest first."""
     check_limit(limit)
     _check_positive(ttl_minutes, "ttl_minutes")
+    return await _unacknowledged_older_than(
+        project_key, agent_name, timedelta(minutes=ttl_minutes), limit, ttl_minutes=ttl_minutes
+    )
+
+
+async def _unacknowledged_older_than(
+    project_key: str, agent_name: str, age: timedelta, limit: int, **window: int
+) -> dict[str, Any]:
     now = utcnow()
     async with get_session() as session:
         project, agent = await owner(session, project_key, agent_name)
-        cutoff = now - timedelta(minutes=ttl_minutes)
-        rows = await _received(session, agent, [_ACK_PENDING, m.c.created_ts <= cutoff], limit=limit, oldest_first=True)
+        rows = await _received(
+            session, agent, [_ACK_PENDING, m.c.created_ts <= now - age], limit=limit, oldest_first=True
+        )
     items = []
     for row in rows:
         item = _received_item(row, project["id"])
         item["age_seconds"] = _age_seconds(row["created_ts"], now)
         items.append(item)
-    return _payload(project, agent, items, ttl_minutes=ttl_minutes)
+    return _payload(project, agent, items, **window)
 
 
 def _check_positive(value: int, field: str) -> None:
