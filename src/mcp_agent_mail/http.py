@@ -394,3 +394,8 @@ if __name__ == "__main__":  # pragma: no cover - ``python -m mcp_agent_mail.http
     from mcp_agent_mail.cli import app as cli_app
 
     cli_app(["serve", *sys.argv[1:]])
+
+
+def app_from_environment() -> Starlette:
+    """Build the app from the process environment (the factory each ``serve --workers N`` process calls)."""
+    return build_http_app(get_settings())

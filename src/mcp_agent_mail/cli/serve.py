@@ -101,6 +101,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="TCP port (default HTTP_PORT, 8765).")] = None,
     path: Annotated[str | None, typer.Option(help="MCP endpoint path (default HTTP_PATH, /mcp/).")] = None,
     tools: ToolsOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=32,
+            help="Worker processes; they share the mailbox safely, each with its own archive writer.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve MCP over Streamable HTTP (plus /health/liveness and /health/readiness) until SIGINT/SIGTERM."""
     import uvicorn
@@ -115,16 +122,20 @@ def serve(
     app = build_http_app(settings)
     url = f"http://{settings.http.host}:{settings.http.port}{settings.http.path}"
     typer.echo(_banner(settings, f"MCP over HTTP at {url}"), err=True)
-    if settings.http.host not in _LOOPBACK:
+    if settings.http.host not in _LOOPBACK and not (settings.http.bearer_token or settings.http.jwt.enabled):
         typer.secho(
             f"warning: listening on {settings.http.host} without authentication; anyone who can reach this port "
             "can act as any agent.",
             fg=typer.colors.YELLOW,
             err=True,
         )
+    # Several workers each build the app from the environment the options above were written to.
+    target: Any = app if workers == 1 else "mcp_agent_mail.http:app_from_environment"
     with _hold_mailbox(settings, "http"):
         uvicorn.run(
-            app,
+            target,
+            factory=workers > 1,
+            workers=workers if workers > 1 else None,
             host=settings.http.host,
             port=settings.http.port,
             log_config=None,
