@@ -11,6 +11,7 @@ from mcp_agent_mail.db import get_session, schema
 from mcp_agent_mail.db.shapes import agent_dict, project_dict
 from mcp_agent_mail.services import staleness
 from mcp_agent_mail.services.common import resolve_project
+from mcp_agent_mail.services.reservations import reservation_view
 from mcp_agent_mail.timeutil import iso, utcnow
 
 a, r, fr = schema.agents, schema.message_recipients, schema.file_reservations
@@ -86,18 +87,8 @@ async def reservation_statuses(project_key: str, *, active_only: bool = True) ->
         activity = {h["id"]: await staleness.agent_activity(session, h) for h in holders}
     items = []
     for row in rows:
-        item: dict[str, Any] = {
-            "id": row["id"],
-            "agent": row["agent"],
-            "path_pattern": row["path_pattern"],
-            "exclusive": bool(row["exclusive"]),
-            "reason": row["reason"],
-            "created_ts": iso(row["created_ts"]),
-            "expires_ts": iso(row["expires_ts"]),
-            "status": _status(row, now),
-        }
-        if row["released_ts"] is not None:
-            item["released_ts"] = iso(row["released_ts"])
+        item = reservation_view(row)
+        item["status"] = _status(row, now)
         if item["status"] == "active":
             holder = activity[row["agent_id"]]
             item.update(await _staleness_facts(project["human_key"], row["path_pattern"], holder, now))

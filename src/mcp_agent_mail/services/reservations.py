@@ -478,7 +478,8 @@ def _already_released(row: RowMapping) -> dict[str, Any]:
     return {"released": 0, "released_at": iso(row["released_ts"]), "already_released": True}
 
 
-def _released_view(row: RowMapping, verdict: staleness.Staleness, released: datetime) -> dict[str, Any]:
+def reservation_view(row: RowMapping) -> dict[str, Any]:
+    """Shape a reservation row joined with its holder's name (``agent``) for clients."""
     view: dict[str, Any] = {
         "id": row["id"],
         "agent": row["agent"],
@@ -487,9 +488,16 @@ def _released_view(row: RowMapping, verdict: staleness.Staleness, released: date
         "reason": row["reason"],
         "created_ts": iso(row["created_ts"]),
         "expires_ts": iso(row["expires_ts"]),
-        "released_ts": iso(released),
-        "stale_reasons": verdict.reasons,
     }
+    if row["released_ts"] is not None:
+        view["released_ts"] = iso(row["released_ts"])
+    return view
+
+
+def _released_view(row: RowMapping, verdict: staleness.Staleness, released: datetime) -> dict[str, Any]:
+    view = reservation_view(row)
+    view["released_ts"] = iso(released)
+    view["stale_reasons"] = verdict.reasons
     evidence = {
         "last_agent_activity_ts": verdict.last_agent_activity,
         "last_mail_activity_ts": verdict.last_mail_activity,
