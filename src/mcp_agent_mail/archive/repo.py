@@ -85,6 +85,18 @@ def lock_timeout_error(root: Path, timeout: float) -> UnavailableError:
     )
 
 
+@contextlib.contextmanager
+def archive_quiet(root: Path, timeout: float = 30.0) -> Iterator[None]:
+    """Hold the writer lock (when a repository exists) so no commit lands during the block; raise if it stays busy."""
+    if not (root / ".git").is_dir():
+        yield
+        return
+    with writer_lock(root, timeout) as acquired:
+        if not acquired:
+            raise lock_timeout_error(root, timeout)
+        yield
+
+
 def _identity(settings: Settings) -> bytes:
     return f"{settings.storage.git_author_name} <{settings.storage.git_author_email}>".encode()
 

@@ -16,7 +16,6 @@ import contextlib
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 from mcp_agent_mail.archive.render import render_archive_files
-from mcp_agent_mail.archive.repo import lock_timeout_error, writer_lock
+from mcp_agent_mail.archive.repo import archive_quiet
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.db.engine import require_sqlite_path, reset_database_state
@@ -251,17 +250,6 @@ def _reset_process_caches() -> None:
     clear_repo_cache()
 
 
-@contextlib.contextmanager
-def _archive_quiet(root: Path, timeout: float) -> Iterator[None]:
-    if not (root / ".git").is_dir():
-        yield
-        return
-    with writer_lock(root, timeout) as acquired:
-        if not acquired:
-            raise lock_timeout_error(root, timeout)
-        yield
-
-
 def _refuse_existing(db_path: Path, state: DatabaseState) -> None:
     if state.kind == "data":
         held = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in state.counts.items() if n)
@@ -290,7 +278,7 @@ def rebuild_database(settings: Settings, *, force: bool = False, ignore_running:
         state = inspect_database(db_path)
         if state.kind in ("data", "unreadable") and not force:
             _refuse_existing(db_path, state)
-        with _archive_quiet(root, lock_timeout):
+        with archive_quiet(root, lock_timeout):
             source, from_history = archive_source_files(root)
             floors = _history_floors(root)
         rows = recover_rows(source)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp_agent_mail import __version__
+from mcp_agent_mail.archive.repo import archive_quiet
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import require_sqlite_path
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
@@ -80,20 +81,6 @@ def flush_archive_writer(settings: Settings) -> int:
     from mcp_agent_mail.archive import flush_pending
 
     return flush_pending(settings)
-
-
-@contextlib.contextmanager
-def _archive_quiet(storage_root: Path, timeout: float = 30.0) -> Iterator[None]:
-    """Hold the archive writer lock (when a repository exists) so no commit lands while files are copied."""
-    if not (storage_root / ".git").is_dir():
-        yield
-        return
-    from mcp_agent_mail.archive.repo import lock_timeout_error, writer_lock
-
-    with writer_lock(storage_root, timeout) as acquired:
-        if not acquired:
-            raise lock_timeout_error(storage_root, timeout)
-        yield
 
 
 def snapshot_database(source: Path, target: Path) -> None:
@@ -330,7 +317,7 @@ def save_restore_point(
         [p.strip() for p in (projects or []) if p.strip()], progress,
     )
     try:
-        with _archive_quiet(storage_root):
+        with archive_quiet(storage_root):
             return _write_restore_point(job)
     finally:
         shutil.rmtree(work, ignore_errors=True)
