@@ -19,7 +19,6 @@ import os
 import sys
 from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -41,11 +40,10 @@ def _syncfs() -> Any | None:
     return function
 
 
-def fsync_path(path: Path) -> None:
+def fsync_path(path: str | os.PathLike[str]) -> None:
     """Flush one file or directory to disk (missing paths are skipped)."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if path.is_dir() else os.O_RDONLY
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):
         return
     try:
@@ -54,28 +52,42 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def barrier(root: Path, written: Iterable[Path]) -> str:
+def _folders(root: str, written: list[str]) -> list[str]:
+    """Return the folders holding ``written`` paths, up to and including ``root``, deepest first."""
+    prefix = root.rstrip(os.sep) + os.sep
+    folders: set[str] = set()
+    for path in written:
+        folder = os.path.dirname(path)
+        while folder not in folders and (folder == root or folder.startswith(prefix)):
+            folders.add(folder)
+            if folder == root:
+                break
+            folder = os.path.dirname(folder)
+    return sorted(folders, key=lambda f: f.count(os.sep), reverse=True)
+
+
+def barrier(root: str | os.PathLike[str], written: Iterable[str | os.PathLike[str]]) -> str:
     """Make the files (and folders) written under ``root`` durable; return the method used.
 
     Returns "fsync" (each path and its folders up to ``root`` flushed in one pass)
     or "syncfs" (the whole file system, for large batches on Linux).
     """
-    written = list(written)
-    function = _syncfs() if len(written) > SYNCFS_FROM_FILES else None
+    top = os.path.normpath(os.fspath(root))
+    files = list(dict.fromkeys(os.path.normpath(os.fspath(path)) for path in written))
+    function = _syncfs() if len(files) > SYNCFS_FROM_FILES else None
     if function is not None:
-        fd = os.open(root, os.O_RDONLY)
+        fd = os.open(top, os.O_RDONLY)
         try:
             if function(fd) == 0:
                 return "syncfs"
             error = ctypes.get_errno()
         finally:
             os.close(fd)
-        raise OSError(error, f"syncfs failed on {root}: {os.strerror(error)}")
-    directories: set[Path] = set()
-    for path in written:
+        raise OSError(error, f"syncfs failed on {top}: {os.strerror(error)}")
+    folders = _folders(top, files)
+    for path in files:
         fsync_path(path)
-        directories.update(parent for parent in path.parents if parent == root or root in parent.parents)
-    for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
+    for folder in folders:
         with contextlib.suppress(OSError):
-            fsync_path(directory)
+            fsync_path(folder)
     return "fsync"
