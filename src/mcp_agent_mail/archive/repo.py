@@ -12,20 +12,18 @@ import contextlib
 import fcntl
 import os
 import shutil
-import stat
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dulwich.file import FileLocked
 from dulwich.index import IndexEntry, index_entry_from_stat
-from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.objects import Blob, Commit, ObjectID
 from dulwich.refs import HEADREF
 from dulwich.repo import Repo
 
-from mcp_agent_mail.archive import durable, paths, workindex
+from mcp_agent_mail.archive import durable, objects, paths, trees, workindex
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.errors import UnavailableError
 
@@ -33,10 +31,7 @@ LOCK_NAME = "mcp-agent-mail-writer.lock"
 TMP_DIR = "mcp-agent-mail-tmp"
 INIT_MESSAGE = "chore: initialize archive"
 LOOSE_OBJECTS_PER_FANOUT = 27  # about 7000 loose objects in total
-PACK_THRESHOLD = 256  # a batch writing this many objects writes them as one pack ...
-MAX_BATCH_PACKS = 40  # ... while the repository has fewer packs than this (lookups slow down with many)
-_FILE_MODE = 0o100644
-_DIR_MODE = stat.S_IFDIR
+_FILE_MODE = trees.FILE_MODE
 
 _process_lock = threading.Lock()
 _repos: dict[str, tuple[int, Repo]] = {}
@@ -222,23 +217,21 @@ def maybe_pack(repo: Repo) -> int:
 atexit.register(clear_repo_cache)
 
 
+# The last commit this process made in each repository (HEAD usually still points at it).
+_heads: dict[str, Commit] = {}
+
+
 def head_commit(repo: Repo) -> Commit | None:
     """Return the commit HEAD points at, or None on an unborn branch."""
     try:
         sha = repo.refs[HEADREF]
     except KeyError:
         return None
+    cached = _heads.get(repo.path)
+    if cached is not None and cached.id == sha:
+        return cached
     obj = repo.object_store[sha]
     return obj if isinstance(obj, Commit) else None
-
-
-def _tree_copy(repo: Repo, sha: ObjectID | None) -> Tree:
-    if sha is None:
-        return Tree()
-    obj = repo.object_store[sha]
-    if not isinstance(obj, Tree):
-        return Tree()
-    return Tree.from_string(obj.as_raw_string())
 
 
 def _remove_empty_parents(root: Path, path: Path) -> None:
@@ -249,11 +242,6 @@ def _remove_empty_parents(root: Path, path: Path) -> None:
         except OSError:
             return
         parent = parent.parent
-
-
-def _loose_object_path(repo: Repo, sha: ObjectID) -> Path:
-    hexsha = sha.decode("ascii")
-    return Path(repo.controldir()) / "objects" / hexsha[:2] / hexsha[2:]
 
 
 @dataclass
@@ -267,8 +255,8 @@ class ArchiveBatch:
     deletes: set[str] = field(default_factory=set)
     delete_prefixes: set[str] = field(default_factory=set)
 
-    _written: list[Path] = field(default_factory=list, init=False, repr=False)
-    _objects: dict[ObjectID, Blob | Tree | Commit] = field(default_factory=dict, init=False, repr=False)
+    _written: list[str] = field(default_factory=list, init=False, repr=False)
+    _objects: objects.Objects = field(default_factory=dict, init=False, repr=False)
 
     @property
     def root(self) -> Path:
@@ -298,40 +286,36 @@ class ArchiveBatch:
         obj = self.repo.object_store[entry.sha]
         return obj.data if isinstance(obj, Blob) else None
 
-    def _add_object(self, obj: Blob | Tree | Commit) -> None:
-        self._objects.setdefault(obj.id, obj)
+    def _add_object(self, type_num: int, raw: bytes, sha: ObjectID) -> None:
+        self._objects.setdefault(sha, (type_num, raw))
+
+    def _add_blob(self, data: bytes) -> ObjectID:
+        sha = trees.object_id(b"blob", data)
+        self._add_object(Blob.type_num, data, sha)
+        return sha
 
     def _store_objects(self) -> None:
         """Write the batch's new objects: one pack for a large batch, loose objects for a small one."""
         store = self.repo.object_store
-        fresh = [obj for sha, obj in self._objects.items() if sha not in store]
+        tmp_dir = os.path.join(self.repo.controldir(), TMP_DIR)
+        os.makedirs(tmp_dir, exist_ok=True)
+        self._written += objects.write_missing(store, self._objects, tmp_dir)
         self._objects.clear()
-        if len(fresh) >= PACK_THRESHOLD and store.count_pack_files() < MAX_BATCH_PACKS:
-            pack = store.add_objects([(obj, None) for obj in fresh])
-            if pack is not None:
-                pack_dir = Path(self.repo.controldir()) / "objects" / "pack"
-                self._written += [pack_dir / f"pack-{pack.name().decode()}.{ext}" for ext in ("pack", "idx")]
-            return
-        for obj in fresh:
-            try:
-                store.add_object(obj)
-            except FileLocked as exc:  # only the writer-lock holder writes objects: a dead writer's lock
-                lock = exc.lockfilename
-                Path(lock.decode() if isinstance(lock, bytes) else lock).unlink(missing_ok=True)
-                store.add_object(obj)
-            self._written.append(_loose_object_path(self.repo, obj.id))
 
-    def _write_file(self, rel: str, data: bytes, tmp_dir: Path) -> os.stat_result:
-        target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def _write_file(self, rel: str, data: bytes, tmp_dir: str) -> os.stat_result:
+        target = os.path.join(self.repo.path, rel)
         # Only the writer-lock holder writes here and the folder is emptied before each drain.
-        tmp = tmp_dir / f"w-{os.getpid()}-{len(self._written)}"
+        tmp = os.path.join(tmp_dir, f"w-{os.getpid()}-{len(self._written)}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.fchmod(fd, 0o644)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -348,37 +332,36 @@ class ArchiveBatch:
             target = self.root / rel
             with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 target.unlink()
-                self._written.append(target.parent)
+                self._written.append(str(target.parent))
                 _remove_empty_parents(self.root, target)
             index.remove(rel.encode())
             changes[rel.encode()] = None
 
     def _apply_writes(self, index: workindex.WorkIndex, changes: dict[bytes, ObjectID | None]) -> None:
-        tmp_dir = self.root / ".git" / TMP_DIR
-        tmp_dir.mkdir(exist_ok=True)
+        tmp_dir = os.path.join(self.repo.controldir(), TMP_DIR)
+        os.makedirs(tmp_dir, exist_ok=True)
         for rel, data in sorted(self.writes.items()):
-            blob = Blob.from_string(data)
+            sha = self._add_blob(data)  # stored only if missing: the index may outlive a lost object
             key = rel.encode()
             entry = index.get(key)
-            changes[key] = blob.id
-            self._add_object(blob)  # stored only if missing: the index may outlive a lost object
-            if entry is not None and entry.sha == blob.id and self._unchanged_on_disk(rel, entry):
+            changes[key] = sha
+            if entry is not None and entry.sha == sha and self._unchanged_on_disk(rel, entry):
                 continue
             st = self._write_file(rel, data, tmp_dir)
-            index.put(key, index_entry_from_stat(st, blob.id, mode=_FILE_MODE))
+            index.put(key, index_entry_from_stat(st, sha, mode=_FILE_MODE))
         for rel in sorted(self.stage):
-            target = self.root / rel
-            if not target.is_file():
+            target = os.path.join(self.repo.path, rel)
+            if not os.path.isfile(target):
                 continue
-            blob = Blob.from_string(target.read_bytes())
-            self._add_object(blob)
+            with open(target, "rb") as handle:
+                sha = self._add_blob(handle.read())
             self._written.append(target)
-            index.put(rel.encode(), index_entry_from_stat(os.stat(target), blob.id, mode=_FILE_MODE))
-            changes[rel.encode()] = blob.id
+            index.put(rel.encode(), index_entry_from_stat(os.stat(target), sha, mode=_FILE_MODE))
+            changes[rel.encode()] = sha
 
     def _unchanged_on_disk(self, rel: str, entry: IndexEntry) -> bool:
         try:
-            st = os.stat(self.root / rel)
+            st = os.stat(os.path.join(self.repo.path, rel))
         except OSError:
             return False
         mtime = entry.mtime
@@ -397,7 +380,7 @@ class ArchiveBatch:
         commit.author_time = commit.commit_time = int(time.time())
         commit.author_timezone = commit.commit_timezone = 0
         commit.message = message.encode("utf-8")
-        self._add_object(commit)
+        self._add_object(Commit.type_num, commit.as_raw_string(), commit.id)
         return commit
 
     def _move_branch(self, head: Commit | None, commit: Commit) -> None:
@@ -432,11 +415,10 @@ class ArchiveBatch:
             self._apply_writes(index, changes)
             head = head_commit(self.repo)
             old_tree = head.tree if head is not None else None
-            new_tree = self._apply_tree(old_tree, changes)
+            new_tree = trees.apply(self.repo.object_store, old_tree, changes, self._add_object)
             if new_tree is None:
-                empty = Tree()
-                self._add_object(empty)
-                new_tree = empty.id
+                new_tree = trees.object_id(b"tree", b"")
+                self._add_object(trees.Tree.type_num, b"", new_tree)
             commit = None if head is not None and new_tree == old_tree else self._new_commit(head, new_tree, message)
             # Objects first: an index entry must never name a blob the store does not have yet.
             self._store_objects()
@@ -444,43 +426,15 @@ class ArchiveBatch:
                 index.write()
             if commit is None:
                 if self._written:
-                    durable.barrier(self.root, [*self._written, Path(index.path)])
+                    durable.barrier(self.repo.path, [*self._written, index.path])
                 return None
-            durable.barrier(self.root, [*self._written, Path(index.path)])
+            durable.barrier(self.repo.path, [*self._written, index.path])
             self._move_branch(head, commit)
             # dulwich synced the ref file itself; syncing its folder makes the rename durable too.
-            durable.fsync_path(Path(self.repo.controldir()) / "refs" / "heads")
+            durable.fsync_path(os.path.join(self.repo.controldir(), "refs", "heads"))
+            _heads[self.repo.path] = commit
         except BaseException:
             workindex.forget(self.repo)
+            trees.forget()
             raise
         return commit.id
-
-    def _apply_tree(self, sha: ObjectID | None, changes: dict[bytes, ObjectID | None]) -> ObjectID | None:
-        """Apply path -> blob sha (None = delete) to a tree; return the new tree sha (None if empty)."""
-        tree = _tree_copy(self.repo, sha)
-        nested: dict[bytes, dict[bytes, ObjectID | None]] = {}
-        for path, blob in changes.items():
-            head, sep, rest = path.partition(b"/")
-            if sep:
-                nested.setdefault(head, {})[rest] = blob
-            elif blob is None:
-                if head in tree:
-                    del tree[head]
-            else:
-                tree[head] = (_FILE_MODE, blob)
-        for name, sub in nested.items():
-            old = None
-            if name in tree:
-                mode, old_sha = tree[name]
-                old = old_sha if stat.S_ISDIR(mode) else None
-            new = self._apply_tree(old, sub)
-            if new is None:
-                if name in tree:
-                    del tree[name]
-            else:
-                tree[name] = (_DIR_MODE, new)
-        if not len(tree):
-            return None
-        if sha is None or tree.id != sha:
-            self._add_object(tree)
-        return tree.id

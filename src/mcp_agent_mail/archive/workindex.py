@@ -10,6 +10,7 @@ and an unreadable index is rebuilt from ``HEAD``.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import logging
@@ -17,6 +18,7 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from dulwich.file import GitFile
 from dulwich.index import FLAG_VALID, Index, IndexEntry
@@ -86,6 +88,7 @@ class WorkIndex:
     fingerprint: Fingerprint | None = None
     dirty: bool = False
     _packed: dict[bytes, bytes | None] = field(default_factory=dict)
+    _names: list[bytes] | None = None  # sorted entry names, kept in step once the index was first written
     _by_message: dict[int, set[str]] | None = None
 
     def __contains__(self, key: bytes) -> bool:
@@ -103,8 +106,11 @@ class WorkIndex:
 
     def put(self, key: bytes, entry: IndexEntry) -> None:
         """Add or replace the entry of a path."""
-        if self._by_message is not None and key not in self.index:
-            self._note(key.decode(), add=True)
+        if key not in self.index:
+            if self._by_message is not None:
+                self._note(key.decode(), add=True)
+            if self._names is not None:
+                bisect.insort(self._names, key)
         self.index[key] = entry
         self._packed.pop(key, None)
         self.dirty = True
@@ -116,6 +122,8 @@ class WorkIndex:
             self.dirty = True
             if self._by_message is not None:
                 self._note(key.decode(), add=False)
+            if self._names is not None:
+                del self._names[bisect.bisect_left(self._names, key)]
         self._packed.pop(key, None)
 
     def message_paths(self, message_id: int) -> set[str]:
@@ -139,19 +147,20 @@ class WorkIndex:
 
     def write(self) -> None:
         """Write the index (format 2 from cached encodings; dulwich's writer for anything unusual)."""
-        chunks: list[bytes] = []
-        names = sorted(self.index)
-        for name in names:
-            if name not in self._packed:
-                entry = self.index[name]
-                self._packed[name] = pack_entry(name, entry) if isinstance(entry, IndexEntry) else None
-            packed = self._packed[name]
-            if packed is None:
-                self.index.write()
-                self.fingerprint, self.dirty = _fingerprint(self.path), False
-                return
-            chunks.append(packed)
-        body = _HEADER.pack(b"DIRC", 2, len(names)) + b"".join(chunks)
+        if self._names is None:
+            self._names = sorted(self.index)
+        names, packed = self._names, self._packed
+        if len(packed) != len(names):
+            for name in names:
+                if name not in packed:
+                    entry = self.index[name]
+                    packed[name] = pack_entry(name, entry) if isinstance(entry, IndexEntry) else None
+        chunks = [packed[name] for name in names]
+        if None in chunks:
+            self.index.write()
+            self.fingerprint, self.dirty = _fingerprint(self.path), False
+            return
+        body = _HEADER.pack(b"DIRC", 2, len(names)) + b"".join(cast("list[bytes]", chunks))
         # Durability comes from the batch's barrier, not from a per-file fsync.
         with GitFile(self.path, "wb", fsync=False) as handle:
             handle.write(body)
