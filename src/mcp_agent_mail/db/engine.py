@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -26,6 +29,7 @@ from mcp_agent_mail.db.migrations import migrate
 from mcp_agent_mail.errors import AgentMailError, ConfigurationError, InvalidArgumentError, UnavailableError
 
 _IMMEDIATE = "mcp_agent_mail_immediate"
+_READ_THREADS = 4
 _BUSY_TEXTS = ("database is locked", "database table is locked", "database is busy")
 
 
@@ -40,6 +44,9 @@ class _State:
         self.schema_ready_for: str | None = None
         self.write_locks: dict[int, asyncio.Lock] = {}
         self.write_engine: Engine | None = None
+        self.read_engine: Engine | None = None
+        # Threads that run read transactions, one per pooled read connection (recreated after a fork).
+        self.read_executor: tuple[int, ThreadPoolExecutor] | None = None
         self.guard = threading.Lock()
         # Held by whichever writer of this process is inside BEGIN IMMEDIATE (any loop or thread).
         self.process_write_lock = threading.Lock()
@@ -62,6 +69,7 @@ def sqlite_path_from_url(url: str) -> Path | None:
     return path
 
 
+@functools.lru_cache(maxsize=16)
 def is_sqlite(url: str) -> bool:
     """Tell whether a database URL points at SQLite."""
     return make_url(url).drivername.startswith("sqlite")
@@ -132,6 +140,23 @@ def _get_write_engine(settings: Settings) -> Engine:
                 _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
             _state.write_engine = engine
         return _state.write_engine
+
+
+def _get_read_engine(settings: Settings) -> Engine:
+    """Return the pooled synchronous engine that runs whole read transactions in worker threads."""
+    with _state.guard:
+        _check_url(settings.database.url)
+        if _state.read_engine is None:
+            url = settings.database.url
+            _prepare_sqlite_file(url)
+            kwargs: dict[str, Any] = {"echo": settings.database.echo}
+            if is_sqlite(url):
+                kwargs.update(pool_size=_READ_THREADS, max_overflow=0, connect_args={"check_same_thread": False})
+            engine = create_engine(_sync_url(url), **kwargs)
+            if is_sqlite(url):
+                _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
+            _state.read_engine = engine
+        return _state.read_engine
 
 
 def get_engine(settings: Settings | None = None) -> AsyncEngine:
@@ -298,7 +323,7 @@ def _run_to_end(coro: Coroutine[Any, Any, T]) -> T:
     except StopIteration as stop:
         return cast(T, stop.value)
     coro.close()
-    raise RuntimeError("a threaded write transaction awaited something other than its session")
+    raise RuntimeError("a threaded transaction awaited something other than its session")
 
 
 def _write_in_thread(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -321,6 +346,43 @@ async def run_write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     ensure_schema(settings)
     try:
         return await asyncio.to_thread(_write_in_thread, settings, work)
+    except (OperationalError, OverflowError) as exc:
+        mapped = database_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _read_executor() -> ThreadPoolExecutor:
+    current = _state.read_executor
+    if current is not None and current[0] == os.getpid():
+        return current[1]
+    with _state.guard:
+        current = _state.read_executor
+        if current is None or current[0] != os.getpid():
+            current = (os.getpid(), ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="db-read"))
+            _state.read_executor = current
+        return current[1]
+
+
+def _read_in_thread(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = _get_read_engine(settings)
+    with engine.connect() as conn, conn.begin():
+        return _run_to_end(cast(Coroutine[Any, Any, T], work(cast(AsyncSession, _ImmediateSession(conn)))))
+
+
+async def run_read(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one read transaction (deferred ``BEGIN``: one snapshot) in a worker thread.
+
+    ``work`` gets a session whose statements run synchronously on a pooled connection, so it
+    may await only that session's ``execute``/``scalar``/``scalars``. The event loop never
+    waits on the database: a busy database holds up the worker thread alone.
+    """
+    settings = get_settings()
+    ensure_schema(settings)
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_read_executor(), _read_in_thread, settings, work)
     except (OperationalError, OverflowError) as exc:
         mapped = database_error(exc)
         if mapped is None:
@@ -354,9 +416,11 @@ def _dispose_locked() -> None:
     async_engine = _state.async_engine
     sync_engine = _state.sync_engine
     write_engine = _state.write_engine
+    read_engine = _state.read_engine
     _state.async_engine = None
     _state.sync_engine = None
     _state.write_engine = None
+    _state.read_engine = None
     _state.session_factory = None
     _state.schema_ready_for = None
     _state.write_locks.clear()
@@ -364,6 +428,8 @@ def _dispose_locked() -> None:
         sync_engine.dispose()
     if write_engine is not None:
         write_engine.dispose()
+    if read_engine is not None:
+        read_engine.dispose()
     if async_engine is not None:
         _dispose_async_engine(async_engine)
 

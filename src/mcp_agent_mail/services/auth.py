@@ -36,13 +36,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import run_read, schema
 from mcp_agent_mail.errors import AgentMailError, UnauthorizedError
 from mcp_agent_mail.services.common import resolve_project
-from mcp_agent_mail.services.lookup import project_and_agent
+from mcp_agent_mail.services.lookup import Row, project_and_agent
 
 logger = logging.getLogger(__name__)
 
@@ -196,11 +197,14 @@ def check_agent(
     )
 
 
-async def _project_agents(session: Any, project_id: int) -> list[RowMapping]:
-    a = schema.agents
-    rows = await session.execute(
-        select(a.c.id, a.c.name, a.c.project_id, a.c.registration_token_hash).where(a.c.project_id == project_id)
-    )
+_a = schema.agents
+_PROJECT_AGENTS = select(_a.c.id, _a.c.name, _a.c.project_id, _a.c.registration_token_hash).where(
+    _a.c.project_id == bindparam("project_id")
+)
+
+
+async def _project_agents(session: AsyncSession, project_id: int) -> list[RowMapping]:
+    rows = await session.execute(_PROJECT_AGENTS, {"project_id": project_id})
     return list(rows.mappings())
 
 
@@ -232,26 +236,30 @@ async def authorize_agent(
         if identity_mode() == STRICT or _given(token):
             raise UnauthorizedError(f"{action} cannot be verified without project_key.")
         return Proof(False)
-    async with get_session() as session:
-        if agent_name:
-            try:
-                project, agent = await project_and_agent(session, project_key, agent_name)
-            except AgentMailError:
-                return Proof(False)
-            verified = check_agent(agent, token, session_key, action=action, token_param=token_param)
-            return Proof(verified, agent["name"], project["id"], agent["id"])
+
+    async def lookup(session: AsyncSession) -> tuple[Row | None, Row | None, list[RowMapping]]:
         try:
+            if agent_name:
+                project, agent = await project_and_agent(session, project_key, agent_name)
+                return project, agent, []
             project = await resolve_project(session, project_key)
         except AgentMailError:
-            return Proof(False)
-        return await _viewer_without_name(session, project, token, session_key, action, token_param)
+            return None, None, []
+        return project, None, await _project_agents(session, project["id"])
+
+    project, agent, agents = await run_read(lookup)
+    if project is None:
+        return Proof(False)
+    if agent is not None:
+        verified = check_agent(agent, token, session_key, action=action, token_param=token_param)
+        return Proof(verified, agent["name"], project["id"], agent["id"])
+    return _viewer_without_name(project, agents, token, session_key, action, token_param)
 
 
-async def _viewer_without_name(
-    session: Any, project: RowMapping, token: str | None, session_key: str | None, action: str, token_param: str
+def _viewer_without_name(
+    project: Row, agents: list[RowMapping], token: str | None, session_key: str | None, action: str, token_param: str
 ) -> Proof:
     given = _given(token)
-    agents = await _project_agents(session, project["id"])
     if given is not None:
         agent = _agent_by_token(agents, given)
         if agent is None:
@@ -280,21 +288,28 @@ async def authorize_project(
     """Check that the caller speaks for ``project_key``: a token of any of its agents, or a bound session."""
     if not project_key:
         return Proof(False)
-    async with get_session() as session:
+
+    async def lookup(session: AsyncSession) -> tuple[RowMapping | None, list[RowMapping]]:
         try:
             project = await resolve_project(session, project_key)
         except AgentMailError:
-            return Proof(False)
-        given = _given(token)
-        if given is not None:
-            agent = _agent_by_token(await _project_agents(session, project["id"]), given)
-            if agent is None:
-                raise UnauthorizedError(
-                    f"{token_param} does not belong to any agent of project {project['slug']!r}.",
-                    hint=f"Pass the registration_token of an agent of this project as {token_param}.",
-                )
-            BINDINGS.bind(session_key, project["id"], agent["id"])
-            return Proof(True, agent["name"], project["id"], agent["id"])
+            return None, []
+        agents = await _project_agents(session, project["id"]) if given is not None else []
+        return project, agents
+
+    given = _given(token)
+    project, agents = await run_read(lookup)
+    if project is None:
+        return Proof(False)
+    if given is not None:
+        agent = _agent_by_token(agents, given)
+        if agent is None:
+            raise UnauthorizedError(
+                f"{token_param} does not belong to any agent of project {project['slug']!r}.",
+                hint=f"Pass the registration_token of an agent of this project as {token_param}.",
+            )
+        BINDINGS.bind(session_key, project["id"], agent["id"])
+        return Proof(True, agent["name"], project["id"], agent["id"])
     if BINDINGS.agents_in(session_key, project["id"]):
         return Proof(True, None, project["id"])
     if identity_mode() == TRUSTED:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import Integer, RowMapping, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import run_read, schema, write_session
 from mcp_agent_mail.errors import NotFoundError
 from mcp_agent_mail.services.common import check_limit, get_agent, resolve_project
-from mcp_agent_mail.services.lookup import project_and_agent
+from mcp_agent_mail.services.lookup import Row, project_and_agent
 from mcp_agent_mail.services.messages import ensure_writable
 from mcp_agent_mail.timeutil import iso, parse_timestamp, utcnow
 
@@ -67,6 +68,21 @@ async def fetch_inbox(
     """Return the agent's received messages, newest first, without marking them read."""
     check_limit(limit)
     after = since(since_ts)
+    query = _inbox_query(bool(include_bodies), bool(urgent_only), after is not None)
+    params: dict[str, Any] = {"limit": limit, "after": after}
+
+    async def read(session: AsyncSession) -> tuple[Row, list[RowMapping]]:
+        project, agent = await project_and_agent(session, project_key, agent_name)
+        params["agent_id"] = agent["id"]
+        return project, list((await session.execute(query, params)).mappings().all())
+
+    project, rows = await run_read(read)
+    return [item(row, include_bodies, project["id"]) for row in rows]
+
+
+@lru_cache(maxsize=8)
+def _inbox_query(include_bodies: bool, urgent_only: bool, has_since: bool) -> Select[Any]:
+    """Return the prepared inbox statement for one combination of options (params agent_id, after, limit)."""
     m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
     columns = [
         m.c.id, m.c.project_id, m.c.sender_id, m.c.thread_id, m.c.topic, m.c.subject, m.c.importance,
@@ -75,26 +91,20 @@ async def fetch_inbox(
     ]
     if include_bodies:
         columns.append(m.c.body_md)
-    async with get_session() as session:
-        project, agent = await project_and_agent(session, project_key, agent_name)
-        # Mail from another project is stored there; the recipient row alone puts it in this inbox.
-        query = (
-            select(*columns)
-            .select_from(
-                r.join(m, m.c.id == r.c.message_id)
-                .join(a, a.c.id == m.c.sender_id)
-                .join(p, p.c.id == a.c.project_id)
-            )
-            .where(r.c.agent_id == agent["id"])
+    # Mail from another project is stored there; the recipient row alone puts it in this inbox.
+    query = (
+        select(*columns)
+        .select_from(
+            r.join(m, m.c.id == r.c.message_id).join(a, a.c.id == m.c.sender_id).join(p, p.c.id == a.c.project_id)
         )
-        if urgent_only:
-            query = query.where(m.c.importance.in_(URGENT_LEVELS))
-        if after is not None:
-            query = query.where(m.c.created_ts > after)
-        # Ids grow with time, so the (agent_id, message_id) index yields newest first without a sort.
-        query = query.order_by(r.c.message_id.desc()).limit(limit)
-        rows = (await session.execute(query)).mappings().all()
-    return [item(row, include_bodies, project["id"]) for row in rows]
+        .where(r.c.agent_id == bindparam("agent_id"))
+    )
+    if urgent_only:
+        query = query.where(m.c.importance.in_(URGENT_LEVELS))
+    if has_since:
+        query = query.where(m.c.created_ts > bindparam("after", type_=m.c.created_ts.type))
+    # Ids grow with time, so the (agent_id, message_id) index yields newest first without a sort.
+    return query.order_by(r.c.message_id.desc()).limit(bindparam("limit", type_=Integer))
 
 
 async def _receipt_row(session: AsyncSession, agent: RowMapping, message_id: int) -> RowMapping:

@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session, schema
-from mcp_agent_mail.db.engine import run_write
+from mcp_agent_mail.db import run_read, run_write, schema
 from mcp_agent_mail.errors import (
     AgentMailError,
     AgentRetiredError,
@@ -221,9 +220,12 @@ async def _prepare_attachments(
     """Resolve images and files against the project directory (outside the write transaction)."""
     if not paths and not attachments.has_images(draft.body_md):
         return draft, {}
-    async with get_session() as session:
+
+    async def lookup(session: AsyncSession) -> tuple[RowMapping, RowMapping]:
         project = await resolve_project(session, project_key)
-        sender = await get_agent(session, project, sender_name, field="sender_name")
+        return project, await get_agent(session, project, sender_name, field="sender_name")
+
+    project, sender = await run_read(lookup)
     prepared = await asyncio.to_thread(
         attachments.prepare,
         draft.body_md,

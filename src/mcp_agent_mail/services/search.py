@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, RowMapping, String, and_, exists, or_, select, text
+from sqlalchemy import Boolean, RowMapping, String, TextualSelect, and_, exists, or_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.config import get_settings
+from mcp_agent_mail.db import is_sqlite, run_read, schema
 from mcp_agent_mail.db.types import UTCDateTime
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.common import check_limit, resolve_project
-from mcp_agent_mail.services.lookup import project_and_agent
+from mcp_agent_mail.services.lookup import Row, project_and_agent
 from mcp_agent_mail.timeutil import iso
 
 logger = logging.getLogger("mcp_agent_mail.search")
@@ -117,9 +119,9 @@ def words(query: str) -> list[str]:
     return list(seen)[:_MAX_FALLBACK_TERMS]
 
 
-def _scope_sql(agent_id: int | None) -> str:
+def _scope_sql(agent_scope: bool) -> str:
     """Scope to the agent's own mail, or to the project's mail (stored there or delivered to its agents)."""
-    if agent_id is None:
+    if not agent_scope:
         return (
             " AND (m.project_id = :project_id OR EXISTS (SELECT 1 FROM message_recipients r "
             "JOIN agents ra ON ra.id = r.agent_id WHERE r.message_id = m.id AND ra.project_id = :project_id))"
@@ -130,13 +132,10 @@ def _scope_sql(agent_id: int | None) -> str:
     )
 
 
-async def _fts(
-    session: AsyncSession, match: str, project_id: int, agent_id: int | None, limit: int
-) -> list[RowMapping]:
-    params: dict[str, Any] = {
-        "match": match, "project_id": project_id, "agent_id": agent_id, "limit": limit, "window": RANK_WINDOW,
-    }
-    scope = _scope_sql(agent_id)
+@lru_cache(maxsize=2)
+def _fts_statement(agent_scope: bool) -> TextualSelect:
+    """Return the prepared full-text statement (params match, project_id, agent_id, limit, window)."""
+    scope = _scope_sql(agent_scope)
     # Ranking costs a little per matching row; very common words rank only the newest RANK_WINDOW matches.
     # The floor is an uncorrelated subquery, evaluated once, so the whole search is a single statement.
     floor = (
@@ -144,7 +143,7 @@ async def _fts(
         f"WHERE f.fts_messages MATCH :match{scope} ORDER BY f.rowid DESC LIMIT 1 OFFSET :window), 0)"
     )
     # snippet() stays in the statement that scans the index: SQLite builds it only for the rows returned.
-    sql = text(
+    return text(
         "SELECT m.id, m.subject, m.importance, m.ack_required, m.created_ts, m.thread_id, "
         "a.name AS sender_name, a.project_id AS sender_project_id, sp.slug AS sender_slug, "
         "snippet(fts_messages, 1, '**', '**', '…', 16) AS snippet "
@@ -153,7 +152,15 @@ async def _fts(
         f"WHERE fts_messages MATCH :match{scope} AND fts_messages.rowid > {floor} "
         "ORDER BY bm25(fts_messages, 3.0, 1.0), m.id DESC LIMIT :limit"
     ).columns(created_ts=UTCDateTime(), ack_required=Boolean(), snippet=String())
-    return list((await session.execute(sql, params)).mappings().all())
+
+
+async def _fts(
+    session: AsyncSession, match: str, project_id: int, agent_id: int | None, limit: int
+) -> list[RowMapping]:
+    params: dict[str, Any] = {
+        "match": match, "project_id": project_id, "agent_id": agent_id, "limit": limit, "window": RANK_WINDOW,
+    }
+    return list((await session.execute(_fts_statement(agent_id is not None), params)).mappings().all())
 
 
 def _escape_like(word: str) -> str:
@@ -224,7 +231,7 @@ async def _run(
     terms = words(query)
     if not terms:
         return []
-    if (await session.connection()).dialect.name == "sqlite":
+    if is_sqlite(get_settings().database.url):
         candidates = [q for q in (fts_query(query), " AND ".join(_quote(t) for t in terms)) if q]
         for match in dict.fromkeys(candidates):
             try:
@@ -245,12 +252,15 @@ async def search_messages(
             f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}.",
             hint="Search for a few distinctive words or an id such as POL-358.",
         )
-    async with get_session() as session:
+
+    async def read(session: AsyncSession) -> tuple[Row, list[RowMapping]]:
         agent_id = None
         if agent_name is not None and agent_name.strip():
             project, agent = await project_and_agent(session, project_key, agent_name)
             agent_id = agent["id"]
         else:
             project = await resolve_project(session, project_key)
-        rows = await _run(session, query, project["id"], agent_id, limit)
+        return project, await _run(session, query, project["id"], agent_id, limit)
+
+    project, rows = await run_read(read)
     return [_hit(row, project["id"]) for row in rows]
