@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, or_, select
+from sqlalchemy import Connection, RowMapping, Select, and_, bindparam, or_, select
 
 from mcp_agent_mail.archive import paths
 from mcp_agent_mail.db import schema
@@ -98,10 +99,15 @@ def contacts_json(conn: Connection, agent_id: int) -> dict[str, Any]:
     return {"outgoing": outgoing}
 
 
+@cache
+def _project_stmt() -> Select[Any]:
+    p = schema.projects
+    return select(p).where(p.c.id == bindparam("project_id"))
+
+
 def load_project(conn: Connection, project_id: int) -> RowMapping | None:
     """Return a project row or None."""
-    p = schema.projects
-    return conn.execute(select(p).where(p.c.id == project_id)).mappings().first()
+    return conn.execute(_project_stmt(), {"project_id": project_id}).mappings().first()
 
 
 def render_project(conn: Connection, project_id: int) -> Rendered | None:
@@ -173,9 +179,10 @@ def _agent_label(name: str, agent_project_id: int, agent_slug: str, message_proj
     return name if agent_project_id == message_project_id else f"{name}@{agent_slug}"
 
 
-def _recipients(conn: Connection, message_ids: list[int]) -> list[RowMapping]:
+@cache
+def _recipients_stmt() -> Select[Any]:
     mr, a, p = schema.message_recipients, schema.agents, schema.projects
-    stmt = (
+    return (
         select(
             mr.c.message_id,
             mr.c.kind,
@@ -187,16 +194,20 @@ def _recipients(conn: Connection, message_ids: list[int]) -> list[RowMapping]:
         )
         .join(a, a.c.id == mr.c.agent_id)
         .join(p, p.c.id == a.c.project_id)
-        .where(mr.c.message_id.in_(message_ids))
+        .where(mr.c.message_id.in_(bindparam("ids", expanding=True)))
         .order_by(mr.c.message_id, a.c.name_key, a.c.id)
     )
-    return list(conn.execute(stmt).mappings())
 
 
-def _message_row(conn: Connection, message_id: int) -> RowMapping | None:
+def _recipients(conn: Connection, message_ids: list[int]) -> list[RowMapping]:
+    return list(conn.execute(_recipients_stmt(), {"ids": message_ids}).mappings())
+
+
+@cache
+def _message_rows_stmt() -> Select[Any]:
     m, a, p = schema.messages, schema.agents, schema.projects
     sp = p.alias("sender_project")
-    stmt = (
+    return (
         select(
             m,
             p.c.slug,
@@ -209,9 +220,8 @@ def _message_row(conn: Connection, message_id: int) -> RowMapping | None:
         .join(p, p.c.id == m.c.project_id)
         .join(a, a.c.id == m.c.sender_id)
         .join(sp, sp.c.id == a.c.project_id)
-        .where(m.c.id == message_id)
+        .where(m.c.id.in_(bindparam("ids", expanding=True)))
     )
-    return conn.execute(stmt).mappings().first()
 
 
 def _attachment_paths(row: RowMapping) -> set[str]:
@@ -244,11 +254,22 @@ def _attachment_blobs(conn: Connection, row: RowMapping, wanted: set[str]) -> di
 
 def render_message(conn: Connection, message_id: int) -> Rendered | None:
     """Render the canonical copy, the sender's outbox copy and every recipient's inbox copy."""
-    row = _message_row(conn, message_id)
-    if row is None:
-        return None
+    return render_messages(conn, [message_id]).get(message_id)
+
+
+def render_messages(conn: Connection, message_ids: list[int]) -> dict[int, Rendered]:
+    """Render several messages with one query per table; ids that no longer exist are left out."""
+    rows = list(conn.execute(_message_rows_stmt(), {"ids": message_ids}).mappings())
+    by_message: dict[int, list[RowMapping]] = {row["id"]: [] for row in rows}
+    if rows:
+        for r in _recipients(conn, list(by_message)):
+            by_message[r["message_id"]].append(r)
+    return {row["id"]: _render_message_row(conn, row, by_message[row["id"]]) for row in rows}
+
+
+def _render_message_row(conn: Connection, row: RowMapping, recipients: list[RowMapping]) -> Rendered:
+    message_id = row["id"]
     pid = row["project_id"]
-    recipients = _recipients(conn, [message_id])
     labels: dict[str, list[str]] = {"to": [], "cc": [], "bcc": []}
     for r in recipients:
         labels.setdefault(r["kind"], []).append(_agent_label(r["name"], r["agent_project_id"], r["agent_slug"], pid))
@@ -309,13 +330,13 @@ def _preview(body: str) -> str:
     return text
 
 
-def thread_members(conn: Connection, project_id: int, key: str) -> list[RowMapping]:
-    """Return the messages of a thread (thread_id == key, or id == key for a numeric key), oldest first."""
+@cache
+def _thread_stmt(numeric: bool) -> Select[Any]:
     m, a, p = schema.messages, schema.agents, schema.projects
-    cond = m.c.thread_id == key
-    if key.isdigit() and len(key) < 19:
-        cond = or_(cond, m.c.id == int(key))
-    stmt = (
+    cond = m.c.thread_id == bindparam("key")
+    if numeric:
+        cond = or_(cond, m.c.id == bindparam("id"))
+    return (
         select(
             m.c.id,
             m.c.thread_id,
@@ -329,10 +350,18 @@ def thread_members(conn: Connection, project_id: int, key: str) -> list[RowMappi
         )
         .join(a, a.c.id == m.c.sender_id)
         .join(p, p.c.id == a.c.project_id)
-        .where(and_(m.c.project_id == project_id, cond))
+        .where(and_(m.c.project_id == bindparam("project_id"), cond))
         .order_by(m.c.created_ts, m.c.id)
     )
-    return list(conn.execute(stmt).mappings())
+
+
+def thread_members(conn: Connection, project_id: int, key: str) -> list[RowMapping]:
+    """Return the messages of a thread (thread_id == key, or id == key for a numeric key), oldest first."""
+    numeric = key.isdigit() and len(key) < 19
+    params: dict[str, Any] = {"key": key, "project_id": project_id}
+    if numeric:
+        params["id"] = int(key)
+    return list(conn.execute(_thread_stmt(numeric), params).mappings())
 
 
 def render_thread_digest(conn: Connection, project: RowMapping, key: str) -> tuple[str, bytes | None] | None:
