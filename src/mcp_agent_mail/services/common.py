@@ -7,7 +7,7 @@ import posixpath
 import re
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, RowMapping, exists, or_, select, update
+from sqlalchemy import ColumnElement, RowMapping, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
@@ -17,6 +17,12 @@ from mcp_agent_mail.services.names import looks_like_placeholder, name_key
 
 _PROJECT_PLACEHOLDERS = ("YOUR_PROJECT", "PLACEHOLDER", "<PROJECT>", "{PROJECT}", "$PROJECT")
 _SLUG_RUN = re.compile(r"[^a-z0-9]+")
+_p, _a = schema.projects, schema.agents
+_PROJECT_BY_PATH = select(_p).where(or_(_p.c.human_key == bindparam("key"), _p.c.human_key == bindparam("normalised")))
+_PROJECT_BY_SLUG = select(_p).where(_p.c.slug == bindparam("slug"))
+_PROJECT_NAMES = select(_p.c.slug, _p.c.human_key)
+_AGENT_BY_NAME = select(_a).where(_a.c.project_id == bindparam("project_id"), _a.c.name_key == bindparam("name_key"))
+_AGENT_NAMES = select(_a.c.name).where(_a.c.project_id == bindparam("project_id"))
 
 
 def slugify(value: str) -> str:
@@ -67,17 +73,15 @@ async def resolve_project(session: AsyncSession, project_key: str) -> RowMapping
         raise InvalidArgumentError("project_key is empty.", hint="Pass the project's absolute path or slug.")
     if any(p in raw.upper() for p in _PROJECT_PLACEHOLDERS):
         raise ConfigurationError(f"project_key {raw!r} is a placeholder.")
-    p = schema.projects
-    candidates = [raw]
-    if raw.startswith("/"):
-        candidates.append(posixpath.normpath(raw))
-    row = (await session.execute(select(p).where(p.c.human_key.in_(candidates)))).mappings().first()
+    normalised = posixpath.normpath(raw) if raw.startswith("/") else raw
+    found = await session.execute(_PROJECT_BY_PATH, {"key": raw, "normalised": normalised})
+    row = found.mappings().first()
     if row is None:
-        row = (await session.execute(select(p).where(p.c.slug == raw.lower()))).mappings().first()
+        row = (await session.execute(_PROJECT_BY_SLUG, {"slug": raw.lower()})).mappings().first()
     if row is None and not raw.startswith("/"):
-        row = (await session.execute(select(p).where(p.c.slug == slugify(raw)))).mappings().first()
+        row = (await session.execute(_PROJECT_BY_SLUG, {"slug": slugify(raw)})).mappings().first()
     if row is None:
-        slugs = list((await session.execute(select(p.c.slug, p.c.human_key))).all())
+        slugs = list((await session.execute(_PROJECT_NAMES)).all())
         close = difflib.get_close_matches(slugify(raw), [s for s, _ in slugs], n=3, cutoff=0.4)
         hint = (
             f"Did you mean {', '.join(close)}?"
@@ -90,10 +94,7 @@ async def resolve_project(session: AsyncSession, project_key: str) -> RowMapping
 
 async def find_agent(session: AsyncSession, project_id: int, name: str) -> RowMapping | None:
     """Return the agent of a project with this name (case and punctuation insensitive), or None."""
-    a = schema.agents
-    result = await session.execute(
-        select(a).where(a.c.project_id == project_id, a.c.name_key == name_key(name))
-    )
+    result = await session.execute(_AGENT_BY_NAME, {"project_id": project_id, "name_key": name_key(name)})
     return result.mappings().first()
 
 
@@ -107,8 +108,7 @@ async def get_agent(session: AsyncSession, project: RowMapping, name: str, *, fi
     row = await find_agent(session, project["id"], cleaned)
     if row is not None:
         return row
-    a = schema.agents
-    names = list((await session.execute(select(a.c.name).where(a.c.project_id == project["id"]))).scalars())
+    names = list((await session.execute(_AGENT_NAMES, {"project_id": project["id"]})).scalars())
     close = difflib.get_close_matches(cleaned, names, n=3, cutoff=0.4)
     if close:
         hint = f"Did you mean {', '.join(close)}?"
