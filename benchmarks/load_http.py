@@ -485,15 +485,20 @@ def profile_breakdown(raw: Path) -> list[tuple[str, float]]:
 
 
 @contextlib.contextmanager
-def profiling(pid: int, out: Path | None) -> Iterator[None]:
-    """Record the server with ``py-spy --gil`` (raw format) while the block runs, when ``out`` is given."""
+def profiling(pid: int, out: Path | None, wall: bool = False) -> Iterator[None]:
+    """Record the server with ``py-spy`` (raw format) while the block runs, when ``out`` is given.
+
+    By default only the thread holding the GIL is sampled (where CPU goes); ``wall`` samples every
+    thread, idle or waiting included (where time goes).
+    """
     if out is None:
         yield
         return
     spy = shutil.which("py-spy")
     if spy is None:
         raise SystemExit("--profile needs py-spy: pip install py-spy")
-    proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--gil", "--rate", "250", "--format", "raw",
+    mode = ["--idle", "--threads"] if wall else ["--gil"]
+    proc = subprocess.Popen([spy, "record", "--pid", str(pid), *mode, "--rate", "250", "--format", "raw",
                              "--output", str(out), "--nonblocking"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     time.sleep(1.0)
@@ -538,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the archive")
     parser.add_argument("--profile", type=Path, help="record the server with py-spy --gil into this raw file")
+    parser.add_argument("--wall", action="store_true", help="with --profile: sample every thread, waiting included")
     args = parser.parse_args(argv)
     if args.agents < 2 or args.rounds < 1:
         parser.error("--agents must be >= 2 and --rounds >= 1")
@@ -548,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         with running_server(env, root / "server.log") as server:
             credentials = asyncio.run(setup_agents(server.url, args.agents))
             cpu_before = _cpu_seconds(server.proc.pid)
-            with profiling(server.proc.pid, args.profile):
+            with profiling(server.proc.pid, args.profile, args.wall):
                 result = asyncio.run(run_load(server.url, args.agents, args.rounds, credentials=credentials))
             server_cpu = _cpu_seconds(server.proc.pid) - cpu_before
             drained = time.monotonic()

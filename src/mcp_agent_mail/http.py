@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcp_agent_mail.config import HttpSettings, Settings, get_settings
 from mcp_agent_mail.errors import AgentMailError, ForbiddenError, RateLimitedError
 from mcp_agent_mail.http_auth import Authenticator, Principal, forbid_no_role, forbid_writer_call
+from mcp_agent_mail.http_fastpath import ToolCallFastPath
 from mcp_agent_mail.http_guard import OriginPolicy, cors_options, cors_origins, header
 from mcp_agent_mail.ratelimit import Limit, RateLimiter, build_rate_limiter
 from mcp_agent_mail.services.health import health_check
@@ -99,11 +100,20 @@ class RpcCall:
     tool: str | None = None
 
 
-def parse_rpc_body(body: bytes) -> list[RpcCall] | None:
-    """Return the JSON-RPC requests in a POST body (a single object or a batch), or None if it is not JSON-RPC."""
+_NOT_JSON = object()
+
+
+def decode_body(body: bytes) -> Any:
+    """Return the decoded JSON of a POST body, or a sentinel when it is not JSON."""
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return _NOT_JSON
+
+
+def rpc_calls(document: Any) -> list[RpcCall] | None:
+    """Return the JSON-RPC requests in a decoded body (a single object or a batch), or None if it is not JSON-RPC."""
+    if document is _NOT_JSON:
         return None
     items = document if isinstance(document, list) else [document]
     calls: list[RpcCall] = []
@@ -120,6 +130,11 @@ def parse_rpc_body(body: bytes) -> list[RpcCall] | None:
             tool = name if isinstance(name, str) else UNKNOWN_TOOL
         calls.append(RpcCall(method, tool))
     return calls
+
+
+def parse_rpc_body(body: bytes) -> list[RpcCall] | None:
+    """Return the JSON-RPC requests in a POST body (a single object or a batch), or None if it is not JSON-RPC."""
+    return rpc_calls(decode_body(body))
 
 
 class ToolCatalog:
@@ -178,8 +193,10 @@ class AccessControl:
         catalog: ToolCatalog,
         limiter: RateLimiter | None,
         mcp_paths: frozenset[str],
+        fast_path: ToolCallFastPath | None = None,
     ) -> None:
         self.app = app
+        self.fast_path = fast_path
         self.http = http
         self.authenticator = authenticator
         self.catalog = catalog
@@ -197,18 +214,25 @@ class AccessControl:
         try:
             principal = await self._admit(scope)
             body: bytes | None = None
+            document: Any = _NOT_JSON
             calls: list[RpcCall] | None = None
             if scope["method"] == "POST" and scope["path"] in self.mcp_paths:
                 body = await _read_body(receive)
                 if body is None:
                     return
-                calls = parse_rpc_body(body)
+                document = decode_body(body)
+                calls = rpc_calls(document)
             await self._authorise(scope, principal, calls)
             await self._limit(principal, scope, calls)
         except _Refused as refused:
             _log_refusal(scope, refused.error)
             await _refusal(refused.error, refused.headers)(scope, receive, send)
             return
+        if body is not None and self.fast_path is not None:
+            call = await self.fast_path.match(scope, body, document)
+            if call is not None:
+                await self.fast_path.answer(call, send)
+                return
         await self.app(scope, _replay(body, receive) if body is not None else receive, send)
 
     async def _admit(self, scope: Scope) -> Principal:
@@ -339,12 +363,15 @@ def build_http_app(
     *,
     stateless: bool = True,
     json_response: bool = True,
+    fast_path: bool = True,
 ) -> Starlette:
     """Return the ASGI app: MCP at the configured path (and its alias), ``/health/liveness``, ``/health/readiness``.
 
     By default every request is self-contained (stateless, plain JSON answers), so
     a client may call ``tools/call`` without a session and several workers can
-    serve one mailbox.
+    serve one mailbox. Then single ``tools/call`` requests take the direct route of
+    :mod:`mcp_agent_mail.http_fastpath` (``fast_path=False`` sends everything through
+    the MCP SDK, for comparison).
     """
     settings = settings or get_settings()
     authenticator = Authenticator(settings.http)
@@ -370,6 +397,7 @@ def build_http_app(
     app.state.mcp_paths = _mcp_paths(primary)
     app.state.authenticator = authenticator
     app.state.rate_limiter = limiter
+    app.state.fast_path = ToolCallFastPath(server) if fast_path and stateless and json_response else None
     app.add_middleware(
         AccessControl,
         http=settings.http,
@@ -377,6 +405,7 @@ def build_http_app(
         catalog=ToolCatalog(server),
         limiter=limiter,
         mcp_paths=frozenset(app.state.mcp_paths),
+        fast_path=app.state.fast_path,
     )
     if origins_for_cors:
         app.add_middleware(CORSMiddleware, **cors_options(origins_for_cors))

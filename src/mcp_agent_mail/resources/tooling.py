@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,14 @@ async def _project_keys(project: str) -> tuple[set[str], str | None]:
 _AGENT_ARGS = ("agent_name", "sender_name", "from_agent", "name")
 
 
+def record_tool_call(
+    name: str, ok: bool, elapsed_ms: float, project: str | None, arguments: Mapping[str, Any]
+) -> None:
+    """Record one tool call in the metrics, with the project and the agent its arguments named."""
+    agent = next((arguments[k] for k in _AGENT_ARGS if isinstance(arguments.get(k), str)), None)
+    metrics.record_call(name, ok, elapsed_ms, project, agent)
+
+
 class ToolCallMetrics(Middleware):
     """Count every tool call (success or failure) in :mod:`mcp_agent_mail.services.metrics`."""
 
@@ -140,7 +149,6 @@ class ToolCallMetrics(Middleware):
         params = context.message
         arguments = getattr(params, "arguments", None) or {}
         project = arguments.get("project_key") or arguments.get("human_key")
-        agent = next((arguments[k] for k in _AGENT_ARGS if isinstance(arguments.get(k), str)), None)
         started = time.perf_counter()
         ok = False
         try:
@@ -148,9 +156,9 @@ class ToolCallMetrics(Middleware):
             ok = not getattr(result, "is_error", False)
             return result
         finally:
-            metrics.record_call(
+            record_tool_call(
                 str(getattr(params, "name", "?")), ok, (time.perf_counter() - started) * 1000,
-                project if isinstance(project, str) else None, agent,
+                project if isinstance(project, str) else None, arguments,
             )
 
 
