@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, and_, bindparam, or_, select
 
-from mcp_agent_mail.archive import paths
+from mcp_agent_mail.archive import jsontext, paths
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.db.shapes import agent_dict, project_dict
 from mcp_agent_mail.timeutil import iso
@@ -38,12 +38,12 @@ class Rendered:
 
 def json_bytes(obj: Any) -> bytes:
     """Serialise ``obj`` the archive way: indent 2, sorted keys, trailing newline, UTF-8."""
-    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return (jsontext.dumps(obj) + "\n").encode("utf-8")
 
 
 def message_document(front: dict[str, Any], body: str) -> bytes:
     """Return ``---json`` front matter, a blank line, the body verbatim and one final newline."""
-    head = json.dumps(front, indent=2, sort_keys=True, ensure_ascii=False)
+    head = jsontext.dumps(front)
     return (FRONT_MATTER_OPEN + head + FRONT_MATTER_CLOSE + body + "\n").encode("utf-8")
 
 

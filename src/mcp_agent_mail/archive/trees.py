@@ -4,7 +4,9 @@ A tree is held as a :class:`Listing`: its entries, their sort keys in Git's
 tree order and each entry's encoded bytes. Changing a few entries of a large
 tree copies two lists and inserts with ``bisect`` instead of parsing, sorting
 and re-encoding every entry. Listings are keyed by object id, so a cached one
-is never stale; the cache is bounded and drops the listing a batch replaced.
+is never stale. A batch takes the listings it changes out of the cache, changes
+them in place and puts them back under their new ids; after a failed batch the
+cache is dropped.
 """
 
 from __future__ import annotations
@@ -39,10 +41,6 @@ class Listing:
         """Return the tree's content in Git's format."""
         encoded = self.encoded
         return b"".join([encoded[key] for key in self.keys])
-
-    def copy(self) -> Listing:
-        """Return an independent copy."""
-        return Listing(dict(self.entries), list(self.keys), dict(self.encoded))
 
     def set(self, name: bytes, mode: int, sha: bytes) -> None:
         """Add or replace an entry."""
@@ -105,16 +103,9 @@ def remember(sha: bytes, listing: Listing) -> None:
         _cache.popitem(last=False)
 
 
-def load(store: BaseObjectStore, sha: bytes) -> Listing:
-    """Return the listing of a stored tree (cached, else read from the store); empty if not a tree."""
-    cached = _cache.get(sha)
-    if cached is not None:
-        _cache.move_to_end(sha)
-        return cached
+def _parse(store: BaseObjectStore, sha: bytes) -> Listing:
     obj = store[ObjectID(sha)]
-    listing = from_raw(obj.as_raw_string()) if isinstance(obj, Tree) else Listing({}, [], {})
-    remember(sha, listing)
-    return listing
+    return from_raw(obj.as_raw_string()) if isinstance(obj, Tree) else Listing({}, [], {})
 
 
 def forget() -> None:
@@ -127,8 +118,7 @@ def apply(store: BaseObjectStore, sha: ObjectID | None, changes: Changes, emit: 
 
     Every tree that differs from the one it replaces is passed to ``emit`` once.
     """
-    base = load(store, sha) if sha is not None else None
-    listing = base.copy() if base is not None else Listing({}, [], {})
+    listing = _take(store, sha) if sha is not None else Listing({}, [], {})
     nested: dict[bytes, dict[bytes, ObjectID | None]] = {}
     for path, blob in changes.items():
         head, sep, rest = path.partition(b"/")
@@ -152,7 +142,13 @@ def apply(store: BaseObjectStore, sha: ObjectID | None, changes: Changes, emit: 
     new_sha = object_id(b"tree", raw)
     if new_sha != sha:
         emit(Tree.type_num, raw, new_sha)
-        if sha is not None:
-            _cache.pop(sha, None)
-        remember(new_sha, listing)
+    remember(new_sha, listing)
     return new_sha
+
+
+def _take(store: BaseObjectStore, sha: ObjectID) -> Listing:
+    """Return a listing the caller may change: the cached one is handed over (and leaves the cache)."""
+    listing = _cache.pop(sha, None)
+    if listing is not None:
+        return listing
+    return _parse(store, sha)
