@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -100,8 +101,14 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get(_IMMEDIATE, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # may meet a busy lock: SQLAlchemy wraps the error
+            return
+        raw = conn.connection.dbapi_connection
+        if isinstance(raw, sqlite3.Connection):
+            raw.execute("BEGIN")  # a deferred BEGIN takes no lock, so it cannot fail on one
+        else:
+            conn.exec_driver_sql("BEGIN")
 
 
 def _prepare_sqlite_file(url: str) -> None:
