@@ -79,7 +79,7 @@ def mailbox_env(root: Path, **extra: str) -> dict[str, str]:
 class ServerProcess:
     """One ``mcp-agent-mail serve`` subprocess on a free loopback port, logging to a file."""
 
-    def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], log: Path, port: int | None = None, workers: int = 1) -> None:
         self.env = env
         self.log = log
         self.port = port or free_port()
@@ -87,7 +87,8 @@ class ServerProcess:
         self.url = f"{self.base}/mcp/"
         with log.open("ab") as sink:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mcp_agent_mail", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "mcp_agent_mail", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--workers", str(workers)],
                 env=env, stdout=sink, stderr=subprocess.STDOUT,
             )
 
@@ -128,9 +129,9 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str], log: Path) -> Iterator[ServerProcess]:
+def running_server(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[ServerProcess]:
     """Start a server, wait until it is alive, and always stop it afterwards."""
-    server = ServerProcess(env, log)
+    server = ServerProcess(env, log, workers=workers)
     try:
         server.wait_alive()
         yield server
@@ -525,13 +526,23 @@ def _print_report(result: LoadResult, audit_report: Audit, drain_s: float) -> No
         print(f"error: {error}")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """Return user+system CPU seconds used so far by a process (Linux /proc)."""
+def _proc_stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return user+system CPU seconds used so far by a process and its live children (Linux /proc)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _proc_stat(int(entry.name))
+        if fields is not None and (int(entry.name) == pid or int(fields[1]) == pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -544,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the archive")
     parser.add_argument("--profile", type=Path, help="record the server with py-spy --gil into this raw file")
     parser.add_argument("--wall", action="store_true", help="with --profile: sample every thread, waiting included")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (serve --workers)")
     args = parser.parse_args(argv)
     if args.agents < 2 or args.rounds < 1:
         parser.error("--agents must be >= 2 and --rounds >= 1")
@@ -551,12 +563,14 @@ def main(argv: list[str] | None = None) -> int:
     env = mailbox_env(root)
     db_path, storage = root / "mailbox.sqlite3", root / "archive"
     try:
-        with running_server(env, root / "server.log") as server:
+        with running_server(env, root / "server.log", workers=args.workers) as server:
             credentials = asyncio.run(setup_agents(server.url, args.agents))
             cpu_before = _cpu_seconds(server.proc.pid)
+            client_before = time.process_time()
             with profiling(server.proc.pid, args.profile, args.wall):
                 result = asyncio.run(run_load(server.url, args.agents, args.rounds, credentials=credentials))
             server_cpu = _cpu_seconds(server.proc.pid) - cpu_before
+            client_cpu = time.process_time() - client_before
             drained = time.monotonic()
             wait_for_archive(db_path, args.drain_timeout)
             drain_s = time.monotonic() - drained
@@ -567,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
                 "agents": args.agents, "rounds": args.rounds, "elapsed_s": round(result.elapsed, 3),
                 "messages": result.messages_written, "messages_per_s": round(result.sends_per_s, 1),
                 "calls_per_s": round(result.calls_per_s, 1), "archive_drain_s": round(drain_s, 2),
-                "server_cpu_s": round(server_cpu, 2), "tools": latency_table(result), "errors": result.errors,
+                "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2),
+                "workers": args.workers, "tools": latency_table(result), "errors": result.errors,
                 "audit": {"ok": audit_report.ok, "summary": audit_report.summary()},
                 "targets": [{"measure": m, "value": v, "target": t, "met": ok} for m, v, t, ok in rows],
                 **({"data_dir": str(root)} if args.keep else {}),
@@ -577,7 +592,8 @@ def main(argv: list[str] | None = None) -> int:
             calls = sum(len(v) for v in result.latencies.values())
             print(f"server CPU: {server_cpu:.1f} s over {result.elapsed:.1f} s "
                   f"({server_cpu / max(result.elapsed, 1e-9):.0%} of one core, "
-                  f"{server_cpu / max(calls, 1) * 1000:.1f} ms per call)")
+                  f"{server_cpu / max(calls, 1) * 1000:.1f} ms per call, {args.workers} worker(s)); "
+                  f"load client CPU: {client_cpu:.1f} s ({client_cpu / max(calls, 1) * 1000:.1f} ms per call)")
             if args.profile is not None:
                 print(f"\nwhere the server's GIL time went ({args.profile}):")
                 for group, share in profile_breakdown(args.profile):
