@@ -59,3 +59,26 @@ def test_trees_encode_like_dulwich_and_git_order_folders_after_similar_files():
     trees.forget()
     again = trees.apply(store, smaller, {path: blob.id for path in some}, emit)
     assert again == root
+
+
+def test_batch_pack_is_read_by_git_and_dulwich(tmp_path):
+    import subprocess
+
+    from dulwich.repo import Repo
+
+    from mcp_agent_mail.archive import objects
+
+    repo = Repo.init(str(tmp_path), mkdir=False)
+    blobs = [Blob.from_string(bytes([n % 251]) * (n * 37)) for n in range(300)]
+    entries = [(blob.id, Blob.type_num, blob.as_raw_string()) for blob in blobs]
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    _pack, idx = objects.write_pack(repo.object_store.pack_dir, entries, str(tmp))
+    verified = subprocess.run(["git", "verify-pack", idx], cwd=tmp_path, capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stderr
+    store = repo.object_store
+    assert objects.missing(store, {blob.id: (Blob.type_num, blob.data) for blob in blobs}) == []
+    assert all(store[blob.id].as_raw_string() == blob.as_raw_string() for blob in blobs)
+    shown = subprocess.run(["git", "cat-file", "-p", blobs[-1].id.decode()], cwd=tmp_path, capture_output=True)
+    assert shown.stdout == blobs[-1].data
+    repo.close()

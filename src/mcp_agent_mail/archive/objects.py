@@ -9,11 +9,13 @@ durable before the branch moves.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import struct
 import zlib
 
 from dulwich.object_store import DiskObjectStore
-from dulwich.objects import ObjectID, ShaFile, object_header
+from dulwich.objects import ObjectID, object_header
 
 PACK_THRESHOLD = 256  # a batch writing this many objects writes them as one pack ...
 MAX_BATCH_PACKS = 40  # ... while the repository has fewer packs than this (lookups slow down with many)
@@ -43,12 +45,7 @@ def write_missing(store: DiskObjectStore, objects: Objects, tmp_dir: str) -> lis
     """Write the objects the store lacks; return the files written (for the durability barrier)."""
     fresh = missing(store, objects)
     if len(fresh) >= PACK_THRESHOLD and store.count_pack_files() < MAX_BATCH_PACKS:
-        pack = store.add_objects(
-            [(ShaFile.from_raw_string(objects[sha][0], objects[sha][1], sha), None) for sha in fresh]
-        )
-        if pack is not None:
-            base = os.path.join(store.pack_dir, f"pack-{pack.name().decode()}")
-            return [f"{base}.pack", f"{base}.idx"]
+        return write_pack(os.fspath(store.pack_dir), [(sha, *objects[sha]) for sha in fresh], tmp_dir)
     written = []
     for number, sha in enumerate(fresh):
         type_num, raw = objects[sha]
@@ -74,3 +71,75 @@ def _write_loose(store: DiskObjectStore, sha: ObjectID, content: bytes, tmp_dir:
             os.unlink(tmp)
         raise
     return target
+
+
+def _entry_header(type_num: int, size: int) -> bytes:
+    """Encode a pack entry's type and size (4 bits, then 7 bits per byte, high bit = more)."""
+    byte = (type_num << 4) | (size & 0x0F)
+    size >>= 4
+    out = bytearray()
+    while size:
+        out.append(byte | 0x80)
+        byte = size & 0x7F
+        size >>= 7
+    out.append(byte)
+    return bytes(out)
+
+
+def write_pack(pack_dir: str, entries: list[tuple[ObjectID, int, bytes]], tmp_dir: str) -> list[str]:
+    """Write whole (undeltified) objects as one pack plus its version-2 index; return both paths.
+
+    The pack is renamed into place before its index, so a reader never finds an
+    index without its pack.
+    """
+    pack = hashlib.sha1()
+    chunks = [b"PACK" + struct.pack(">LL", 2, len(entries))]
+    offset = len(chunks[0])
+    located: list[tuple[bytes, int, int]] = []  # (binary id, crc32, offset)
+    for sha, type_num, raw in entries:
+        data = _entry_header(type_num, len(raw)) + zlib.compress(raw)
+        located.append((bytes.fromhex(sha.decode("ascii")), zlib.crc32(data), offset))
+        chunks.append(data)
+        offset += len(data)
+    for chunk in chunks:
+        pack.update(chunk)
+    checksum = pack.digest()
+    chunks.append(checksum)
+    located.sort()
+    fanout = [0] * 256
+    for binary, _crc, _offset in located:
+        fanout[binary[0]] += 1
+    total = 0
+    for first in range(256):
+        total += fanout[first]
+        fanout[first] = total
+    small: list[int] = []
+    large: list[int] = []
+    for _binary, _crc, at in located:
+        if at < 0x80000000:
+            small.append(at)
+        else:
+            small.append(0x80000000 | len(large))
+            large.append(at)
+    index = b"".join(
+        [
+            b"\377tOc",
+            struct.pack(">L", 2),
+            struct.pack(">256L", *fanout),
+            b"".join(binary for binary, _crc, _at in located),
+            struct.pack(f">{len(located)}L", *(crc for _b, crc, _at in located)),
+            struct.pack(f">{len(small)}L", *small),
+            struct.pack(f">{len(large)}Q", *large),
+            checksum,
+        ]
+    )
+    index += hashlib.sha1(index).digest()
+    base = os.path.join(pack_dir, f"pack-{checksum.hex()}")
+    os.makedirs(pack_dir, exist_ok=True)
+    for suffix, content in ((".pack", b"".join(chunks)), (".idx", index)):
+        tmp = os.path.join(tmp_dir, f"p-{os.getpid()}{suffix}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _LOOSE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, base + suffix)
+    return [base + ".pack", base + ".idx"]
