@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
+from mcp_agent_mail.db.group_commit import GroupCommitWriter
 from mcp_agent_mail.db.migrations import migrate
 from mcp_agent_mail.errors import AgentMailError, ConfigurationError, InvalidArgumentError, UnavailableError
 
@@ -333,26 +334,41 @@ def _run_to_end(coro: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("a threaded transaction awaited something other than its session")
 
 
-def _write_in_thread(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    engine = _get_write_engine(settings)
+_batch_settings: dict[str, Settings] = {}
+
+
+@contextlib.contextmanager
+def _write_batch(url: str) -> Iterator[Connection]:
+    """Hold the process write lock and yield a connection inside ``BEGIN IMMEDIATE``; commit on exit."""
+    engine = _get_write_engine(_batch_settings[url])
     with _state.process_write_lock, engine.connect() as raw:
         conn = raw.execution_options(**{_IMMEDIATE: True})
         with conn.begin():
-            return _run_to_end(cast(Coroutine[Any, Any, T], work(cast(AsyncSession, _ImmediateSession(conn)))))
+            yield conn
+
+
+_group_writer = GroupCommitWriter(_write_batch, _ImmediateSession, _run_to_end)
+
+
+def write_batches() -> int:
+    """Return how many write transactions the group-commit writer has run in this process."""
+    return _group_writer.batches
 
 
 async def run_write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run one write transaction (``BEGIN IMMEDIATE``, commit on success) in a worker thread.
+    """Run ``work`` as one write (``BEGIN IMMEDIATE`` ... commit) on the group-commit writer thread.
 
     ``work`` gets a session whose statements run synchronously on a pooled connection, so it
-    may await only that session's ``execute``/``scalar``/``scalars``. The process write lock
-    is then held for the SQL alone, not across event-loop turns.
+    may await only that session's ``execute``/``scalar``/``scalars``. Writes queued at the same
+    time share one transaction, each inside its own savepoint (see :mod:`.group_commit`): a
+    failing write is rolled back alone, and no result is returned before its COMMIT is durable.
     """
     settings = get_settings()
     get_engine(settings)
     ensure_schema(settings)
+    _batch_settings[settings.database.url] = settings
     try:
-        return await asyncio.to_thread(_write_in_thread, settings, work)
+        return cast(T, await _group_writer.submit(settings.database.url, work))
     except (OperationalError, OverflowError) as exc:
         mapped = database_error(exc)
         if mapped is None:
