@@ -1,9 +1,10 @@
 """Load test: N concurrent agents against a real ``mcp-agent-mail serve`` on 127.0.0.1, then an exactly-once audit.
 
-Each agent is an asyncio task with its own ``httpx.AsyncClient`` (its own
-connection pool) posting raw JSON-RPC ``tools/call`` requests to the stateless
-JSON endpoint: no MCP session handshake, no SSE, so the client costs little CPU
-on the machine that also runs the server. Per round an agent sends one message
+Each agent is an asyncio task with its own keep-alive HTTP/1.1 connection
+(:class:`KeepAliveClient`, a few lines over asyncio streams) posting raw JSON-RPC
+``tools/call`` requests to the stateless JSON endpoint: no MCP session
+handshake, no SSE, so the client costs little CPU (about 0.1 ms per call) on
+the machine that also runs the server. Per round an agent sends one message
 (to the next agent, every other round with a cc), reads its inbox, replies to
 the newest message it received and searches the project. At the end the
 benchmark waits (bounded) for the archive writer to drain and audits that every
@@ -149,7 +150,7 @@ class ToolFailed(Exception):
         self.status = status
 
 
-async def call_tool(client: httpx.AsyncClient, url: str, tool: str, arguments: dict[str, Any],
+async def call_tool(client: Any, url: str, tool: str, arguments: dict[str, Any],
                     ident: int = 1) -> Any:
     """POST one JSON-RPC ``tools/call``; return its structured result or raise :class:`ToolFailed`."""
     body = {"jsonrpc": "2.0", "id": ident, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
@@ -168,13 +169,99 @@ async def call_tool(client: httpx.AsyncClient, url: str, tool: str, arguments: d
     return structured
 
 
+class RawResponse:
+    """The parts of an HTTP response the load client reads (shaped like ``httpx.Response``)."""
+
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code = status_code
+        self.content = content
+
+    @property
+    def text(self) -> str:
+        """The body as text."""
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.content)
+
+
+class KeepAliveClient:
+    """A minimal HTTP/1.1 client on one keep-alive connection, so the load generator costs little CPU.
+
+    It POSTs JSON and reads ``Content-Length`` or chunked answers; connection failures raise
+    ``httpx.TransportError`` like the real client, and the next call reconnects.
+    """
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        parsed = httpx.URL(url)
+        self.host, self.port = parsed.host, parsed.port or 80
+        self.timeout = timeout
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, url: str, json: Any = None, headers: dict[str, str] | None = None) -> RawResponse:
+        """POST ``json`` to ``url`` (same host) and return the response."""
+        target = httpx.URL(url).raw_path.decode()
+        body = _json_bytes(json)
+        lines = [f"POST {target} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
+        lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        try:
+            return await asyncio.wait_for(self._exchange(request), self.timeout)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            await self.aclose()
+            raise httpx.TransportError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _exchange(self, request: bytes) -> RawResponse:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._streams
+        writer.write(request)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        fields = {}
+        for line in header_lines:
+            if ":" in line:
+                key, value = line.split(":", 1)
+                fields[key.strip().lower()] = value.strip()
+        if "content-length" in fields:
+            content = await reader.readexactly(int(fields["content-length"]))
+        elif fields.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                parts.append(await reader.readexactly(size))
+                await reader.readexactly(2)
+            await reader.readuntil(b"\r\n")
+            content = b"".join(parts)
+        else:
+            raise ValueError("response without Content-Length or chunked body")
+        if fields.get("connection", "").lower() == "close":
+            await self.aclose()
+        return RawResponse(status, content)
+
+    async def aclose(self) -> None:
+        """Close the connection (the next call opens a new one)."""
+        if self._streams is not None:
+            _reader, writer = self._streams
+            self._streams = None
+            writer.close()
+            with contextlib.suppress(OSError, ConnectionError):
+                await writer.wait_closed()
+
+
+def _json_bytes(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
 @dataclass
 class Agent:
     """One simulated agent: its name, token and HTTP client."""
 
     name: str
     token: str
-    client: httpx.AsyncClient
+    client: Any  # httpx.AsyncClient or KeepAliveClient
 
 
 @dataclass
@@ -290,8 +377,7 @@ async def run_load(url: str, agents: int, rounds: int, project: str = PROJECT,
     """Run the mixed workload with ``agents`` concurrent agents for ``rounds`` rounds each."""
     credentials = credentials or await setup_agents(url, agents, project)
     result = LoadResult(agents=agents, rounds=rounds, names=[name for name, _ in credentials])
-    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
-    clients = [httpx.AsyncClient(timeout=60, limits=limits) for _ in credentials]
+    clients = [KeepAliveClient(url) for _ in credentials]
     people = [Agent(name, token, client) for (name, token), client in zip(credentials, clients, strict=True)]
     start = asyncio.Event()
     try:
