@@ -143,26 +143,24 @@ class _Planner:
             self.changes.append(_Change("reservation", f"file_reservation: remove id-{reservation_id}"))
 
     def finish_digests(self) -> None:
-        """Re-render every thread digest touched by this batch."""
-        projects: dict[int, RowMapping | None] = {}
+        """Re-render every thread digest touched by this batch (a few queries per project)."""
         threaded = self._threaded_keys()
+        by_project: dict[int, list[str]] = {}
         for project_id, key in sorted(self.digests):
-            if project_id not in projects:
-                projects[project_id] = render.load_project(self.conn, project_id)
-            project = projects[project_id]
+            by_project.setdefault(project_id, []).append(key)
+        for project_id, keys in by_project.items():
+            project = render.load_project(self.conn, project_id)
             if project is None:
                 continue
-            if (project_id, key) not in threaded and not self._digest_tracked(project, key):
-                continue  # a message nobody replied to under its id: no digest to write or remove
-            result = render.render_thread_digest(self.conn, project, key)
-            if result is None:
-                continue
-            path, content = result
-            if content is None:
-                self.batch.deletes.add(path)
-            else:
-                self.batch.writes[path] = content
-
+            # A message nobody replied to under its id has no digest to write or remove.
+            wanted = [key for key in keys if (project_id, key) in threaded or self._digest_tracked(project, key)]
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                for path, content in render.render_thread_digests(self.conn, project, chunk).values():
+                    if content is None:
+                        self.batch.deletes.add(path)
+                    else:
+                        self.batch.writes[path] = content
 
     def _threaded_keys(self) -> set[tuple[int, str]]:
         """Return the touched digest keys that some message uses as its thread id (one query per project)."""

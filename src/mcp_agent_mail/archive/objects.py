@@ -15,7 +15,7 @@ import struct
 import zlib
 
 from dulwich.object_store import DiskObjectStore
-from dulwich.objects import ObjectID, object_header
+from dulwich.objects import ObjectID, RawObjectID, object_header
 
 PACK_THRESHOLD = 256  # a batch writing this many objects writes them as one pack ...
 MAX_BATCH_PACKS = 40  # ... while the repository has fewer packs than this (lookups slow down with many)
@@ -31,14 +31,30 @@ def loose_path(store: DiskObjectStore, sha: bytes) -> str:
     return os.path.join(store.path, hexsha[:2], hexsha[2:])
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to a file descriptor."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def missing(store: DiskObjectStore, objects: Objects) -> list[ObjectID]:
     """Return the ids of ``objects`` that the store has neither loose nor packed."""
-    packs = store.packs  # lists the pack folder once
-    return [
-        sha
-        for sha in objects
-        if not os.path.exists(loose_path(store, sha)) and not any(sha in pack for pack in packs)
-    ]
+    indexes = [pack.index for pack in store.packs]  # lists the pack folder once
+    found = []
+    for sha in objects:
+        if os.path.exists(loose_path(store, sha)):
+            continue
+        binary = RawObjectID(bytes.fromhex(sha.decode("ascii")))
+        for index in indexes:
+            try:
+                index.object_offset(binary)
+                break
+            except KeyError:
+                continue
+        else:
+            found.append(sha)
+    return found
 
 
 def write_missing(store: DiskObjectStore, objects: Objects, tmp_dir: str) -> list[str]:
@@ -58,8 +74,10 @@ def _write_loose(store: DiskObjectStore, sha: ObjectID, content: bytes, tmp_dir:
     tmp = os.path.join(tmp_dir, f"o-{os.getpid()}-{number}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _LOOSE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(zlib.compress(content))
+        try:
+            write_all(fd, zlib.compress(content))
+        finally:
+            os.close(fd)
         try:
             os.replace(tmp, target)
         except FileNotFoundError:  # the first object of its fan-out folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 from mcp_agent_mail.timeutil import ensure_utc
 
@@ -53,14 +54,17 @@ def profile_file(slug: str, name: str) -> str:
     return f"{agent_dir(slug, name)}/profile.json"
 
 
+@lru_cache(maxsize=4096)
 def message_filename(created: datetime, subject: str, message_id: int) -> str:
     """Return ``<YYYY-MM-DDTHH-MM-SSZ>__<subject-slug>__<id>.md``."""
-    stamp = ensure_utc(created).strftime("%Y-%m-%dT%H-%M-%SZ")
+    utc = ensure_utc(created)
+    stamp = f"{utc.year}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}-{utc.minute:02d}-{utc.second:02d}Z"
     return f"{stamp}__{subject_slug(subject)}__{int(message_id)}.md"
 
 
 def _month(created: datetime) -> str:
-    return ensure_utc(created).strftime("%Y/%m")
+    utc = ensure_utc(created)
+    return f"{utc.year}/{utc.month:02d}"
 
 
 def canonical_message_file(slug: str, created: datetime, subject: str, message_id: int) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, and_, bindparam, or_, select
+from sqlalchemy import Connection, RowMapping, Select, bindparam, or_, select
 
 from mcp_agent_mail.archive import jsontext, paths
 from mcp_agent_mail.db import schema
@@ -331,11 +331,8 @@ def _preview(body: str) -> str:
 
 
 @cache
-def _thread_stmt(numeric: bool) -> Select[Any]:
+def _threads_stmt() -> Select[Any]:
     m, a, p = schema.messages, schema.agents, schema.projects
-    cond = m.c.thread_id == bindparam("key")
-    if numeric:
-        cond = or_(cond, m.c.id == bindparam("id"))
     return (
         select(
             m.c.id,
@@ -350,35 +347,65 @@ def _thread_stmt(numeric: bool) -> Select[Any]:
         )
         .join(a, a.c.id == m.c.sender_id)
         .join(p, p.c.id == a.c.project_id)
-        .where(and_(m.c.project_id == bindparam("project_id"), cond))
+        .where(
+            m.c.project_id == bindparam("project_id"),
+            or_(m.c.thread_id.in_(bindparam("keys", expanding=True)), m.c.id.in_(bindparam("ids", expanding=True))),
+        )
         .order_by(m.c.created_ts, m.c.id)
     )
 
 
+def threads_members(conn: Connection, project_id: int, keys: list[str]) -> dict[str, list[RowMapping]]:
+    """Return the messages of several threads (thread_id == key, or id == key for a numeric key), oldest first."""
+    numeric = {int(key): key for key in keys if key.isdigit() and len(key) < 19}
+    found: dict[str, list[RowMapping]] = {key: [] for key in keys}
+    params = {"project_id": project_id, "keys": list(keys), "ids": list(numeric)}
+    for row in conn.execute(_threads_stmt(), params).mappings():
+        by_thread = row["thread_id"] if row["thread_id"] in found else None
+        if by_thread is not None:
+            found[by_thread].append(row)
+        by_id = numeric.get(row["id"])
+        if by_id is not None and by_id != by_thread:
+            found[by_id].append(row)
+    return found
+
+
 def thread_members(conn: Connection, project_id: int, key: str) -> list[RowMapping]:
     """Return the messages of a thread (thread_id == key, or id == key for a numeric key), oldest first."""
-    numeric = key.isdigit() and len(key) < 19
-    params: dict[str, Any] = {"key": key, "project_id": project_id}
-    if numeric:
-        params["id"] = int(key)
-    return list(conn.execute(_thread_stmt(numeric), params).mappings())
+    return threads_members(conn, project_id, [key])[key]
 
 
 def render_thread_digest(conn: Connection, project: RowMapping, key: str) -> tuple[str, bytes | None] | None:
     """Render a thread digest; content None means the thread has no replies left (file must go)."""
-    if not paths.valid_thread_key(key):
-        return None
-    slug = project["slug"]
-    target = paths.thread_digest_file(slug, key)
-    members = thread_members(conn, project["id"], key)
-    if not any(row["thread_id"] == key for row in members):
-        return target, None
-    recipients = _recipients(conn, [row["id"] for row in members])
+    return render_thread_digests(conn, project, [key]).get(key)
+
+
+def render_thread_digests(
+    conn: Connection, project: RowMapping, keys: list[str]
+) -> dict[str, tuple[str, bytes | None]]:
+    """Render several digests of a project with two queries (invalid keys are left out)."""
+    valid = [key for key in keys if paths.valid_thread_key(key)]
+    members = threads_members(conn, project["id"], valid) if valid else {}
+    replied = {key: rows for key, rows in members.items() if any(row["thread_id"] == key for row in rows)}
+    ids = sorted({row["id"] for rows in replied.values() for row in rows})
     by_message: dict[int, dict[str, list[str]]] = {}
+    recipients = [r for start in range(0, len(ids), 5000) for r in _recipients(conn, ids[start : start + 5000])]
     for r in recipients:
         if r["kind"] in ("to", "cc"):
             label = _agent_label(r["name"], r["agent_project_id"], r["agent_slug"], project["id"])
             by_message.setdefault(r["message_id"], {"to": [], "cc": []})[r["kind"]].append(label)
+    result: dict[str, tuple[str, bytes | None]] = {}
+    for key in valid:
+        target = paths.thread_digest_file(project["slug"], key)
+        rows = replied.get(key)
+        result[key] = (target, None if rows is None else _digest_text(project, key, target, rows, by_message))
+    return result
+
+
+def _digest_text(
+    project: RowMapping, key: str, target: str, members: list[RowMapping], by_message: dict[int, dict[str, list[str]]]
+) -> bytes:
+    slug = project["slug"]
     lines = [f"# Thread {key}", "", f"Project: {project['human_key']}", ""]
     for row in members:
         names = by_message.get(row["id"], {"to": [], "cc": []})
@@ -393,7 +420,7 @@ def render_thread_digest(conn: Connection, project: RowMapping, key: str) -> tup
         preview = _preview(row["body_md"])
         if preview:
             lines += [preview, ""]
-    return target, ("\n".join(lines).rstrip("\n") + "\n").encode("utf-8")
+    return ("\n".join(lines).rstrip("\n") + "\n").encode("utf-8")
 
 
 def render_project_files(conn: Connection, project_id: int) -> dict[str, bytes]:

@@ -308,9 +308,11 @@ class ArchiveBatch:
         tmp = os.path.join(tmp_dir, f"w-{os.getpid()}-{len(self._written)}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.fchmod(fd, 0o644)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            try:
+                os.fchmod(fd, 0o644)
+                objects.write_all(fd, data)
+            finally:
+                os.close(fd)
             try:
                 os.replace(tmp, target)
             except FileNotFoundError:
