@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
 from mcp_agent_mail.db.group_commit import GroupCommitWriter
 from mcp_agent_mail.db.migrations import migrate
+from mcp_agent_mail.db.writer_lock import cross_process_writer
 from mcp_agent_mail.errors import AgentMailError, ConfigurationError, InvalidArgumentError, UnavailableError
 
 _IMMEDIATE = "mcp_agent_mail_immediate"
@@ -340,8 +341,13 @@ _batch_settings: dict[str, Settings] = {}
 @contextlib.contextmanager
 def _write_batch(url: str) -> Iterator[Connection]:
     """Hold the process write lock and yield a connection inside ``BEGIN IMMEDIATE``; commit on exit."""
-    engine = _get_write_engine(_batch_settings[url])
-    with _state.process_write_lock, engine.connect() as raw:
+    settings = _batch_settings[url]
+    engine = _get_write_engine(settings)
+    with (
+        _state.process_write_lock,
+        cross_process_writer(sqlite_path_from_url(url), settings.database.busy_timeout_ms / 1000),
+        engine.connect() as raw,
+    ):
         conn = raw.execution_options(**{_IMMEDIATE: True})
         with conn.begin():
             yield conn
@@ -415,11 +421,20 @@ async def run_read(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 @contextlib.contextmanager
 def sync_write_connection(settings: Settings | None = None) -> Iterator[Connection]:
-    """Yield a synchronous connection inside ``BEGIN IMMEDIATE`` (commit on success)."""
+    """Yield a synchronous connection inside ``BEGIN IMMEDIATE`` (commit on success).
+
+    Holds the process write lock and the writers' lock file meanwhile, so it queues behind
+    (instead of polling against) the other writers of the database.
+    """
     settings = settings or get_settings()
     engine = get_sync_engine(settings)
     ensure_schema(settings)
-    with engine.connect() as raw:
+    url = settings.database.url
+    with (
+        _state.process_write_lock,
+        cross_process_writer(sqlite_path_from_url(url), settings.database.busy_timeout_ms / 1000),
+        engine.connect() as raw,
+    ):
         conn = raw.execution_options(**{_IMMEDIATE: True})
         with conn.begin():
             yield conn
