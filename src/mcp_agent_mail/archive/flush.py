@@ -50,15 +50,22 @@ class _Planner:
     batch: ArchiveBatch
     changes: list[_Change] = field(default_factory=list)
     digests: set[tuple[int, str]] = field(default_factory=set)
-    rendered_messages: dict[int, render.Rendered] = field(default_factory=dict)
-    prefetched: set[int] = field(default_factory=set)
+    prefetched: dict[tuple[str, int], render.Rendered | None] = field(default_factory=dict)
 
-    def prefetch_messages(self, message_ids: list[int]) -> None:
-        """Render the batch's messages up front, one query per table for each chunk of ids."""
-        for start in range(0, len(message_ids), _IN_CHUNK):
-            chunk = message_ids[start : start + _IN_CHUNK]
-            self.rendered_messages.update(render.render_messages(self.conn, chunk))
-            self.prefetched.update(chunk)
+    def prefetch(self, kind: str, ids: list[int]) -> None:
+        """Render the batch's messages (or agents) up front, one query per table for each chunk of ids."""
+        many = render.render_messages if kind == "message" else render.render_agents
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            rendered = many(self.conn, chunk)
+            self.prefetched.update({(kind, one): rendered.get(one) for one in chunk})
+
+    def _rendered(self, kind: str, ref: int) -> render.Rendered | None:
+        key = (kind, ref)
+        if key in self.prefetched:
+            return self.prefetched[key]  # None: the row is gone
+        one = render.render_message if kind == "message" else render.render_agent
+        return one(self.conn, ref)
 
     def message_paths(self, message_id: int) -> set[str]:
         """Return tracked canonical/inbox/outbox paths of a message id."""
@@ -85,7 +92,7 @@ class _Planner:
 
     def agent(self, project_id: int, agent_id: int) -> None:
         """Plan ``profile.json`` (or remove the agent folder when the agent is gone)."""
-        rendered = render.render_agent(self.conn, agent_id)
+        rendered = self._rendered("agent", agent_id)
         if rendered is not None:
             self.add("agent", rendered)
             return
@@ -102,10 +109,7 @@ class _Planner:
     def message(self, project_id: int, message_id: int, *, receipt: bool) -> None:
         """Plan every copy of a message (and its thread digests), removing stale or deleted copies."""
         existing = self.message_paths(message_id)
-        if message_id in self.prefetched:
-            rendered = self.rendered_messages.get(message_id)  # absent: the message is gone
-        else:
-            rendered = render.render_message(self.conn, message_id)
+        rendered = self._rendered("message", message_id)
         if rendered is None:
             self.batch.deletes.update(existing)
             for path in existing:
@@ -242,15 +246,13 @@ def _apply_batch(settings: Settings, rows: list[RowMapping]) -> None:
         seen.setdefault((kind, row["ref"]), row["project_id"])
     with sync_read_connection(settings) as conn:
         planner = _Planner(conn, batch)
-        message_ids = [int(ref) for kind, ref in seen if kind in ("message", "receipt") and ref.isdigit()]
-        try:
-            planner.prefetch_messages(message_ids)
-        except DBAPIError:
-            raise
-        except Exception:
-            logger.exception("archive outbox: cannot render messages together; rendering one by one")
-            planner.rendered_messages.clear()
-            planner.prefetched.clear()
+        for kind, kinds in (("message", ("message", "receipt")), ("agent", ("agent",))):
+            try:
+                planner.prefetch(kind, [int(ref) for k, ref in seen if k in kinds and ref.isdigit()])
+            except DBAPIError:
+                raise
+            except Exception:
+                logger.exception("archive outbox: cannot render %ss together; rendering one by one", kind)
         for (kind, ref), project_id in seen.items():
             try:
                 _plan_row(planner, kind, ref, project_id)

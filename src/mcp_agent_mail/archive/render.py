@@ -73,30 +73,39 @@ def contacts_file(slug: str, name: str) -> str:
     return f"{paths.agent_dir(slug, name)}/contacts.json"
 
 
-def contacts_json(conn: Connection, agent_id: int) -> dict[str, Any]:
-    """Shape ``contacts.json``: the agent's outgoing contact links, oldest first."""
+@cache
+def _contacts_stmt() -> Select[Any]:
     k, a, p = schema.agent_links, schema.agents, schema.projects
-    rows = conn.execute(
+    return (
         select(k, a.c.name, p.c.human_key)
         .join(a, a.c.id == k.c.b_agent_id)
         .join(p, p.c.id == a.c.project_id)
-        .where(k.c.a_agent_id == agent_id)
+        .where(k.c.a_agent_id.in_(bindparam("ids", expanding=True)))
         .order_by(k.c.id)
-    ).mappings()
-    outgoing = [
-        {
-            "id": row["id"],
-            "to": row["name"],
-            "to_project": row["human_key"],
-            "status": row["status"],
-            "reason": row["reason"],
-            "created_ts": iso(row["created_ts"]),
-            "updated_ts": iso(row["updated_ts"]),
-            "expires_ts": iso(row["expires_ts"]),
-        }
-        for row in rows
-    ]
-    return {"outgoing": outgoing}
+    )
+
+
+def contacts_json(conn: Connection, agent_id: int) -> dict[str, Any]:
+    """Shape ``contacts.json``: the agent's outgoing contact links, oldest first."""
+    return _contacts(conn, [agent_id])[agent_id]
+
+
+def _contacts(conn: Connection, agent_ids: list[int]) -> dict[int, dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {agent_id: {"outgoing": []} for agent_id in agent_ids}
+    for row in conn.execute(_contacts_stmt(), {"ids": agent_ids}).mappings():
+        found[row["a_agent_id"]]["outgoing"].append(
+            {
+                "id": row["id"],
+                "to": row["name"],
+                "to_project": row["human_key"],
+                "status": row["status"],
+                "reason": row["reason"],
+                "created_ts": iso(row["created_ts"]),
+                "updated_ts": iso(row["updated_ts"]),
+                "expires_ts": iso(row["expires_ts"]),
+            }
+        )
+    return found
 
 
 @cache
@@ -121,24 +130,32 @@ def render_project(conn: Connection, project_id: int) -> Rendered | None:
     )
 
 
+@cache
+def _agents_stmt() -> Select[Any]:
+    a, p = schema.agents, schema.projects
+    return select(a, p.c.slug).join(p, p.c.id == a.c.project_id).where(a.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def render_agent(conn: Connection, agent_id: int) -> Rendered | None:
     """Render an agent's ``profile.json`` and ``contacts.json`` (None when the agent no longer exists)."""
-    a, p = schema.agents, schema.projects
-    row = (
-        conn.execute(select(a, p.c.slug).join(p, p.c.id == a.c.project_id).where(a.c.id == agent_id))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
-    return Rendered(
-        files={
-            paths.profile_file(row["slug"], row["name"]): json_bytes(profile_json(row)),
-            contacts_file(row["slug"], row["name"]): json_bytes(contacts_json(conn, agent_id)),
-        },
-        summary=f"agent: profile {row['name']}",
-        trailers=[("Agent", row["name"])],
-    )
+    return render_agents(conn, [agent_id]).get(agent_id)
+
+
+def render_agents(conn: Connection, agent_ids: list[int]) -> dict[int, Rendered]:
+    """Render several agents with one query per table; ids that no longer exist are left out."""
+    rows = list(conn.execute(_agents_stmt(), {"ids": agent_ids}).mappings())
+    contacts = _contacts(conn, [row["id"] for row in rows]) if rows else {}
+    return {
+        row["id"]: Rendered(
+            files={
+                paths.profile_file(row["slug"], row["name"]): json_bytes(profile_json(row)),
+                contacts_file(row["slug"], row["name"]): json_bytes(contacts[row["id"]]),
+            },
+            summary=f"agent: profile {row['name']}",
+            trailers=[("Agent", row["name"])],
+        )
+        for row in rows
+    }
 
 
 def render_reservation(conn: Connection, reservation_id: int) -> Rendered | None:
