@@ -40,7 +40,7 @@ async def snapshot() -> tuple[int, ...]:
     async with get_session() as session:
         row = (await session.execute(text(
             "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
-            "(SELECT count(*) FROM archive_outbox), "
+            "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'archive_outbox'), "
             "(SELECT count(*) FROM message_recipients WHERE read_ts IS NOT NULL OR ack_ts IS NOT NULL)"
         ))).one()
     return tuple(row)

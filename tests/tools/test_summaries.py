@@ -68,7 +68,8 @@ async def snapshot() -> tuple[int, ...]:
     async with get_session() as session:
         row = (await session.execute(text(
             "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
-            "(SELECT count(*) FROM message_summaries), (SELECT count(*) FROM archive_outbox)"
+            "(SELECT count(*) FROM message_summaries), "
+            "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'archive_outbox')"
         ))).one()
     return tuple(row)
 
