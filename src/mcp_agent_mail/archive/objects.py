@@ -84,6 +84,9 @@ def _write_loose(store: DiskObjectStore, sha: ObjectID, content: bytes, tmp_dir:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(os.path.dirname(target))
             os.replace(tmp, target)
+        # Only the writer-lock holder writes objects: a lock file next to this one is a dead writer's.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target + ".lock")
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
