@@ -143,6 +143,8 @@ def serve(
             lifespan="on",
             ws="none",
             timeout_graceful_shutdown=10,
+            # Clients are judged by the connection itself; forwarding headers only ever count against them.
+            proxy_headers=False,
         )
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -28,6 +26,7 @@ from sqlalchemy.pool import NullPool
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
 from mcp_agent_mail.db.group_commit import GroupCommitWriter
 from mcp_agent_mail.db.migrations import migrate
+from mcp_agent_mail.db.thread_pool import LoopThreadPool
 from mcp_agent_mail.db.writer_lock import cross_process_writer
 from mcp_agent_mail.errors import AgentMailError, ConfigurationError, InvalidArgumentError, UnavailableError
 
@@ -49,7 +48,6 @@ class _State:
         self.write_engine: Engine | None = None
         self.read_engine: Engine | None = None
         # Threads that run read transactions, one per pooled read connection (recreated after a fork).
-        self.read_executor: tuple[int, ThreadPoolExecutor] | None = None
         self.guard = threading.Lock()
         # Held by whichever writer of this process is inside BEGIN IMMEDIATE (any loop or thread).
         self.process_write_lock = threading.Lock()
@@ -382,16 +380,7 @@ async def run_write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         raise mapped from exc
 
 
-def _read_executor() -> ThreadPoolExecutor:
-    current = _state.read_executor
-    if current is not None and current[0] == os.getpid():
-        return current[1]
-    with _state.guard:
-        current = _state.read_executor
-        if current is None or current[0] != os.getpid():
-            current = (os.getpid(), ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="db-read"))
-            _state.read_executor = current
-        return current[1]
+_read_pool = LoopThreadPool(_READ_THREADS, "db-read")
 
 
 def _read_in_thread(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -409,9 +398,8 @@ async def run_read(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """
     settings = get_settings()
     ensure_schema(settings)
-    loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(_read_executor(), _read_in_thread, settings, work)
+        return await _read_pool.run(functools.partial(_read_in_thread, settings, work))
     except (OperationalError, OverflowError) as exc:
         mapped = database_error(exc)
         if mapped is None:
