@@ -17,13 +17,12 @@ from mcp_agent_mail.timeutil import utcnow
 OutboxKind = Literal["project", "agent", "message", "receipt", "reservation"]
 
 
+_INSERT = schema.archive_outbox.insert()
+
+
 async def enqueue(session: AsyncSession, project_id: int, kind: OutboxKind, ref: int | str) -> None:
     """Record that the archive must (re)render ``kind``/``ref`` of a project."""
-    await session.execute(
-        schema.archive_outbox.insert().values(
-            project_id=project_id, kind=kind, ref=str(ref), created_ts=utcnow()
-        )
-    )
+    await session.execute(_INSERT, {"project_id": project_id, "kind": kind, "ref": str(ref), "created_ts": utcnow()})
 
 
 async def enqueue_many(

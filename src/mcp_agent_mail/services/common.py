@@ -121,10 +121,16 @@ async def get_agent(session: AsyncSession, project: RowMapping, name: str, *, fi
     )
 
 
+_TOUCH_AGENT = (
+    update(schema.agents)
+    .where(schema.agents.c.id == bindparam("touched_id"))
+    .values(last_active_ts=bindparam("touched_ts"))
+)
+
+
 async def touch_agent(session: AsyncSession, project_id: int, agent_id: int, now: datetime) -> None:
     """Set the agent's last_active_ts to ``now`` and queue its profile for the archive in the same transaction."""
-    a = schema.agents
-    await session.execute(update(a).where(a.c.id == agent_id).values(last_active_ts=now))
+    await session.execute(_TOUCH_AGENT, {"touched_id": agent_id, "touched_ts": now})
     await archive.enqueue(session, project_id, "agent", agent_id)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, exists, or_, select
+from sqlalchemy import ColumnElement, RowMapping, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
@@ -133,6 +133,16 @@ def ensure_active(agent: RowMapping) -> None:
         raise AgentRetiredError(f"Agent {agent['name']!r} is retired.")
 
 
+_m, _r = schema.messages, schema.message_recipients
+_INSERT_MESSAGE = _m.insert().returning(_m.c.id)
+_INSERT_RECIPIENTS = _r.insert()
+_VISIBLE_MESSAGE = select(_m).where(
+    _m.c.id == bindparam("message_id"),
+    (_m.c.sender_id == bindparam("agent_id"))
+    | exists().where(_r.c.message_id == _m.c.id, _r.c.agent_id == bindparam("agent_id")),
+)
+
+
 async def store_message(
     session: AsyncSession,
     project: RowMapping,
@@ -143,28 +153,22 @@ async def store_message(
 ) -> dict[str, Any]:
     """Insert a message, its recipient rows and attachment blobs, queue it for the archive; return its payload."""
     now = utcnow()
-    m = schema.messages
     await attachments.store_blobs(session, blobs or {}, now)
-    message_id = (
-        await session.execute(
-            m.insert()
-            .values(
-                project_id=project["id"],
-                sender_id=sender["id"],
-                thread_id=draft.thread_id,
-                topic=draft.topic,
-                subject=draft.subject,
-                body_md=draft.body_md,
-                importance=draft.importance,
-                ack_required=draft.ack_required,
-                created_ts=now,
-                # Keys sorted as in the archive's front matter, so a rebuilt row is the same text.
-                attachments=[dict(sorted(meta.items())) for meta in draft.attachments],
-            )
-            .returning(m.c.id)
-        )
-    ).scalar_one()
-    await session.execute(schema.message_recipients.insert(), recipients.rows(message_id))
+    values = {
+        "project_id": project["id"],
+        "sender_id": sender["id"],
+        "thread_id": draft.thread_id,
+        "topic": draft.topic,
+        "subject": draft.subject,
+        "body_md": draft.body_md,
+        "importance": draft.importance,
+        "ack_required": draft.ack_required,
+        "created_ts": now,
+        # Keys sorted as in the archive's front matter, so a rebuilt row is the same text.
+        "attachments": [dict(sorted(meta.items())) for meta in draft.attachments],
+    }
+    message_id = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
+    await session.execute(_INSERT_RECIPIENTS, recipients.rows(message_id))
     await touch_agent(session, sender["project_id"], sender["id"], now)
     await archive.enqueue(session, project["id"], "message", message_id)
     return _payload(message_id, project, sender, draft, recipients, now)
@@ -403,12 +407,8 @@ def reply_subject(original: str, prefix: str) -> str:
 
 async def visible_message(session: AsyncSession, agent: RowMapping, message_id: int) -> RowMapping:
     """Return a message the agent sent or received (in any project), or raise NOT_FOUND."""
-    m, r = schema.messages, schema.message_recipients
-    is_recipient = exists().where(r.c.message_id == m.c.id, r.c.agent_id == agent["id"])
     row = (
-        await session.execute(
-            select(m).where(m.c.id == message_id, (m.c.sender_id == agent["id"]) | is_recipient)
-        )
+        await session.execute(_VISIBLE_MESSAGE, {"message_id": message_id, "agent_id": agent["id"]})
     ).mappings().first()
     if row is None:
         raise NotFoundError(

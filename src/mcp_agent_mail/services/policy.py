@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import RowMapping, and_, or_, select
+from sqlalchemy import RowMapping, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import Settings, get_settings
@@ -52,13 +52,18 @@ def link_active(link: RowMapping, now: datetime) -> bool:
     return link["expires_ts"] is None or ensure_utc(link["expires_ts"]) > now
 
 
+_LINKS_FROM = select(schema.agent_links).where(
+    schema.agent_links.c.a_agent_id == bindparam("sender_id"),
+    schema.agent_links.c.b_agent_id.in_(bindparam("target_ids", expanding=True)),
+)
+
+
 async def outgoing_links(session: AsyncSession, sender_id: int, target_ids: Iterable[int]) -> dict[int, RowMapping]:
     """Return the sender's links to the given agents, keyed by target agent id."""
     ids = list(set(target_ids))
     if not ids:
         return {}
-    k = schema.agent_links
-    rows = await session.execute(select(k).where(k.c.a_agent_id == sender_id, k.c.b_agent_id.in_(ids)))
+    rows = await session.execute(_LINKS_FROM, {"sender_id": sender_id, "target_ids": ids})
     return {row["b_agent_id"]: row for row in rows.mappings()}
 
 

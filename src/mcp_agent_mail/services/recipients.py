@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.db import schema
@@ -33,6 +33,11 @@ _MODEL_MARKERS = (
     "gpt-", "gpt4", "gpt3", "claude-", "opus", "sonnet", "haiku", "gemini-", "llama", "mistral", "o1-", "o3-",
 )
 _BROADCAST = frozenset({"all", "*", "everyone", "broadcast", "@all", "@everyone"})
+
+_AGENTS_BY_KEY = select(schema.agents).where(
+    schema.agents.c.project_id == bindparam("project_id"),
+    schema.agents.c.name_key.in_(bindparam("keys", expanding=True)),
+)
 
 
 @dataclass(frozen=True)
@@ -155,11 +160,10 @@ async def resolve(session: AsyncSession, project: RowMapping, lists: dict[Kind, 
             else:
                 target = await _project_of(session, address.project, projects)
             wanted[raw] = (target, name_key(address.name))
-    a = schema.agents
     by_key: dict[tuple[int, str], RowMapping] = {}
     for project_id in {t["id"] for t, _ in wanted.values() if t is not None}:
         keys = {k for t, k in wanted.values() if t is not None and t["id"] == project_id}
-        rows = await session.execute(select(a).where(a.c.project_id == project_id, a.c.name_key.in_(keys)))
+        rows = await session.execute(_AGENTS_BY_KEY, {"project_id": project_id, "keys": sorted(keys)})
         by_key.update({(row["project_id"], row["name_key"]): row for row in rows.mappings()})
     unknown = [raw for raw, (t, k) in wanted.items() if t is None or (t["id"], k) not in by_key]
     if unknown:
