@@ -19,6 +19,7 @@ requests and refuses to listen on any other interface.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -425,6 +426,18 @@ if __name__ == "__main__":  # pragma: no cover - ``python -m mcp_agent_mail.http
     cli_app(["serve", *sys.argv[1:]])
 
 
+def freeze_startup_heap() -> None:
+    """Exclude everything alive after start-up (modules, tools, schemas) from the garbage collector's scans.
+
+    A long-running server otherwise re-walks that whole heap in every full collection, which
+    shows as pauses of several milliseconds under load.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_environment() -> Starlette:
     """Build the app from the process environment (the factory each ``serve --workers N`` process calls)."""
-    return build_http_app(get_settings())
+    app = build_http_app(get_settings())
+    freeze_startup_heap()
+    return app

@@ -112,7 +112,7 @@ def serve(
     """Serve MCP over Streamable HTTP (plus /health/liveness and /health/readiness) until SIGINT/SIGTERM."""
     import uvicorn
 
-    from mcp_agent_mail.http import build_http_app
+    from mcp_agent_mail.http import build_http_app, freeze_startup_heap
     from mcp_agent_mail.logging_setup import configure_logging
 
     _apply_http_options(host, port, path)
@@ -131,6 +131,7 @@ def serve(
         )
     # Several workers each build the app from the environment the options above were written to.
     target: Any = app if workers == 1 else "mcp_agent_mail.http:app_from_environment"
+    freeze_startup_heap()
     with _hold_mailbox(settings, "http"):
         uvicorn.run(
             target,
