@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import get_session, run_read, run_write, schema, write_session
 from mcp_agent_mail.errors import (
     AgentMailError,
     AgentRetiredError,
@@ -155,23 +155,36 @@ async def _writable_holder(
     return project, agent
 
 
-def _active_clause(now: datetime) -> Any:
-    return (fr.c.released_ts.is_(None)) & (fr.c.expires_ts > now)
-
-
 async def _touch(session: AsyncSession, project_id: int, agent: Row, now: datetime) -> None:
     """Record that the agent is active and queue its profile (skipped when it was marked active moments ago)."""
     if now - agent["last_active_ts"] >= _TOUCH_INTERVAL:
         await touch_agent(session, project_id, agent["id"], now)
 
 
-def _own_selection(project_id: int, agent_id: int, now: datetime, ids: list[int] | None) -> Any:
-    query = select(fr.c.id, fr.c.path_pattern, fr.c.expires_ts).where(
-        fr.c.project_id == project_id, fr.c.agent_id == agent_id, _active_clause(now)
-    )
-    if ids is not None:
-        query = query.where(fr.c.id.in_(ids))
-    return query.order_by(fr.c.expires_ts, fr.c.id)
+_OWN_COLUMNS = (fr.c.id, fr.c.path_pattern, fr.c.expires_ts)
+_OWN_WHERE = (
+    fr.c.project_id == bindparam("project_id"),
+    fr.c.agent_id == bindparam("agent_id"),
+    fr.c.released_ts.is_(None),
+    fr.c.expires_ts > bindparam("now"),
+)
+_OWN_ALL = select(*_OWN_COLUMNS).where(*_OWN_WHERE).order_by(fr.c.expires_ts, fr.c.id)
+_OWN_BY_IDS = (
+    select(*_OWN_COLUMNS)
+    .where(*_OWN_WHERE, fr.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(fr.c.expires_ts, fr.c.id)
+)
+
+
+async def _own_active(
+    session: AsyncSession, project_id: int, agent_id: int, now: datetime, ids: list[int] | None
+) -> list[RowMapping]:
+    """Return the agent's active reservations in the project (only those with the given ids, if any)."""
+    params: dict[str, Any] = {"project_id": project_id, "agent_id": agent_id, "now": now}
+    if ids is None:
+        return list((await session.execute(_OWN_ALL, params)).mappings().all())
+    params["ids"] = ids
+    return list((await session.execute(_OWN_BY_IDS, params)).mappings().all())
 
 
 def _matches_requested(stored: str, wanted: list[str] | None) -> bool:
@@ -255,6 +268,16 @@ def _conflicting_holders(
 # Operations
 
 
+_EXTEND_LEASE = (
+    update(fr)
+    .where(fr.c.id == bindparam("rid"))
+    .values(exclusive=bindparam("x"), reason=bindparam("r"), expires_ts=bindparam("e"))
+)
+_INSERT_LEASES = fr.insert().returning(fr.c.id, sort_by_parameter_order=True)
+_RELEASE = update(fr).where(fr.c.id.in_(bindparam("ids", expanding=True))).values(released_ts=bindparam("now"))
+_RENEW = update(fr).where(fr.c.id == bindparam("rid")).values(expires_ts=bindparam("e"))
+
+
 async def reserve_paths(
     project_key: str,
     agent_name: str,
@@ -269,9 +292,10 @@ async def reserve_paths(
     ttl = _check_seconds(ttl_seconds, "ttl_seconds")
     reason_text = _check_reason(reason)
     exclusive = bool(exclusive)
-    granted: list[dict[str, Any]] = []
-    conflicts: list[dict[str, Any]] = []
-    async with write_session() as session:
+
+    async def unit(session: AsyncSession) -> tuple[Row, Row, list[dict[str, Any]], list[dict[str, Any]]]:
+        granted: list[dict[str, Any]] = []
+        conflicts: list[dict[str, Any]] = []
         project, agent = await _writable_holder(session, project_key, agent_name)
         now = utcnow()
         expires = now + timedelta(seconds=ttl)
@@ -297,12 +321,7 @@ async def reserve_paths(
             updates.append({"rid": mine["id"], "x": exclusive, "r": new_reason, "e": new_expires})
             granted.append({"id": mine["id"], "path_pattern": pattern, "reason": new_reason, "expires_ts": new_expires})
         if updates:
-            await session.execute(
-                update(fr)
-                .where(fr.c.id == bindparam("rid"))
-                .values(exclusive=bindparam("x"), reason=bindparam("r"), expires_ts=bindparam("e")),
-                updates,
-            )
+            await session.execute(_EXTEND_LEASE, updates)
         new_ids: list[int] = []
         if inserts:
             base = {
@@ -313,10 +332,7 @@ async def reserve_paths(
                 "created_ts": now,
                 "expires_ts": expires,
             }
-            result = await session.execute(
-                fr.insert().returning(fr.c.id, sort_by_parameter_order=True),
-                [{**base, "path_pattern": p} for p in inserts],
-            )
+            result = await session.execute(_INSERT_LEASES, [{**base, "path_pattern": p} for p in inserts])
             new_ids = [r[0] for r in result.all()]
         fresh = iter(new_ids)
         for entry in granted:
@@ -327,6 +343,9 @@ async def reserve_paths(
         if granted:
             await archive.enqueue_many(session, project["id"], "reservation", [e["id"] for e in granted])
         await _touch(session, project["id"], agent, now)
+        return project, agent, granted, conflicts
+
+    project, agent, granted, conflicts = await run_write(unit)
     if granted:
         archive.wake_writer()
     if conflicts:
@@ -357,16 +376,20 @@ async def release_reservations(
     """Release the caller's active reservations (all, or those matching the given patterns/ids)."""
     wanted = _check_paths(paths, required=False)
     ids = _check_ids(file_reservation_ids)
-    async with write_session() as session:
+
+    async def unit(session: AsyncSession) -> tuple[list[int], datetime]:
         project, agent = await project_and_agent(session, project_key, agent_name)
         now = utcnow()
-        rows = (await session.execute(_own_selection(project["id"], agent["id"], now, ids))).mappings().all()
+        rows = await _own_active(session, project["id"], agent["id"], now, ids)
         chosen = [row["id"] for row in rows if _matches_requested(row["path_pattern"], wanted)]
         if chosen:
-            await session.execute(update(fr).where(fr.c.id.in_(chosen)).values(released_ts=now))
+            await session.execute(_RELEASE, {"ids": chosen, "now": now})
             await archive.enqueue_many(session, project["id"], "reservation", chosen)
             if agent["retired_at"] is None:
                 await _touch(session, project["id"], agent, now)
+        return chosen, now
+
+    chosen, now = await run_write(unit)
     if chosen:
         archive.wake_writer()
     return {"released": len(chosen), "released_at": iso(now)}
@@ -383,14 +406,15 @@ async def renew_reservations(
     extend = _check_seconds(extend_seconds, "extend_seconds")
     wanted = _check_paths(paths, required=False)
     ids = _check_ids(file_reservation_ids)
-    renewed: list[dict[str, Any]] = []
-    async with write_session() as session:
+    max_ttl = timedelta(seconds=get_settings().file_reservation_max_ttl_seconds)
+
+    async def unit(session: AsyncSession) -> list[dict[str, Any]]:
+        renewed: list[dict[str, Any]] = []
         project, agent = await _writable_holder(session, project_key, agent_name)
         now = utcnow()
-        ceiling = now + timedelta(seconds=get_settings().file_reservation_max_ttl_seconds)
-        rows = (await session.execute(_own_selection(project["id"], agent["id"], now, ids))).mappings().all()
+        ceiling = now + max_ttl
         changes: list[dict[str, Any]] = []
-        for row in rows:
+        for row in await _own_active(session, project["id"], agent["id"], now, ids):
             if not _matches_requested(row["path_pattern"], wanted):
                 continue
             old = row["expires_ts"]
@@ -405,11 +429,12 @@ async def renew_reservations(
                 }
             )
         if changes:
-            await session.execute(
-                update(fr).where(fr.c.id == bindparam("rid")).values(expires_ts=bindparam("e")), changes
-            )
+            await session.execute(_RENEW, changes)
             await archive.enqueue_many(session, project["id"], "reservation", [c["rid"] for c in changes])
         await _touch(session, project["id"], agent, now)
+        return renewed
+
+    renewed = await run_write(unit)
     if renewed:
         archive.wake_writer()
     return {"renewed": len(renewed), "file_reservations": renewed}
@@ -417,9 +442,12 @@ async def renew_reservations(
 
 async def list_active_reservations(project_key: str) -> list[dict[str, Any]]:
     """Return the project's active reservations, oldest first."""
-    async with get_session() as session:
+
+    async def read(session: AsyncSession) -> list[RowMapping]:
         project = await resolve_project(session, project_key)
-        rows = await _load_active(session, project["id"], utcnow())
+        return await _load_active(session, project["id"], utcnow())
+
+    rows = await run_read(read)
     return [
         {
             "id": r["id"],
