@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Integer, RowMapping, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import run_read, schema, write_session
+from mcp_agent_mail.db import run_read, run_write, schema
 from mcp_agent_mail.errors import NotFoundError
-from mcp_agent_mail.services.common import check_limit, get_agent, resolve_project
+from mcp_agent_mail.services.common import check_limit
 from mcp_agent_mail.services.lookup import Row, project_and_agent
 from mcp_agent_mail.services.messages import ensure_writable
 from mcp_agent_mail.timeutil import iso, parse_timestamp, utcnow
@@ -107,14 +107,22 @@ def _inbox_query(include_bodies: bool, urgent_only: bool, has_since: bool) -> Se
     return query.order_by(r.c.message_id.desc()).limit(bindparam("limit", type_=Integer))
 
 
-async def _receipt_row(session: AsyncSession, agent: RowMapping, message_id: int) -> RowMapping:
-    m, r = schema.messages, schema.message_recipients
+_m, _r = schema.messages, schema.message_recipients
+_RECEIPT = (
+    select(_r.c.read_ts, _r.c.ack_ts, _m.c.project_id)
+    .join(_m, _m.c.id == _r.c.message_id)
+    .where(_r.c.message_id == bindparam("message_id"), _r.c.agent_id == bindparam("agent_id"))
+)
+_SET_RECEIPT = (
+    update(_r)
+    .where(_r.c.message_id == bindparam("mid"), _r.c.agent_id == bindparam("aid"))
+    .values(read_ts=bindparam("read"), ack_ts=bindparam("ack"))
+)
+
+
+async def _receipt_row(session: AsyncSession, agent: Row, message_id: int) -> RowMapping:
     row = (
-        await session.execute(
-            select(r.c.read_ts, r.c.ack_ts, m.c.project_id)
-            .join(m, m.c.id == r.c.message_id)
-            .where(r.c.message_id == message_id, r.c.agent_id == agent["id"])
-        )
+        await session.execute(_RECEIPT, {"message_id": message_id, "agent_id": agent["id"]})
     ).mappings().first()
     if row is None:
         raise NotFoundError(
@@ -125,25 +133,25 @@ async def _receipt_row(session: AsyncSession, agent: RowMapping, message_id: int
 
 
 async def _set_receipt(project_key: str, agent_name: str, message_id: int, *, ack: bool) -> dict[str, Any]:
-    async with write_session() as session:
-        project = await resolve_project(session, project_key)
-        agent = await get_agent(session, project, agent_name)
+    async def unit(session: AsyncSession) -> tuple[bool, datetime, datetime | None]:
+        project, agent = await project_and_agent(session, project_key, agent_name)
         row = await _receipt_row(session, agent, message_id)
         read_ts, ack_ts = row["read_ts"], row["ack_ts"]
-        values: dict[str, Any] = {}
         now = utcnow()
+        changed = read_ts is None or (ack and ack_ts is None)
         if read_ts is None:
-            values["read_ts"] = read_ts = now
+            read_ts = now
         if ack and ack_ts is None:
-            values["ack_ts"] = ack_ts = now
-        if values:
-            ensure_writable(project)
-            r = schema.message_recipients
-            await session.execute(
-                update(r).where(r.c.message_id == message_id, r.c.agent_id == agent["id"]).values(**values)
-            )
+            ack_ts = now
+        if changed:
+            ensure_writable(cast(RowMapping, project))
+            params = {"mid": message_id, "aid": agent["id"], "read": read_ts, "ack": ack_ts}
+            await session.execute(_SET_RECEIPT, params)
             await archive.enqueue(session, row["project_id"], "receipt", message_id)
-    if values:
+        return changed, read_ts, ack_ts
+
+    changed, read_ts, ack_ts = await run_write(unit)
+    if changed:
         archive.wake_writer()
     result: dict[str, Any] = {"message_id": message_id}
     if ack:
