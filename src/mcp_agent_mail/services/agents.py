@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import run_read, run_write, schema
 from mcp_agent_mail.db.shapes import agent_dict
 from mcp_agent_mail.errors import InvalidArgumentError, ProjectArchivedError
 from mcp_agent_mail.services.auth import BINDINGS, check_agent, hash_token
 from mcp_agent_mail.services.common import find_agent, get_agent, resolve_project
+from mcp_agent_mail.services.lookup import Row, project_and_agent
 from mcp_agent_mail.services.names import generate_name, name_key, normalise_agent_name
 from mcp_agent_mail.timeutil import utcnow
 
@@ -58,32 +60,53 @@ def _valid_name(name: str, field: str) -> str:
     return normalised
 
 
+_a = schema.agents
+_INSERT_AGENT = _a.insert().returning(*_a.c)
+_UPDATE_AGENT = (
+    update(_a)
+    .where(_a.c.id == bindparam("agent_id"))
+    .values(
+        program=bindparam("new_program"),
+        model=bindparam("new_model"),
+        last_active_ts=bindparam("now", type_=_a.c.last_active_ts.type),
+        task_description=func.coalesce(bindparam("task", type_=_a.c.task_description.type), _a.c.task_description),
+        attachments_policy=func.coalesce(
+            bindparam("policy", type_=_a.c.attachments_policy.type), _a.c.attachments_policy
+        ),
+        registration_token_hash=func.coalesce(
+            _a.c.registration_token_hash, bindparam("token_hash", type_=_a.c.registration_token_hash.type)
+        ),
+    )
+    .returning(*_a.c)
+)
+_SET_CONTACT_POLICY = update(_a).where(_a.c.id == bindparam("agent_id")).values(contact_policy=bindparam("policy"))
+_PROJECT_AGENTS = select(_a).where(_a.c.project_id == bindparam("project_id")).order_by(_a.c.name)
+
+
 async def _insert_agent(
-    session: Any, project: Any, name: str, program: str, model: str, task: str, attachments_policy: str
+    session: AsyncSession, project: Row, name: str, program: str, model: str, task: str, attachments_policy: str
 ) -> tuple[dict[str, Any], str]:
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    agent_id = (await session.execute(
-        schema.agents.insert().values(
-            project_id=project["id"],
-            name=name,
-            name_key=name_key(name),
-            program=program,
-            model=model,
-            task_description=task,
-            inception_ts=now,
-            last_active_ts=now,
-            attachments_policy=attachments_policy,
-            contact_policy="auto",
-            registration_token_hash=hash_token(token),
-        ).returning(schema.agents.c.id)
-    )).scalar_one()
-    await archive.enqueue(session, project["id"], "agent", agent_id)
-    row = (await session.execute(select(schema.agents).where(schema.agents.c.id == agent_id))).mappings().one()
+    values = {
+        "project_id": project["id"],
+        "name": name,
+        "name_key": name_key(name),
+        "program": program,
+        "model": model,
+        "task_description": task,
+        "inception_ts": now,
+        "last_active_ts": now,
+        "attachments_policy": attachments_policy,
+        "contact_policy": "auto",
+        "registration_token_hash": hash_token(token),
+    }
+    row = (await session.execute(_INSERT_AGENT, values)).mappings().one()
+    await archive.enqueue(session, project["id"], "agent", row["id"])
     return agent_dict(row), token
 
 
-async def _pick_free_name(session: Any, project_id: int) -> str:
+async def _pick_free_name(session: AsyncSession, project_id: int) -> str:
     for _ in range(200):
         candidate = generate_name()
         if await find_agent(session, project_id, candidate) is None:
@@ -94,21 +117,26 @@ async def _pick_free_name(session: Any, project_id: int) -> str:
 
 
 async def _update_agent(
-    session: Any, project: Any, existing: Any, program: str, model: str, task: str | None, policy: str | None
+    session: AsyncSession,
+    project: Row,
+    existing: Row,
+    program: str,
+    model: str,
+    task: str | None,
+    policy: str | None,
 ) -> tuple[dict[str, Any], str | None]:
-    values: dict[str, Any] = {"program": program, "model": model, "last_active_ts": utcnow()}
-    if task is not None:
-        values["task_description"] = task
-    if policy is not None:
-        values["attachments_policy"] = policy
-    token = None
-    if existing["registration_token_hash"] is None:
-        token = secrets.token_urlsafe(32)
-        values["registration_token_hash"] = hash_token(token)
-    a = schema.agents
-    await session.execute(update(a).where(a.c.id == existing["id"]).values(**values))
+    token = secrets.token_urlsafe(32) if existing["registration_token_hash"] is None else None
+    params = {
+        "agent_id": existing["id"],
+        "new_program": program,
+        "new_model": model,
+        "now": utcnow(),
+        "task": task,
+        "policy": policy,
+        "token_hash": hash_token(token) if token is not None else None,
+    }
+    row = (await session.execute(_UPDATE_AGENT, params)).mappings().one()
     await archive.enqueue(session, project["id"], "agent", existing["id"])
-    row = (await session.execute(select(a).where(a.c.id == existing["id"]))).mappings().one()
     return agent_dict(row), token
 
 
@@ -134,7 +162,8 @@ async def register_agent(
     task = _check_task(task_description)
     policy = _check_policy(attachments_policy, ATTACHMENT_POLICIES, "attachments_policy")
     wanted = _valid_name(name, "name") if name is not None and name.strip() else None
-    async with write_session() as session:
+
+    async def unit(session: AsyncSession) -> dict[str, Any]:
         project = await resolve_project(session, project_key)
         _ensure_writable(project)
         existing = await find_agent(session, project["id"], wanted) if wanted else None
@@ -146,16 +175,19 @@ async def register_agent(
             agent["registration_token"] = token
             agent["created"] = True
             agent["verified"] = True
-        else:
-            claim = existing["registration_token_hash"] is None and not (registration_token or "").strip()
-            verified = claim or check_agent(
-                existing, registration_token, session_key, action="Re-registering", token_param="registration_token"
-            )
-            agent, fresh = await _update_agent(session, project, existing, program, model, task, policy)
-            if fresh is not None:
-                agent["registration_token"] = fresh
-            agent["created"] = False
-            agent["verified"] = verified
+            return agent
+        claim = existing["registration_token_hash"] is None and not (registration_token or "").strip()
+        verified = claim or check_agent(
+            existing, registration_token, session_key, action="Re-registering", token_param="registration_token"
+        )
+        agent, fresh = await _update_agent(session, project, existing, program, model, task, policy)
+        if fresh is not None:
+            agent["registration_token"] = fresh
+        agent["created"] = False
+        agent["verified"] = verified
+        return agent
+
+    agent = await run_write(unit)
     archive.wake_writer()
     if agent["verified"]:
         BINDINGS.bind(session_key, agent["project_id"], agent["id"])
@@ -178,7 +210,8 @@ async def create_agent_identity(
     task = _check_task(task_description) or ""
     policy = _check_policy(attachments_policy, ATTACHMENT_POLICIES, "attachments_policy") or "auto"
     hint = _valid_name(name_hint, "name_hint") if name_hint is not None and name_hint.strip() else None
-    async with write_session() as session:
+
+    async def unit(session: AsyncSession) -> tuple[dict[str, Any], str]:
         project = await resolve_project(session, project_key)
         _ensure_writable(project)
         if hint and await find_agent(session, project["id"], hint) is not None:
@@ -188,9 +221,11 @@ async def create_agent_identity(
             )
         chosen = hint or await _pick_free_name(session, project["id"])
         try:
-            agent, token = await _insert_agent(session, project, chosen, program, model, task, policy)
+            return await _insert_agent(session, project, chosen, program, model, task, policy)
         except IntegrityError as exc:  # a concurrent process took the name a moment ago
             raise InvalidArgumentError(f"Agent name {chosen!r} was just taken; call again.") from exc
+
+    agent, token = await run_write(unit)
     archive.wake_writer()
     BINDINGS.bind(session_key, agent["project_id"], agent["id"])
     agent["registration_token"] = token
@@ -200,32 +235,38 @@ async def create_agent_identity(
 
 async def whois(project_key: str, agent_name: str) -> dict[str, Any]:
     """Return the public profile of an agent."""
-    async with get_session() as session:
-        project = await resolve_project(session, project_key)
-        row = await get_agent(session, project, agent_name)
-        result = agent_dict(row)
-        result["project"] = project["human_key"]
-        return result
+
+    async def read(session: AsyncSession) -> tuple[Row, Row]:
+        return await project_and_agent(session, project_key, agent_name)
+
+    project, row = await run_read(read)
+    result = agent_dict(cast(RowMapping, row))
+    result["project"] = project["human_key"]
+    return result
 
 
 async def set_contact_policy(project_key: str, agent_name: str, policy: str) -> dict[str, Any]:
     """Store who may message this agent: open, auto, contacts_only or block_all."""
     cleaned = _check_policy(policy, CONTACT_POLICIES, "policy")
-    async with write_session() as session:
+
+    async def unit(session: AsyncSession) -> str:
         project = await resolve_project(session, project_key)
         _ensure_writable(project)
         agent = await get_agent(session, project, agent_name)
-        a = schema.agents
-        await session.execute(update(a).where(a.c.id == agent["id"]).values(contact_policy=cleaned))
+        await session.execute(_SET_CONTACT_POLICY, {"agent_id": agent["id"], "policy": cleaned})
         await archive.enqueue(session, project["id"], "agent", agent["id"])
+        return str(agent["name"])
+
+    name = await run_write(unit)
     archive.wake_writer()
-    return {"agent": agent["name"], "policy": cleaned}
+    return {"agent": name, "policy": cleaned}
 
 
 async def list_agents(project_key: str) -> list[dict[str, Any]]:
     """Return the agents of a project, by name."""
-    async with get_session() as session:
+
+    async def read(session: AsyncSession) -> list[RowMapping]:
         project = await resolve_project(session, project_key)
-        a = schema.agents
-        rows = (await session.execute(select(a).where(a.c.project_id == project["id"]).order_by(a.c.name))).mappings()
-        return [agent_dict(r) for r in rows]
+        return list((await session.execute(_PROJECT_AGENTS, {"project_id": project["id"]})).mappings())
+
+    return [agent_dict(r) for r in await run_read(read)]
