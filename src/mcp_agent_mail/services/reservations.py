@@ -242,9 +242,28 @@ _ACTIVE = (
 )
 
 
-async def _load_active(session: AsyncSession, project_id: int, now: datetime) -> list[RowMapping]:
+# What a new request is checked against: the same rows, without the creation times it never reads.
+_ACTIVE_FOR_REQUEST = (
+    select(
+        fr.c.id,
+        fr.c.agent_id,
+        ag.c.name.label("agent"),
+        fr.c.path_pattern,
+        fr.c.exclusive,
+        fr.c.reason,
+        fr.c.expires_ts,
+    )
+    .join(ag, ag.c.id == fr.c.agent_id)
+    .where(fr.c.project_id == bindparam("project_id"), fr.c.released_ts.is_(None), fr.c.expires_ts > bindparam("now"))
+    .order_by(fr.c.created_ts, fr.c.id)
+)
+
+
+async def _load_active(
+    session: AsyncSession, project_id: int, now: datetime, *, statement: Any = _ACTIVE
+) -> list[RowMapping]:
     """Return the project's active reservations with their holders' names."""
-    return list((await session.execute(_ACTIVE, {"project_id": project_id, "now": now})).mappings().all())
+    return list((await session.execute(statement, {"project_id": project_id, "now": now})).mappings().all())
 
 
 def _conflicting_holders(
@@ -299,7 +318,7 @@ async def reserve_paths(
         project, agent = await _writable_holder(session, project_key, agent_name)
         now = utcnow()
         expires = now + timedelta(seconds=ttl)
-        active = await _load_active(session, project["id"], now)
+        active = await _load_active(session, project["id"], now, statement=_ACTIVE_FOR_REQUEST)
         own: dict[str, RowMapping] = {}
         for row in active:
             if row["agent_id"] == agent["id"]:
