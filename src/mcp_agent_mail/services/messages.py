@@ -6,7 +6,7 @@ import asyncio
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, RowMapping, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +25,7 @@ from mcp_agent_mail.errors import (
 from mcp_agent_mail.services import attachments, policy
 from mcp_agent_mail.services import recipients as rcpt
 from mcp_agent_mail.services.common import get_agent, resolve_project, touch_agent
+from mcp_agent_mail.services.lookup import project_and_agent
 from mcp_agent_mail.timeutil import iso, utcnow
 
 IMPORTANCE_LEVELS = ("low", "normal", "high", "urgent")
@@ -141,6 +142,20 @@ _VISIBLE_MESSAGE = select(_m).where(
     (_m.c.sender_id == bindparam("agent_id"))
     | exists().where(_r.c.message_id == _m.c.id, _r.c.agent_id == bindparam("agent_id")),
 )
+
+
+async def _project_and_sender(
+    session: AsyncSession, project_key: str, sender_name: str
+) -> tuple[RowMapping, RowMapping]:
+    """Resolve the project (writable) and the sender (active) in one statement, with the usual coded errors."""
+    found_project, found_sender = await project_and_agent(
+        session, project_key, sender_name, check_project=lambda row: ensure_writable(cast(RowMapping, row)),
+        field="sender_name",
+    )
+    project, sender = cast(RowMapping, found_project), cast(RowMapping, found_sender)
+    ensure_writable(project)
+    ensure_active(sender)
+    return project, sender
 
 
 async def store_message(
@@ -363,10 +378,7 @@ async def send_message(
     async def transaction(
         session: AsyncSession,
     ) -> tuple[RowMapping, dict[str, Any], list[dict[str, str]]]:
-        project = await resolve_project(session, project_key)
-        ensure_writable(project)
-        sender = await get_agent(session, project, sender_name, field="sender_name")
-        ensure_active(sender)
+        project, sender = await _project_and_sender(session, project_key, sender_name)
         recipients = await rcpt.resolve(session, project, lists)
         await _enforce(session, project, sender, recipients, draft.thread_id)
         skipped: list[dict[str, str]] = []
@@ -418,19 +430,23 @@ async def visible_message(session: AsyncSession, agent: RowMapping, message_id: 
     return row
 
 
+_a, _p = schema.agents, schema.projects
+_NAME_COLUMNS = select(_a.c.name, _a.c.project_id, _p.c.slug).join(_p, _p.c.id == _a.c.project_id)
+_ORIGINAL_SENDER = _NAME_COLUMNS.where(_a.c.id == bindparam("sender_id"))
+_ORIGINAL_TO = (
+    _NAME_COLUMNS.join(_r, _r.c.agent_id == _a.c.id)
+    .where(_r.c.message_id == bindparam("message_id"), _r.c.kind == "to")
+    .order_by(_a.c.name)
+)
+
+
 async def _default_to(session: AsyncSession, original: RowMapping, sender: RowMapping) -> list[str]:
     """Address the original sender (or, replying to yourself, the original to-recipients)."""
-    a, r, p = schema.agents, schema.message_recipients, schema.projects
-    query = select(a.c.name, a.c.project_id, p.c.slug).join(p, p.c.id == a.c.project_id)
     if original["sender_id"] != sender["id"]:
-        query = query.where(a.c.id == original["sender_id"])
+        result = await session.execute(_ORIGINAL_SENDER, {"sender_id": original["sender_id"]})
     else:
-        query = (
-            query.join(r, r.c.agent_id == a.c.id)
-            .where(r.c.message_id == original["id"], r.c.kind == "to")
-            .order_by(a.c.name)
-        )
-    rows = (await session.execute(query)).all()
+        result = await session.execute(_ORIGINAL_TO, {"message_id": original["id"]})
+    rows = result.all()
     return [name if project_id == sender["project_id"] else f"{name}@{slug}" for name, project_id, slug in rows]
 
 
@@ -450,11 +466,9 @@ async def reply_message(
         rcpt.clean_lists(to, cc, bcc)  # an explicit empty list must not silently send nothing
     base = Draft(subject="-", body_md=body, importance="normal", ack_required=False, thread_id=None, topic=None)
     base, blobs = await _prepare_attachments(project_key, sender_name, base, [], None)
+
     async def transaction(session: AsyncSession) -> tuple[RowMapping, dict[str, Any], Draft, RowMapping]:
-        project = await resolve_project(session, project_key)
-        ensure_writable(project)
-        sender = await get_agent(session, project, sender_name, field="sender_name")
-        ensure_active(sender)
+        project, sender = await _project_and_sender(session, project_key, sender_name)
         original = await visible_message(session, sender, message_id)
         recipients_to = to if to is not None else await _default_to(session, original, sender)
         lists = rcpt.clean_lists(recipients_to, cc, bcc)
