@@ -132,38 +132,33 @@ def get_sync_engine(settings: Settings | None = None) -> Engine:
         return _state.sync_engine
 
 
-def _get_write_engine(settings: Settings) -> Engine:
-    """Return the pooled synchronous engine that runs whole write transactions in worker threads."""
+def _pooled_engine(settings: Settings, slot: str, pool_size: int, max_overflow: int) -> Engine:
+    """Return (creating once) the pooled synchronous engine kept in ``_state.<slot>``, for worker threads."""
     with _state.guard:
         _check_url(settings.database.url)
-        if _state.write_engine is None:
+        engine: Engine | None = getattr(_state, slot)
+        if engine is None:
             url = settings.database.url
             _prepare_sqlite_file(url)
             kwargs: dict[str, Any] = {"echo": settings.database.echo}
             if is_sqlite(url):
-                kwargs.update(pool_size=2, max_overflow=2, connect_args={"check_same_thread": False})
+                kwargs.update(pool_size=pool_size, max_overflow=max_overflow,
+                              connect_args={"check_same_thread": False})
             engine = create_engine(_sync_url(url), **kwargs)
             if is_sqlite(url):
                 _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
-            _state.write_engine = engine
-        return _state.write_engine
+            setattr(_state, slot, engine)
+        return engine
+
+
+def _get_write_engine(settings: Settings) -> Engine:
+    """Return the pooled synchronous engine that runs whole write transactions in worker threads."""
+    return _pooled_engine(settings, "write_engine", pool_size=2, max_overflow=2)
 
 
 def _get_read_engine(settings: Settings) -> Engine:
     """Return the pooled synchronous engine that runs whole read transactions in worker threads."""
-    with _state.guard:
-        _check_url(settings.database.url)
-        if _state.read_engine is None:
-            url = settings.database.url
-            _prepare_sqlite_file(url)
-            kwargs: dict[str, Any] = {"echo": settings.database.echo}
-            if is_sqlite(url):
-                kwargs.update(pool_size=_READ_THREADS, max_overflow=0, connect_args={"check_same_thread": False})
-            engine = create_engine(_sync_url(url), **kwargs)
-            if is_sqlite(url):
-                _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
-            _state.read_engine = engine
-        return _state.read_engine
+    return _pooled_engine(settings, "read_engine", pool_size=_READ_THREADS, max_overflow=0)
 
 
 def get_engine(settings: Settings | None = None) -> AsyncEngine:

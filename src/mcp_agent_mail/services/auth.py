@@ -256,19 +256,27 @@ async def authorize_agent(
     return _viewer_without_name(project, agents, token, session_key, action, token_param)
 
 
+def _prove_by_token(
+    project: Row, agents: list[RowMapping], given: str, session_key: str | None, token_param: str, whose: str
+) -> Proof:
+    """Return the proof for the agent holding the token (binding the session to it), or refuse."""
+    agent = _agent_by_token(agents, given)
+    if agent is None:
+        raise UnauthorizedError(
+            f"{token_param} does not belong to any agent of project {project['slug']!r}.",
+            hint=f"Pass the registration_token of {whose} as {token_param}.",
+        )
+    BINDINGS.bind(session_key, project["id"], agent["id"])
+    return Proof(True, agent["name"], project["id"], agent["id"])
+
+
 def _viewer_without_name(
     project: Row, agents: list[RowMapping], token: str | None, session_key: str | None, action: str, token_param: str
 ) -> Proof:
     given = _given(token)
     if given is not None:
-        agent = _agent_by_token(agents, given)
-        if agent is None:
-            raise UnauthorizedError(
-                f"{token_param} does not belong to any agent of project {project['slug']!r}.",
-                hint=f"Pass the registration_token of one of your agents in this project as {token_param}.",
-            )
-        BINDINGS.bind(session_key, project["id"], agent["id"])
-        return Proof(True, agent["name"], project["id"], agent["id"])
+        return _prove_by_token(project, agents, given, session_key, token_param,
+                               "one of your agents in this project")
     if identity_mode() == TRUSTED:
         return Proof(False)
     bound = set(BINDINGS.agents_in(session_key, project["id"]))
@@ -302,14 +310,7 @@ async def authorize_project(
     if project is None:
         return Proof(False)
     if given is not None:
-        agent = _agent_by_token(agents, given)
-        if agent is None:
-            raise UnauthorizedError(
-                f"{token_param} does not belong to any agent of project {project['slug']!r}.",
-                hint=f"Pass the registration_token of an agent of this project as {token_param}.",
-            )
-        BINDINGS.bind(session_key, project["id"], agent["id"])
-        return Proof(True, agent["name"], project["id"], agent["id"])
+        return _prove_by_token(project, agents, given, session_key, token_param, "an agent of this project")
     if BINDINGS.agents_in(session_key, project["id"]):
         return Proof(True, None, project["id"])
     if identity_mode() == TRUSTED:

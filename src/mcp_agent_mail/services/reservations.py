@@ -225,38 +225,21 @@ def _overlaps(stored: str, requested: str) -> bool:
         return stored.strip() == requested
 
 
-_ACTIVE = (
-    select(
-        fr.c.id,
-        fr.c.agent_id,
-        ag.c.name.label("agent"),
-        fr.c.path_pattern,
-        fr.c.exclusive,
-        fr.c.reason,
-        fr.c.created_ts,
-        fr.c.expires_ts,
+def _active_leases(*columns: Any) -> Any:
+    """The project's unreleased, unexpired leases with their holders' names, oldest first."""
+    return (
+        select(fr.c.id, fr.c.agent_id, ag.c.name.label("agent"), fr.c.path_pattern, fr.c.exclusive, fr.c.reason,
+               *columns, fr.c.expires_ts)
+        .join(ag, ag.c.id == fr.c.agent_id)
+        .where(fr.c.project_id == bindparam("project_id"), fr.c.released_ts.is_(None),
+               fr.c.expires_ts > bindparam("now"))
+        .order_by(fr.c.created_ts, fr.c.id)
     )
-    .join(ag, ag.c.id == fr.c.agent_id)
-    .where(fr.c.project_id == bindparam("project_id"), fr.c.released_ts.is_(None), fr.c.expires_ts > bindparam("now"))
-    .order_by(fr.c.created_ts, fr.c.id)
-)
 
 
+_ACTIVE = _active_leases(fr.c.created_ts)
 # What a new request is checked against: the same rows, without the creation times it never reads.
-_ACTIVE_FOR_REQUEST = (
-    select(
-        fr.c.id,
-        fr.c.agent_id,
-        ag.c.name.label("agent"),
-        fr.c.path_pattern,
-        fr.c.exclusive,
-        fr.c.reason,
-        fr.c.expires_ts,
-    )
-    .join(ag, ag.c.id == fr.c.agent_id)
-    .where(fr.c.project_id == bindparam("project_id"), fr.c.released_ts.is_(None), fr.c.expires_ts > bindparam("now"))
-    .order_by(fr.c.created_ts, fr.c.id)
-)
+_ACTIVE_FOR_REQUEST = _active_leases()
 
 
 async def _load_active(
