@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastmcp import FastMCP
+from fastmcp.tools.base import Tool
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -139,32 +140,30 @@ def parse_rpc_body(body: bytes) -> list[RpcCall] | None:
 
 
 class ToolCatalog:
-    """The server's tools and which of them are annotated read-only, looked up from the server once."""
+    """The server's tools by name (whether each is annotated read-only, the tool itself), looked up once."""
 
     def __init__(self, server: FastMCP) -> None:
         self.server = server
-        self._read_only: dict[str, bool] | None = None
+        self._tools: dict[str, Tool] | None = None
         self._loaded_at = 0.0
 
-    async def _load(self) -> dict[str, bool]:
-        tools = await self.server.list_tools()
-        return {
-            tool.name: bool(tool.annotations is not None and tool.annotations.read_only_hint)
-            for tool in tools
-        }
+    async def tool(self, name: str) -> Tool | None:
+        """Return the tool of this name (re-reading the list at most every few seconds for unknown names)."""
+        now = time.monotonic()
+        stale = self._tools is not None and name not in self._tools and now - self._loaded_at > 5.0
+        if self._tools is None or stale:
+            self._tools = {tool.name: tool for tool in await self.server.list_tools()}
+            self._loaded_at = now
+        return self._tools.get(name)
 
     async def known(self, name: str) -> bool:
-        """Return True when the server has a tool of this name (re-reading the list at most every few seconds)."""
-        now = time.monotonic()
-        stale = self._read_only is not None and name not in self._read_only and now - self._loaded_at > 5.0
-        if self._read_only is None or stale:
-            self._read_only = await self._load()
-            self._loaded_at = now
-        return name in self._read_only
+        """Return True when the server has a tool of this name."""
+        return await self.tool(name) is not None
 
     async def is_read_only(self, name: str) -> bool:
         """Return True only for a registered tool whose annotations say readOnlyHint=true."""
-        return await self.known(name) and bool(self._read_only and self._read_only.get(name))
+        tool = await self.tool(name)
+        return bool(tool is not None and tool.annotations is not None and tool.annotations.read_only_hint)
 
 
 def _refusal(error: AgentMailError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -398,12 +397,13 @@ def build_http_app(
     app.state.mcp_paths = _mcp_paths(primary)
     app.state.authenticator = authenticator
     app.state.rate_limiter = limiter
-    app.state.fast_path = ToolCallFastPath(server) if fast_path and stateless and json_response else None
+    catalog = ToolCatalog(server)
+    app.state.fast_path = ToolCallFastPath(server, catalog) if fast_path and stateless and json_response else None
     app.add_middleware(
         AccessControl,
         http=settings.http,
         authenticator=authenticator,
-        catalog=ToolCatalog(server),
+        catalog=catalog,
         limiter=limiter,
         mcp_paths=frozenset(app.state.mcp_paths),
         fast_path=app.state.fast_path,

@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as mcp_wire
 from fastmcp import FastMCP
@@ -37,6 +37,9 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 from starlette.types import Scope, Send
 
 from mcp_agent_mail.resources.tooling import ToolCallMetrics, record_tool_call
+
+if TYPE_CHECKING:
+    from mcp_agent_mail.http import ToolCatalog
 
 logger = logging.getLogger("mcp_agent_mail.http")
 
@@ -77,10 +80,9 @@ def _is_json_body(headers: Mapping[str, str]) -> bool:
 class ToolCallFastPath:
     """Answer eligible ``tools/call`` POSTs without the per-request MCP session machinery."""
 
-    def __init__(self, server: FastMCP) -> None:
+    def __init__(self, server: FastMCP, catalog: ToolCatalog) -> None:
         self.server = server
-        self._tools: dict[str, Tool] | None = None
-        self._loaded_at = 0.0
+        self.catalog = catalog
         self.enabled = self._plain_server(server)
 
     @staticmethod
@@ -93,13 +95,6 @@ class ToolCallFastPath:
         low_level = getattr(server, "_mcp_server", None)
         hints = getattr(low_level, "cache_hints", None)
         return low_level is not None and not (hints and hints.get("tools/call") is not None)
-
-    async def _tool(self, name: str) -> Tool | None:
-        now = time.monotonic()
-        if self._tools is None or (name not in self._tools and now - self._loaded_at > 5.0):
-            self._tools = {tool.name: tool for tool in await self.server.list_tools()}
-            self._loaded_at = now
-        return self._tools.get(name)
 
     async def match(self, scope: Scope, body: bytes, document: Any) -> FastCall | None:
         """Return the call when this request can be answered directly, else None (the SDK answers it)."""
@@ -129,7 +124,7 @@ class ToolCallFastPath:
         version = self._version(document, params, headers, pairs)
         if version is None:
             return None
-        tool = await self._tool(name)
+        tool = await self.catalog.tool(name)
         if tool is None:
             return None
         return FastCall(request_id, tool, arguments, version)
