@@ -332,10 +332,12 @@ _batch_settings: dict[str, Settings] = {}
 
 
 @contextlib.contextmanager
-def _write_batch(url: str) -> Iterator[Connection]:
-    """Hold the process write lock and yield a connection inside ``BEGIN IMMEDIATE``; commit on exit."""
-    settings = _batch_settings[url]
-    engine = _get_write_engine(settings)
+def _immediate_transaction(engine: Engine, settings: Settings) -> Iterator[Connection]:
+    """Hold the process write lock and the writers' lock file; yield a connection inside ``BEGIN IMMEDIATE``.
+
+    Commits on a clean exit, rolls back on an error.
+    """
+    url = settings.database.url
     with (
         _state.process_write_lock,
         cross_process_writer(sqlite_path_from_url(url), settings.database.busy_timeout_ms / 1000),
@@ -344,6 +346,14 @@ def _write_batch(url: str) -> Iterator[Connection]:
         conn = raw.execution_options(**{_IMMEDIATE: True})
         with conn.begin():
             yield conn
+
+
+@contextlib.contextmanager
+def _write_batch(url: str) -> Iterator[Connection]:
+    """Yield the group-commit writer's connection inside ``BEGIN IMMEDIATE``; commit on exit."""
+    settings = _batch_settings[url]
+    with _immediate_transaction(_get_write_engine(settings), settings) as conn:
+        yield conn
 
 
 _group_writer = GroupCommitWriter(_write_batch, _ImmediateSession, _run_to_end)
@@ -412,15 +422,8 @@ def sync_write_connection(settings: Settings | None = None) -> Iterator[Connecti
     settings = settings or get_settings()
     engine = get_sync_engine(settings)
     ensure_schema(settings)
-    url = settings.database.url
-    with (
-        _state.process_write_lock,
-        cross_process_writer(sqlite_path_from_url(url), settings.database.busy_timeout_ms / 1000),
-        engine.connect() as raw,
-    ):
-        conn = raw.execution_options(**{_IMMEDIATE: True})
-        with conn.begin():
-            yield conn
+    with _immediate_transaction(engine, settings) as conn:
+        yield conn
 
 
 @contextlib.contextmanager
