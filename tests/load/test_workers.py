@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -26,19 +27,32 @@ class _WorkersServer(load_http.ServerProcess):
             )
 
 
+def _wait_for_registrations(directory: Path, count: int, timeout: float) -> set[str]:
+    """Poll the server registry until ``count`` processes have registered or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    names: set[str] = set()
+    while time.monotonic() < deadline:
+        names = {path.name for path in directory.iterdir()} if directory.is_dir() else set()
+        if len(names) >= count:
+            break
+        time.sleep(0.1)
+    return names
+
+
 async def test_two_workers_serve_one_mailbox(tmp_path: Path) -> None:
     env = load_http.mailbox_env(tmp_path)
     db_path, storage = tmp_path / "mailbox.sqlite3", tmp_path / "archive"
     server = _WorkersServer(env, tmp_path / "server.log")
     try:
         server.wait_alive(timeout=40)
+        # The parent registers the HTTP server; each worker's MCP lifespan registers itself too.
+        # A busy machine may start the second worker a little after the first one answers.
+        registered = _wait_for_registrations(tmp_path / "mailbox.sqlite3.servers.d", 3, timeout=40)
         result = await load_http.run_load(server.url, 6, 6)
         left = load_http.wait_for_archive(db_path, timeout=30)
         assert server.proc.poll() is None, server.log_tail()
-        registered = {path.name for path in (tmp_path / "mailbox.sqlite3.servers.d").iterdir()}
     finally:
         server.stop()
-    # The parent registers the HTTP server; each worker's MCP lifespan registers itself too.
     assert len(registered) >= 3, registered
     assert left == 0
     assert not result.errors, result.errors[:5]
