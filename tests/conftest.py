@@ -38,7 +38,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
     _reset_caches()
     yield {"tmp_path": tmp_path, "db_path": db_path, "storage": storage}
     _reset_caches()
-    gc.collect()
+    gc.collect()  # close what the test left unreferenced before its files go
+    gc.freeze()  # and keep survivors out of later collections, which would otherwise grow with the suite
     shutil.rmtree(storage, ignore_errors=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from mcp_agent_mail.archive import flush_pending, pending_count, wake_writer
-from mcp_agent_mail.archive.writer import writer_running
+from mcp_agent_mail.archive.writer import STOP_SECONDS, writer_running
+from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.errors import UnavailableError
 
 
@@ -61,6 +62,22 @@ async def test_several_writers_in_one_process_stop_promptly(seed, archive):
         assert await _until_empty(5)
     assert time.monotonic() - started < 10
     assert pending_count() == 0
+    archive.assert_clean()
+
+
+async def test_stopping_during_the_debounce_drains_at_once(seed, archive, monkeypatch):
+    monkeypatch.setenv("ARCHIVE_FLUSH_INTERVAL_MS", "60000")  # a debounce far longer than the bound below
+    clear_settings_cache()
+    assert get_settings().storage.flush_interval_ms == 60000
+    pid = seed.project()
+    async with writer_running():
+        seed.agent(pid, "Hasty")
+        wake_writer()
+        await asyncio.sleep(0.05)  # the writer is now waiting out its debounce
+        started = time.monotonic()
+    assert time.monotonic() - started < STOP_SECONDS
+    assert pending_count() == 0
+    assert (archive.root / "projects/work-demo-repo/agents/Hasty/profile.json").exists()
     archive.assert_clean()
 
 

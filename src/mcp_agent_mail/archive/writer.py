@@ -34,7 +34,7 @@ class _Writer:
         self.settings = settings
         self.loop = asyncio.get_running_loop()
         self.event = asyncio.Event()
-        self.stopping = False
+        self.stopped = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -59,23 +59,19 @@ class _Writer:
     async def run(self) -> None:
         """Wait for wake-ups (or poll), debounce, flush; until stopped."""
         debounce = self.settings.storage.flush_interval_ms / 1000
-        while not self.stopping:
-            try:
-                await asyncio.wait_for(self.event.wait(), timeout=POLL_SECONDS)
-                woke = True
-            except TimeoutError:
-                woke = False
-            if self.stopping:
-                return
+        while not self.stopped.is_set():
+            woke = await _wait(self.event, POLL_SECONDS)
             if woke and debounce > 0:
-                await asyncio.sleep(debounce)
+                await _wait(self.stopped, debounce)
+            if self.stopped.is_set():
+                return  # stop() drains whatever is queued
             self.event.clear()
             if woke or await self._pending():
                 await self.flush(WAKE_LOCK_SECONDS if woke else 0.0)
 
     async def stop(self) -> None:
         """Stop the task (bounded wait) and drain what is left."""
-        self.stopping = True
+        self.stopped.set()
         self.event.set()
         if self.task is not None:
             try:
@@ -85,6 +81,15 @@ class _Writer:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await self.task
         await self.flush(STOP_SECONDS)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``event``; return whether it was set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 @contextlib.asynccontextmanager
