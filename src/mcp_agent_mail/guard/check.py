@@ -1,0 +1,163 @@
+"""Find the paths that other agents hold under active exclusive reservations, reading the mailbox read-only.
+
+This module runs inside Git hooks, so it imports only the standard library and the
+small pattern and name helpers; it opens the SQLite file with ``mode=ro`` and never
+writes, never talks to the server and never reads the Git archive.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from mcp_agent_mail.errors import InvalidArgumentError
+from mcp_agent_mail.services.names import name_key
+from mcp_agent_mail.services.patterns import is_virtual, pattern_matches
+
+BUSY_TIMEOUT_SECONDS = 5.0
+_STORED_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+_ACTIVE_EXCLUSIVE = """
+SELECT fr.path_pattern, a.name, fr.expires_ts
+FROM file_reservations AS fr
+JOIN agents AS a ON a.id = fr.agent_id
+JOIN projects AS p ON p.id = fr.project_id
+WHERE p.slug = ?
+  AND fr.exclusive = 1
+  AND fr.released_ts IS NULL
+  AND fr.expires_ts > ?
+ORDER BY fr.id
+"""
+
+
+class MailboxUnreadable(Exception):
+    """The mailbox database is missing, unreadable, or not a mailbox (wraps OSError / sqlite3.Error)."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path = path
+        self.why = why
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A path covered by another agent's active exclusive reservation."""
+
+    path: str
+    pattern: str
+    holder: str
+    expires_ts: datetime
+
+
+def normalise_path(path: str) -> str:
+    """Return a repository-relative path with ``/`` separators and no leading ``/`` or ``./``."""
+    text = path.replace("\\", "/").strip()
+    while True:
+        if text.startswith("./"):
+            text = text[2:]
+        elif text.startswith("/"):
+            text = text[1:]
+        else:
+            return text
+
+
+def _stored_now() -> str:
+    return datetime.now(UTC).replace(tzinfo=None).strftime(_STORED_FORMAT)
+
+
+def _parse_stored(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
+def _connect(database_path: Path) -> sqlite3.Connection:
+    """Open ``database_path`` read-only, or raise MailboxUnreadable when it is not there."""
+    path = Path(database_path)
+    if not path.is_file():
+        raise MailboxUnreadable(path, "the file does not exist" if not path.exists() else "it is not a file")
+    if not os.access(path, os.R_OK):
+        raise MailboxUnreadable(path, "permission denied")
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    try:
+        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+    except sqlite3.Error as exc:
+        raise MailboxUnreadable(path, str(exc)) from exc
+
+
+def _query(database_path: Path, sql: str, params: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Run one read-only query, turning every SQLite failure into MailboxUnreadable."""
+    path = Path(database_path)
+    connection = _connect(path)
+    try:
+        return [tuple(row) for row in connection.execute(sql, params).fetchall()]
+    except sqlite3.OperationalError as exc:
+        why = str(exc)
+        if "no such table" in why or "no such column" in why:
+            why = f"it is not a mailbox database ({why})"
+        raise MailboxUnreadable(path, why) from exc
+    except sqlite3.Error as exc:
+        raise MailboxUnreadable(path, str(exc)) from exc
+    finally:
+        connection.close()
+
+
+def _covers(pattern: str, path: str, ignorecase: bool) -> bool:
+    if ignorecase:
+        pattern, path = pattern.lower(), path.lower()
+    try:
+        return pattern_matches(pattern, path)
+    except InvalidArgumentError:
+        return False
+
+
+def find_conflicts(
+    database_path: Path,
+    project_slug: str,
+    paths: list[str],
+    *,
+    agent_name: str | None,
+    ignorecase: bool = False,
+) -> list[Conflict]:
+    """Return, in path order, every (path, reservation) pair that another agent's active exclusive lease blocks.
+
+    Raises MailboxUnreadable when the database cannot be read or has no project ``project_slug``.
+    """
+    wanted = list(dict.fromkeys(p for p in (normalise_path(p) for p in paths) if p))
+    known = _query(database_path, "SELECT 1 FROM projects WHERE slug = ?", (project_slug,))
+    if not known:
+        raise MailboxUnreadable(Path(database_path), f"it has no project {project_slug!r}")
+    if not wanted:
+        return []
+    rows = _query(database_path, _ACTIVE_EXCLUSIVE, (project_slug, _stored_now()))
+    own = name_key(agent_name) if agent_name and agent_name.strip() else None
+    leases = [
+        (pattern, holder, _parse_stored(expires))
+        for pattern, holder, expires in rows
+        if not is_virtual(pattern) and (own is None or name_key(holder) != own)
+    ]
+    return [
+        Conflict(path, pattern, holder, expires)
+        for path in wanted
+        for pattern, holder, expires in leases
+        if _covers(pattern, path, ignorecase)
+    ]
+
+
+def project_slug_for_repo(database_path: Path, repo_root: Path) -> str | None:
+    """Return the slug of the project whose human key is ``repo_root`` (as given or resolved), else None."""
+    root = Path(repo_root)
+    candidates = list(dict.fromkeys([os.path.normpath(str(root.absolute())), str(root.resolve())]))
+    marks = ", ".join("?" for _ in candidates)
+    rows = _query(
+        database_path, f"SELECT slug FROM projects WHERE human_key IN ({marks}) ORDER BY id", tuple(candidates)
+    )
+    return str(rows[0][0]) if rows else None
+
+
+__all__ = ["Conflict", "MailboxUnreadable", "find_conflicts", "normalise_path", "project_slug_for_repo"]

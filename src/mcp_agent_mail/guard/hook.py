@@ -1,0 +1,237 @@
+"""The guard's hook body: collect the paths a commit or push touches and refuse those other agents reserved.
+
+``run_hook`` is what the installed plugin calls; ``run_check`` backs ``mcp-agent-mail
+guard check``. Both read the mailbox database directly (see ``guard.check``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mcp_agent_mail.guard.check import (
+    Conflict,
+    MailboxUnreadable,
+    find_conflicts,
+    normalise_path,
+    project_slug_for_repo,
+)
+
+BYPASS_ENV = "AGENT_MAIL_BYPASS"
+MODE_ENV = "AGENT_MAIL_GUARD_MODE"
+AGENT_ENV = "AGENT_NAME"
+TRUTHY = frozenset({"1", "true", "t", "yes", "y"})
+WARN_MODES = frozenset({"warn", "advisory", "adv"})
+MAX_LINES = 20
+_ZERO_SHA = frozenset("0")
+_GIT_TIMEOUT = 120
+
+
+class GitFailed(Exception):
+    """A git command the guard needs failed."""
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+def _git(*args: str, cwd: Path | None = None, stdin: bytes | None = None) -> bytes:
+    """Run git (inheriting the hook's environment, so GIT_INDEX_FILE etc. apply) and return its stdout."""
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False, timeout=_GIT_TIMEOUT
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise GitFailed(f"git {args[0]}: {exc}") from exc
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", errors="replace").strip() or f"exit status {done.returncode}"
+        raise GitFailed(f"git {' '.join(args[:2])}: {why}")
+    return done.stdout
+
+
+def _git_ignorecase(cwd: Path | None = None) -> bool:
+    try:
+        return _git("config", "--bool", "core.ignorecase", cwd=cwd).strip() == b"true"
+    except GitFailed:
+        return False  # unset: git config exits 1
+
+
+def parse_name_status(output: bytes) -> list[str]:
+    """Return the paths of ``--name-status -z`` output in order; renames and copies give old and new names."""
+    fields = output.split(b"\0")
+    paths: list[str] = []
+    i = 0
+    while i < len(fields):
+        status = fields[i]
+        if not status:
+            i += 1
+            continue
+        names = 2 if status[:1] in (b"R", b"C") else 1
+        for raw in fields[i + 1 : i + 1 + names]:
+            paths.append(raw.decode("utf-8", errors="surrogateescape"))
+        i += 1 + names
+    return list(dict.fromkeys(paths))
+
+
+def staged_paths() -> list[str]:
+    """Return the paths the commit being made adds, changes, deletes or renames (old and new names)."""
+    return parse_name_status(_git("diff", "--cached", "--name-status", "-M", "-z"))
+
+
+def _is_zero(sha: str) -> bool:
+    return not sha or set(sha) <= _ZERO_SHA
+
+
+def _known(sha: str) -> bool:
+    try:
+        _git("cat-file", "-e", f"{sha}^{{commit}}")
+    except GitFailed:
+        return False
+    return True
+
+
+def pushed_paths(argv: list[str], updates: str) -> list[str]:
+    """Return the paths touched by the commits a push sends that the remote does not have yet."""
+    remote = argv[0] if argv and argv[0] else "origin"
+    commits: list[str] = []
+    for line in updates.splitlines():
+        fields = line.split()
+        if len(fields) != 4:
+            continue
+        _local_ref, local_sha, _remote_ref, remote_sha = fields
+        if _is_zero(local_sha):
+            continue  # deleting a remote branch sends no commits
+        exclude = [f"^{remote_sha}"] if not _is_zero(remote_sha) and _known(remote_sha) else []
+        listed = _git("rev-list", local_sha, *exclude, "--not", f"--remotes={remote}")
+        commits.extend(listed.decode().split())
+    if not commits:
+        return []
+    shas = "".join(f"{sha}\n" for sha in dict.fromkeys(commits)).encode()
+    tree = _git("diff-tree", "--stdin", "-r", "--no-commit-id", "--name-status", "-M", "-z", stdin=shas)
+    return parse_name_status(tree)
+
+
+def _read_stdin() -> str:
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        return ""
+    return stream.buffer.read().decode("utf-8", errors="replace")
+
+
+def report_conflicts(tag: str, conflicts: list[Conflict], *, agent_name: str | None) -> None:
+    """Write the conflict report to stderr: a header, up to MAX_LINES conflicts, and what to do."""
+    files = len({c.path for c in conflicts})
+    _say(f"{tag} mcp-agent-mail: {files} file(s) are reserved by other agents:")
+    for c in conflicts[:MAX_LINES]:
+        until = c.expires_ts.isoformat(timespec="seconds")
+        _say(f"  {c.path}  matches {c.pattern}  (held by {c.holder} until {until})")
+    if len(conflicts) > MAX_LINES:
+        _say(f"  ... and {len(conflicts) - MAX_LINES} more")
+    if not agent_name:
+        _say(
+            f"{AGENT_ENV} is not set, so every holder counts: set {AGENT_ENV}=<your agent name> "
+            "if some of these reservations are yours."
+        )
+    _say(
+        f"Coordinate with the holder (send_message) or wait; {MODE_ENV}=warn to only warn, {BYPASS_ENV}=1 to skip once."
+    )
+
+
+def _report_unreadable(tag: str, exc: MailboxUnreadable) -> None:
+    _say(f"{tag} mcp-agent-mail guard cannot read the mailbox at {exc.path}: {exc.why}")
+    _say(
+        f"Reinstall the guard with `mcp-agent-mail guard install <project> <repo>`, "
+        f"or set {BYPASS_ENV}=1 to skip it once."
+    )
+
+
+def _warn_mode(tag: str) -> bool:
+    mode = os.environ.get(MODE_ENV, "").strip().lower()
+    if mode and mode != "block" and mode not in WARN_MODES:
+        _say(f"{tag} unknown {MODE_ENV}={mode!r}; using block (choose block or warn).")
+    return mode in WARN_MODES
+
+
+def run_hook(hook: str, *, database_path: str | Path, project_slug: str, argv: list[str]) -> int:
+    """Run the guard as Git's ``hook`` (pre-commit or pre-push) and return the exit code for Git."""
+    tag = f"[{hook}]"
+    if os.environ.get(BYPASS_ENV, "").strip().lower() in TRUTHY:
+        _say(f"{tag} mcp-agent-mail guard bypassed ({BYPASS_ENV})")
+        return 0
+    warn = _warn_mode(tag)
+    refuse = 0 if warn else 1
+    agent = os.environ.get(AGENT_ENV, "").strip() or None
+    try:
+        paths = pushed_paths(argv, _read_stdin()) if hook == "pre-push" else staged_paths()
+    except GitFailed as exc:
+        _say(f"{tag} mcp-agent-mail guard could not list the changed paths: {exc}")
+        return refuse
+    if not paths:
+        return 0
+    try:
+        conflicts = find_conflicts(
+            Path(database_path), project_slug, paths, agent_name=agent, ignorecase=_git_ignorecase()
+        )
+    except MailboxUnreadable as exc:
+        _report_unreadable(tag, exc)
+        return refuse
+    if not conflicts:
+        return 0
+    report_conflicts(tag, conflicts, agent_name=agent)
+    if warn:
+        _say(f"{tag} {MODE_ENV}=warn: continuing anyway.")
+    return refuse
+
+
+def _configured_database() -> Path | None:
+    from mcp_agent_mail.config import get_settings
+    from mcp_agent_mail.db.engine import sqlite_path_from_url
+
+    return sqlite_path_from_url(get_settings().database.url)
+
+
+def run_check(
+    paths: list[str],
+    *,
+    repo: Path,
+    agent_name: str | None,
+    advisory: bool,
+    database_path: Path | None = None,
+) -> int:
+    """Check ``paths`` of the repository at ``repo`` against other agents' exclusive reservations; return 0 or 1."""
+    tag = "[guard check]"
+    refuse = 0 if advisory else 1
+    try:
+        root = Path(_git("rev-parse", "--show-toplevel", cwd=Path(repo)).decode().strip())
+    except GitFailed as exc:
+        _say(f"{tag} {repo} is not inside a Git work tree: {exc}")
+        return refuse
+    database = database_path or _configured_database()
+    if database is None:
+        _say(f"{tag} the guard reads a SQLite mailbox, but DATABASE_URL names another database.")
+        return refuse
+    try:
+        slug = project_slug_for_repo(database, root)
+        if slug is None:
+            _say(f"{tag} no mailbox project has the human key {root}.")
+            _say("Create it with ensure_project (human_key = the repository root), or pass --repo.")
+            return refuse
+        conflicts = find_conflicts(
+            database,
+            slug,
+            [normalise_path(p) for p in paths],
+            agent_name=agent_name,
+            ignorecase=_git_ignorecase(root),
+        )
+    except MailboxUnreadable as exc:
+        _report_unreadable(tag, exc)
+        return refuse
+    if not conflicts:
+        return 0
+    report_conflicts(tag, conflicts, agent_name=agent_name)
+    return refuse
+
+
+__all__ = ["parse_name_status", "pushed_paths", "report_conflicts", "run_check", "run_hook", "staged_paths"]

@@ -1,0 +1,192 @@
+"""Reading conflicts from the mailbox database read-only, and ``run_check`` behind ``guard check``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+
+from mcp_agent_mail.app import build_mcp_server
+from mcp_agent_mail.guard.check import (
+    Conflict,
+    MailboxUnreadable,
+    find_conflicts,
+    normalise_path,
+    project_slug_for_repo,
+)
+from mcp_agent_mail.guard.hook import run_check
+
+
+def sh_git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run git in ``repo`` and return the finished process."""
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+
+
+def mcp(*calls: tuple[str, dict[str, Any]]) -> list[Any]:
+    """Call MCP tools in order through one in-memory client and return their results."""
+
+    async def run() -> list[Any]:
+        async with Client(build_mcp_server()) as c:
+            return [(await c.call_tool(name, args)).data for name, args in calls]
+
+    return asyncio.run(run())
+
+
+def reserve(key: str, agent: str, paths: list[str], **extra: Any) -> tuple[str, dict[str, Any]]:
+    """One ``file_reservation_paths`` call for ``mcp``."""
+    return ("file_reservation_paths", {"project_key": key, "agent_name": agent, "paths": paths, **extra})
+
+
+@pytest.fixture
+def mailbox(isolated_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A Git repository registered as a project: BlueLake holds ``src/**``, RedFox ``lib/**`` and ``docs/**``."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("AGENT_NAME", "AGENT_MAIL_BYPASS", "AGENT_MAIL_GUARD_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    repo = tmp_path / "code"
+    repo.mkdir()
+    sh_git(repo, "init", "-q", "-b", "main")
+    key = str(repo)
+    project, *_, blue, red = mcp(
+        ("ensure_project", {"human_key": key}),
+        ("register_agent", {"project_key": key, "program": "p", "model": "m", "name": "BlueLake"}),
+        ("register_agent", {"project_key": key, "program": "p", "model": "m", "name": "RedFox"}),
+        reserve(key, "BlueLake", ["src/**"]),
+        reserve(key, "RedFox", ["lib/**", "docs/**"]),
+    )
+    leases = {g["path_pattern"]: g for g in [*blue["granted"], *red["granted"]]}
+    return {"repo": repo, "slug": project["slug"], "db": isolated_env["db_path"], "leases": leases}
+
+
+def expires(lease: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(lease["expires_ts"])
+
+
+def test_conflicts_name_path_pattern_holder_and_expiry(mailbox):
+    found = find_conflicts(
+        mailbox["db"], mailbox["slug"], ["src/app.py", "lib/x.py", "docs/a.md", "README.md"], agent_name=None
+    )
+    leases = mailbox["leases"]
+    assert found == [
+        Conflict("src/app.py", "src/**", "BlueLake", expires(leases["src/**"])),
+        Conflict("lib/x.py", "lib/**", "RedFox", expires(leases["lib/**"])),
+        Conflict("docs/a.md", "docs/**", "RedFox", expires(leases["docs/**"])),
+    ]
+    assert found[0].expires_ts.utcoffset() is not None and found[0].expires_ts.utcoffset().total_seconds() == 0
+
+
+@pytest.mark.parametrize("agent", ["RedFox", "redfox", "Red-Fox", " REDFOX "])
+def test_the_agents_own_reservations_are_skipped_whatever_the_spelling(mailbox, agent):
+    found = find_conflicts(mailbox["db"], mailbox["slug"], ["src/app.py", "docs/a.md"], agent_name=agent)
+    assert [(c.path, c.holder) for c in found] == [("src/app.py", "BlueLake")]
+
+
+def test_paths_are_normalised_and_deduplicated(mailbox):
+    assert normalise_path(".\\src\\a.py") == "src/a.py"
+    assert normalise_path("/./src/a.py") == "src/a.py"
+    paths = ["./src/a.py", "/src/a.py", "src\\a.py", "src/a.py", "", "  "]
+    found = find_conflicts(mailbox["db"], mailbox["slug"], paths, agent_name="RedFox")
+    assert [c.path for c in found] == ["src/a.py"]
+    assert find_conflicts(mailbox["db"], mailbox["slug"], [], agent_name=None) == []
+
+
+def test_ignorecase_lowercases_both_sides(mailbox):
+    args = (mailbox["db"], mailbox["slug"], ["SRC/App.py"])
+    assert find_conflicts(*args, agent_name="RedFox") == []
+    [hit] = find_conflicts(*args, agent_name="RedFox", ignorecase=True)
+    assert (hit.path, hit.pattern, hit.holder) == ("SRC/App.py", "src/**", "BlueLake")
+
+
+def test_reads_while_a_writer_holds_its_transaction(mailbox):
+    writer = sqlite3.connect(mailbox["db"], isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE file_reservations SET reason = 'busy'")
+        found = find_conflicts(mailbox["db"], mailbox["slug"], ["src/app.py"], agent_name="RedFox")
+        assert [c.holder for c in found] == ["BlueLake"]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_never_writes_the_database(mailbox):
+    before = mailbox["db"].stat().st_mtime_ns, mailbox["db"].read_bytes()
+    find_conflicts(mailbox["db"], mailbox["slug"], ["src/app.py"], agent_name=None)
+    assert (mailbox["db"].stat().st_mtime_ns, mailbox["db"].read_bytes()) == before
+
+
+def test_unreadable_mailboxes_raise(mailbox, tmp_path):
+    with pytest.raises(MailboxUnreadable, match="has no project 'elsewhere'"):
+        find_conflicts(mailbox["db"], "elsewhere", ["src/app.py"], agent_name=None)
+    missing = tmp_path / "gone.sqlite3"
+    with pytest.raises(MailboxUnreadable) as caught:
+        find_conflicts(missing, mailbox["slug"], ["a"], agent_name=None)
+    assert caught.value.path == missing and caught.value.why == "the file does not exist"
+    assert not missing.exists()
+    empty = tmp_path / "empty.sqlite3"
+    sqlite3.connect(empty).close()
+    with pytest.raises(MailboxUnreadable, match="not a mailbox database"):
+        find_conflicts(empty, mailbox["slug"], ["a"], agent_name=None)
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(MailboxUnreadable, match="not a database"):
+        find_conflicts(garbage, mailbox["slug"], ["a"], agent_name=None)
+    with pytest.raises(MailboxUnreadable, match="not a file"):
+        find_conflicts(tmp_path, mailbox["slug"], ["a"], agent_name=None)
+
+
+def test_project_slug_for_repo_accepts_the_root_or_a_link_to_it(mailbox, tmp_path):
+    assert project_slug_for_repo(mailbox["db"], mailbox["repo"]) == mailbox["slug"]
+    link = tmp_path / "link"
+    link.symlink_to(mailbox["repo"])
+    assert project_slug_for_repo(mailbox["db"], link) == mailbox["slug"]
+    assert project_slug_for_repo(mailbox["db"], tmp_path) is None
+
+
+def test_run_check_reports_and_exits_per_advisory(mailbox, capsys):
+    stdin = "src/app.py\0README.md\0src/app.py\0"  # as ``guard check --stdin-nul`` reads it
+    paths = stdin.split("\0")
+    assert run_check(paths, repo=mailbox["repo"], agent_name="RedFox", advisory=False) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[:2] == [
+        "[guard check] mcp-agent-mail: 1 file(s) are reserved by other agents:",
+        f"  src/app.py  matches src/**  (held by BlueLake until "
+        f"{expires(mailbox['leases']['src/**']).isoformat(timespec='seconds')})",
+    ]
+    assert "README.md" not in err
+    assert run_check(paths, repo=mailbox["repo"], agent_name="RedFox", advisory=True) == 0
+    assert "src/app.py  matches src/**" in capsys.readouterr().err
+    sub = mailbox["repo"] / "src"
+    sub.mkdir()
+    assert (
+        run_check(
+            ["src/app.py", "lib/x.py"], repo=sub, agent_name="bluelake", advisory=False, database_path=mailbox["db"]
+        )
+        == 1
+    )
+    assert "held by RedFox" in capsys.readouterr().err
+    assert run_check(["tests/x.py"], repo=mailbox["repo"], agent_name=None, advisory=False) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_run_check_refuses_unknown_repositories_and_mailboxes(mailbox, tmp_path, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    assert run_check(["a"], repo=other, agent_name=None, advisory=False) == 1
+    assert "is not inside a Git work tree" in capsys.readouterr().err
+    sh_git(other, "init", "-q")
+    assert run_check(["a"], repo=other, agent_name=None, advisory=False) == 1
+    assert f"no mailbox project has the human key {other.resolve()}" in capsys.readouterr().err
+    assert run_check(["a"], repo=other, agent_name=None, advisory=True) == 0
+    missing = tmp_path / "missing.sqlite3"
+    assert run_check(["a"], repo=mailbox["repo"], agent_name=None, advisory=False, database_path=missing) == 1
+    assert f"cannot read the mailbox at {missing}" in capsys.readouterr().err
+    assert not os.path.exists(missing)
