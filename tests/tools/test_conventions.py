@@ -55,7 +55,7 @@ async def tool_defs(client):
 
 
 async def test_every_tool_has_annotations_description_and_a_real_output_schema(tool_defs):
-    assert len(tool_defs) == 35
+    assert len(tool_defs) == 37
     for name, tool in tool_defs.items():
         hints = tool.annotations
         assert hints is not None, name
@@ -153,6 +153,8 @@ async def test_every_tool_result_conforms_to_its_output_schema(client, tool_defs
     await call("purge_old_messages", project_key=pk, max_age_days=1, dry_run=False, confirmation="I UNDERSTAND")
     await call("hard_delete_agent", project_key=pk, agent_name=bear, confirmation="I UNDERSTAND")
     await call("hard_delete_project", project_key=ok, confirmation="I UNDERSTAND")
+    await call("install_precommit_guard", project_key=pk, code_repo_path=pk)
+    await call("uninstall_precommit_guard", code_repo_path=pk)
     assert set(seen) == set(tool_defs)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,12 +92,13 @@ def _connect(database_path: Path) -> sqlite3.Connection:
         raise MailboxUnreadable(path, str(exc)) from exc
 
 
-def _query(database_path: Path, sql: str, params: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """Run one read-only query, turning every SQLite failure into MailboxUnreadable."""
+@contextmanager
+def _reading(database_path: Path) -> Iterator[sqlite3.Connection]:
+    """Yield a read-only connection, turning every SQLite failure inside the block into MailboxUnreadable."""
     path = Path(database_path)
     connection = _connect(path)
     try:
-        return [tuple(row) for row in connection.execute(sql, params).fetchall()]
+        yield connection
     except sqlite3.OperationalError as exc:
         why = str(exc)
         if "no such table" in why or "no such column" in why:
@@ -129,12 +132,10 @@ def find_conflicts(
     Raises MailboxUnreadable when the database cannot be read or has no project ``project_slug``.
     """
     wanted = list(dict.fromkeys(p for p in (normalise_path(p) for p in paths) if p))
-    known = _query(database_path, "SELECT 1 FROM projects WHERE slug = ?", (project_slug,))
-    if not known:
-        raise MailboxUnreadable(Path(database_path), f"it has no project {project_slug!r}")
-    if not wanted:
-        return []
-    rows = _query(database_path, _ACTIVE_EXCLUSIVE, (project_slug, _stored_now()))
+    with _reading(database_path) as db:
+        if db.execute("SELECT 1 FROM projects WHERE slug = ?", (project_slug,)).fetchone() is None:
+            raise MailboxUnreadable(Path(database_path), f"it has no project {project_slug!r}")
+        rows = db.execute(_ACTIVE_EXCLUSIVE, (project_slug, _stored_now())).fetchall() if wanted else []
     own = name_key(agent_name) if agent_name and agent_name.strip() else None
     leases = [
         (pattern, holder, _parse_stored(expires))
@@ -154,10 +155,9 @@ def project_slug_for_repo(database_path: Path, repo_root: Path) -> str | None:
     root = Path(repo_root)
     candidates = list(dict.fromkeys([os.path.normpath(str(root.absolute())), str(root.resolve())]))
     marks = ", ".join("?" for _ in candidates)
-    rows = _query(
-        database_path, f"SELECT slug FROM projects WHERE human_key IN ({marks}) ORDER BY id", tuple(candidates)
-    )
-    return str(rows[0][0]) if rows else None
+    with _reading(database_path) as db:
+        row = db.execute(f"SELECT slug FROM projects WHERE human_key IN ({marks}) ORDER BY id", candidates).fetchone()
+    return str(row[0]) if row else None
 
 
 __all__ = ["Conflict", "MailboxUnreadable", "find_conflicts", "normalise_path", "project_slug_for_repo"]

@@ -34,6 +34,8 @@ RESERVE = root(granted=ARR, conflicts=ARR)
 RELEASE = root(released=I)
 RENEW = root(renewed=I)
 FORCE_RELEASE = root(released=I, reservation=OBJ)
+GUARD_INSTALL = root(hook=S)
+GUARD_UNINSTALL = root(removed=B)
 
 THREAD_SUMMARY = root(thread_id=S, summary=OBJ, threads=ARR, aggregate=OBJ)
 RECENT_SUMMARY = root(id=I, summary=OBJ)

@@ -1,0 +1,30 @@
+"""Tools installing and removing the Git guard that keeps commits off files other agents reserved."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastmcp import FastMCP
+from pydantic import Field
+
+from mcp_agent_mail.services import guard
+from mcp_agent_mail.tools import outputs as out
+from mcp_agent_mail.tools._adapter import agent_mail_tool
+from mcp_agent_mail.tools.params import ProjectKey
+
+RepoPath = Annotated[str, Field(description="Path of the code repository (a Git work tree).")]
+
+
+def register(mcp: FastMCP) -> None:
+    """Add the guard tools to ``mcp``."""
+
+    @agent_mail_tool(mcp, read_only=False, idempotent=True, project_admin=True, output=out.GUARD_INSTALL)
+    async def install_precommit_guard(project_key: ProjectKey, code_repo_path: RepoPath) -> dict[str, Any]:
+        """Install a pre-commit hook in a repo that refuses commits touching files other agents reserved
+        exclusively. Committers set AGENT_NAME so their own reservations pass. An existing hook keeps running."""
+        return await guard.install_precommit_guard(project_key, code_repo_path)
+
+    @agent_mail_tool(mcp, read_only=False, idempotent=True, output=out.GUARD_UNINSTALL)
+    async def uninstall_precommit_guard(code_repo_path: RepoPath) -> dict[str, Any]:
+        """Remove the guard's hooks from a repo, restoring any hook it had chained."""
+        return await guard.uninstall_precommit_guard(code_repo_path)

@@ -1,0 +1,113 @@
+"""install_precommit_guard / uninstall_precommit_guard through an in-memory MCP client and real Git commits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from mcp_agent_mail.app import build_mcp_server
+from mcp_agent_mail.config import clear_settings_cache
+from mcp_agent_mail.services.auth import BINDINGS
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run git in ``repo`` and return the finished process (never raises on a non-zero exit)."""
+    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "code"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Tester")
+    git(path, "config", "user.email", "tester@example.com")
+    (path / "src").mkdir()
+    (path / "src" / "app.py").write_text("print('v1')\n")
+    (path / "README.md").write_text("readme\n")
+    git(path, "add", "-A")
+    assert git(path, "commit", "-q", "-m", "initial").returncode == 0
+    return path
+
+
+def commit_as(repo: Path, agent: str, file: str, text: str) -> subprocess.CompletedProcess[str]:
+    """Change ``file`` and try to commit it as ``agent``."""
+    (repo / file).write_text(text)
+    git(repo, "add", file)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_MAIL_")}
+    env["AGENT_NAME"] = agent
+    return git(repo, "commit", "-q", "-m", f"{agent} edits {file}", env=env)
+
+
+async def test_installed_guard_refuses_commits_on_files_another_agent_reserved(isolated_env, repo):
+    async with Client(build_mcp_server()) as c:
+        await c.call_tool("ensure_project", {"human_key": str(repo)})
+        for name in ("BlueLake", "RedFox"):
+            await c.call_tool("register_agent", {"project_key": str(repo), "program": "p", "model": "m", "name": name})
+        installed = (await c.call_tool(
+            "install_precommit_guard", {"project_key": str(repo), "code_repo_path": str(repo)})).data
+        hook = Path(installed["hook"])
+        assert hook.is_absolute() and hook.name == "pre-commit" and os.access(hook, os.X_OK)
+        await c.call_tool("file_reservation_paths", {
+            "project_key": str(repo), "agent_name": "BlueLake", "paths": ["src/**"], "reason": "refactor"})
+
+        refused = commit_as(repo, "RedFox", "src/app.py", "print('red')\n")
+        assert refused.returncode != 0
+        assert "src/app.py" in refused.stderr and "BlueLake" in refused.stderr
+        assert git(repo, "log", "--format=%s", "-1").stdout.strip() == "initial"
+        git(repo, "reset", "-q", "src/app.py")  # unstage the refused change
+
+        assert commit_as(repo, "RedFox", "README.md", "red readme\n").returncode == 0  # not reserved
+        assert commit_as(repo, "BlueLake", "src/app.py", "print('blue')\n").returncode == 0  # its own lease
+
+        await c.call_tool("release_file_reservations", {"project_key": str(repo), "agent_name": "BlueLake"})
+        assert commit_as(repo, "RedFox", "src/app.py", "print('red again')\n").returncode == 0
+
+        removed = (await c.call_tool("uninstall_precommit_guard", {"code_repo_path": str(repo)})).data
+        assert removed == {"removed": True}
+        assert not hook.exists()
+        again = (await c.call_tool("uninstall_precommit_guard", {"code_repo_path": str(repo)})).data
+        assert again == {"removed": False}
+
+
+async def test_bad_targets_are_refused_with_a_code_and_nothing_is_written(isolated_env, repo, tmp_path):
+    plain = tmp_path / "not-a-repo"
+    plain.mkdir()
+    async with Client(build_mcp_server()) as c:
+        await c.call_tool("ensure_project", {"human_key": str(repo)})
+        cases = [
+            ({"project_key": "/nowhere/project", "code_repo_path": str(repo)}, r"^NOT_FOUND"),
+            ({"project_key": str(repo), "code_repo_path": str(tmp_path / "missing")}, r"^NOT_FOUND"),
+            ({"project_key": str(repo), "code_repo_path": str(plain)}, r"^INVALID_ARGUMENT"),
+        ]
+        for args, code in cases:
+            with pytest.raises(ToolError, match=code):
+                await c.call_tool("install_precommit_guard", args)
+    assert not (repo / ".git" / "hooks" / "hooks.d").exists()
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+    assert list(plain.iterdir()) == []
+
+
+async def test_strict_mode_installs_only_for_someone_speaking_for_the_project(isolated_env, repo, monkeypatch):
+    monkeypatch.setenv("AGENT_IDENTITY_MODE", "strict")
+    clear_settings_cache()
+    BINDINGS.clear()
+    server = build_mcp_server()
+    async with Client(server, mode="legacy") as owner:
+        await owner.call_tool("ensure_project", {"human_key": str(repo)})
+        blue = (await owner.call_tool("create_agent_identity", {
+            "project_key": str(repo), "program": "p", "model": "m", "name_hint": "BlueLake"})).data
+    args = {"project_key": str(repo), "code_repo_path": str(repo)}
+    async with Client(server, mode="legacy") as stranger:
+        with pytest.raises(ToolError, match=r"^UNAUTHORIZED"):
+            await stranger.call_tool("install_precommit_guard", args)
+        assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+        done = (await stranger.call_tool(
+            "install_precommit_guard", {**args, "registration_token": blue["registration_token"]})).data
+        assert done["verified"] is True and Path(done["hook"]).exists()
+    BINDINGS.clear()
