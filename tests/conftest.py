@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gitrepo import init_repo
 from mcp_agent_mail.archive import clear_repo_cache
 from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.db import reset_database_state
@@ -43,6 +44,21 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
     shutil.rmtree(storage, ignore_errors=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.fixture
+def isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep git away from the machine's global and system config and the guard's AGENT_* variables."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("AGENT_NAME", "AGENT_MAIL_BYPASS", "AGENT_MAIL_GUARD_MODE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def code_repo(isolated_git: None, tmp_path: Path) -> Path:
+    """A Git work tree at ``tmp_path / "code"`` with one commit (src/app.py, README.md), isolated as above."""
+    return init_repo(tmp_path / "code")
 
 
 @pytest.fixture(autouse=True)

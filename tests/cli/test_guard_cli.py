@@ -12,6 +12,7 @@ import pytest
 from fastmcp import Client
 from typer.testing import CliRunner
 
+from gitrepo import run_git
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.services.projects import get_project
@@ -19,27 +20,10 @@ from mcp_agent_mail.services.projects import get_project
 runner = CliRunner()
 
 
-def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run git in ``repo`` and return the finished process."""
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-
-
 @pytest.fixture
-def repo(isolated_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(isolated_env: dict[str, Path], code_repo: Path) -> Path:
     """A Git work tree with one commit, and a mailbox project for it."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("AGENT_NAME", "AGENT_MAIL_BYPASS", "AGENT_MAIL_GUARD_MODE"):
-        monkeypatch.delenv(name, raising=False)
-    path = tmp_path / "code"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.name", "Tester")
-    git(path, "config", "user.email", "tester@example.com")
-    (path / "src").mkdir()
-    (path / "src" / "app.py").write_text("print('v1')\n")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "initial")
+    path = code_repo
 
     async def setup() -> None:
         async with Client(build_mcp_server()) as c:
@@ -67,7 +51,7 @@ def test_install_status_uninstall(repo, isolated_env, monkeypatch):
     assert f"Installed guard for {repo} at {hooks / 'pre-commit'}" in installed.output
     assert (hooks / "pre-push").is_file() and (hooks / "hooks.d" / "pre-push" / "50-agent-mail.py").is_file()
     (repo / "src" / "app.py").write_text("print('red')\n")
-    git(repo, "add", "src/app.py")
+    run_git(repo, "add", "src/app.py")
     refused = subprocess.run(["git", "commit", "-q", "-m", "red"], cwd=repo, capture_output=True, text=True,
                              env={**os.environ, "AGENT_NAME": "RedFox"}, check=False)
     assert refused.returncode == 1 and "src/app.py" in refused.stderr and "BlueLake" in refused.stderr

@@ -14,20 +14,17 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
+from gitrepo import run_git
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.db.types import to_db_text
 from mcp_agent_mail.guard.hook import parse_name_status
 from mcp_agent_mail.guard.install import install_guard
 from mcp_agent_mail.timeutil import utcnow
 
-ENV_NAMES = ("AGENT_NAME", "AGENT_MAIL_BYPASS", "AGENT_MAIL_GUARD_MODE")
-
 
 def sh_git(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run git in ``repo`` with extra environment and return the finished process."""
-    return subprocess.run(
-        ["git", *args], cwd=repo, env={**os.environ, **env}, capture_output=True, text=True, check=False
-    )
+    return run_git(repo, *args, env={**os.environ, **env})
 
 
 def mcp(*calls: tuple[str, dict[str, Any]]) -> list[Any]:
@@ -73,22 +70,9 @@ class Guarded:
 
 
 @pytest.fixture
-def guarded(isolated_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Guarded:
+def guarded(isolated_env: dict[str, Path], code_repo: Path) -> Guarded:
     """A repository with the guard installed (pre-commit and pre-push) and BlueLake holding ``src/**``."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    repo = tmp_path / "code"
-    repo.mkdir()
-    sh_git(repo, "init", "-q", "-b", "main")
-    sh_git(repo, "config", "user.name", "Tester")
-    sh_git(repo, "config", "user.email", "tester@example.com")
-    (repo / "src").mkdir()
-    (repo / "src" / "app.py").write_text("print('v1')\n")
-    (repo / "README.md").write_text("readme\n")
-    sh_git(repo, "add", "-A")
-    assert sh_git(repo, "commit", "-q", "-m", "initial").returncode == 0
+    repo = code_repo
     key = str(repo)
     project, *_, reserved = mcp(
         ("ensure_project", {"human_key": key}),

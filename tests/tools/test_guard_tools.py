@@ -10,38 +10,25 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
+from gitrepo import run_git
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.services.auth import BINDINGS
 
 
-def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run git in ``repo`` and return the finished process (never raises on a non-zero exit)."""
-    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False)
-
-
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "code"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.name", "Tester")
-    git(path, "config", "user.email", "tester@example.com")
-    (path / "src").mkdir()
-    (path / "src" / "app.py").write_text("print('v1')\n")
-    (path / "README.md").write_text("readme\n")
-    git(path, "add", "-A")
-    assert git(path, "commit", "-q", "-m", "initial").returncode == 0
-    return path
+def repo(code_repo: Path) -> Path:
+    """A Git work tree with one commit (src/app.py, README.md)."""
+    return code_repo
 
 
 def commit_as(repo: Path, agent: str, file: str, text: str) -> subprocess.CompletedProcess[str]:
     """Change ``file`` and try to commit it as ``agent``."""
     (repo / file).write_text(text)
-    git(repo, "add", file)
+    run_git(repo, "add", file)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_MAIL_")}
     env["AGENT_NAME"] = agent
-    return git(repo, "commit", "-q", "-m", f"{agent} edits {file}", env=env)
+    return run_git(repo, "commit", "-q", "-m", f"{agent} edits {file}", env=env)
 
 
 async def test_installed_guard_refuses_commits_on_files_another_agent_reserved(isolated_env, repo):
@@ -59,8 +46,8 @@ async def test_installed_guard_refuses_commits_on_files_another_agent_reserved(i
         refused = commit_as(repo, "RedFox", "src/app.py", "print('red')\n")
         assert refused.returncode != 0
         assert "src/app.py" in refused.stderr and "BlueLake" in refused.stderr
-        assert git(repo, "log", "--format=%s", "-1").stdout.strip() == "initial"
-        git(repo, "reset", "-q", "src/app.py")  # unstage the refused change
+        assert run_git(repo, "log", "--format=%s", "-1").stdout.strip() == "initial"
+        run_git(repo, "reset", "-q", "src/app.py")  # unstage the refused change
 
         assert commit_as(repo, "RedFox", "README.md", "red readme\n").returncode == 0  # not reserved
         assert commit_as(repo, "BlueLake", "src/app.py", "print('blue')\n").returncode == 0  # its own lease
