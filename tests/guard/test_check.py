@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
+from gitrepo import init_repo, run_git
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.guard.check import (
     Conflict,
@@ -22,11 +22,6 @@ from mcp_agent_mail.guard.check import (
     project_slug_for_repo,
 )
 from mcp_agent_mail.guard.hook import run_check
-
-
-def sh_git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run git in ``repo`` and return the finished process."""
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
 
 
 def mcp(*calls: tuple[str, dict[str, Any]]) -> list[Any]:
@@ -45,15 +40,9 @@ def reserve(key: str, agent: str, paths: list[str], **extra: Any) -> tuple[str, 
 
 
 @pytest.fixture
-def mailbox(isolated_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def mailbox(isolated_env: dict[str, Path], isolated_git: None, tmp_path: Path) -> dict[str, Any]:
     """A Git repository registered as a project: BlueLake holds ``src/**``, RedFox ``lib/**`` and ``docs/**``."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("AGENT_NAME", "AGENT_MAIL_BYPASS", "AGENT_MAIL_GUARD_MODE"):
-        monkeypatch.delenv(name, raising=False)
-    repo = tmp_path / "code"
-    repo.mkdir()
-    sh_git(repo, "init", "-q", "-b", "main")
+    repo = init_repo(tmp_path / "code", files={}, commit=False)
     key = str(repo)
     project, *_, blue, red = mcp(
         ("ensure_project", {"human_key": key}),
@@ -182,7 +171,7 @@ def test_run_check_refuses_unknown_repositories_and_mailboxes(mailbox, tmp_path,
     other.mkdir()
     assert run_check(["a"], repo=other, agent_name=None, advisory=False) == 1
     assert "is not inside a Git work tree" in capsys.readouterr().err
-    sh_git(other, "init", "-q")
+    run_git(other, "init", "-q")
     assert run_check(["a"], repo=other, agent_name=None, advisory=False) == 1
     assert f"no mailbox project has the human key {other.resolve()}" in capsys.readouterr().err
     assert run_check(["a"], repo=other, agent_name=None, advisory=True) == 0
@@ -190,3 +179,14 @@ def test_run_check_refuses_unknown_repositories_and_mailboxes(mailbox, tmp_path,
     assert run_check(["a"], repo=mailbox["repo"], agent_name=None, advisory=False, database_path=missing) == 1
     assert f"cannot read the mailbox at {missing}" in capsys.readouterr().err
     assert not os.path.exists(missing)
+
+
+def test_run_check_in_a_linked_worktree_uses_the_main_tree_project(mailbox, tmp_path, capsys):
+    repo = mailbox["repo"]
+    (repo / "README.md").write_text("readme\n")
+    run_git(repo, "add", "README.md")
+    assert run_git(repo, "commit", "-q", "-m", "initial").returncode == 0
+    linked = tmp_path / "linked"
+    assert run_git(repo, "worktree", "add", "-q", str(linked)).returncode == 0
+    assert run_check(["src/app.py"], repo=linked, agent_name="RedFox", advisory=False) == 1
+    assert "src/app.py  matches src/**  (held by BlueLake" in capsys.readouterr().err

@@ -192,6 +192,16 @@ def _configured_database() -> Path | None:
     return sqlite_path_from_url(get_settings().database.url)
 
 
+def _main_work_tree(root: Path) -> Path:
+    """Return the main work tree of the repository at ``root`` (``root`` itself unless it is a linked worktree)."""
+    try:
+        common = _git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=root).decode().strip()
+    except GitFailed:
+        return root
+    common_dir = Path(common)
+    return common_dir.parent if common_dir.name == ".git" else root
+
+
 def run_check(
     paths: list[str],
     *,
@@ -214,6 +224,9 @@ def run_check(
         return refuse
     try:
         slug = project_slug_for_repo(database, root)
+        main_tree = _main_work_tree(root)
+        if slug is None and main_tree != root:  # a linked worktree belongs to its main tree's project
+            slug = project_slug_for_repo(database, main_tree)
         if slug is None:
             _say(f"{tag} no mailbox project has the human key {root}.")
             _say("Create it with ensure_project (human_key = the repository root), or pass --repo.")
