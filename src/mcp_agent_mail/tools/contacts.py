@@ -38,8 +38,8 @@ def register(mcp: FastMCP) -> None:
         reason: Reason = "",
         ttl_seconds: Ttl = contacts.REQUEST_TTL_SECONDS,
     ) -> dict[str, Any]:
-        """Ask an agent for permission to mail it, after send_message failed with CONTACT_REQUIRED. It gets an
-        intro message asking it to call respond_contact; send your mail once list_contacts shows approved."""
+        """Ask an agent for permission to mail it (after CONTACT_REQUIRED). It is asked to call
+        respond_contact; send once list_contacts shows approved."""
         return await contacts.request_contact(project_key, from_agent, to_agent, to_project, reason, ttl_seconds)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="to_agent", output=out.CONTACT)
@@ -56,8 +56,8 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=True, idempotent=True, acts_as="agent_name", listing=True, output=out.CONTACTS)
     async def list_contacts(project_key: ProjectKey, agent_name: Me) -> list[dict[str, Any]]:
-        """List your contact links, newest first: outgoing requests and incoming ones (answer pending incoming
-        ones with respond_contact), with status pending, approved or blocked."""
+        """Your contact links (outgoing and incoming), newest first, with status pending, approved or blocked.
+        Answer pending incoming ones with respond_contact."""
         return await contacts.list_contacts(project_key, agent_name)
 
     @agent_mail_tool(mcp, read_only=False, acts_as="requester", output=out.HANDSHAKE)

@@ -20,8 +20,8 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, project_admin=True, output=out.GUARD_INSTALL)
     async def install_precommit_guard(project_key: ProjectKey, code_repo_path: RepoPath) -> dict[str, Any]:
-        """Install a pre-commit hook in a repo that refuses commits touching files other agents reserved
-        exclusively. Committers set AGENT_NAME so their own reservations pass. An existing hook keeps running."""
+        """Install a Git pre-commit hook refusing commits on files other agents reserved. Committers set
+        AGENT_NAME so their own reservations pass."""
         return await guard.install_precommit_guard(project_key, code_repo_path)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, output=out.GUARD_UNINSTALL)

@@ -21,8 +21,7 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.LIFECYCLE)
     async def retire_agent(project_key: ProjectKey, agent_name: AgentName) -> dict[str, Any]:
-        """Retire an agent whose work is done: no more sending or receiving, reservations released, history
-        kept. Undo with unretire_agent."""
+        """Retire a finished agent: no more mail, reservations released, history kept. Undo: unretire_agent."""
         return await lifecycle.retire_agent(project_key, agent_name)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.LIFECYCLE)
@@ -51,14 +50,14 @@ def register(mcp: FastMCP) -> None:
     async def hard_delete_agent(
         project_key: ProjectKey, agent_name: AgentName, confirmation: Confirmation = None
     ) -> dict[str, Any]:
-        """Erase an agent for good: profile, mail it sent, its inbox copies, reservations and links, in the
-        database and the Git archive. Cannot be undone; prefer deregister_agent."""
+        """Erase an agent with its sent mail, inbox copies, reservations and links, from database and archive.
+        Irreversible; prefer deregister_agent."""
         return await hard_delete.hard_delete_agent(project_key, agent_name, confirmation)
 
     @agent_mail_tool(mcp, read_only=False, destructive=True, project_admin=True, output=out.HARD_DELETE)
     async def hard_delete_project(project_key: ProjectKey, confirmation: Confirmation = None) -> dict[str, Any]:
-        """Erase a project for good: agents, mail, reservations and links, in the database and the Git
-        archive. Cannot be undone; prefer archive_project."""
+        """Erase a project and everything in it, from database and archive. Irreversible; prefer
+        archive_project."""
         return await hard_delete.hard_delete_project(project_key, confirmation)
 
     @agent_mail_tool(mcp, read_only=False, destructive=True, project_admin=True, output=out.PURGE)
@@ -69,6 +68,6 @@ def register(mcp: FastMCP) -> None:
         dry_run: Annotated[bool, Field(description="Only report what would go.")] = True,
         confirmation: Annotated[str | None, Field(description='With dry_run=false: "I UNDERSTAND".')] = None,
     ) -> dict[str, Any]:
-        """Delete a project's messages older than max_age_days, with their archive files. Run with the default
-        dry_run first, then dry_run=false and confirmation."""
+        """Delete a project's messages older than max_age_days, archive files too. A dry run by default; then
+        dry_run=false with confirmation."""
         return await hard_delete.purge_old_messages(project_key, max_age_days, dry_run, confirmation)

@@ -57,8 +57,8 @@ def register(mcp: FastMCP) -> None:
         llm_model: Annotated[str | None, Field(description="LLM model for llm_mode.")] = None,
         registration_token: Token = None,
     ) -> dict[str, Any]:
-        """Join an existing thread in one call: register or identify you, summarise the thread (the part you
-        can see) and show your inbox. Next: reply_message."""
+        """Join a thread in one call: register or identify you, summarise what you can see of it, show your
+        inbox. Next: reply_message."""
         return await macros.prepare_thread(
             project_key, thread_id, program, model, agent_name, task_description, register_if_missing,
             include_examples, inbox_limit, include_inbox_bodies, llm_mode=llm_mode, llm_model=llm_model,

@@ -35,7 +35,7 @@ def register(mcp: FastMCP) -> None:
         agent_name: Viewer = None,
     ) -> dict[str, Any]:
         """Summarise a thread before joining it: participants, key points, decisions, action items, open
-        questions, files, each citing message ids in refs. Several ids give threads plus an aggregate."""
+        questions, files, citing message ids. Several ids add an aggregate."""
         return await summaries.summarize_thread(
             project_key, thread_id, include_examples, llm_mode, llm_model, per_thread_limit, agent_name
         )
@@ -64,8 +64,8 @@ def register(mcp: FastMCP) -> None:
         agent_name: Annotated[str | None, Field(description="Your agent name: your summaries, else the project's.")]
         = None,
     ) -> list[dict[str, Any]]:
-        """List summaries stored by summarize_recent whose window ended within since_hours, newest first (yours
-        with agent_name, else project-wide ones)."""
+        """Summaries stored by summarize_recent in the last since_hours, newest first (yours with agent_name,
+        else project-wide)."""
         return await summaries.fetch_summary(project_key, since_hours, limit, agent_name)
 
     @agent_mail_tool(mcp, read_only=True, idempotent=True, acts_as="agent_name", listing=True, output=out.TOPIC)
