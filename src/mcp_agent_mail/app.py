@@ -10,7 +10,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail import __version__, resources
-from mcp_agent_mail.tools import contacts, guard, identity, lifecycle, messaging, reservations, summaries
+from mcp_agent_mail.tools import contacts, guard, identity, lifecycle, messaging, reservations, summaries, windows
 from mcp_agent_mail.tools import macros as macro_tools
 from mcp_agent_mail.tools._adapter import registered_tools
 from mcp_agent_mail.tools.profiles import select_tools
@@ -68,6 +68,7 @@ def build_mcp_server(tools: str | None = None, *, mailbox: bool = True) -> FastM
     guard.register(mcp)
     summaries.register(mcp)
     lifecycle.register(mcp)
+    windows.register(mcp)
     macro_tools.register(mcp)
     resources.register(mcp)
     registered = registered_tools(mcp)

@@ -8,7 +8,9 @@ relative to the current directory.
 
 from __future__ import annotations
 
+import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -94,6 +96,8 @@ class _EnvSettings(BaseSettings):
     retention_max_age_days: int = Field(180, alias="RETENTION_MAX_AGE_DAYS")
     ack_ttl_seconds: int = Field(1800, alias="ACK_TTL_SECONDS")
     tools_profile: str = Field("full", alias="TOOLS_PROFILE")
+    window_id: str = Field("", alias="MCP_AGENT_MAIL_WINDOW_ID")
+    window_ttl_days: int = Field(30, alias="MCP_AGENT_MAIL_WINDOW_TTL_DAYS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +213,8 @@ class Settings:
     retention_max_age_days: int = 180
     ack_ttl_seconds: int = 1800
     tools_profile: str = "full"
+    window_id: str = ""
+    window_ttl_days: int = 30
     llm: LlmSettings = field(default_factory=LlmSettings)
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -256,6 +262,20 @@ def _http_settings(env: _EnvSettings) -> HttpSettings:
             redis_url=(env.http_rate_limit_redis_url or env.redis_url).strip(),
         ),
     )
+
+
+def _window_id(value: str) -> str:
+    """Return the canonical lower-case form of a window UUID; an invalid one is logged and treated as unset."""
+    cleaned = value.strip()
+    if not cleaned:
+        return ""
+    try:
+        return str(uuid.UUID(cleaned))
+    except ValueError:
+        logging.getLogger("mcp_agent_mail.config").warning(
+            "MCP_AGENT_MAIL_WINDOW_ID %r is not a UUID; window identities are off.", cleaned
+        )
+        return ""
 
 
 def _build_settings() -> Settings:
@@ -307,6 +327,8 @@ def _build_settings() -> Settings:
         retention_max_age_days=max(1, env.retention_max_age_days),
         ack_ttl_seconds=min(365 * 86400, max(1, env.ack_ttl_seconds)),
         tools_profile=env.tools_profile.strip() or "full",
+        window_id=_window_id(env.window_id),
+        window_ttl_days=max(1, env.window_ttl_days),
     )
 
 

@@ -157,6 +157,27 @@ class ServerRunningError(AgentMailError):
     default_hint = "Stop the running servers first (or pass --ignore-running if you know it is safe)."
 
 
+class InvalidWindowUuidError(InvalidArgumentError):
+    """A window id is not a UUID."""
+
+    code = "INVALID_WINDOW_UUID"
+    default_hint = "Pass the window's UUID (the MCP_AGENT_MAIL_WINDOW_ID it was registered with)."
+
+
+class InvalidDisplayNameError(InvalidArgumentError):
+    """A window display name is not a valid Adjective+Noun name, or is taken."""
+
+    code = "INVALID_DISPLAY_NAME"
+    default_hint = "Use an Adjective+Noun name such as GreenCastle."
+
+
+class WindowNotFoundError(NotFoundError):
+    """No live window identity has this UUID in the project."""
+
+    code = "WINDOW_NOT_FOUND"
+    default_hint = "Call list_window_identities to see the live windows of the project."
+
+
 __all__ = [
     "AgentMailError",
     "AgentRetiredError",
@@ -167,6 +188,8 @@ __all__ = [
     "FileReservationConflictError",
     "ForbiddenError",
     "InvalidArgumentError",
+    "InvalidDisplayNameError",
+    "InvalidWindowUuidError",
     "NotFoundError",
     "ProjectArchivedError",
     "RateLimitedError",
@@ -174,4 +197,5 @@ __all__ = [
     "ServerRunningError",
     "UnauthorizedError",
     "UnavailableError",
+    "WindowNotFoundError",
 ]

@@ -55,7 +55,7 @@ async def tool_defs(client):
 
 
 async def test_every_tool_has_annotations_description_and_a_real_output_schema(tool_defs):
-    assert len(tool_defs) == 37
+    assert len(tool_defs) == 40
     for name, tool in tool_defs.items():
         hints = tool.annotations
         assert hints is not None, name
@@ -153,6 +153,15 @@ async def test_every_tool_result_conforms_to_its_output_schema(client, tool_defs
     await call("purge_old_messages", project_key=pk, max_age_days=1, dry_run=False, confirmation="I UNDERSTAND")
     await call("hard_delete_agent", project_key=pk, agent_name=bear, confirmation="I UNDERSTAND")
     await call("hard_delete_project", project_key=ok, confirmation="I UNDERSTAND")
+    window = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    now = utcnow()
+    await sql("INSERT INTO window_identities (project_id, window_uuid, display_name, created_ts, last_active_ts, "
+              "expires_ts) SELECT id, :w, 'SilverOwl', :t, :t, :e FROM projects WHERE human_key = :pk",
+              w=window, t=to_db_text(now), e=to_db_text(now + timedelta(days=1)), pk=pk)
+    for fmt in ("json", "table"):
+        await call("list_window_identities", project_key=pk, format=fmt)
+    await call("rename_window", project_key=pk, window_uuid=window, new_display_name="GoldOwl")
+    await call("expire_window", project_key=pk, window_uuid=window)
     await call("install_precommit_guard", project_key=pk, code_repo_path=pk)
     await call("uninstall_precommit_guard", code_repo_path=pk)
     assert set(seen) == set(tool_defs)

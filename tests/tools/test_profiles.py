@@ -27,6 +27,7 @@ FULL = CORE | {
     "summarize_recent", "fetch_summary", "fetch_topic", "retire_agent", "unretire_agent", "deregister_agent",
     "archive_project", "unarchive_project", "hard_delete_agent", "hard_delete_project", "purge_old_messages",
     "macro_prepare_thread", "macro_file_reservation_cycle", "install_precommit_guard", "uninstall_precommit_guard",
+    "list_window_identities", "rename_window", "expire_window",
 }
 
 

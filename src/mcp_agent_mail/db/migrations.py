@@ -77,11 +77,16 @@ def _create_message_summaries(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.message_summaries])
 
 
+def _create_window_identities(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.window_identities])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _create_core_tables),
     Migration(2, "full-text index on subject and body", _create_fts),
     Migration(3, "content-addressed attachment blobs", _create_attachment_blobs),
     Migration(4, "stored message summaries", _create_message_summaries),
+    Migration(5, "window identities", _create_window_identities),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -149,6 +149,23 @@ message_summaries = Table(
     sqlite_autoincrement=True,
 )
 
+# A persistent identity per terminal window (MCP_AGENT_MAIL_WINDOW_ID): the agent name that
+# a registration without a name reuses. window_uuid is stored lower-case; expired rows are ignored.
+window_identities = Table(
+    "window_identities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("window_uuid", String(64), nullable=False),
+    Column("display_name", String(128), nullable=False),
+    Column("created_ts", UTCDateTime, nullable=False),
+    Column("last_active_ts", UTCDateTime, nullable=False),
+    Column("expires_ts", UTCDateTime, nullable=True),
+    UniqueConstraint("project_id", "window_uuid", name="uq_window_identity_project_uuid"),
+    Index("idx_window_identities_project_active", "project_id", "expires_ts"),
+    sqlite_autoincrement=True,
+)
+
 # Work the Git archive still has to show. Filled in the same transaction as the
 # change it describes; emptied by the archive writer once the commit exists.
 archive_outbox = Table(
@@ -182,4 +199,5 @@ __all__ = [
     "metadata",
     "projects",
     "schema_version",
+    "window_identities",
 ]

@@ -13,6 +13,7 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.db import run_read, run_write, schema
 from mcp_agent_mail.db.shapes import agent_dict
 from mcp_agent_mail.errors import InvalidArgumentError, ProjectArchivedError
+from mcp_agent_mail.services import windows
 from mcp_agent_mail.services.auth import BINDINGS, check_agent, hash_token
 from mcp_agent_mail.services.common import find_agent, get_agent, resolve_project
 from mcp_agent_mail.services.lookup import Row, project_and_agent
@@ -140,6 +141,20 @@ async def _update_agent(
     return agent_dict(row), token
 
 
+async def _attach_window(
+    session: AsyncSession, project_id: int, window: str | None, live: Row | None, agent: dict[str, Any], *, reused: bool
+) -> None:
+    """Bind this server's window to the registered name: refresh a reused identity, record a missing one."""
+    if window is None:
+        return
+    if live is None:
+        await windows.record(session, project_id, window, agent["name"])
+    elif reused:
+        await windows.touch(session, live)
+    agent["window_id"] = window
+    agent["window_display_name"] = live["display_name"] if live is not None else agent["name"]
+
+
 async def register_agent(
     project_key: str,
     program: str,
@@ -155,7 +170,9 @@ async def register_agent(
 
     Updating an existing agent is acting as it: a wrong ``registration_token`` is refused, and in
     strict identity mode a proof (token or bound session) is required. An existing agent without a
-    stored token (e.g. rebuilt from the archive) is given a fresh one, returned once.
+    stored token (e.g. rebuilt from the archive) is given a fresh one, returned once. With
+    MCP_AGENT_MAIL_WINDOW_ID set, a call without ``name`` uses the window's live identity, and a
+    window without one records the registered name as its own.
     """
     program = _require_text(program, "program")
     model = _require_text(model, "model")
@@ -166,25 +183,29 @@ async def register_agent(
     async def unit(session: AsyncSession) -> dict[str, Any]:
         project = await resolve_project(session, project_key)
         _ensure_writable(project)
-        existing = await find_agent(session, project["id"], wanted) if wanted else None
+        window = windows.current_window()
+        live = await windows.live_identity(session, project["id"], window) if window else None
+        name = wanted or (live["display_name"] if live is not None else None)
+        existing = await find_agent(session, project["id"], name) if name else None
         if existing is None:
-            chosen = wanted or await _pick_free_name(session, project["id"])
+            chosen = name or await _pick_free_name(session, project["id"])
             agent, token = await _insert_agent(
                 session, project, chosen, program, model, task or "", policy or "auto"
             )
             agent["registration_token"] = token
             agent["created"] = True
             agent["verified"] = True
-            return agent
-        claim = existing["registration_token_hash"] is None and not (registration_token or "").strip()
-        verified = claim or check_agent(
-            existing, registration_token, session_key, action="Re-registering", token_param="registration_token"
-        )
-        agent, fresh = await _update_agent(session, project, existing, program, model, task, policy)
-        if fresh is not None:
-            agent["registration_token"] = fresh
-        agent["created"] = False
-        agent["verified"] = verified
+        else:
+            claim = existing["registration_token_hash"] is None and not (registration_token or "").strip()
+            verified = claim or check_agent(
+                existing, registration_token, session_key, action="Re-registering", token_param="registration_token"
+            )
+            agent, fresh = await _update_agent(session, project, existing, program, model, task, policy)
+            if fresh is not None:
+                agent["registration_token"] = fresh
+            agent["created"] = False
+            agent["verified"] = verified
+        await _attach_window(session, project["id"], window, live, agent, reused=wanted is None)
         return agent
 
     agent = await run_write(unit)
@@ -204,7 +225,11 @@ async def create_agent_identity(
     *,
     session_key: str | None = None,
 ) -> dict[str, Any]:
-    """Always create a new agent; ``name_hint`` is used when valid and free. The calling session is bound to it."""
+    """Always create a new agent; ``name_hint`` is used when valid and free. The calling session is bound to it.
+
+    Without a hint, a window identity whose name no agent holds yet gives the name; a window without a
+    live identity records the new name as its own.
+    """
     program = _require_text(program, "program")
     model = _require_text(model, "model")
     task = _check_task(task_description) or ""
@@ -219,11 +244,17 @@ async def create_agent_identity(
                 f"name_hint {hint!r} is already in use in this project.",
                 hint="Omit name_hint to get a generated name, or choose another.",
             )
-        chosen = hint or await _pick_free_name(session, project["id"])
+        window = windows.current_window()
+        live = await windows.live_identity(session, project["id"], window) if window else None
+        window_name = live["display_name"] if live is not None and hint is None else None
+        reuse = window_name is not None and await find_agent(session, project["id"], window_name) is None
+        chosen = hint or (window_name if reuse else None) or await _pick_free_name(session, project["id"])
         try:
-            return await _insert_agent(session, project, chosen, program, model, task, policy)
+            agent, token = await _insert_agent(session, project, chosen, program, model, task, policy)
         except IntegrityError as exc:  # a concurrent process took the name a moment ago
             raise InvalidArgumentError(f"Agent name {chosen!r} was just taken; call again.") from exc
+        await _attach_window(session, project["id"], window, live, agent, reused=reuse)
+        return agent, token
 
     agent, token = await run_write(unit)
     archive.wake_writer()

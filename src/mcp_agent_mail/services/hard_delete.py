@@ -20,6 +20,7 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import get_session, schema, write_session
 from mcp_agent_mail.errors import InvalidArgumentError
+from mcp_agent_mail.services import windows
 from mcp_agent_mail.services.auth import BINDINGS
 from mcp_agent_mail.services.common import get_agent, resolve_project
 from mcp_agent_mail.timeutil import iso, utcnow
@@ -107,6 +108,7 @@ async def hard_delete_agent(project_key: str, agent_name: str, confirmation: str
         await session.execute(delete(links).where(link_condition))
         await session.execute(delete(summaries).where(summaries.c.viewer_agent_id == aid))
         await session.execute(delete(a).where(a.c.id == aid))
+        await windows.delete_for_agent(session, project["id"], agent["name"])
     archive.wake_writer()
     BINDINGS.forget(agent_id=aid)
     return {
@@ -160,6 +162,7 @@ async def hard_delete_project(project_key: str, confirmation: str | None) -> dic
         await session.execute(delete(links).where(link_condition))
         await session.execute(delete(summaries).where(summary_condition))
         await session.execute(delete(a).where(a.c.project_id == pid))
+        await windows.delete_for_project(session, pid)
         await session.execute(delete(schema.projects).where(schema.projects.c.id == pid))
     archive.wake_writer()
     BINDINGS.forget(project_id=pid)

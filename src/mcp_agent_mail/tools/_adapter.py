@@ -59,7 +59,7 @@ def current_session_key() -> str | None:
 
 def _token_annotation(token_param: str, project_admin: bool) -> Any:
     if project_admin:
-        return Annotated[str | None, Field(description="Token of an agent of this project.")]
+        return Annotated[str | None, Field(description="Any project agent's token.")]
     if token_param == "registration_token":
         return str | None
     return Annotated[str | None, Field(description="Your registration_token.")]

@@ -16,7 +16,7 @@ from mcp_agent_mail.tools.params import Me, ProjectKey
 OtherProject = Annotated[str | None, Field(description="The other agent's project, if not yours.")]
 Reason = Annotated[str, Field(description="Why (max 512 chars).")]
 Other = Annotated[str, Field(description="The other agent; Name@project for another project.")]
-Ttl = Annotated[int, Field(description="Lifetime in seconds.")]
+Ttl = int
 
 
 def _pick(primary: str | None, alias: str | None, field: str) -> str:
@@ -69,10 +69,10 @@ def register(mcp: FastMCP) -> None:
         reason: Reason = "",
         ttl_seconds: Ttl = contacts.REQUEST_TTL_SECONDS,
         auto_accept: Annotated[bool, Field(description="Also approve, if you may act as the target.")] = False,
-        welcome_subject: Annotated[str | None, Field(description="First message subject (with auto_accept).")] = None,
-        welcome_body: Annotated[str | None, Field(description="Its Markdown body.")] = None,
-        thread_id: Annotated[str | None, Field(description="Its thread.")] = None,
-        target_registration_token: Annotated[str | None, Field(description="The target's token.")] = None,
+        welcome_subject: Annotated[str | None, Field(description="Welcome message (with auto_accept).")] = None,
+        welcome_body: str | None = None,
+        thread_id: str | None = None,
+        target_registration_token: str | None = None,
         agent_name: Annotated[str | None, Field(description="Alias of requester.")] = None,
         to_agent: Annotated[str | None, Field(description="Alias of target.")] = None,
     ) -> dict[str, Any]:

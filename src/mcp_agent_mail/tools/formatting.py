@@ -28,7 +28,7 @@ KEEP_EMPTY = frozenset({"granted", "conflicts", "deliveries", "file_reservations
 FormatParam = Annotated[
     str,
     Field(
-        description="json or table ('|' rows, header first).",
+        description="json or table (text rows).",
     ),
 ]
 

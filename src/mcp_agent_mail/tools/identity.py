@@ -65,8 +65,8 @@ def register(mcp: FastMCP) -> None:
     async def whois(
         project_key: ProjectKey,
         agent_name: Annotated[str, Field(description="Agent to look up.")],
-        include_recent_commits: Annotated[bool, Field(description="Add its recent archive commits.")] = True,
-        commit_limit: Annotated[int, Field(ge=1, le=50, description="Commits to show (1-50).")] = 5,
+        include_recent_commits: bool = True,
+        commit_limit: Annotated[int, Field(ge=1, le=50)] = 5,
     ) -> dict[str, Any]:
         """Show an agent's public profile (program, model, task, last activity) and recent archive commits."""
         profile = await agents.whois(project_key, agent_name)
@@ -82,6 +82,6 @@ def register(mcp: FastMCP) -> None:
         agent_name: Annotated[str, Field(description="Your agent name.")],
         policy: Annotated[str, Field(description="open, auto, contacts_only or block_all.")],
     ) -> dict[str, Any]:
-        """Set who may message you: open (anyone), auto (default: same project, shared threads or reservations,
+        """Set who may message you: open, auto (default: same project, shared threads or reservations,
         approved contacts), contacts_only (approved contacts), block_all."""
         return await agents.set_contact_policy(project_key, agent_name, policy)

@@ -26,13 +26,12 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.LIFECYCLE)
     async def unretire_agent(project_key: ProjectKey, agent_name: AgentName) -> dict[str, Any]:
-        """Bring a retired or deregistered agent back; its contact policy stays as it was."""
+        """Bring a retired or deregistered agent back into service."""
         return await lifecycle.unretire_agent(project_key, agent_name)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.LIFECYCLE)
     async def deregister_agent(project_key: ProjectKey, agent_name: AgentName) -> dict[str, Any]:
-        """Take an agent out of service: retired and blocking all mail, history kept (hard_delete_agent
-        erases it)."""
+        """Take an agent out of service: retired and blocking all mail, history kept."""
         return await lifecycle.deregister_agent(project_key, agent_name)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, project_admin=True, output=out.PROJECT_STATE)

@@ -49,12 +49,12 @@ def register(mcp: FastMCP) -> None:
         model: Model,
         agent_name: OptionalName = None,
         task_description: Task = "",
-        register_if_missing: Annotated[bool, Field(description="Register you first.")] = True,
+        register_if_missing: bool = True,
         include_examples: Annotated[bool, Field(description="Add latest messages as examples.")] = True,
         inbox_limit: InboxLimit = 10,
-        include_inbox_bodies: Annotated[bool, Field(description="Inbox with body_md.")] = False,
+        include_inbox_bodies: bool = False,
         llm_mode: Annotated[bool, Field(description="Refine the summary with the server's LLM.")] = False,
-        llm_model: Annotated[str | None, Field(description="LLM model for llm_mode.")] = None,
+        llm_model: str | None = None,
         registration_token: Token = None,
     ) -> dict[str, Any]:
         """Join a thread in one call: register or identify you, summarise what you can see of it, show your

@@ -77,7 +77,7 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.READ)
     async def mark_message_read(project_key: ProjectKey, agent_name: Me, message_id: MessageId) -> dict[str, Any]:
-        """Mark a message of your inbox read (the first read time is kept); acknowledge_message also does."""
+        """Mark a message of your inbox read (keeps the first read time)."""
         return await inbox.mark_message_read(project_key, agent_name, message_id)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.ACK)

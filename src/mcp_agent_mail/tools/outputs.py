@@ -49,3 +49,7 @@ HARD_DELETE = root(status=S, deleted_counts=OBJ)
 START_SESSION = root(agent=OBJ, registration_token=S, file_reservations=OBJ, inbox=ARR)
 PREPARE_THREAD = root(project=OBJ, agent=OBJ, thread=OBJ, inbox=ARR)
 RESERVATION_CYCLE = root(file_reservations=OBJ, released=OBJ)
+
+WINDOWS = listing(obj(display_name=S))
+WINDOW_RENAME = root(display_name=S, old_display_name=S)
+WINDOW_EXPIRE = root(expired=B, expired_at=S)

@@ -13,9 +13,9 @@ from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool
 from mcp_agent_mail.tools.params import Bodies, Limit, ProjectKey, SinceTs
 
-Viewer = Annotated[str | None, Field(description="Your agent name: only your mail. Omit for all mail.")]
-LlmMode = Annotated[bool, Field(description="Refine with the server's LLM (if enabled).")]
-LlmModel = Annotated[str | None, Field(description="LLM model for llm_mode.")]
+Viewer = Annotated[str | None, Field(description="Yours only; omit for all mail.")]
+LlmMode = Annotated[bool, Field(description="Refine with the LLM.")]
+LlmModel = str | None
 Hours = Annotated[float, Field(description="Look-back in hours (max 8760).")]
 
 
@@ -78,7 +78,7 @@ def register(mcp: FastMCP) -> None:
         since_ts: SinceTs = None,
         topic: Annotated[str | None, Field(description="Alias of topic_name.")] = None,
     ) -> list[dict[str, Any]]:
-        """List messages with a topic (send_message's topic), newest first, to follow a stream across threads."""
+        """List the messages with a topic (set by send_message), newest first, across threads."""
         if topic_name is not None and topic is not None and topic_name.strip().lower() != topic.strip().lower():
             raise InvalidArgumentError(
                 "topic_name and topic differ.", hint="Pass the topic once, as topic_name."
