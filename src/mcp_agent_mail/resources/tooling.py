@@ -30,7 +30,7 @@ CLUSTERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
       "hard_delete_project", "install_precommit_guard", "uninstall_precommit_guard")),
     ("Identity & Directory", "identity", "Get an agent identity and look up other agents.",
      ("register_agent", "create_agent_identity", "whois", "retire_agent", "unretire_agent", "deregister_agent",
-      "hard_delete_agent")),
+      "hard_delete_agent", "list_window_identities", "rename_window", "expire_window")),
     ("Messaging Lifecycle", "messaging", "Send, read and acknowledge mail.",
      ("send_message", "reply_message", "fetch_inbox", "mark_message_read", "acknowledge_message")),
     ("Contact Governance", "contacts", "Decide who may write to whom.",
