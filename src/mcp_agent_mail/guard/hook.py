@@ -15,7 +15,6 @@ from mcp_agent_mail.guard.check import (
     Conflict,
     MailboxUnreadable,
     find_conflicts,
-    normalise_path,
     project_slug_for_repo,
 )
 
@@ -224,20 +223,14 @@ def run_check(
         return refuse
     try:
         slug = project_slug_for_repo(database, root)
-        main_tree = _main_work_tree(root)
-        if slug is None and main_tree != root:  # a linked worktree belongs to its main tree's project
-            slug = project_slug_for_repo(database, main_tree)
+        if slug is None:  # a linked worktree belongs to its main tree's project
+            main_tree = _main_work_tree(root)
+            slug = project_slug_for_repo(database, main_tree) if main_tree != root else None
         if slug is None:
             _say(f"{tag} no mailbox project has the human key {root}.")
             _say("Create it with ensure_project (human_key = the repository root), or pass --repo.")
             return refuse
-        conflicts = find_conflicts(
-            database,
-            slug,
-            [normalise_path(p) for p in paths],
-            agent_name=agent_name,
-            ignorecase=_git_ignorecase(root),
-        )
+        conflicts = find_conflicts(database, slug, paths, agent_name=agent_name, ignorecase=_git_ignorecase(root))
     except MailboxUnreadable as exc:
         _report_unreadable(tag, exc)
         return refuse
