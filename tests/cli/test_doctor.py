@@ -91,10 +91,10 @@ async def test_check_json_shape_on_a_healthy_mailbox(states):
     for finding in report["findings"]:
         assert set(finding) == {"name", "status", "message", "details", "repairable"}
         assert finding["status"] in ("ok", "warning", "error")
-    assert {"database", "schema", "fts_index", "archive", "archive_queue", "locks", "orphans", "servers"} <= set(
-        by_name(report))
+    assert {"database", "schema", "fts_index", "archive", "archive_queue", "archive_failed", "locks", "orphans",
+            "servers"} <= set(by_name(report))
     text = runner.invoke(app, ["doctor", "check"])
-    assert text.exit_code == 0 and "Summary: 8 ok, 0 warning(s), 0 error(s)." in text.output
+    assert text.exit_code == 0 and "Summary: 9 ok, 0 warning(s), 0 error(s)." in text.output
 
 
 async def test_repair_restores_archive_files_after_dry_run_changes_nothing(states, isolated_env):
@@ -129,7 +129,7 @@ async def test_repair_restores_archive_files_after_dry_run_changes_nothing(state
     assert "fixed archive: wrote 2 file(s), removed 1 file(s)" in fixed.output
     assert tree_snapshot(storage) == good
     assert [p.name for p in states.glob("*pre-repair.zip")], fixed.output
-    assert "Summary: 8 ok, 0 warning(s), 0 error(s)." in fixed.output
+    assert "Summary: 9 ok, 0 warning(s), 0 error(s)." in fixed.output
     assert check_json()[0] == 0
 
 
@@ -232,6 +232,42 @@ async def test_old_pending_outbox_rows_are_flushed_by_repair(states, isolated_en
     fixed = runner.invoke(app, ["doctor", "repair", "--yes"])
     assert fixed.exit_code == 0, fixed.output
     assert archive.pending_count() == 0
+
+
+async def test_failed_archive_changes_are_reported_and_retried_by_repair(states, isolated_env):
+    storage = isolated_env["storage"]
+    await populate()
+    blocker = storage / "projects/work-doctor-demo/agents/GreenCastle/profile.json"
+    blocker.mkdir(parents=True)
+    async with Client(build_mcp_server()) as c:
+        registered = (await c.call_tool("register_agent", {"project_key": PROJECT, "program": "pytest",
+                                                           "model": "m", "name": "GreenCastle"})).data
+    archive.flush_pending()
+    code, report = check_json()
+    failed = by_name(report)["archive_failed"]
+    assert code == 1 and failed["status"] == "error" and failed["repairable"] is True
+    assert failed["details"]["failed"] == 1
+    [change] = failed["details"]["changes"]
+    assert change.startswith(f"agent {registered['id']} (outbox row ")
+    assert change.endswith(f"1 attempt): IsADirectoryError: Is a directory: {blocker}")
+    assert by_name(report)["archive_queue"]["details"]["pending"] == 0
+    text = runner.invoke(app, ["doctor", "check"])
+    assert "archive_failed: 1 archive change(s) could not be written" in text.output
+    assert "GreenCastle/profile.json" in text.output
+
+    still = runner.invoke(app, ["doctor", "repair", "--yes"])
+    assert still.exit_code == 1, still.output
+    assert ("FAILED archive_failed: UNAVAILABLE: wrote 0 of 1 failed archive change(s); 1 still fail: agent "
+            f"{registered['id']}") in still.output
+    assert archive.pending_count() == 1
+
+    blocker.rmdir()
+    fixed = runner.invoke(app, ["doctor", "repair", "--yes"])
+    assert fixed.exit_code == 0, fixed.output
+    assert "fixed archive_failed: wrote 1 failed archive change(s)" in fixed.output
+    assert archive.pending_count() == 0
+    assert (storage / "projects/work-doctor-demo/agents/GreenCastle/profile.json").is_file()
+    assert check_json()[0] == 0
 
 
 async def test_rebuild_db_reports_recovered_links_and_attachment_blobs(states, isolated_env):

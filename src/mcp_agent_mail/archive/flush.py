@@ -3,20 +3,29 @@
 Rows are deleted (by id) only after their commit exists, and every file is a
 function of the current database state, so a crash at any point is repaired by
 running the same flush again.
+
+A row that cannot be applied (it fails to render, or its files cannot be
+written) never holds the others back and is never dropped: the batch commits
+the rest, and the row stays queued with its attempt count, its last error and
+a retry time that backs off (see :mod:`mcp_agent_mail.archive.outbox`). A
+failure of the surroundings (the database, a full or read-only disk, another
+writer moving the branch) fails the whole flush instead, and every row stays
+as it was for the next one.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, RowMapping, delete, func, select
+from sqlalchemy import Connection, RowMapping, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from mcp_agent_mail.archive import paths, render
+from mcp_agent_mail.archive import outbox, paths, render
 from mcp_agent_mail.archive.repo import (
     TMP_DIR,
     ArchiveBatch,
@@ -28,11 +37,19 @@ from mcp_agent_mail.archive.repo import (
 )
 from mcp_agent_mail.config import Settings, get_settings
 from mcp_agent_mail.db import schema, sync_read_connection, sync_write_connection
+from mcp_agent_mail.errors import UnavailableError
+from mcp_agent_mail.timeutil import iso, utcnow
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("project", "agent", "message", "receipt", "reservation")
 _IN_CHUNK = 500
+# OS errors that say the archive's disk, not one row, is at fault.
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOMEM, errno.EMFILE, errno.ENFILE}
+)
+
+_Key = tuple[str, str]
 
 
 @dataclass
@@ -66,6 +83,19 @@ class _Planner:
             return self.prefetched[key]  # None: the row is gone
         one = render.render_message if kind == "message" else render.render_agent
         return one(self.conn, ref)
+
+    def plan(self, kind: str, ref: str, project_id: int) -> None:
+        """Plan one object; when that fails, leave the batch as it was before and re-raise."""
+        batch = self.batch
+        saved = (dict(batch.writes), set(batch.stage), set(batch.deletes), set(batch.delete_prefixes),
+                 len(self.changes), set(self.digests))
+        try:
+            _plan_row(self, kind, ref, project_id)
+        except BaseException:
+            batch.writes, batch.stage, batch.deletes, batch.delete_prefixes = saved[0], saved[1], saved[2], saved[3]
+            del self.changes[saved[4] :]
+            self.digests = saved[5]
+            raise
 
     def message_paths(self, message_id: int) -> set[str]:
         """Return tracked canonical/inbox/outbox paths of a message id."""
@@ -230,51 +260,137 @@ def _plan_row(planner: _Planner, kind: str, ref: str, project_id: int) -> None:
     elif kind == "reservation":
         planner.reservation(project_id, int(ref))
     else:
-        logger.warning("archive outbox: unknown kind %r (ref %r) dropped", kind, ref)
+        raise ValueError(f"unknown outbox kind {kind!r}")
 
 
-def _apply_batch(settings: Settings, rows: list[RowMapping]) -> None:
+def _fatal(exc: BaseException) -> bool:
+    """Tell whether an error is the surroundings' (database, disk, another writer) rather than one row's."""
+    if isinstance(exc, DBAPIError | UnavailableError | MemoryError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS
+
+
+def _group(rows: list[RowMapping]) -> dict[_Key, list[RowMapping]]:
+    """Group rows by the object they re-render (a message's rendering also covers its receipts)."""
+    groups: dict[_Key, list[RowMapping]] = {}
+    for row in rows:
+        kind, ref = row["kind"], row["ref"]
+        if kind == "receipt" and ("message", ref) in groups:
+            kind = "message"
+        elif kind == "message" and ("receipt", ref) in groups:
+            groups[("message", ref)] = groups.pop(("receipt", ref))
+        groups.setdefault((kind, ref), []).append(row)
+    return groups
+
+
+def _commit_groups(settings: Settings, groups: dict[_Key, list[RowMapping]]) -> dict[_Key, Exception]:
+    """Render and commit the groups as one batch; return the errors of groups that failed to render."""
     repo = open_repo(settings)
     batch = ArchiveBatch(repo, settings)
-    seen: dict[tuple[str, str], int] = {}
-    for row in rows:
-        kind = row["kind"]
-        if kind == "receipt" and ("message", row["ref"]) in seen:
-            continue
-        if kind == "message":
-            seen.pop(("receipt", row["ref"]), None)
-        seen.setdefault((kind, row["ref"]), row["project_id"])
+    failed: dict[_Key, Exception] = {}
     with sync_read_connection(settings) as conn:
         planner = _Planner(conn, batch)
         for kind, kinds in (("message", ("message", "receipt")), ("agent", ("agent",))):
             try:
-                planner.prefetch(kind, [int(ref) for k, ref in seen if k in kinds and ref.isdigit()])
-            except DBAPIError:
-                raise
-            except Exception:
-                logger.exception("archive outbox: cannot render %ss together; rendering one by one", kind)
-        for (kind, ref), project_id in seen.items():
+                planner.prefetch(kind, [int(ref) for k, ref in groups if k in kinds and ref.isdigit()])
+            except Exception as exc:
+                if _fatal(exc):
+                    raise
+                logger.warning("archive outbox: cannot render %ss together (%s); rendering one by one", kind, exc)
+        for (kind, ref), rows in groups.items():
             try:
-                _plan_row(planner, kind, ref, project_id)
-            except DBAPIError:
-                raise
-            except Exception:
-                logger.exception("archive outbox: cannot render %s %s; skipped", kind, ref)
+                planner.plan(kind, ref, rows[0]["project_id"])
+            except Exception as exc:
+                if _fatal(exc):
+                    raise
+                failed[(kind, ref)] = exc
         planner.finish_digests()
     batch.commit(commit_message(planner.changes))
+    return failed
+
+
+def _apply_batch(settings: Settings, rows: list[RowMapping]) -> dict[int, Exception]:
+    """Commit what the rows describe; return the error of every row that could not be applied, by row id."""
+    groups = _group(rows)
+    try:
+        failed = _commit_groups(settings, groups)
+    except Exception as exc:
+        if _fatal(exc):
+            raise
+        if len(groups) == 1:
+            failed = dict.fromkeys(groups, exc)
+        else:
+            logger.warning("archive outbox: a batch of %d changes failed (%s); writing them one by one",
+                           len(groups), outbox.error_text(exc))
+            failed = _commit_one_by_one(settings, groups)
+    return {row["id"]: error for key, error in failed.items() for row in groups[key]}
+
+
+def _commit_one_by_one(settings: Settings, groups: dict[_Key, list[RowMapping]]) -> dict[_Key, Exception]:
+    """Commit each group on its own, so that only the groups that fail stay behind."""
+    failed: dict[_Key, Exception] = {}
+    for key, rows in groups.items():
+        try:
+            failed.update(_commit_groups(settings, {key: rows}))
+        except Exception as exc:
+            if _fatal(exc):
+                raise
+            failed[key] = exc
+    return failed
 
 
 def _fetch(settings: Settings, limit: int) -> list[RowMapping]:
+    """Return the next rows due for a try, oldest first."""
     o = schema.archive_outbox
     with sync_read_connection(settings) as conn:
-        stmt = select(o.c.id, o.c.project_id, o.c.kind, o.c.ref).order_by(o.c.id).limit(limit)
+        stmt = (
+            select(o.c.id, o.c.project_id, o.c.kind, o.c.ref, o.c.attempts)
+            .where(outbox.due_clause(utcnow()))
+            .order_by(o.c.id)
+            .limit(limit)
+        )
         return list(conn.execute(stmt).mappings())
 
 
-def _forget(settings: Settings, ids: list[int]) -> None:
+def _covered(rows: list[RowMapping]) -> set[_Key]:
+    """Return the objects these applied rows re-rendered (a message's rendering covers its receipts)."""
+    keys = {(row["kind"], row["ref"]) for row in rows}
+    keys.update(("receipt", ref) for kind, ref in list(keys) if kind == "message")
+    return keys
+
+
+def _settle(settings: Settings, rows: list[RowMapping], failures: dict[int, Exception]) -> None:
+    """Forget the applied rows (and older failed rows for the same objects); record the failures."""
     o = schema.archive_outbox
+    applied = [row for row in rows if row["id"] not in failures]
+    now = utcnow()
     with sync_write_connection(settings) as conn:
-        conn.execute(delete(o).where(o.c.id.in_(ids)))
+        done = [row["id"] for row in applied]
+        if applied:
+            covered = _covered(applied)
+            stale = conn.execute(select(o.c.id, o.c.kind, o.c.ref).where(o.c.attempts > 0)).all()
+            done += [row_id for row_id, kind, ref in stale if (kind, ref) in covered and row_id not in failures]
+        for start in range(0, len(done), _IN_CHUNK):
+            conn.execute(delete(o).where(o.c.id.in_(done[start : start + _IN_CHUNK])))
+        logged: set[int] = set()
+        for row in rows:
+            exc = failures.get(row["id"])
+            if exc is None:
+                continue
+            attempts = int(row["attempts"]) + 1
+            retry = now + outbox.retry_delay(attempts)
+            error = outbox.error_text(exc)
+            conn.execute(
+                update(o)
+                .where(o.c.id == row["id"])
+                .values(attempts=attempts, last_error=error, failed_ts=now, retry_ts=retry)
+            )
+            logger.error(
+                "archive outbox: cannot apply %s %s (row %s, attempt %d); it stays queued, next try at %s: %s",
+                row["kind"], row["ref"], row["id"], attempts, iso(retry), error,
+                exc_info=exc if id(exc) not in logged else None,  # one traceback per error
+            )
+            logged.add(id(exc))
 
 
 # Roots whose loose-object folders were checked for stale locks since this process last failed a batch.
@@ -298,16 +414,21 @@ def _drain(settings: Settings) -> int:
                 if total:
                     maybe_pack(repo)
                 return total
-            _apply_batch(settings, rows)
-            _forget(settings, [row["id"] for row in rows])
-            total += len(rows)
+            failures = _apply_batch(settings, rows)
+            # A failed row gets a retry time in the future, so the next fetch moves past it.
+            _settle(settings, rows, failures)
+            total += len(rows) - len(failures)
     except BaseException:
         _objects_checked.discard(str(root))
         raise
 
 
 def flush_pending(settings: Settings | None = None, *, timeout: float = 30.0) -> int:
-    """Apply every pending outbox row (in batches, one commit each); return how many rows were applied."""
+    """Apply every outbox row that is due (in batches, one commit each); return how many rows were applied.
+
+    Rows that fail stay queued with their error and are not tried again before their retry time, so
+    this always returns; :func:`failed_count` tells how many are left behind.
+    """
     settings = settings or get_settings()
     root = Path(settings.storage.root)
     with writer_lock(root, timeout) as acquired:
@@ -325,9 +446,56 @@ def try_flush(settings: Settings, *, timeout: float = 0.0) -> int | None:
         return _drain(settings)
 
 
+@dataclass
+class RetryReport:
+    """What retrying the failed outbox rows did."""
+
+    retried: int
+    written: int
+    still_failing: list[outbox.FailedEntry]
+
+
+def retry_failed(settings: Settings | None = None, *, timeout: float = 30.0) -> RetryReport:
+    """Try every failed outbox row again now (clearing its back-off), then flush; report what is still failing."""
+    settings = settings or get_settings()
+    root = Path(settings.storage.root)
+    o = schema.archive_outbox
+    with writer_lock(root, timeout) as acquired:
+        if not acquired:
+            raise lock_timeout_error(root, timeout)
+        with sync_write_connection(settings) as conn:
+            ids = set(conn.execute(select(o.c.id).where(o.c.attempts > 0)).scalars())
+            if ids:
+                conn.execute(update(o).where(o.c.attempts > 0).values(retry_ts=None))
+        _drain(settings)
+        left: list[outbox.FailedEntry] = []
+        ordered = sorted(ids)
+        with sync_read_connection(settings) as conn:
+            for start in range(0, len(ordered), _IN_CHUNK):
+                stmt = outbox.failed_entries_stmt(_IN_CHUNK).where(o.c.id.in_(ordered[start : start + _IN_CHUNK]))
+                left += [outbox.FailedEntry.from_row(row) for row in conn.execute(stmt).mappings()]
+    return RetryReport(retried=len(ids), written=len(ids) - len(left), still_failing=left)
+
+
 def pending_count(settings: Settings | None = None) -> int:
-    """Return how many outbox rows still wait for the archive."""
+    """Return how many outbox rows still wait for the archive (failed ones included)."""
     settings = settings or get_settings()
     o = schema.archive_outbox
     with sync_read_connection(settings) as conn:
         return int(conn.execute(select(func.count()).select_from(o)).scalar_one())
+
+
+def failed_count(settings: Settings | None = None) -> int:
+    """Return how many outbox rows failed at least once and are still queued."""
+    settings = settings or get_settings()
+    with sync_read_connection(settings) as conn:
+        return outbox.count_failed(conn)
+
+
+def due_count(settings: Settings | None = None) -> int:
+    """Return how many outbox rows the writer should try now (rows waiting out a back-off excluded)."""
+    settings = settings or get_settings()
+    o = schema.archive_outbox
+    with sync_read_connection(settings) as conn:
+        stmt = select(func.count()).select_from(o).where(outbox.due_clause(utcnow()))
+        return int(conn.execute(stmt).scalar_one())

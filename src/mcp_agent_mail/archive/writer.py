@@ -3,7 +3,9 @@
 Git work runs in worker threads (``asyncio.to_thread``) so the event loop never
 blocks on it. Several writers may run in one process (one per server lifespan)
 and in several processes; the writer lock makes them take turns, and whoever
-holds it flushes every pending row.
+holds it flushes every pending row. A row that fails stays queued with its error
+and is retried after a back-off (see :mod:`mcp_agent_mail.archive.outbox`), so
+neither the polls nor the final drain at exit wait on it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from mcp_agent_mail.archive.flush import pending_count, try_flush
+from mcp_agent_mail.archive.flush import due_count, try_flush
 from mcp_agent_mail.archive.wake import add_wake_callback, remove_wake_callback, wake_writer
 from mcp_agent_mail.config import Settings, get_settings
 
@@ -50,8 +52,9 @@ class _Writer:
             logger.exception("archive writer: flush failed; pending rows stay queued")
 
     async def _pending(self) -> bool:
+        """Tell whether rows are due (a failed row waiting out its back-off does not wake the writer)."""
         try:
-            return await asyncio.to_thread(pending_count, self.settings) > 0
+            return await asyncio.to_thread(due_count, self.settings) > 0
         except Exception:
             logger.exception("archive writer: cannot count pending rows")
             return False

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, inspect, select, text
 
 from mcp_agent_mail.db import schema
+from mcp_agent_mail.db.types import UTCDateTime
 from mcp_agent_mail.timeutil import utcnow
 
 
@@ -34,12 +35,25 @@ _CORE_TABLES = [
     schema.message_recipients,
     schema.file_reservations,
     schema.agent_links,
-    schema.archive_outbox,
 ]
+
+# The archive outbox as migration 1 created it; migration 6 adds its failure columns.
+_OUTBOX_V1 = Table(
+    "archive_outbox",
+    MetaData(),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ref", String(256), nullable=False),
+    Column("created_ts", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+_OUTBOX_FAILURE_COLUMNS = ("attempts", "last_error", "failed_ts", "retry_ts")
 
 
 def _create_core_tables(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=_CORE_TABLES)
+    _OUTBOX_V1.create(conn, checkfirst=True)
 
 
 def _create_fts(conn: Connection) -> None:
@@ -81,12 +95,27 @@ def _create_window_identities(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.window_identities])
 
 
+def _add_outbox_failures(conn: Connection) -> None:
+    """Give outbox rows an attempt count, their last error and a retry time (existing rows: never failed)."""
+    present = {column["name"] for column in inspect(conn).get_columns("archive_outbox")}
+    preparer = conn.dialect.identifier_preparer
+    for name in _OUTBOX_FAILURE_COLUMNS:
+        if name in present:
+            continue
+        column = schema.archive_outbox.c[name]
+        ddl = f"ALTER TABLE archive_outbox ADD COLUMN {preparer.quote(name)} {column.type.compile(conn.dialect)}"
+        if name == "attempts":
+            ddl += " NOT NULL DEFAULT 0"
+        conn.exec_driver_sql(ddl)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _create_core_tables),
     Migration(2, "full-text index on subject and body", _create_fts),
     Migration(3, "content-addressed attachment blobs", _create_attachment_blobs),
     Migration(4, "stored message summaries", _create_message_summaries),
     Migration(5, "window identities", _create_window_identities),
+    Migration(6, "archive outbox failure tracking", _add_outbox_failures),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from mcp_agent_mail.db.types import UTCDateTime
@@ -167,7 +168,10 @@ window_identities = Table(
 )
 
 # Work the Git archive still has to show. Filled in the same transaction as the
-# change it describes; emptied by the archive writer once the commit exists.
+# change it describes; emptied by the archive writer once the commit exists. A row
+# the writer could not apply stays, with how often it failed, the last error, and
+# when it is retried next (NULL: as soon as the writer runs). Migration 6 added
+# the last four columns.
 archive_outbox = Table(
     "archive_outbox",
     metadata,
@@ -176,6 +180,10 @@ archive_outbox = Table(
     Column("kind", String(32), nullable=False),
     Column("ref", String(256), nullable=False),
     Column("created_ts", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text, nullable=True),
+    Column("failed_ts", UTCDateTime, nullable=True),
+    Column("retry_ts", UTCDateTime, nullable=True),
     sqlite_autoincrement=True,
 )
 

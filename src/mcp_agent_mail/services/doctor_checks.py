@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import DBAPIError
 
+from mcp_agent_mail.archive.outbox import count_failed, failed_entries, tracks_failures
 from mcp_agent_mail.archive.render import render_archive_files
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import get_sync_engine, is_sqlite, sqlite_path_from_url
@@ -170,8 +171,9 @@ def check_fts(conn: Connection) -> Finding:
 
 
 def check_pending(conn: Connection) -> Finding:
-    """Report archive changes still queued, and whether they have waited too long."""
-    row = conn.exec_driver_sql("SELECT count(*), min(created_ts) FROM archive_outbox").one()
+    """Report archive changes still queued (failed ones aside), and whether they have waited too long."""
+    untried = " WHERE attempts = 0" if tracks_failures(conn) else ""
+    row = conn.exec_driver_sql(f"SELECT count(*), min(created_ts) FROM archive_outbox{untried}").one()
     count = int(row[0])
     if not count:
         return Finding("archive_queue", OK, "No archive changes are waiting.", {"pending": 0})
@@ -183,6 +185,25 @@ def check_pending(conn: Connection) -> Finding:
                        f"{count} archive change(s) have waited {int(age.total_seconds())} s (no writer running?).",
                        details, True)
     return Finding("archive_queue", OK, f"{count} archive change(s) are being written.", details, True)
+
+
+def check_failed(conn: Connection) -> Finding:
+    """Report archive changes the writer tried and could not apply, with their last errors."""
+    if not tracks_failures(conn):
+        return Finding("archive_failed", OK, "No archive change has failed.", {"failed": 0})
+    count = count_failed(conn)
+    if not count:
+        return Finding("archive_failed", OK, "No archive change has failed.", {"failed": 0})
+    entries = failed_entries(conn, _SAMPLE)
+    details: dict[str, Any] = {
+        "failed": count,
+        "changes": [entry.describe() for entry in entries],
+        "hint": "Fix what the errors name (a damaged file or folder in the archive, a bad row), then run "
+                "`mcp-agent-mail doctor repair` to retry them now; the server also retries them, at most hourly.",
+    }
+    return Finding("archive_failed", ERROR,
+                   f"{count} archive change(s) could not be written; they stay queued and are retried.",
+                   details, True)
 
 
 def check_archive(conn: Connection, root: Path, pending: int) -> Finding:
@@ -278,8 +299,11 @@ def _database_checks(settings: Settings, root: Path) -> list[Finding]:
             findings.append(check_fts(conn))
             pending = check_pending(conn)
             findings.append(pending)
+            failed = check_failed(conn)
+            findings.append(failed)
             findings.append(check_orphans(conn))
-            findings.append(check_archive(conn, root, int(pending.details.get("pending", 0))))
+            queued = int(pending.details.get("pending", 0)) + int(failed.details.get("failed", 0))
+            findings.append(check_archive(conn, root, queued))
     except DBAPIError as exc:
         findings.append(Finding("database", ERROR, f"The database cannot be read: {exc.orig}.",
                                 {"hint": "Rebuild it with `doctor rebuild-db --from-archive --force`."}))

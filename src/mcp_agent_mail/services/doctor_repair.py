@@ -65,9 +65,10 @@ _DESCRIPTIONS = {
     "orphans": "delete recipient and reservation rows whose agent or message is gone",
     "fts_index": "rebuild the full-text search index",
     "archive_queue": "write the queued archive changes (flush the outbox)",
+    "archive_failed": "retry the archive changes that failed, now (they stay queued if they fail again)",
     "archive": "re-project the archive from the database (write missing/changed files, remove extra ones, commit)",
 }
-_ORDER = ("locks", "schema", "orphans", "fts_index", "archive_queue", "archive")
+_ORDER = ("locks", "schema", "orphans", "fts_index", "archive_queue", "archive_failed", "archive")
 
 
 def plan_repair(settings: Settings) -> tuple[Report, list[RepairAction]]:
@@ -160,6 +161,21 @@ def _run_queue(settings: Settings) -> str:
     return f"wrote {flush_pending(settings)} queued change(s)"
 
 
+def _run_failed(settings: Settings) -> str:
+    from mcp_agent_mail.archive.flush import retry_failed
+
+    report = retry_failed(settings)
+    if report.still_failing:
+        shown = "; ".join(entry.describe() for entry in report.still_failing[:3])
+        more = f" (and {len(report.still_failing) - 3} more)" if len(report.still_failing) > 3 else ""
+        raise UnavailableError(
+            f"wrote {report.written} of {report.retried} failed archive change(s); "
+            f"{len(report.still_failing)} still fail: {shown}{more}",
+            hint="Fix what the errors name, then run `mcp-agent-mail doctor repair` again.",
+        )
+    return f"wrote {report.written} failed archive change(s)"
+
+
 def _run_archive(settings: Settings) -> str:
     written, removed, sha = reproject_archive(settings)
     if not written and not removed:
@@ -174,6 +190,7 @@ _RUNNERS: dict[str, Callable[[Settings], str]] = {
     "orphans": _run_orphans,
     "fts_index": _run_fts,
     "archive_queue": _run_queue,
+    "archive_failed": _run_failed,
     "archive": _run_archive,
 }
 

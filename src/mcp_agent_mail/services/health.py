@@ -10,10 +10,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import __version__
+from mcp_agent_mail.archive.outbox import FAILED_COUNT, FailedEntry, failed_entries_stmt
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import run_read, schema
 
 _PENDING = select(func.count()).select_from(schema.archive_outbox)
+_LATEST_FAILURE = failed_entries_stmt(1)
+FAILED_HINT = "Run `mcp-agent-mail doctor check` to see the failed archive changes and `doctor repair` to retry them."
 
 
 @lru_cache(maxsize=8)
@@ -21,12 +24,15 @@ def _backend(url: str) -> str:
     return make_url(url).get_backend_name()
 
 
-async def _pending(session: AsyncSession) -> int:
-    return int((await session.execute(_PENDING)).scalar_one())
+async def _archive_backlog(session: AsyncSession) -> tuple[int, int, FailedEntry | None]:
+    pending = int((await session.execute(_PENDING)).scalar_one())
+    failed = int((await session.execute(FAILED_COUNT)).scalar_one()) if pending else 0
+    latest = (await session.execute(_LATEST_FAILURE)).mappings().first() if failed else None
+    return pending, failed, FailedEntry.from_row(latest) if latest is not None else None
 
 
 async def health_check() -> dict[str, Any]:
-    """Probe the database and report the archive backlog; never reveals credentials."""
+    """Probe the database and report the archive backlog and failed archive changes; never reveals credentials."""
     settings = get_settings()
     result: dict[str, Any] = {
         "status": "ok",
@@ -37,9 +43,14 @@ async def health_check() -> dict[str, Any]:
         "database_backend": _backend(settings.database.url),
     }
     try:
-        pending = await run_read(_pending)
+        pending, failed, latest = await run_read(_archive_backlog)
         result["database"] = "ok"
         result["archive_pending"] = pending
+        result["archive_failed"] = failed
+        if latest is not None:
+            result["status"] = "degraded"
+            result["archive_last_error"] = latest.describe()
+            result["hint"] = FAILED_HINT
     except Exception as exc:  # the probe itself must not fail
         result["status"] = "degraded"
         result["database"] = f"error: {type(exc).__name__}"
