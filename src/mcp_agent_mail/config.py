@@ -50,6 +50,7 @@ class _EnvSettings(BaseSettings):
     keep_original_images: bool = Field(False, alias="KEEP_ORIGINAL_IMAGES")
     allow_absolute_attachment_paths: bool = Field(False, alias="ALLOW_ABSOLUTE_ATTACHMENT_PATHS")
     attachment_max_bytes: int = Field(10 * 1024 * 1024, alias="ATTACHMENT_MAX_BYTES")
+    attachment_roots: str = Field("", alias="ATTACHMENT_ROOTS")
     http_host: str = Field("127.0.0.1", alias="HTTP_HOST")
     http_port: int = Field(8765, alias="HTTP_PORT")
     http_path: str = Field("/mcp/", alias="HTTP_PATH")
@@ -124,6 +125,7 @@ class StorageSettings:
     keep_original_images: bool = False
     allow_absolute_attachment_paths: bool = False
     attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_roots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +280,20 @@ def _window_id(value: str) -> str:
         return ""
 
 
+def _attachment_roots(value: str) -> tuple[str, ...]:
+    """Return the absolute directories of ATTACHMENT_ROOTS (``~`` expanded); relative entries are logged and dropped."""
+    roots: list[str] = []
+    for entry in _csv(value):
+        path = Path(entry).expanduser()
+        if not path.is_absolute():
+            logging.getLogger("mcp_agent_mail.config").warning(
+                "ATTACHMENT_ROOTS entry %r is not an absolute path; it is ignored.", entry
+            )
+            continue
+        roots.append(os.path.normpath(path))
+    return tuple(roots)
+
+
 def _build_settings() -> Settings:
     env = _EnvSettings(_env_file=_env_files(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
     home = data_dir()
@@ -303,6 +319,7 @@ def _build_settings() -> Settings:
             keep_original_images=env.keep_original_images,
             allow_absolute_attachment_paths=env.allow_absolute_attachment_paths,
             attachment_max_bytes=max(0, env.attachment_max_bytes),
+            attachment_roots=_attachment_roots(env.attachment_roots),
         ),
         http=_http_settings(env),
         log_level=env.log_level.upper(),

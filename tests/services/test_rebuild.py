@@ -11,6 +11,7 @@ from dulwich.repo import Repo
 from fastmcp import Client
 from typer.testing import CliRunner
 
+from gitrepo import init_repo
 from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.cli import app
@@ -246,6 +247,8 @@ async def populate_contacts_and_attachments(tmp_path: Path) -> dict[str, Any]:
     alpha, beta = tmp_path / "alpha", tmp_path / "beta"
     (alpha / "docs").mkdir(parents=True)
     beta.mkdir()
+    for folder in (alpha, beta):  # files are attached only from Git work trees
+        init_repo(folder, files={}, commit=False)
     (alpha / "notes.txt").write_text("release notes\n")
     (alpha / "docs" / "data.bin").write_bytes(bytes(range(256)) * 4)
     (beta / "report.csv").write_text("a,b\n1,2\n")

@@ -1,4 +1,5 @@
-"""Attachments through send_message: paths inside the repository, WebP images inlined or stored, archive copies."""
+"""Attachments through send_message: paths inside the repository, WebP images inlined or stored, archive copies,
+and the directories the server never reads files from."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fastmcp.exceptions import ToolError
 from PIL import Image
 from sqlalchemy import text
 
+from gitrepo import init_repo
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive import flush_pending
 from mcp_agent_mail.config import clear_settings_cache, get_settings
@@ -33,8 +35,9 @@ def png(size: tuple[int, int], *, mode: str = "RGBA", noisy: bool = False) -> by
 
 
 @pytest.fixture
-def repo(isolated_env) -> Path:
-    root = isolated_env["tmp_path"] / "repo"
+def repo(isolated_env, isolated_git) -> Path:
+    """The project: a Git work tree holding two images, a text file and a symlink leading out of it."""
+    root = init_repo(isolated_env["tmp_path"] / "repo", files={}, commit=False)
     (root / "docs").mkdir(parents=True)
     (root / "docs" / "tiny.png").write_bytes(png((4, 4)))
     (root / "docs" / "big.png").write_bytes(png((64, 64), noisy=True))
@@ -139,6 +142,9 @@ async def test_body_image_missing_is_left_as_written(client, repo):
         (["docs/../../outside.png"], "b", r"^INVALID_ARGUMENT: .*outside the project"),
         (["/etc/passwd"], "b", r"^INVALID_ARGUMENT: Attachment '/etc/passwd' is outside the project"),
         (["link.png"], "b", r"^INVALID_ARGUMENT: Attachment 'link.png' is outside the project"),
+        ([".git/config"], "b", r"^INVALID_ARGUMENT: Attachment '.git/config' is inside the repository's Git"),
+        (["docs/../.git/HEAD"], "b", r"^INVALID_ARGUMENT: .*Git metadata"),
+        (None, "![x](.git/HEAD)", r"^INVALID_ARGUMENT: .*Git metadata"),
         (None, "![x](../outside.png)", r"^INVALID_ARGUMENT: .*outside the project"),
         (["docs/nope.png"], "b", r"^NOT_FOUND: Attachment 'docs/nope.png' not found"),
         (["docs"], "b", r"^INVALID_ARGUMENT: Attachment 'docs' is not a regular file"),
@@ -163,12 +169,135 @@ async def test_size_limit_and_absolute_paths_setting(client, repo, monkeypatch):
     monkeypatch.setenv("ATTACHMENT_MAX_BYTES", "1000000")
     monkeypatch.setenv("ALLOW_ABSOLUTE_ATTACHMENT_PATHS", "true")
     clear_settings_cache()
-    outside = str(repo.parent / "outside.png")
-    assert (await send(client, repo, attachment_paths=[outside]))["attachments"][0]["type"] == "inline"
+    other = init_repo(repo.parent / "other", files={}, commit=False)
+    (other / "outside.png").write_bytes(png((4, 4)))
+    sent = await send(client, repo, attachment_paths=[str(other / "outside.png")])
+    assert sent["attachments"][0]["type"] == "inline"
+    before = await state()
     with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: .*outside the project"):
         await send(client, repo, attachment_paths=["../outside.png"])
+    # Even then, a file must lie in a Git work tree or under ATTACHMENT_ROOTS, never in a system directory.
+    for path in ("/etc/passwd", str(repo.parent / "outside.png"), str(other / ".git" / "config")):
+        with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: Attachment .*(outside any other source|\.git)"):
+            await send(client, repo, attachment_paths=[path])
+    assert await state() == before
 
 
 async def test_convert_images_off_stores_the_original(client, repo):
     meta = (await send(client, repo, attachment_paths=["docs/tiny.png"], convert_images=False))["attachments"][0]
     assert meta["type"] == "file" and meta["media_type"] == "image/png" and meta["path"].endswith(".png")
+
+
+# --- where files may come from ------------------------------------------------------------------------------------
+
+
+async def stored_bytes() -> list[bytes]:
+    """Every stored blob and every message's attachments JSON, to look for leaked file content."""
+    async with get_session() as session:
+        blobs = (await session.execute(text("SELECT data FROM attachment_blobs"))).scalars().all()
+        metas = (await session.execute(text("SELECT attachments FROM messages"))).scalars().all()
+    return [bytes(b) for b in blobs] + [str(m).encode() for m in metas]
+
+
+async def project_with_agents(client, key: str) -> None:
+    await client.call_tool("ensure_project", {"human_key": key})
+    for name in ("BlueLake", "RedFox"):
+        await client.call_tool("register_agent", {"project_key": key, "program": "p", "model": "m", "name": name})
+
+
+def refused_projects(tmp: Path, home: Path) -> dict[str, tuple[str, str, str]]:
+    """Project directory, a file to attach relative to it, and the reason expected in the refusal."""
+    return {
+        "file system root": ("/", "etc/passwd", "is or contains the file system root"),
+        "system directory": ("/etc", "passwd", "is or contains the system directory /etc"),
+        "inside a system directory": ("/proc/self", "environ", "lies inside the system directory /proc"),
+        "ancestor of the mailbox": (str(tmp), "test.sqlite3", "is or contains the directory of the mailbox database"),
+        "home directory": (str(home), "notes.txt", "is or contains the home directory"),
+        "archive": (str(tmp / "storage"), ".gitattributes", "is or contains the mailbox's archive"),
+        "data directory": (str(tmp / "home"), "secret.txt", "the mailbox's data directory"),
+        "plain directory": (str(tmp / "plain"), "notes.txt", "neither the top of a Git work tree"),
+        "inside a work tree": (str(tmp / "repo" / "docs"), "tiny.png", "neither the top of a Git work tree"),
+        "symlink to /etc": (str(tmp / "etc-link"), "passwd", "is or contains the system directory /etc"),
+    }
+
+
+@pytest.fixture
+def hazards(isolated_env, repo, monkeypatch) -> dict[str, tuple[str, str, str]]:
+    """Directories that look like projects but must never give files: each holds the file to attach."""
+    tmp = isolated_env["tmp_path"]
+    home = init_repo(tmp / "user-home", files={"notes.txt": "private\n"}, commit=False)
+    monkeypatch.setenv("HOME", str(home))
+    (tmp / "home").mkdir(exist_ok=True)
+    (tmp / "home" / "secret.txt").write_text("mailbox secret\n")
+    init_repo(tmp / "home", files={}, commit=False)  # even a Git work tree is refused there
+    (tmp / "plain").mkdir()
+    (tmp / "plain" / "notes.txt").write_text("plain\n")
+    (tmp / "etc-link").symlink_to("/etc")
+    flush_pending()  # the archive exists and is a Git work tree
+    clear_settings_cache()
+    return refused_projects(tmp, home)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["file system root", "system directory", "inside a system directory", "ancestor of the mailbox", "home directory",
+     "archive", "data directory", "plain directory", "inside a work tree", "symlink to /etc"],
+)
+async def test_files_are_never_read_from_system_home_mailbox_or_non_git_directories(client, hazards, case):
+    project, path, reason = hazards[case]
+    await project_with_agents(client, project)
+    before, leaked = await state(), await stored_bytes()
+    with pytest.raises(ToolError) as refused:
+        await send(client, Path(project), attachment_paths=[path])
+    message = str(refused.value)
+    assert message.startswith("INVALID_ARGUMENT: Files cannot be attached from this project's directory: ")
+    assert reason in message and "Hint: " in message and "ATTACHMENT_ROOTS" in message
+    assert await state() == before and await stored_bytes() == leaked
+    flush_pending()
+    assert "attachments/" not in git("ls-files")
+
+
+async def test_attachment_roots_admit_a_plain_directory_but_never_a_forbidden_one(client, isolated_env, monkeypatch):
+    tmp = isolated_env["tmp_path"]
+    plain = tmp / "shared" / "plain"
+    plain.mkdir(parents=True)
+    (plain / "notes.txt").write_text("plain notes\n")
+    await project_with_agents(client, str(plain))
+    with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: .*neither the top of a Git work tree"):
+        await send(client, plain, attachment_paths=["notes.txt"])
+
+    monkeypatch.setenv("ATTACHMENT_ROOTS", f" relative/dir , {tmp / 'shared'} ")
+    clear_settings_cache()
+    meta = (await send(client, plain, attachment_paths=["notes.txt"]))["attachments"][0]
+    assert (meta["name"], meta["bytes"]) == ("notes.txt", len("plain notes\n"))
+
+    monkeypatch.setenv("ATTACHMENT_ROOTS", "/")
+    clear_settings_cache()
+    await project_with_agents(client, "/")
+    before = await state()
+    with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: .*'/' is or contains the file system root"):
+        await send(client, Path("/"), attachment_paths=["etc/passwd"])
+    assert await state() == before
+
+
+async def test_body_images_from_a_refused_directory_are_left_as_written(client, isolated_env, repo):
+    tmp = isolated_env["tmp_path"]
+    await project_with_agents(client, str(tmp))
+    body = "Look: ![icon](repo/docs/tiny.png)"
+    result = await send(client, tmp, body_md=body)
+    assert result["deliveries"][0]["payload"]["body_md"] == body and "attachments" not in result
+    assert "left as written" in result["notices"][0] and "the directory of the mailbox database" in result["notices"][0]
+    assert (await state())[1] == 0
+    # The same reference from the repository itself is inlined.
+    inlined = await send(client, repo, body_md="Look: ![icon](docs/tiny.png)")
+    assert "data:image/webp;base64," in inlined["deliveries"][0]["payload"]["body_md"]
+
+
+async def test_a_linked_work_tree_is_a_source(client, repo, isolated_env):
+    init_repo(repo, files={"README.md": "readme\n"})  # the worktree needs a commit to start from
+    linked = repo.parent / "linked"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", str(linked)], check=True, capture_output=True)
+    assert (linked / ".git").is_file()
+    await project_with_agents(client, str(linked))
+    meta = (await send(client, linked, attachment_paths=["README.md"]))["attachments"][0]
+    assert (meta["name"], meta["bytes"]) == ("README.md", 7)

@@ -163,7 +163,7 @@ async def test_every_tool_result_conforms_to_its_output_schema(client, tool_defs
     await call("rename_window", project_key=pk, window_uuid=window, new_display_name="GoldOwl")
     await call("expire_window", project_key=pk, window_uuid=window)
     await call("install_precommit_guard", project_key=pk, code_repo_path=pk)
-    await call("uninstall_precommit_guard", code_repo_path=pk)
+    await call("uninstall_precommit_guard", project_key=pk, code_repo_path=pk)
     assert set(seen) == set(tool_defs)
 
 

@@ -55,11 +55,23 @@ async def test_installed_guard_refuses_commits_on_files_another_agent_reserved(i
         await c.call_tool("release_file_reservations", {"project_key": str(repo), "agent_name": "BlueLake"})
         assert commit_as(repo, "RedFox", "src/app.py", "print('red again')\n").returncode == 0
 
-        removed = (await c.call_tool("uninstall_precommit_guard", {"code_repo_path": str(repo)})).data
-        assert removed == {"removed": True}
+        args = {"project_key": str(repo), "code_repo_path": str(repo)}
+        removed = (await c.call_tool("uninstall_precommit_guard", args)).data
+        assert removed == {"removed": True, "verified": False}  # trusted mode: no proof asked for
         assert not hook.exists()
-        again = (await c.call_tool("uninstall_precommit_guard", {"code_repo_path": str(repo)})).data
-        assert again == {"removed": False}
+        again = (await c.call_tool("uninstall_precommit_guard", args)).data
+        assert again["removed"] is False
+
+
+async def test_trusted_mode_removes_the_guard_given_only_the_repo_as_the_original_tool_did(isolated_env, repo):
+    async with Client(build_mcp_server()) as c:
+        await c.call_tool("ensure_project", {"human_key": str(repo)})
+        hook = Path((await c.call_tool(
+            "install_precommit_guard", {"project_key": str(repo), "code_repo_path": str(repo)})).data["hook"])
+        assert hook.exists()
+        removed = (await c.call_tool("uninstall_precommit_guard", {"code_repo_path": str(repo)})).data
+        assert removed["removed"] is True
+        assert not hook.exists()
 
 
 async def test_bad_targets_are_refused_with_a_code_and_nothing_is_written(isolated_env, repo, tmp_path):
@@ -98,3 +110,46 @@ async def test_strict_mode_installs_only_for_someone_speaking_for_the_project(is
             "install_precommit_guard", {**args, "registration_token": blue["registration_token"]})).data
         assert done["verified"] is True and Path(done["hook"]).exists()
     BINDINGS.clear()
+
+
+async def test_strict_mode_removes_the_guard_only_for_someone_speaking_for_the_project(isolated_env, repo, monkeypatch):
+    monkeypatch.setenv("AGENT_IDENTITY_MODE", "strict")
+    clear_settings_cache()
+    BINDINGS.clear()
+    server = build_mcp_server()
+    args = {"project_key": str(repo), "code_repo_path": str(repo)}
+    async with Client(server, mode="legacy") as owner:
+        await owner.call_tool("ensure_project", {"human_key": str(repo)})
+        blue = (await owner.call_tool("create_agent_identity", {
+            "project_key": str(repo), "program": "p", "model": "m", "name_hint": "BlueLake"})).data
+        hook = Path((await owner.call_tool("install_precommit_guard", args)).data["hook"])
+    plugin = repo / ".git" / "hooks" / "hooks.d" / "pre-commit" / "50-agent-mail.py"
+    assert hook.exists() and plugin.exists()
+    async with Client(server, mode="legacy") as stranger:
+        for attempt in (args, {"code_repo_path": str(repo)}, {**args, "registration_token": "not-a-token"}):
+            with pytest.raises(ToolError, match=r"^(UNAUTHORIZED|INVALID_ARGUMENT)") as refused:
+                await stranger.call_tool("uninstall_precommit_guard", attempt)
+            assert "project_key" in str(refused.value) or str(refused.value).startswith("UNAUTHORIZED")
+            assert hook.exists() and plugin.exists()
+        done = (await stranger.call_tool(
+            "uninstall_precommit_guard", {**args, "registration_token": blue["registration_token"]})).data
+        assert done == {"removed": True, "verified": True}
+        assert not hook.exists() and not plugin.exists()
+    BINDINGS.clear()
+
+
+async def test_a_project_cannot_remove_the_guard_another_project_installed(isolated_env, repo, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    async with Client(build_mcp_server()) as c:
+        for key in (str(repo), str(other)):
+            await c.call_tool("ensure_project", {"human_key": key})
+        hook = Path((await c.call_tool(
+            "install_precommit_guard", {"project_key": str(repo), "code_repo_path": str(repo)})).data["hook"])
+        slug = (await c.call_tool("ensure_project", {"human_key": str(repo)})).data["slug"]
+        with pytest.raises(ToolError, match=rf"^INVALID_ARGUMENT: The guard in .* belongs to project '{slug}'"):
+            await c.call_tool("uninstall_precommit_guard", {"project_key": str(other), "code_repo_path": str(repo)})
+        assert hook.exists()
+        with pytest.raises(ToolError, match=r"^NOT_FOUND"):
+            await c.call_tool("uninstall_precommit_guard", {"project_key": "/nowhere", "code_repo_path": str(repo)})
+        assert hook.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db import schema, sync_read_connection
 
 MAX_SCANNED_COMMITS = 2000
+_MESSAGE_ID = re.compile(rb"^Message-Id:\s*(\d+)\s*$", re.MULTILINE)
 
 
 def _agent_folder(settings: Settings, project_key: str, agent_name: str) -> str | None:
@@ -49,7 +51,8 @@ def _subtree(repo: Repo, commit: Commit, path: bytes) -> bytes | None:
 
 
 def agent_commits(settings: Settings, project_key: str, agent_name: str, limit: int) -> list[dict[str, Any]]:
-    """Return up to ``limit`` commits (newest first) that changed the agent's archive folder."""
+    """Return up to ``limit`` commits (newest first) that changed the agent's archive folder, each with the ids
+    of the messages it wrote (its ``Message-Id`` trailers)."""
     root = Path(settings.storage.root)
     if limit < 1 or not (root / ".git" / "HEAD").is_file():
         return []
@@ -78,6 +81,7 @@ def agent_commits(settings: Settings, project_key: str, agent_name: str, limit: 
                         "hexsha": commit.id.decode()[:12],
                         "summary": commit.message.decode("utf-8", "replace").split("\n", 1)[0],
                         "authored_ts": datetime.fromtimestamp(commit.author_time, UTC).isoformat(),
+                        "message_ids": sorted({int(found) for found in _MESSAGE_ID.findall(commit.message)}),
                     }
                 )
     finally:

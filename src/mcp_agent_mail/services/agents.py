@@ -13,7 +13,7 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.db import run_read, run_write, schema
 from mcp_agent_mail.db.shapes import agent_dict
 from mcp_agent_mail.errors import InvalidArgumentError, ProjectArchivedError
-from mcp_agent_mail.services import windows
+from mcp_agent_mail.services import agent_commits, windows
 from mcp_agent_mail.services.auth import BINDINGS, check_agent, hash_token
 from mcp_agent_mail.services.common import find_agent, get_agent, resolve_project
 from mcp_agent_mail.services.lookup import Row, project_and_agent
@@ -264,8 +264,20 @@ async def create_agent_identity(
     return agent
 
 
-async def whois(project_key: str, agent_name: str) -> dict[str, Any]:
-    """Return the public profile of an agent."""
+async def whois(
+    project_key: str,
+    agent_name: str,
+    *,
+    include_recent_commits: bool = False,
+    commit_limit: int = 5,
+    registration_token: str | None = None,
+    session_key: str | None = None,
+) -> dict[str, Any]:
+    """Return the public profile of an agent, with the recent archive commits the caller may see if asked.
+
+    The caller is identified by ``registration_token`` and by the agents ``session_key`` is bound to
+    (see :mod:`.agent_commits`); a token held by no agent is refused.
+    """
 
     async def read(session: AsyncSession) -> tuple[Row, Row]:
         return await project_and_agent(session, project_key, agent_name)
@@ -273,6 +285,13 @@ async def whois(project_key: str, agent_name: str) -> dict[str, Any]:
     project, row = await run_read(read)
     result = agent_dict(cast(RowMapping, row))
     result["project"] = project["human_key"]
+    if include_recent_commits:
+        target = (row["project_id"], row["id"], row["name"])
+        result["recent_commits"] = await agent_commits.visible_agent_commits(
+            project_key, target, commit_limit, token=registration_token, session_key=session_key
+        )
+    else:
+        await agent_commits.token_agent(registration_token)
     return result
 
 

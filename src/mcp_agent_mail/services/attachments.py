@@ -1,6 +1,8 @@
 """Attachments: files and Markdown images taken from the project's repository, images converted to WebP.
 
-Paths resolve against the project's directory (its human key). Small images are inlined
+Paths resolve against the project's directory (its human key), which must be a source root
+(:mod:`.source_roots`): the top of a Git work tree or a directory under ATTACHMENT_ROOTS, never a
+system, home or mailbox directory. Small images are inlined
 in the body as ``data:image/webp;base64,...``; larger ones and other files are stored
 content-addressed (SHA-256 of the stored bytes) in ``attachment_blobs`` and written by the
 archive writer to ``projects/<slug>/attachments/<sha[:2]>/<sha><ext>``.
@@ -12,6 +14,7 @@ import base64
 import hashlib
 import io
 import mimetypes
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
+from mcp_agent_mail.services import source_roots
 from mcp_agent_mail.timeutil import utcnow
 
 MAX_ATTACHMENTS = 20
@@ -79,14 +83,33 @@ def check_paths(values: Sequence[str] | str | None) -> list[str]:
     return cleaned
 
 
-def locate(raw: str, project_dir: str, settings: Settings) -> Path:
-    """Return the real path of an attachment inside the project directory, or raise.
+def _not_a_source(problem: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"Files cannot be attached from this project's directory: {problem}.", hint=source_roots.HINT
+    )
 
-    Relative paths resolve against the project directory and must stay inside it after
-    symlinks are resolved. Absolute paths must lie inside it too, unless
-    ALLOW_ABSOLUTE_ATTACHMENT_PATHS is set. A missing file is NOT_FOUND.
+
+def _outside(raw: str, root: Path, *, absolute_allowed: bool) -> InvalidArgumentError:
+    if absolute_allowed:
+        return InvalidArgumentError(
+            f"Attachment {raw!r} is outside the project directory {str(root)!r} and outside any other source of "
+            "files (a Git work tree or a directory under ATTACHMENT_ROOTS).",
+            hint=source_roots.HINT,
+        )
+    return InvalidArgumentError(
+        f"Attachment {raw!r} is outside the project directory {str(root)!r}.",
+        hint="Attach files from inside the repository, with a path relative to it (e.g. docs/diagram.png).",
+    )
+
+
+def locate(raw: str, root: Path, settings: Settings) -> Path:
+    """Return the real path of an attachment inside the project's source root ``root``, or raise.
+
+    Relative paths resolve against ``root`` and must stay inside it after symlinks are resolved.
+    Absolute paths must lie inside it too, unless ALLOW_ABSOLUTE_ATTACHMENT_PATHS is set: then they
+    may lie in another source root. Nothing inside a ``.git`` directory is read. A missing file is
+    NOT_FOUND.
     """
-    root = Path(project_dir).resolve()
     given = Path(raw)
     candidate = given if given.is_absolute() else root / given
     try:
@@ -97,10 +120,17 @@ def locate(raw: str, project_dir: str, settings: Settings) -> Path:
             f"Attachment path {raw[:200]!r} cannot be used: {getattr(exc, 'strerror', None) or exc}.",
             hint="Give a path relative to the repository, e.g. docs/diagram.png.",
         ) from exc
-    if not real.is_relative_to(root) and not (given.is_absolute() and settings.storage.allow_absolute_attachment_paths):
+    source = root
+    if not real.is_relative_to(root):
+        allowed = given.is_absolute() and settings.storage.allow_absolute_attachment_paths
+        other = source_roots.enclosing_source(real, settings) if allowed else None
+        if other is None:
+            raise _outside(raw, root, absolute_allowed=allowed)
+        source = other
+    if ".git" in real.relative_to(source).parts:
         raise InvalidArgumentError(
-            f"Attachment {raw!r} is outside the project directory {str(root)!r}.",
-            hint="Attach files from inside the repository, with a path relative to it (e.g. docs/diagram.png).",
+            f"Attachment {raw!r} is inside the repository's Git metadata (.git).",
+            hint="Attach files of the work tree, e.g. docs/diagram.png.",
         )
     if not real.exists():
         raise NotFoundError(
@@ -157,10 +187,12 @@ def _extension(name: str, fallback: str = ".bin") -> str:
 class _Builder:
     """Collects metadata and blobs for one message."""
 
-    def __init__(self, slug: str, policy: str, settings: Settings) -> None:
+    def __init__(self, slug: str, policy: str, settings: Settings, root: Path | None, refusal: str | None) -> None:
         self.slug = slug
         self.policy = policy
         self.settings = settings
+        self.root = root
+        self.refusal = refusal
         self.result = Prepared(body_md="")
         self.seen: dict[str, str] = {}
 
@@ -207,7 +239,7 @@ class _Builder:
         return self._store(_Converted(data, media), name, _extension(name))
 
 
-def _ref_in_body(builder: _Builder, match: re.Match[str], project_dir: str, convert: bool) -> str:
+def _ref_in_body(builder: _Builder, match: re.Match[str], convert: bool) -> str:
     target = match["target"]
     whole = match.group(0)
     if target.startswith("<") and target.endswith(">"):
@@ -219,8 +251,11 @@ def _ref_in_body(builder: _Builder, match: re.Match[str], project_dir: str, conv
     if not convert or _SCHEME.match(target) or target.startswith("#"):
         return whole
     settings = builder.settings
+    if builder.root is None:
+        builder.result.notices.append(f"image {target!r} in the body is left as written: {builder.refusal}.")
+        return whole
     try:
-        path = locate(target, project_dir, settings)
+        path = locate(target, builder.root, settings)
     except NotFoundError:
         builder.result.notices.append(f"image {target!r} in the body was not found and is left as written.")
         return whole
@@ -251,10 +286,14 @@ def prepare(
     convert = True if policy != "auto" else (
         settings.storage.convert_images if convert_images is None else bool(convert_images)
     )
-    builder = _Builder(slug, policy, settings)
-    files = [(raw, locate(raw, project_dir, settings)) for raw in attachment_paths]
+    refusal = source_roots.refusal(project_dir, settings)
+    if refusal is not None and attachment_paths:
+        raise _not_a_source(refusal)
+    root = Path(os.path.realpath(project_dir)) if refusal is None else None
+    builder = _Builder(slug, policy, settings, root, refusal)
+    files = [(raw, locate(raw, root, settings)) for raw in attachment_paths if root is not None]
     contents = [(raw, path, _read(path, raw, settings)) for raw, path in files]
-    body = IMAGE_REF.sub(lambda m: _ref_in_body(builder, m, project_dir, convert), body_md)
+    body = IMAGE_REF.sub(lambda m: _ref_in_body(builder, m, convert), body_md)
     appended: list[str] = []
     for raw, path, data in contents:
         digest = hashlib.sha256(data).hexdigest()

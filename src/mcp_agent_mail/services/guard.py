@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import run_read, sqlite_path_from_url
-from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError
-from mcp_agent_mail.guard.install import install_guard, uninstall_guard
+from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError, UnauthorizedError
+from mcp_agent_mail.guard.install import HOOKS, PLUGIN_NAME, hooks_dir, install_guard, read_plugin, uninstall_guard
+from mcp_agent_mail.services.auth import STRICT, identity_mode
 from mcp_agent_mail.services.common import resolve_project
 
 
@@ -73,3 +74,42 @@ async def uninstall_precommit_guard(code_repo_path: str) -> dict[str, Any]:
     """Remove the guard's hooks from a repository, restoring hooks it chained; tell whether anything went."""
     repo = repo_path(code_repo_path)
     return {"removed": await asyncio.to_thread(uninstall_guard, repo)}
+
+
+def installed_slugs(repo: Path) -> set[str]:
+    """Return the slugs of the projects whose guard plugins are installed in ``repo``."""
+    hooks = hooks_dir(repo)
+    plugins = (read_plugin(hooks / "hooks.d" / hook / PLUGIN_NAME) for hook in HOOKS)
+    return {plugin["project_slug"] for plugin in plugins if plugin.get("project_slug")}
+
+
+async def uninstall_for_project(project_key: str | None, code_repo_path: str) -> dict[str, Any]:
+    """Remove a project's guard from a repository; refuse if the guard there belongs to another project.
+
+    Without ``project_key`` the project is the one the installed guard names; that is allowed only in
+    trusted identity mode, since strict mode needs a project to check the caller's proof against.
+    """
+    repo = repo_path(code_repo_path)
+    if project_key is None:
+        if identity_mode() == STRICT:
+            raise UnauthorizedError(
+                "Removing the guard needs proof that you speak for its project (AGENT_IDENTITY_MODE=strict).",
+                hint="Pass project_key and the registration_token of one of that project's agents.",
+            )
+        return {"removed": await asyncio.to_thread(uninstall_guard, repo)}
+
+    async def read(session: AsyncSession) -> RowMapping:
+        return await resolve_project(session, project_key)
+
+    project = await run_read(read)
+
+    def remove() -> bool:
+        others = sorted(installed_slugs(repo) - {project["slug"]})
+        if others:
+            raise InvalidArgumentError(
+                f"The guard in {repo} belongs to project {others[0]!r}, not {project['slug']!r}; nothing was removed.",
+                hint=f"Pass project_key={others[0]!r} with the registration_token of one of its agents.",
+            )
+        return uninstall_guard(repo)
+
+    return {"removed": await asyncio.to_thread(remove)}

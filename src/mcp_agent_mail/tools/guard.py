@@ -12,6 +12,7 @@ from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool
 from mcp_agent_mail.tools.params import ProjectKey
 
+OptionalProjectKey = Annotated[str | None, Field(description="The project whose guard this is.")]
 RepoPath = Annotated[str, Field(description="Path of the code repository (a Git work tree).")]
 
 
@@ -24,7 +25,10 @@ def register(mcp: FastMCP) -> None:
         AGENT_NAME so their own reservations pass."""
         return await guard.install_precommit_guard(project_key, code_repo_path)
 
-    @agent_mail_tool(mcp, read_only=False, idempotent=True, output=out.GUARD_UNINSTALL)
-    async def uninstall_precommit_guard(code_repo_path: RepoPath) -> dict[str, Any]:
-        """Remove the guard's hooks from a repo, restoring any hook it had chained."""
-        return await guard.uninstall_precommit_guard(code_repo_path)
+    @agent_mail_tool(mcp, read_only=False, idempotent=True, project_admin=True, output=out.GUARD_UNINSTALL)
+    async def uninstall_precommit_guard(
+        code_repo_path: RepoPath, project_key: OptionalProjectKey = None
+    ) -> dict[str, Any]:
+        """Remove the project's guard hooks from a repo, restoring any hook it had chained. Strict mode needs
+        project_key and proof."""
+        return await guard.uninstall_for_project(project_key, code_repo_path)

@@ -67,14 +67,15 @@ def register(mcp: FastMCP) -> None:
         agent_name: Annotated[str, Field(description="Agent to look up.")],
         include_recent_commits: bool = True,
         commit_limit: Annotated[int, Field(ge=1, le=50)] = 5,
+        registration_token: Annotated[
+            str | None, Field(description="Your registration_token: commits about mail you may read.")
+        ] = None,
     ) -> dict[str, Any]:
         """Show an agent's public profile (program, model, task, last activity) and recent archive commits."""
-        profile = await agents.whois(project_key, agent_name)
-        if include_recent_commits:
-            from mcp_agent_mail.archive import recent_agent_commits
-
-            profile["recent_commits"] = await recent_agent_commits(project_key, profile["name"], commit_limit)
-        return profile
+        return await agents.whois(
+            project_key, agent_name, include_recent_commits=include_recent_commits, commit_limit=commit_limit,
+            registration_token=registration_token, session_key=current_session_key(),
+        )
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.POLICY)
     async def set_contact_policy(
