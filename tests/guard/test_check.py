@@ -190,3 +190,47 @@ def test_run_check_in_a_linked_worktree_uses_the_main_tree_project(mailbox, tmp_
     assert run_git(repo, "worktree", "add", "-q", str(linked)).returncode == 0
     assert run_check(["src/app.py"], repo=linked, agent_name="RedFox", advisory=False) == 1
     assert "src/app.py  matches src/**  (held by BlueLake" in capsys.readouterr().err
+
+
+def test_an_unreadable_stored_pattern_covers_every_path_and_is_reported(mailbox, capsys):
+    # A row restored from an old archive may hold a pattern the server refuses today.
+    lease = mailbox["leases"]["lib/**"]
+    with sqlite3.connect(mailbox["db"]) as db:
+        db.execute("UPDATE file_reservations SET path_pattern = 'lib/[z-a]*.py' WHERE id = ?", (lease["id"],))
+    found = find_conflicts(mailbox["db"], mailbox["slug"], ["README.md", "src/app.py"], agent_name="BlueLake")
+    problem = "path pattern 'lib/[z-a]*.py' has a reversed character range 'z-a'."
+    assert found == [
+        Conflict("README.md", "lib/[z-a]*.py", "RedFox", expires(lease), problem),
+        Conflict("src/app.py", "lib/[z-a]*.py", "RedFox", expires(lease), problem),
+    ]
+    assert run_check(["README.md"], repo=mailbox["repo"], agent_name="BlueLake", advisory=False) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[:2] == [
+        "[guard check] mcp-agent-mail: 1 file(s) are reserved by other agents:",
+        f"  README.md  is covered by the unreadable pattern lib/[z-a]*.py  (held by RedFox until "
+        f"{expires(lease).isoformat(timespec='seconds')})",
+    ]
+    assert (
+        f"[guard check] RedFox's reservation cannot be read: {problem} It counts as covering every path "
+        "until RedFox releases it or it expires."
+    ) in err
+    assert "Traceback" not in err
+    assert run_check(["README.md"], repo=mailbox["repo"], agent_name="RedFox", advisory=False) == 0
+
+
+def test_ignorecase_folds_character_classes_as_stored(mailbox):
+    key = str(mailbox["repo"])
+    mcp(reserve(key, "BlueLake", ["Notes/[Z-a]*"]))  # lowercased, the range would read z-a
+    args = (mailbox["db"], mailbox["slug"], ["notes/zeta.md", "notes/beta.md"])
+    assert find_conflicts(*args, agent_name="RedFox") == []
+    found = find_conflicts(*args, agent_name="RedFox", ignorecase=True)
+    assert [(c.path, c.pattern, c.holder) for c in found] == [("notes/zeta.md", "Notes/[Z-a]*", "BlueLake")]
+
+
+def test_star_heavy_reservations_are_checked_against_long_paths(mailbox):
+    key = str(mailbox["repo"])
+    mcp(reserve(key, "BlueLake", ["gen/*a*a*a*a*a*a*a*a*a*b"]))
+    long_name = "a" * 80  # a backtracking matcher needs hours for this one
+    paths = [f"gen/{long_name}.py", f"gen/{long_name}b/x.py", f"gen/{long_name}"]
+    found = find_conflicts(mailbox["db"], mailbox["slug"], paths, agent_name="RedFox")
+    assert [(c.path, c.pattern) for c in found] == [(f"gen/{long_name}b/x.py", "gen/*a*a*a*a*a*a*a*a*a*b")]

@@ -249,6 +249,29 @@ def test_core_ignorecase_makes_other_spellings_match(guarded):
     assert guarded.head() == before
 
 
+def test_an_unreadable_stored_pattern_refuses_commits_with_a_reason_until_released(guarded):
+    legacy = guarded.reserve("BlueLake", ["legacy/**"])
+    with sqlite3.connect(guarded.database) as db:
+        db.execute("UPDATE file_reservations SET path_pattern = '[z-a]' WHERE id = ?", (legacy["id"],))
+    before = guarded.head()
+    refused = guarded.commit("README.md", AGENT_NAME="RedFox")
+    assert refused.returncode != 0
+    assert f"  README.md  is covered by the unreadable pattern [z-a]  (held by BlueLake until {until(legacy)})" in (
+        refused.stderr
+    )
+    assert (
+        "[pre-commit] BlueLake's reservation cannot be read: path pattern '[z-a]' has a reversed character "
+        "range 'z-a'. It counts as covering every path until BlueLake releases it or it expires."
+    ) in refused.stderr
+    assert "Traceback" not in refused.stderr and guarded.head() == before
+
+    mcp(("release_file_reservations", {"project_key": str(guarded.path), "agent_name": "BlueLake",
+                                       "file_reservation_ids": [legacy["id"]]}))
+    done = sh_git(guarded.path, "commit", "-q", "-m", "readme", AGENT_NAME="RedFox")
+    assert done.returncode == 0, done.stderr
+    assert guarded.head() != before
+
+
 def test_name_status_parsing_keeps_both_names_of_renames_and_copies():
     output = b"M\0a.py\0R100\0old/b.py\0new/b.py\0C75\0c.py\0d.py\0D\0a.py\0A\0caf\xc3\xa9.md\0"
     assert parse_name_status(output) == ["a.py", "old/b.py", "new/b.py", "c.py", "d.py", "café.md"]

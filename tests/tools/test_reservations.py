@@ -15,6 +15,7 @@ from sqlalchemy import text
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.db import get_session
 from mcp_agent_mail.db.types import to_db_text
+from mcp_agent_mail.services.patterns import patterns_overlap
 from mcp_agent_mail.services.reservations import list_active_reservations
 from mcp_agent_mail.timeutil import utcnow
 
@@ -238,6 +239,10 @@ BAD_RESERVE = [
     ({"paths": ["src/a.py"], "ttl_seconds": 10**9}, r"^INVALID_ARGUMENT: ttl_seconds"),
     ({"paths": ["src/a.py"], "reason": "x" * 513}, r"^INVALID_ARGUMENT: reason"),
     ({"paths": [f"f{i}.py" for i in range(101)]}, r"^INVALID_ARGUMENT: paths lists 101"),
+    ({"paths": ["src/ok.py", "[z-a]"]}, r"^INVALID_ARGUMENT: .*reversed character range 'z-a'.*Hint: write each range"),
+    ({"paths": ["src/[z-a]*.py"]}, r"^INVALID_ARGUMENT: path pattern 'src/\[z-a\]\*\.py' has a reversed"),
+    ({"paths": ["*a" * 17]}, r"^INVALID_ARGUMENT: .*17 wildcards in one segment; at most 16"),
+    ({"paths": ["/".join(["*"] * 33)]}, r"^INVALID_ARGUMENT: .*33 wildcards; at most 32"),
     ({"paths": ["src/a.py"], "agent_name": "NoSuchAgent"}, r"^NOT_FOUND: Agent"),
     ({"paths": ["src/a.py"], "project_key": "/no/such/project"}, r"^NOT_FOUND: Project"),
 ]
@@ -317,3 +322,56 @@ async def test_concurrent_processes_never_both_get_an_exclusive_lease(client, is
     assert all(p.returncode == 0 for p in procs)
     assert sorted(int(out) for out in outputs) == [0, 0, 1]
     assert len(await list_active_reservations(PROJECT)) == 1
+
+
+async def test_a_stored_pattern_that_no_longer_validates_blocks_every_request_and_says_why(client):
+    # As a row restored from an old archive could hold: the server refuses "[z-a]" today.
+    legacy = (await reserve(client, "BlueLake", ["legacy/**"]))["granted"][0]
+    await execute("UPDATE file_reservations SET path_pattern = 'src/[z-a]*.py' WHERE id = :i", i=legacy["id"])
+    before = await rows()
+    result = await reserve(client, "RedFox", ["docs/readme.md", "tool://deploy"])
+    assert result["granted"] == []
+    assert [c["path"] for c in result["conflicts"]] == ["docs/readme.md", "tool://deploy"]
+    for conflict in result["conflicts"]:
+        [holder] = conflict["holders"]
+        assert holder["id"] == legacy["id"] and holder["path_pattern"] == "src/[z-a]*.py"
+        assert holder["pattern_error"] == (
+            "path pattern 'src/[z-a]*.py' has a reversed character range 'z-a'. "
+            "It is treated as overlapping every path until released."
+        )
+    assert await rows() == before
+
+    own = await reserve(client, "BlueLake", ["src/app.py"])
+    assert own["conflicts"] == [] and len(own["granted"]) == 1
+    call = {"project_key": PROJECT, "agent_name": "BlueLake", "file_reservation_ids": [legacy["id"]]}
+    assert (await client.call_tool("release_file_reservations", call)).data["released"] == 1
+    after = await reserve(client, "RedFox", ["docs/readme.md"])
+    assert after["conflicts"] == [] and len(after["granted"]) == 1
+
+
+async def test_star_heavy_globs_against_long_names_are_decided(client):
+    held = "src/*a*a*a*a*a*a*a*a*a*b"
+    await reserve(client, "BlueLake", [held])
+    long_name = "a" * 80  # a backtracking matcher needs hours for this one
+    requested = [f"src/{long_name}.py", f"src/{long_name}b", f"src/x{long_name}b/c.py", f"src/{long_name}/b"]
+    result = await reserve(client, "RedFox", requested)
+    assert [g["path_pattern"] for g in result["granted"]] == [f"src/{long_name}.py", f"src/{long_name}/b"]
+    assert [c["path"] for c in result["conflicts"]] == [f"src/{long_name}b", f"src/x{long_name}b/c.py"]
+    assert {h["path_pattern"] for c in result["conflicts"] for h in c["holders"]} == {held}
+
+
+async def test_a_request_too_heavy_to_decide_inside_the_write_gets_the_full_answer(client):
+    # 40 x 40 star-heavy pairs take far longer than a write may spend deciding them under the
+    # lock: they are decided before the write, which then only looks them up.
+    held = [f"gen/{i}/*a*a*a*a*a*a*a*a*{'b' if i % 2 else 'c'}" for i in range(40)]
+    await reserve(client, "BlueLake", held)
+    requested = [f"gen/{i % 40}/{'a' * (60 + i)}{'b' if i % 3 else 'd'}" for i in range(40)]
+    result = await reserve(client, "RedFox", requested)
+    expected = [p for p in requested if any(patterns_overlap(h, p) for h in held)]
+    assert expected and len(expected) < len(requested)
+    assert [c["path"] for c in result["conflicts"]] == expected
+    for conflict in result["conflicts"]:
+        assert [h["path_pattern"] for h in conflict["holders"]] == [
+            h for h in held if patterns_overlap(h, conflict["path"])
+        ]
+    assert [g["path_pattern"] for g in result["granted"]] == [p for p in requested if p not in expected]

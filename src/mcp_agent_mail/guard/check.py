@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.names import name_key
-from mcp_agent_mail.services.patterns import is_virtual, pattern_matches
+from mcp_agent_mail.services.patterns import is_virtual, pattern_matches, read_stored_pattern
 
 BUSY_TIMEOUT_SECONDS = 5.0
 _STORED_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -47,12 +46,16 @@ class MailboxUnreadable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
-    """A path covered by another agent's active exclusive reservation."""
+    """A path covered by another agent's active exclusive reservation.
+
+    ``problem`` is set when the stored pattern cannot be read (it then covers every path).
+    """
 
     path: str
     pattern: str
     holder: str
     expires_ts: datetime
+    problem: str | None = None
 
 
 def normalise_path(path: str) -> str:
@@ -110,15 +113,6 @@ def _reading(database_path: Path) -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
-def _covers(pattern: str, path: str, ignorecase: bool) -> bool:
-    if ignorecase:
-        pattern, path = pattern.lower(), path.lower()
-    try:
-        return pattern_matches(pattern, path)
-    except InvalidArgumentError:
-        return False
-
-
 def find_conflicts(
     database_path: Path,
     project_slug: str,
@@ -129,7 +123,10 @@ def find_conflicts(
 ) -> list[Conflict]:
     """Return, in path order, every (path, reservation) pair that another agent's active exclusive lease blocks.
 
-    Raises MailboxUnreadable when the database cannot be read or has no project ``project_slug``.
+    A stored pattern that cannot be read (restored from an old archive, or stored before a
+    limit existed) covers every path, with ``problem`` saying why: the guard cannot show that
+    the holder's files are elsewhere. Raises MailboxUnreadable when the database cannot be
+    read or has no project ``project_slug``.
     """
     wanted = list(dict.fromkeys(p for p in (normalise_path(p) for p in paths) if p))
     with _reading(database_path) as db:
@@ -138,15 +135,15 @@ def find_conflicts(
         rows = db.execute(_ACTIVE_EXCLUSIVE, (project_slug, _stored_now())).fetchall() if wanted else []
     own = name_key(agent_name) if agent_name and agent_name.strip() else None
     leases = [
-        (pattern, holder, _parse_stored(expires))
+        (pattern, holder, _parse_stored(expires), *read_stored_pattern(pattern))
         for pattern, holder, expires in rows
-        if not is_virtual(pattern) and (own is None or name_key(holder) != own)
+        if not is_virtual(pattern.strip()) and (own is None or name_key(holder) != own)
     ]
     return [
-        Conflict(path, pattern, holder, expires)
+        Conflict(path, pattern, holder, expires, problem)
         for path in wanted
-        for pattern, holder, expires in leases
-        if _covers(pattern, path, ignorecase)
+        for pattern, holder, expires, readable, problem in leases
+        if problem is not None or pattern_matches(readable, path, ignorecase=ignorecase)
     ]
 
 

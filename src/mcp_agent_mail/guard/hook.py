@@ -125,9 +125,15 @@ def report_conflicts(tag: str, conflicts: list[Conflict], *, agent_name: str | N
     _say(f"{tag} mcp-agent-mail: {files} file(s) are reserved by other agents:")
     for c in conflicts[:MAX_LINES]:
         until = c.expires_ts.isoformat(timespec="seconds")
-        _say(f"  {c.path}  matches {c.pattern}  (held by {c.holder} until {until})")
+        how = "matches" if c.problem is None else "is covered by the unreadable pattern"
+        _say(f"  {c.path}  {how} {c.pattern}  (held by {c.holder} until {until})")
     if len(conflicts) > MAX_LINES:
         _say(f"  ... and {len(conflicts) - MAX_LINES} more")
+    for holder, problem in dict.fromkeys((c.holder, c.problem) for c in conflicts if c.problem):
+        _say(
+            f"{tag} {holder}'s reservation cannot be read: {problem} It counts as covering every path "
+            f"until {holder} releases it or it expires."
+        )
     if not agent_name:
         _say(
             f"{AGENT_ENV} is not set, so every holder counts: set {AGENT_ENV}=<your agent name> "

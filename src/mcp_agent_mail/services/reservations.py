@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -35,7 +36,13 @@ from mcp_agent_mail.errors import (
 from mcp_agent_mail.services import staleness
 from mcp_agent_mail.services.common import resolve_project, touch_agent
 from mcp_agent_mail.services.lookup import Row, project_and_agent
-from mcp_agent_mail.services.patterns import has_glob, is_virtual, normalise_pattern, patterns_overlap
+from mcp_agent_mail.services.patterns import (
+    has_glob,
+    is_virtual,
+    normalise_pattern,
+    patterns_overlap,
+    read_stored_pattern,
+)
 from mcp_agent_mail.timeutil import iso, utcnow
 
 logger = logging.getLogger("mcp_agent_mail.reservations")
@@ -215,14 +222,63 @@ def _literal_head(pattern: str) -> tuple[str, ...] | None:
     return tuple(head)
 
 
+_warned: set[str] = set()
+
+
+@lru_cache(maxsize=4096)
+def _stored(pattern: str) -> tuple[str, str | None]:
+    """Read a stored pattern once: (pattern, None), or ("**", why) when it no longer validates."""
+    return read_stored_pattern(pattern)
+
+
+def _report_unreadable(pattern: str, problem: str) -> None:
+    if pattern not in _warned and len(_warned) < 1000:
+        _warned.add(pattern)
+        logger.warning("stored reservation %s; it is treated as overlapping every request", problem)
+
+
 def _overlaps(stored: str, requested: str) -> bool:
-    head_a, head_b = _literal_head(stored), _literal_head(requested)
+    """Tell whether a stored lease's pattern overlaps a requested (valid, normalised) pattern.
+
+    A stored pattern that no longer validates (restored from an old archive, or stored before
+    a limit existed) overlaps every request: its holder meant to keep something, and what
+    cannot be read cannot be shown to be elsewhere. Its holder can still release it, and
+    others can force-release it once it is stale.
+    """
+    normalised, problem = _stored(stored)
+    if problem is not None:
+        _report_unreadable(stored, problem)
+        return True
+    head_a, head_b = _literal_head(normalised), _literal_head(requested)
     if head_a is not None and head_b is not None and any(x != y for x, y in zip(head_a, head_b, strict=False)):
         return False  # anchored globs that part ways at a literal folder (docs/** vs src/*.py) never meet
-    try:
-        return patterns_overlap(stored, requested)
-    except InvalidArgumentError:  # a legacy row with a pattern we would refuse today
-        return stored.strip() == requested
+    return patterns_overlap(normalised, requested)
+
+
+Overlaps = dict[tuple[str, str], bool]
+Blocked = list[tuple[str, list[RowMapping]]]  # requested patterns with the leases that block them
+
+_YIELD_EVERY = 0.001  # seconds of pattern work between hand-overs of the GIL
+
+
+def _overlap_table(active: list[RowMapping], agent_id: int, patterns: list[str], exclusive: bool) -> Overlaps:
+    """Decide every (other agent's stored pattern, requested pattern) pair that can conflict, once.
+
+    Runs in a worker thread and hands the interpreter to other threads about every
+    millisecond, so a long table neither delays the event loop nor the writer by more.
+    """
+    stored = dict.fromkeys(
+        row["path_pattern"] for row in active if row["agent_id"] != agent_id and (exclusive or row["exclusive"])
+    )
+    table: Overlaps = {}
+    mark = time.perf_counter()
+    for s in stored:
+        for p in patterns:
+            table[(s, p)] = _overlaps(s, p)
+            if time.perf_counter() - mark > _YIELD_EVERY:
+                time.sleep(0)
+                mark = time.perf_counter()
+    return table
 
 
 def _active_leases(*columns: Any) -> Any:
@@ -249,21 +305,57 @@ async def _load_active(
     return list((await session.execute(statement, {"project_id": project_id, "now": now})).mappings().all())
 
 
-def _conflicting_holders(
-    active: list[RowMapping], agent_id: int, pattern: str, exclusive: bool
-) -> list[dict[str, Any]]:
-    """Return other agents' leases that block ``pattern`` (either side exclusive and overlapping)."""
-    return [
-        {
-            "id": row["id"],
-            "agent": row["agent"],
-            "path_pattern": row["path_pattern"],
-            "exclusive": bool(row["exclusive"]),
-            "expires_ts": iso(row["expires_ts"]),
-        }
-        for row in active
-        if row["agent_id"] != agent_id and (exclusive or row["exclusive"]) and _overlaps(row["path_pattern"], pattern)
-    ]
+_LOCK_BUDGET = 0.002  # seconds of overlap decisions a write may spend before it defers them
+
+
+class _DecideOutside(Exception):
+    """The write would decide overlaps for too long while holding the write lock."""
+
+
+def _conflicting_rows(
+    active: list[RowMapping], agent_id: int, pattern: str, exclusive: bool, known: Overlaps, deadline: float | None
+) -> list[RowMapping]:
+    """Return other agents' leases that block ``pattern`` (either side exclusive and overlapping).
+
+    Answers are looked up in, and added to, ``known``. Past ``deadline`` (when given) an
+    undecided pair raises :class:`_DecideOutside` instead of being decided under the lock.
+    """
+    blocking: list[RowMapping] = []
+    for row in active:
+        if row["agent_id"] == agent_id or not (exclusive or row["exclusive"]):
+            continue
+        key = (row["path_pattern"], pattern)
+        overlap = known.get(key)
+        if overlap is None:
+            if deadline is not None and time.perf_counter() > deadline:
+                raise _DecideOutside
+            overlap = known[key] = _overlaps(*key)
+        if overlap:
+            blocking.append(row)
+    return blocking
+
+
+def _holder_view(row: RowMapping) -> dict[str, Any]:
+    """Shape a blocking lease for the conflict report (after the write: no lock is held)."""
+    holder = {
+        "id": row["id"],
+        "agent": row["agent"],
+        "path_pattern": row["path_pattern"],
+        "exclusive": bool(row["exclusive"]),
+        "expires_ts": iso(row["expires_ts"]),
+    }
+    problem = _stored(row["path_pattern"])[1]
+    if problem is not None:
+        holder["pattern_error"] = f"{problem} It is treated as overlapping every path until released."
+    return holder
+
+
+def _conflict_views(blocked: Blocked) -> list[dict[str, Any]]:
+    """Shape the conflict report: each refused pattern with its holders."""
+    return [{"path": path, "holders": [_holder_view(row) for row in rows]} for path, rows in blocked]
+
+
+_VIEWS_INLINE = 256  # holders shaped on the event loop; a longer report is shaped in a worker thread
 
 
 # ---------------------------------------------------------------------------
@@ -295,13 +387,26 @@ async def reserve_paths(
     reason_text = _check_reason(reason)
     exclusive = bool(exclusive)
 
-    async def unit(session: AsyncSession) -> tuple[Row, Row, list[dict[str, Any]], list[dict[str, Any]]]:
+    # Overlaps are decided inside the write while that stays short (the usual case, and cached
+    # pairs cost nothing). A write that would hold the lock longer gives up before writing
+    # anything; the pairs are then decided in a read thread and the write runs again, deciding
+    # inside only the pairs of leases taken in the meantime.
+    known: Overlaps = {}
+    budget: list[float | None] = [_LOCK_BUDGET]
+
+    async def decide_overlaps(session: AsyncSession) -> Overlaps:
+        project, agent = await _writable_holder(session, project_key, agent_name)
+        active = await _load_active(session, project["id"], utcnow(), statement=_ACTIVE_FOR_REQUEST)
+        return _overlap_table(active, agent["id"], patterns, exclusive)
+
+    async def unit(session: AsyncSession) -> tuple[Row, Row, list[dict[str, Any]], Blocked]:
         granted: list[dict[str, Any]] = []
-        conflicts: list[dict[str, Any]] = []
+        conflicts: Blocked = []
         project, agent = await _writable_holder(session, project_key, agent_name)
         now = utcnow()
         expires = now + timedelta(seconds=ttl)
         active = await _load_active(session, project["id"], now, statement=_ACTIVE_FOR_REQUEST)
+        deadline = None if budget[0] is None else time.perf_counter() + budget[0]
         own: dict[str, RowMapping] = {}
         for row in active:
             if row["agent_id"] == agent["id"]:
@@ -309,9 +414,9 @@ async def reserve_paths(
         inserts: list[str] = []
         updates: list[dict[str, Any]] = []
         for pattern in patterns:
-            holders = _conflicting_holders(active, agent["id"], pattern, exclusive)
-            if holders:
-                conflicts.append({"path": pattern, "holders": holders})
+            blocking = _conflicting_rows(active, agent["id"], pattern, exclusive, known, deadline)
+            if blocking:
+                conflicts.append((pattern, blocking))
                 continue
             mine = own.get(pattern)
             if mine is None:
@@ -347,7 +452,16 @@ async def reserve_paths(
         await _touch(session, project["id"], agent, now)
         return project, agent, granted, conflicts
 
-    project, agent, granted, conflicts = await run_write(unit)
+    try:
+        project, agent, granted, blocked = await run_write(unit)
+    except _DecideOutside:
+        known.update(await run_read(decide_overlaps))
+        budget[0] = None
+        project, agent, granted, blocked = await run_write(unit)
+    if sum(len(rows) for _, rows in blocked) <= _VIEWS_INLINE:
+        conflicts = _conflict_views(blocked)
+    else:
+        conflicts = await asyncio.to_thread(_conflict_views, blocked)
     if granted:
         archive.wake_writer()
     if conflicts:

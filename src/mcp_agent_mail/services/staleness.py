@@ -12,6 +12,7 @@ A holder is *stale* only when every available signal says so:
 Every scan is bounded (files visited, commits walked); a scan that cannot finish, or a
 repository that cannot be read, proves nothing and so keeps the holder non-stale. Virtual
 patterns (``tool://``, ``resource://``, ``service://``) rely on agent and mail activity only.
+A stored pattern that no longer validates is read as covering the whole workspace.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import schema
-from mcp_agent_mail.services.patterns import has_glob, is_virtual, normalise_pattern, pattern_matches
+from mcp_agent_mail.services.patterns import has_glob, is_virtual, pattern_matches, read_stored_pattern
 from mcp_agent_mail.timeutil import ensure_utc, iso
 
 logger = logging.getLogger("mcp_agent_mail.staleness")
@@ -212,12 +213,10 @@ def _git_activity(workspace: Path, pattern: str, now: datetime) -> tuple[bool, b
 
 def workspace_activity(human_key: str, path_pattern: str, now: datetime) -> WorkspaceActivity:
     """Inspect the project's directory and repository for recent work on ``path_pattern`` (blocking)."""
-    try:
-        pattern = normalise_pattern(path_pattern)
-    except Exception:
-        pattern = path_pattern.strip()
-    if is_virtual(pattern):
+    if is_virtual(path_pattern.strip()):
         return WorkspaceActivity()
+    # A stored pattern that no longer validates is read as "**": any recent work keeps its holder.
+    pattern, _problem = read_stored_pattern(path_pattern)
     workspace = Path(human_key)
     if not workspace.is_dir():
         return WorkspaceActivity(checked=True)
