@@ -14,6 +14,7 @@ from mcp_agent_mail.tools import contacts, guard, identity, lifecycle, messaging
 from mcp_agent_mail.tools import macros as macro_tools
 from mcp_agent_mail.tools._adapter import registered_tools
 from mcp_agent_mail.tools.profiles import select_tools
+from mcp_agent_mail.unknown_names import UnknownNames
 
 INSTRUCTIONS = (
     "Mail for coding agents sharing a codebase. Start with ensure_project (absolute repo path), then "
@@ -71,6 +72,7 @@ def build_mcp_server(tools: str | None = None, *, mailbox: bool = True) -> FastM
     windows.register(mcp)
     macro_tools.register(mcp)
     resources.register(mcp)
+    mcp.add_middleware(UnknownNames(mcp))
     registered = registered_tools(mcp)
     keep = set(select_tools(spec, registered))
     for name in registered:

@@ -49,6 +49,14 @@ class InvalidArgumentError(AgentMailError):
     default_hint = "Fix the argument named in the message and call again."
 
 
+class PayloadTooLargeError(InvalidArgumentError):
+    """A request body is larger than the server accepts."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+    default_hint = "Send less per request: split the work into several calls."
+
+
 class NotFoundError(AgentMailError):
     """A project, agent, message or reservation does not exist (or is not visible)."""
 
@@ -191,6 +199,7 @@ __all__ = [
     "InvalidDisplayNameError",
     "InvalidWindowUuidError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "ProjectArchivedError",
     "RateLimitedError",
     "ReservationActiveError",

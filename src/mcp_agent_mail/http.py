@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcp_agent_mail.config import HttpSettings, Settings, get_settings
 from mcp_agent_mail.errors import AgentMailError, ForbiddenError, RateLimitedError
 from mcp_agent_mail.http_auth import Authenticator, Principal, forbid_no_role, forbid_writer_call
+from mcp_agent_mail.http_body import MAX_BODY_BYTES, BodyLimit, invalid_text_reply
 from mcp_agent_mail.http_fastpath import ToolCallFastPath
 from mcp_agent_mail.http_guard import OriginPolicy, cors_options, cors_origins, header
 from mcp_agent_mail.ratelimit import Limit, RateLimiter, build_rate_limiter
@@ -57,7 +58,7 @@ async def liveness(_request: Request) -> JSONResponse:
 
 
 async def readiness(_request: Request) -> JSONResponse:
-    """Answer 200 when the database answers, 503 otherwise; include the archive backlog."""
+    """Answer 200 when the database answers, 503 otherwise; include the archive backlog and failed changes."""
     report = await health_check()
     ready = report.get("database") == "ok"
     body: dict[str, Any] = {
@@ -65,8 +66,9 @@ async def readiness(_request: Request) -> JSONResponse:
         "database": report.get("database"),
         "version": report.get("version"),
     }
-    if "archive_pending" in report:
-        body["archive_pending"] = report["archive_pending"]
+    for key in ("archive_pending", "archive_failed"):  # counts only: this probe needs no credentials
+        if key in report:
+            body[key] = report[key]
     if not ready:
         body["code"] = "UNAVAILABLE"
         body["hint"] = "Check DATABASE_URL and that the database file is readable and writable."
@@ -227,6 +229,9 @@ class AccessControl:
         except _Refused as refused:
             _log_refusal(scope, refused.error)
             await _refusal(refused.error, refused.headers)(scope, receive, send)
+            return
+        if body is not None and (invalid := invalid_text_reply(body, document)) is not None:
+            await invalid(scope, receive, send)
             return
         if body is not None and self.fast_path is not None:
             call = await self.fast_path.match(scope, body, document)
@@ -408,6 +413,7 @@ def build_http_app(
         mcp_paths=frozenset(app.state.mcp_paths),
         fast_path=app.state.fast_path,
     )
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if origins_for_cors:
         app.add_middleware(CORSMiddleware, **cors_options(origins_for_cors))
     if limiter is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,15 +35,15 @@ from mcp_types import methods as wire_methods
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.types import Scope, Send
 
+from mcp_agent_mail.http_body import SURROGATE_ESCAPE
 from mcp_agent_mail.resources.tooling import ToolCallMetrics, record_tool_call
+from mcp_agent_mail.unknown_names import UnknownNames
 
 if TYPE_CHECKING:
     from mcp_agent_mail.http import ToolCatalog
 
 logger = logging.getLogger("mcp_agent_mail.http")
 
-# A \uD800-\uDFFF escape: json.loads would hand Python a lone surrogate where the SDK's parser refuses it.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 _ENVELOPE_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
 _PARAM_KEYS = frozenset({"name", "arguments", "_meta"})
 _MODERN_META_PREFIX = "io.modelcontextprotocol/"
@@ -87,10 +86,11 @@ class ToolCallFastPath:
 
     @staticmethod
     def _plain_server(server: FastMCP) -> bool:
-        """Only a server whose middleware (besides our metrics) leaves tool calls alone and that sets no
-        cache hints on tool results."""
+        """Only a server whose middleware (besides our metrics, and our coded errors for tools it does not
+        have, which the direct route never calls) leaves tool calls alone and that sets no cache hints on
+        tool results."""
         for item in getattr(server, "middleware", []):
-            if not isinstance(item, ToolCallMetrics) and _intercepts_tool_calls(item):
+            if not isinstance(item, ToolCallMetrics | UnknownNames) and _intercepts_tool_calls(item):
                 return False
         low_level = getattr(server, "_mcp_server", None)
         hints = getattr(low_level, "cache_hints", None)
@@ -100,7 +100,7 @@ class ToolCallFastPath:
         """Return the call when this request can be answered directly, else None (the SDK answers it)."""
         if not self.enabled or not isinstance(document, dict) or len(body) > DEFAULT_MAX_REQUEST_BODY_SIZE:
             return None
-        if _SURROGATE_ESCAPE.search(body):
+        if SURROGATE_ESCAPE.search(body):  # AccessControl refuses lone surrogates; valid pairs go the SDK's way
             return None
         if not document.keys() <= _ENVELOPE_KEYS or document.get("jsonrpc") != "2.0":
             return None

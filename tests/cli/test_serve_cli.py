@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
 
 import pytest
 import typer
@@ -68,3 +72,49 @@ def test_run_cli_renders_agent_mail_errors(capsys):
     captured = capsys.readouterr()
     assert captured.err == "NOT_FOUND: Project '/x' not found.\nHint: Call ensure_project first.\n"
     assert captured.out == ""
+
+
+def _serve_process(*options: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``mcp-agent-mail serve`` as users do, with a bounded wait."""
+    return subprocess.run(
+        [sys.executable, "-m", "mcp_agent_mail", "serve", *options],
+        capture_output=True, timeout=120, check=False,
+    )
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that another socket is listening on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-worker", "two-workers"])
+def test_a_port_in_use_is_one_coded_line_and_exit_1(isolated_env, busy_port, workers):
+    result = _serve_process("--port", str(busy_port), *workers)
+    assert result.returncode == 1, result.stderr.decode()
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert lines[0] == f"UNAVAILABLE: port {busy_port} on 127.0.0.1 is in use."
+    assert lines[1].startswith("Hint: ") and f"--port {busy_port + 1}" in lines[1]
+    assert "Errno" not in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+    assert not isolated_env["db_path"].exists(), "the server prepared the database before finding the port busy"
+
+
+def test_a_host_that_is_not_this_machine_is_a_configuration_error(isolated_env):
+    result = _serve_process("--host", "nonexistent.invalid", "--port", "0")
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("CONFIGURATION_ERROR: Cannot listen on 'nonexistent.invalid'")
+
+
+@pytest.mark.parametrize("option", ["--path", "--host", "--tools"])
+def test_command_line_text_that_is_not_utf8_is_invalid_argument(isolated_env, option):
+    value = b"/mc\xffp/" if option == "--path" else b"core,\xff"
+    command = [sys.executable.encode(), b"-m", b"mcp_agent_mail", b"serve", b"--port", b"0", option.encode(), value]
+    result = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    assert result.returncode == 1
+    stderr = result.stderr.decode()
+    assert stderr.startswith(f"INVALID_ARGUMENT: {option} is not valid Unicode: it holds a lone surrogate (U+DCFF)")
+    assert "Traceback" not in stderr

@@ -24,6 +24,7 @@ HOSTILE_STRINGS: tuple[str, ...] = (
     "..\\..\\windows\\system32", "%2e%2e%2f%2e%2e%2f", "**/../../*", "/**", "[", "[!a-", "{a,b}", "!*.py",
     "C:\\Windows", "file:///etc/passwd", "YOUR_PROJECT", "<script>alert(1)</script>", "1e309",
     HUGE, "/" + "a/" * 2000,
+    "\ud800", "a\udfffb", "ship it \ud83d", "\ude80 landed", "caf\udce9", "\ud800\ud800",
 )
 TRAVERSAL_SUFFIXES = ("/../../etc", "/..", "/./x", "\x00", "/" + "x" * 300)
 
@@ -55,12 +56,21 @@ def json_values(max_leaves: int = 6) -> st.SearchStrategy[Any]:
     )
 
 
+@st.composite
+def with_lone_surrogate(draw: st.DrawFn) -> str:
+    """Any text with one lone surrogate (U+D800..U+DFFF, never half of a pair) somewhere in it."""
+    text = draw(st.text(st.characters(exclude_categories=("Cs",)), max_size=30))
+    position = draw(st.integers(0, len(text)))
+    return text[:position] + chr(draw(st.integers(0xD800, 0xDFFF))) + text[position:]
+
+
 def hostile_text() -> st.SearchStrategy[str]:
-    """Strings an attacker or a confused model would send (surrogates included: they must be refused cleanly)."""
+    """Strings an attacker or a confused model would send (lone surrogates included: they must be refused cleanly)."""
     return st.one_of(
         st.sampled_from(HOSTILE_STRINGS),
         st.text(st.characters(), max_size=40),
         st.text(st.characters(codec="utf-8", categories=("Cc", "Cf", "Mn", "Zl", "Zp", "Co")), max_size=20),
+        with_lone_surrogate(),
     )
 
 

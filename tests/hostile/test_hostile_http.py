@@ -27,7 +27,8 @@ from typing import Any
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
-from strategies import SWEEP_VALUES, Ref, tool_calls
+from hypothesis import strategies as st
+from strategies import SWEEP_VALUES, Ref, tool_calls, with_lone_surrogate
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.archive import clear_repo_cache
@@ -36,11 +37,11 @@ from mcp_agent_mail.db import reset_database_state
 from mcp_agent_mail.http import build_http_app
 from mcp_agent_mail.services.doctor_archive import compare_archive, worktree_paths
 from mcp_agent_mail.services.doctor_checks import read_connection
+from mcp_agent_mail.text_guard import find_invalid_text
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "500"))  # generated calls in all, spread over the tools
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 CODED = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*: \S")
-VALIDATION = re.compile(r"^\d+ validation errors? for call\[\w+\]")
 CLEAN_RPC_ERRORS = {-32700, -32600, -32601, -32602}
 BIG_COLUMNS = "CASE WHEN typeof({c}) IN ('text', 'blob') THEN substr({c}, 1, 48) || '#' || length({c}) ELSE {c} END"
 
@@ -258,9 +259,20 @@ def judge(response: httpx.Response) -> tuple[bool, str]:
         return False, ""
     text = " ".join(part.get("text", "") for part in result.get("content", []))
     assert not text.startswith("INTERNAL_ERROR"), text[:2000]
-    assert CODED.match(text) or VALIDATION.match(text), f"uncoded refusal: {text[:500]}"
+    assert CODED.match(text), f"uncoded refusal: {text[:500]}"
+    assert " Hint: " in text, f"refusal without a hint: {text[:500]}"
     assert "Traceback" not in text, text[:2000]
     return True, text
+
+
+def assert_invalid_unicode(response: httpx.Response, where: str | None = None) -> None:
+    """A body holding a lone surrogate is refused with 400 and INVALID_ARGUMENT naming where it is."""
+    assert response.status_code == 400, response.text[:500]
+    message = response.json()["error"]["message"]
+    assert CODED.match(message) and message.startswith("INVALID_ARGUMENT: "), message[:500]
+    assert "is not valid Unicode: it holds a lone surrogate (U+D" in message, message[:500]
+    if where is not None:
+        assert message.startswith(f"INVALID_ARGUMENT: {where} is not valid Unicode"), message[:500]
 
 
 def _may_change_state_when_refused(arguments: Any, text: str) -> bool:
@@ -277,6 +289,8 @@ def exercise(server: HostileServer, tool: str, arguments: Any) -> None:
     before = server.fingerprint()
     response = server.post(tool, resolved)
     refused, text = judge(response)
+    if find_invalid_text(resolved) is not None:
+        assert_invalid_unicode(response)
     server.outcomes.setdefault(tool, [0, 0])[refused] += 1
     if refused and not _may_change_state_when_refused(resolved, text):
         assert server.fingerprint() == before, f"{tool} was refused ({text[:200]}) but changed the database"
@@ -350,3 +364,46 @@ def test_generated_arguments_to_every_tool_never_crash_the_server(server: Hostil
     accepted = sorted(tool for tool, (ok, _refused) in server.outcomes.items() if ok)
     assert len(accepted) >= len(tools) // 3, f"too few tools got past validation: {accepted}"
     assert_archive_sane(server)
+
+
+def _text_parameters(tools: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
+    """(tool, parameter, is a list of strings) for every parameter of every tool that takes text."""
+    found = []
+    for tool in tools:
+        for name, schema in tool["inputSchema"].get("properties", {}).items():
+            if schema.get("type") == "string":
+                found.append((tool["name"], name, False))
+            elif schema.get("type") == "array" and schema.get("items", {}).get("type") == "string":
+                found.append((tool["name"], name, True))
+    return found
+
+
+def test_a_lone_surrogate_in_any_text_argument_is_refused_by_name(server: HostileServer) -> None:
+    tools = server.tools()
+    properties = {tool["name"]: tool["inputSchema"].get("properties", {}) for tool in tools}
+    targets = _text_parameters(tools)
+    assert len(targets) > 100
+    base = _valid_arguments(server)
+    tried: set[tuple[str, str]] = set()
+
+    @settings(max_examples=max(100, EXAMPLES // 3), deadline=None, derandomize=bool(os.environ.get("CI")),
+              database=None, suppress_health_check=list(HealthCheck))
+    @given(target=st.sampled_from(targets), text=with_lone_surrogate(), position=st.integers(0, 2))
+    def check(target: tuple[str, str, bool], text: str, position: int) -> None:
+        tool, param, is_list = target
+        valid = {k: v for k, v in base.items() if k in properties[tool]}
+        arguments = server.seed.resolve(valid)
+        if is_list:
+            items = ["fine", "also fine"]
+            items.insert(position, text)
+            arguments[param] = items
+        else:
+            arguments[param] = text
+        before = server.fingerprint()
+        response = server.post(tool, arguments)
+        assert_invalid_unicode(response, f"{param}[{position}]" if is_list else param)
+        assert server.fingerprint() == before, f"{tool} refused a lone surrogate in {param} but changed the database"
+        tried.add((tool, param))
+
+    check()
+    assert len({tool for tool, _param in tried}) >= len(tools) // 2

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
-from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import McpError, ToolError
 
 PROJECT = "/work/transport-demo"
 SUBJECT = "Schema migration plan"
@@ -67,6 +67,25 @@ async def assert_coded_error(client: Client) -> None:
         await client.call_tool("ensure_project", {"human_key": "relative/path"})
     assert str(caught.value).startswith("INVALID_ARGUMENT: ")
     assert "Hint:" in str(caught.value)
+
+
+async def assert_coded_refusals(client: Client) -> None:
+    """A wrong type, a missing or unknown argument, an unknown tool or resource: each one coded line with a hint."""
+    cases = [
+        ("fetch_inbox", {"project_key": PROJECT, "agent_name": "Nobody", "limit": "lots"},
+         'INVALID_ARGUMENT: limit must be an integer; got "lots". Hint: '),
+        ("fetch_inbox", {"project_key": PROJECT}, "INVALID_ARGUMENT: agent_name is required but missing. Hint: "),
+        ("ensure_project", {"human_key": PROJECT, "colour": "red"},
+         "INVALID_ARGUMENT: ensure_project has no parameter 'colour'. Hint: ensure_project takes "),
+        ("fetch_inbx", {}, "NOT_FOUND: no tool named 'fetch_inbx'. Hint: tools/list shows "),
+    ]
+    for tool, arguments, start in cases:
+        with pytest.raises(ToolError) as caught:
+            await client.call_tool(tool, arguments)
+        assert str(caught.value).startswith(start), str(caught.value)
+    with pytest.raises(McpError) as missing:
+        await client.read_resource("resource://no-such-thing")
+    assert missing.value.error.message.startswith("NOT_FOUND: no resource at 'resource://no-such-thing'. Hint: ")
 
 
 async def exchange_mail(client: Client, sender: str, recipient: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ from mail_scenario import (
     PROJECT,
     SUBJECT,
     assert_coded_error,
+    assert_coded_refusals,
     exchange_mail,
     free_port,
     make_mailbox_env,
@@ -103,6 +105,7 @@ async def test_http_carries_the_whole_mail_journey(server):
     async with Client(f"{server.base}/mcp/", timeout=30) as client:
         sender, recipient = await register_pair(client)
         await assert_coded_error(client)
+        await assert_coded_refusals(client)
         missing = await exchange_mail(client, sender, recipient)
     if missing:
         pytest.skip(f"tools not available yet: {', '.join(missing)}")
@@ -151,6 +154,15 @@ def test_errors_over_http_start_with_their_code(server):
     result = httpx.post(f"{server.base}/mcp/", json=call, headers=JSON_HEADERS, timeout=10).json()["result"]
     assert result["isError"] is True
     assert result["content"][0]["text"].startswith("INVALID_ARGUMENT: ")
+
+
+def test_lone_surrogates_over_http_are_invalid_argument_naming_the_parameter(server):
+    call = {**TOOL_CALL, "params": {"name": "ensure_project", "arguments": {"human_key": "/work/\ud800"}}}
+    response = httpx.post(f"{server.base}/mcp/", content=json.dumps(call).encode(), headers=JSON_HEADERS, timeout=10)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == -32602
+    assert error["message"].startswith("INVALID_ARGUMENT: human_key is not valid Unicode")
 
 
 def test_in_process_app_runs_lifespan_and_serves_both_paths(isolated_env):

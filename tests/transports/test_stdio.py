@@ -12,7 +12,7 @@ import mcp.types
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
-from mail_scenario import PROJECT, assert_coded_error, exchange_mail, register_pair
+from mail_scenario import PROJECT, assert_coded_error, assert_coded_refusals, exchange_mail, register_pair
 
 
 def _stdio_client(env: dict[str, str], log_file: Path) -> Client:
@@ -73,6 +73,7 @@ async def test_stdio_carries_the_whole_mail_journey(mailbox_env, tmp_path):
     async with _stdio_client(mailbox_env, log_file) as client:
         sender, recipient = await register_pair(client)
         await assert_coded_error(client)
+        await assert_coded_refusals(client)
         missing = await exchange_mail(client, sender, recipient)
 
         # A second stdio server on the same mailbox runs alongside the first (no exclusive lock).

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import socket
 import sys
 from typing import Annotated, Any
 
@@ -12,7 +14,8 @@ import typer
 from mcp_agent_mail import __version__
 from mcp_agent_mail.cli import handle_errors
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
-from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError
+from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, UnavailableError
+from mcp_agent_mail.text_guard import check_text
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -24,6 +27,8 @@ def _normalise_path(path: str) -> str:
 
 def _apply_http_options(host: str | None, port: int | None, path: str | None) -> Settings:
     """Apply the HTTP options given on the command line to this process's settings and return them."""
+    check_text(host, "--host")
+    check_text(path, "--path")
     if port is not None and not 0 <= port <= 65535:
         raise InvalidArgumentError(f"--port {port} is outside 0..65535.", hint="Pick a free TCP port such as 8765.")
     if path is not None and _normalise_path(path) == "/":
@@ -50,6 +55,7 @@ def _apply_tools_option(tools: str | None) -> Settings:
     """Apply ``--tools`` to this process's settings and check every name before anything starts."""
     from mcp_agent_mail.app import build_mcp_server
 
+    check_text(tools, "--tools")
     if tools is not None:
         os.environ["TOOLS_PROFILE"] = tools
         clear_settings_cache()
@@ -74,6 +80,51 @@ def _prepare_database(settings: Settings) -> int:
             f"Cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
             hint="Check DATABASE_URL and that its directory is writable.",
         ) from exc
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> ConfigurationError | UnavailableError:
+    """Return the coded error for a failure to listen on ``host:port``."""
+    where = f"port {port} on {host}"
+    if exc.errno == errno.EADDRINUSE:
+        return UnavailableError(
+            f"{where} is in use.",
+            hint=f"Stop whatever listens there (another mcp-agent-mail serve?), or pick another port: --port {port + 1}"
+            if port < 65535 else "Stop whatever listens there, or pick another port with --port.",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return UnavailableError(
+            f"Not permitted to listen on {where}.",
+            hint="Ports below 1024 need privileges; use --port 8765 or another port above 1023.",
+        )
+    reason = exc.strerror or type(exc).__name__
+    return ConfigurationError(
+        f"Cannot listen on {where}: {reason}.",
+        hint="Pass --host with an address of this machine, e.g. --host 127.0.0.1.",
+    )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Bind every address ``host`` resolves to, as the server will, and release it; raise a coded error if any fails.
+
+    Failing here, before the database and the app start, turns uvicorn's raw ``[Errno 98]`` log line into one
+    coded line and exit status 1.
+    """
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigurationError(
+            f"Cannot listen on {host!r}: it is not a host name or address this machine can resolve.",
+            hint="Pass --host with an address of this machine, e.g. --host 127.0.0.1.",
+        ) from exc
+    for family, kind, proto, _name, address in dict.fromkeys(addresses):
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                raise _bind_error(host, port, exc) from exc
 
 
 def _hold_mailbox(settings: Settings, transport: str) -> contextlib.AbstractContextManager[Any]:
@@ -118,6 +169,7 @@ def serve(
     _apply_http_options(host, port, path)
     settings = _apply_tools_option(tools)
     configure_logging(settings.log_level)
+    _check_port_free(settings.http.host, settings.http.port)
     _prepare_database(settings)
     app = build_http_app(settings)
     url = f"http://{settings.http.host}:{settings.http.port}{settings.http.path}"

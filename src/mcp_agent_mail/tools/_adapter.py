@@ -10,19 +10,23 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastmcp import FastMCP
-from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import ToolError, ValidationError
+from fastmcp.tools.base import ToolResult
 from fastmcp.tools.function_tool import FunctionTool
 from fastmcp.utilities.types import NotSet
 from mcp.types import Tool as MCPTool
 from mcp.types import ToolAnnotations
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
 
 from mcp_agent_mail.db.engine import database_error
 from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.services import auth
+from mcp_agent_mail.text_guard import find_invalid_text, invalid_text_error
 from mcp_agent_mail.tools.formatting import FormatParam, normalise_format, prune, table_result
 from mcp_agent_mail.tools.schemas import lean_input_schema
+from mcp_agent_mail.tools.validation import invalid_arguments
 
 logger = logging.getLogger("mcp_agent_mail.tools")
 
@@ -85,10 +89,25 @@ def _expose_params(wrapper: Any, fn: Callable[..., Any], extra: dict[str, Any]) 
 
 
 class LeanTool(FunctionTool):
-    """A function tool listed without a display title and without fastmcp's ``_meta`` (empty tags).
+    """A function tool listed without a display title and without fastmcp's ``_meta`` (empty tags), whose
+    argument errors reach clients as INVALID_ARGUMENT naming the parameter.
 
-    Both are optional in MCP; a client shows the tool name instead of the title.
+    Title and ``_meta`` are optional in MCP; a client shows the tool name instead of the title.
     """
+
+    async def run(self, arguments: dict[str, Any]) -> ToolResult:
+        """Refuse text that is not valid Unicode, validate the arguments, then run the tool."""
+        found = find_invalid_text(arguments)
+        if found is not None:
+            raise ToolError(invalid_text_error(found).render(), log_level=logging.INFO)
+        try:
+            return await super().run(arguments)
+        except ValidationError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, PydanticValidationError):
+                raise
+            error = invalid_arguments(self.name, self.parameters, arguments, cause)
+            raise ToolError(error.render(), log_level=logging.INFO) from exc
 
     def to_mcp_tool(self, **overrides: Any) -> MCPTool:
         """Return the MCP definition of this tool without ``title`` and ``_meta``."""

@@ -56,7 +56,7 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=True, idempotent=True, acts_as="agent_name", listing=True, output=out.CONTACTS)
     async def list_contacts(project_key: ProjectKey, agent_name: Me) -> list[dict[str, Any]]:
-        """Your contact links (outgoing and incoming), newest first, with status pending, approved or blocked.
+        """Your contact links (outgoing and incoming), newest first: pending, approved or blocked.
         Answer pending incoming ones with respond_contact."""
         return await contacts.list_contacts(project_key, agent_name)
 
@@ -76,8 +76,7 @@ def register(mcp: FastMCP) -> None:
         agent_name: Annotated[str | None, Field(description="Alias of requester.")] = None,
         to_agent: Annotated[str | None, Field(description="Alias of target.")] = None,
     ) -> dict[str, Any]:
-        """request_contact in one call; with auto_accept (you control both agents) also approve it and send a
-        welcome message."""
+        """request_contact; with auto_accept (you control both agents) also approve it and send a welcome."""
         return await contacts.contact_handshake(
             project_key,
             _pick(requester, agent_name, "requester"),

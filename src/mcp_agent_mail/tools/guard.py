@@ -29,6 +29,6 @@ def register(mcp: FastMCP) -> None:
     async def uninstall_precommit_guard(
         code_repo_path: RepoPath, project_key: OptionalProjectKey = None
     ) -> dict[str, Any]:
-        """Remove the project's guard hooks from a repo, restoring any hook it had chained. Strict mode needs
+        """Remove the project's guard hooks from a repo, restoring any chained hook. Strict mode needs
         project_key and proof."""
         return await guard.uninstall_for_project(project_key, code_repo_path)

@@ -67,9 +67,7 @@ def register(mcp: FastMCP) -> None:
         agent_name: Annotated[str, Field(description="Agent to look up.")],
         include_recent_commits: bool = True,
         commit_limit: Annotated[int, Field(ge=1, le=50)] = 5,
-        registration_token: Annotated[
-            str | None, Field(description="Your registration_token: commits about mail you may read.")
-        ] = None,
+        registration_token: str | None = None,
     ) -> dict[str, Any]:
         """Show an agent's public profile (program, model, task, last activity) and recent archive commits."""
         return await agents.whois(
@@ -84,5 +82,5 @@ def register(mcp: FastMCP) -> None:
         policy: Annotated[str, Field(description="open, auto, contacts_only or block_all.")],
     ) -> dict[str, Any]:
         """Set who may message you: open, auto (default: same project, shared threads or reservations,
-        approved contacts), contacts_only (approved contacts), block_all."""
+        contacts), contacts_only (approved contacts), block_all."""
         return await agents.set_contact_policy(project_key, agent_name, policy)

@@ -49,7 +49,7 @@ def register(mcp: FastMCP) -> None:
     async def hard_delete_agent(
         project_key: ProjectKey, agent_name: AgentName, confirmation: Confirmation = None
     ) -> dict[str, Any]:
-        """Erase an agent with its sent mail, inbox copies, reservations and links, from database and archive.
+        """Erase an agent with its mail, reservations and links, from database and archive.
         Irreversible; prefer deregister_agent."""
         return await hard_delete.hard_delete_agent(project_key, agent_name, confirmation)
 
@@ -67,6 +67,6 @@ def register(mcp: FastMCP) -> None:
         dry_run: Annotated[bool, Field(description="Only report what would go.")] = True,
         confirmation: Annotated[str | None, Field(description='With dry_run=false: "I UNDERSTAND".')] = None,
     ) -> dict[str, Any]:
-        """Delete a project's messages older than max_age_days, archive files too. A dry run by default; then
+        """Delete a project's messages older than max_age_days, archive files too. Dry run unless
         dry_run=false with confirmation."""
         return await hard_delete.purge_old_messages(project_key, max_age_days, dry_run, confirmation)

@@ -63,6 +63,6 @@ def register(mcp: FastMCP) -> None:
         notify_previous: Annotated[bool, Field(description="Mail the holder about it.")] = True,
         note: Annotated[str, Field(description="Note to the holder.")] = "",
     ) -> dict[str, Any]:
-        """Release another agent's blocking reservation if its holder went quiet (inactive, no recent mail or
-        file changes); else RESERVATION_ACTIVE with the reasons. Then reserve the paths yourself."""
+        """Release another agent's reservation if its holder went quiet (inactive, no recent mail or file
+        changes); else RESERVATION_ACTIVE with reasons."""
         return await reservations.force_release(project_key, agent_name, file_reservation_id, notify_previous, note)

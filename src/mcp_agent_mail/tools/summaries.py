@@ -34,8 +34,8 @@ def register(mcp: FastMCP) -> None:
         per_thread_limit: Annotated[int, Field(description="Latest messages read per thread.")] = 50,
         agent_name: Viewer = None,
     ) -> dict[str, Any]:
-        """Summarise a thread before joining it: participants, key points, decisions, action items, open
-        questions, files, citing message ids. Several ids add an aggregate."""
+        """Summarise a thread: participants, key points, decisions, action items, open questions, files,
+        citing message ids. Several ids add an aggregate."""
         return await summaries.summarize_thread(
             project_key, thread_id, include_examples, llm_mode, llm_model, per_thread_limit, agent_name
         )
