@@ -174,7 +174,13 @@ def restore(
         typer.echo("Restore cancelled; nothing was changed.")
         raise typer.Exit(1)
     result = execute_restore(settings, verified, plan, ignore_running=ignore_running)
+    if result.recovered:
+        typer.secho(f"Note: {result.recovered}", fg=typer.colors.YELLOW)
+    for folder in result.swept:
+        typer.echo(f"Removed {folder}, left behind by a restore that was killed.")
     typer.secho(f"Restored {path.name}.", fg=typer.colors.GREEN)
+    for note in result.notes:
+        typer.secho(f"  Note: {note}", fg=typer.colors.YELLOW)
     typer.echo(f"  Database: {plan.db_path}")
     typer.echo(f"  Storage: {plan.storage_root} ({result.storage_files} files)")
     if result.backups:

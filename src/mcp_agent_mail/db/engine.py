@@ -115,6 +115,15 @@ def _prepare_sqlite_file(url: str) -> None:
     path = sqlite_path_from_url(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _finish_interrupted_restore(path)
+
+
+def _finish_interrupted_restore(path: Path) -> None:
+    """Before opening ``path``, finish or undo a restore that a crash interrupted (one stat when there is none)."""
+    if Path(f"{path}.restore-journal").exists():
+        from mcp_agent_mail.services.restore_journal import finish_interrupted_restore
+
+        finish_interrupted_restore(path)
 
 
 def get_sync_engine(settings: Settings | None = None) -> Engine:

@@ -2,6 +2,9 @@
 
 Checks only read. They never create the database, never migrate it and never
 write to the archive, so ``doctor check`` is safe to run next to live servers.
+The one exception is a restore that a crash interrupted: like every command
+that opens the mailbox, ``doctor check`` first finishes it (see
+:mod:`.restore_journal`) and reports that it did.
 """
 
 from __future__ import annotations
@@ -311,10 +314,15 @@ def _database_checks(settings: Settings, root: Path) -> list[Finding]:
 
 
 def run_checks(settings: Settings) -> Report:
-    """Run every check and return the findings (reads only)."""
+    """Run every check and return the findings (reads only, once an interrupted restore is finished)."""
+    from mcp_agent_mail.services.restore_doctor import check_restore, check_staging
+
     root = Path(settings.storage.root)
     db_path = database_file(settings)
     findings: list[Finding] = []
+    restore = check_restore(settings)
+    if restore is not None:
+        findings.append(restore)
     missing = _database_missing(settings, db_path) if is_sqlite(settings.database.url) else None
     if missing is not None:
         findings.append(missing)
@@ -322,6 +330,9 @@ def run_checks(settings: Settings) -> Report:
         findings.extend(_database_checks(settings, root))
     findings.append(check_locks(root))
     findings.append(check_servers(settings))
+    staging = check_staging(settings)
+    if staging is not None:
+        findings.append(staging)
     return Report(findings)
 
 

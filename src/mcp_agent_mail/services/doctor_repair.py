@@ -67,8 +67,9 @@ _DESCRIPTIONS = {
     "archive_queue": "write the queued archive changes (flush the outbox)",
     "archive_failed": "retry the archive changes that failed, now (they stay queued if they fail again)",
     "archive": "re-project the archive from the database (write missing/changed files, remove extra ones, commit)",
+    "staging": "remove the working folders of killed saves and restores",
 }
-_ORDER = ("locks", "schema", "orphans", "fts_index", "archive_queue", "archive_failed", "archive")
+_ORDER = ("locks", "schema", "orphans", "fts_index", "archive_queue", "archive_failed", "archive", "staging")
 
 
 def plan_repair(settings: Settings) -> tuple[Report, list[RepairAction]]:
@@ -184,6 +185,12 @@ def _run_archive(settings: Settings) -> str:
     return f"wrote {len(written)} file(s), removed {len(removed)} file(s); {commit}"
 
 
+def _run_staging(settings: Settings) -> str:
+    from mcp_agent_mail.services.restore_doctor import remove_staging
+
+    return remove_staging(settings)
+
+
 _RUNNERS: dict[str, Callable[[Settings], str]] = {
     "locks": _run_locks,
     "schema": _run_schema,
@@ -192,6 +199,7 @@ _RUNNERS: dict[str, Callable[[Settings], str]] = {
     "archive_queue": _run_queue,
     "archive_failed": _run_failed,
     "archive": _run_archive,
+    "staging": _run_staging,
 }
 
 

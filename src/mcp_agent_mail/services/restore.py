@@ -1,10 +1,14 @@
-"""Restore a saved restore point: verify, move the current data aside, swap in the snapshot, roll back on failure.
+"""Restore a saved restore point: verify, rebuild it in staging, move the current data aside, swap it in.
 
-Nothing is touched until the archive has been verified completely. The
-database (with its ``-wal``/``-shm``) and the storage root are *moved* aside to
-``<name>.backup-<UTC stamp>`` siblings, never deleted, so a restore can always
-be undone by moving them back. Any failure while swapping puts back exactly
-what was there before.
+Nothing live is touched until the archive has been verified completely and
+rebuilt next to the live data: the database as a fresh file made by this
+version's migrations holding the snapshot's rows (:mod:`.restore_db`), the Git
+archive without hooks, redirections or foreign config (:mod:`.restore_git`).
+The database (with its ``-wal``/``-shm``) and the storage root are then *moved*
+aside to ``<name>.backup-<UTC stamp>`` siblings, never deleted, under a journal
+(:mod:`.restore_journal`): a failure puts back exactly what was there before,
+and a crash at any instant is finished by the next process that opens the
+mailbox.
 """
 
 from __future__ import annotations
@@ -12,9 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sqlite3
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,21 @@ from typing import Any
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import require_sqlite_path, reset_database_state
 from mcp_agent_mail.errors import ArchiveError, ConfigurationError, UnavailableError
-from mcp_agent_mail.services import zipsafe
+from mcp_agent_mail.services import restore_git, zipsafe
+from mcp_agent_mail.services.restore_db import RebuiltDatabase, SnapshotRefused, rebuild_snapshot
+from mcp_agent_mail.services.restore_journal import (
+    BACK,
+    Journal,
+    Step,
+    crash_for_tests,
+    finish_interrupted_restore,
+    journal_path,
+    pending_stages,
+    run_back,
+    run_forward,
+)
 from mcp_agent_mail.services.server_registry import exclusive_mailbox
+from mcp_agent_mail.services.staging import RESTORE_PREFIX, staging_dir, sweep_abandoned
 from mcp_agent_mail.timeutil import utcnow
 
 _DB_SIDECARS = ("-wal", "-shm")
@@ -56,6 +70,9 @@ class RestoreResult:
     plan: RestorePlan
     backups: list[Path]
     storage_files: int
+    notes: list[str] = field(default_factory=list)
+    recovered: str | None = None
+    swept: list[Path] = field(default_factory=list)
 
 
 def _backup_suffix(db_path: Path, storage_root: Path) -> str:
@@ -117,107 +134,77 @@ def _check_free_space(plan: RestorePlan, verified: zipsafe.VerifiedArchive) -> N
         )
 
 
-def _check_snapshot(path: Path, archive: Path) -> None:
+def _restore_database(verified: zipsafe.VerifiedArchive, stage: Path, target: Path) -> RebuiltDatabase:
+    """Extract the snapshot into ``stage`` and rebuild it as a fresh database at ``target``."""
+    snapshot = stage / "snapshot.sqlite3"
+    zipsafe.extract_file(verified, verified.snapshot_member, snapshot)
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as conn:
-            status = conn.execute("PRAGMA quick_check").fetchone()
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.DatabaseError as exc:
-        raise zipsafe.invalid(archive, f"the database snapshot is not a SQLite database ({exc})") from exc
-    if not status or status[0] != "ok":
-        raise zipsafe.invalid(archive, f"the database snapshot fails its integrity check ({status})")
-    if not {"projects", "messages", "schema_version"} <= tables:
-        raise zipsafe.invalid(archive, "the database snapshot is not a mailbox database")
-
-
-def _drop_git_locks(storage: Path) -> None:
-    git_dir = storage / ".git"
-    if git_dir.is_dir():
-        for lock in git_dir.rglob("*.lock"):
-            with contextlib.suppress(OSError):
-                lock.unlink()
-
-
-@contextlib.contextmanager
-def _staging(plan: RestorePlan) -> Iterator[tuple[Path, Path]]:
-    """Yield fresh staging directories next to the database and next to the storage root."""
-    db_parent = plan.db_path.parent
-    storage_parent = plan.storage_root.parent
-    db_parent.mkdir(parents=True, exist_ok=True)
-    storage_parent.mkdir(parents=True, exist_ok=True)
-    created: list[Path] = []
-    try:
-        db_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=db_parent))
-        created.append(db_stage)
-        if os.stat(storage_parent).st_dev == os.stat(db_parent).st_dev:
-            storage_stage = db_stage
-        else:
-            storage_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=storage_parent))
-            created.append(storage_stage)
-        yield db_stage, storage_stage
+        return rebuild_snapshot(snapshot, target, verified.path)
+    except SnapshotRefused as exc:
+        raise zipsafe.invalid(verified.path, str(exc)) from exc
     finally:
-        for stage in created:
-            shutil.rmtree(stage, ignore_errors=True)
+        snapshot.unlink(missing_ok=True)
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        path.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _rollback(moved: list[tuple[Path, Path]], placed: list[Path]) -> list[str]:
-    problems: list[str] = []
-    for path in reversed(placed):
-        try:
-            _remove(path)
-        except OSError as exc:
-            problems.append(f"could not remove {path}: {exc}")
-    for original, backup in reversed(moved):
-        try:
-            os.rename(backup, original)
-        except OSError as exc:
-            problems.append(f"could not move {backup} back to {original}: {exc}")
-    return problems
-
-
-def _swap(plan: RestorePlan, new_db: Path, new_storage: Path) -> None:
-    moved: list[tuple[Path, Path]] = []
-    placed: list[Path] = []
+def _restore_storage(verified: zipsafe.VerifiedArchive, target: Path) -> tuple[int, list[str]]:
+    """Extract the storage root into ``target`` without hooks or unknown Git files; return (files, notes)."""
+    prefix = zipsafe.STORAGE_PREFIX
+    members = [name[len(prefix):] for name in verified.files if name.startswith(prefix)]
+    count = zipsafe.extract_tree(verified, prefix, target, keep=restore_git.restored)
     try:
-        for original, backup in plan.moves_aside:
-            os.rename(original, backup)
-            moved.append((original, backup))
-        os.link(new_db, plan.db_path)  # fails instead of replacing a database that appeared meanwhile
-        placed.append(plan.db_path)
-        new_db.unlink()
-        os.rename(new_storage, plan.storage_root)
-        placed.append(plan.storage_root)
+        notes = restore_git.secure_git_dir(target)
+    except ValueError as exc:
+        raise zipsafe.invalid(verified.path, str(exc)) from exc
+    return count, restore_git.left_out(members) + notes
+
+
+def _aside_label(path: Path, plan: RestorePlan) -> str:
+    if path == plan.storage_root:
+        return "storage"
+    return "database" + str(path)[len(str(plan.db_path)):]
+
+
+def _swap(plan: RestorePlan, new_db: Path, new_storage: Path, stages: list[Path]) -> None:
+    """Carry out the renames under a journal, so a crash at any point is finished by the next process."""
+    journal = Journal(
+        plan.db_path,
+        str(plan.archive),
+        [Step(_aside_label(src, plan), src, dst) for src, dst in plan.moves_aside],
+        [Step("database", new_db, plan.db_path), Step("storage", new_storage, plan.storage_root)],
+        stages,
+    )
+    if hasattr(os, "sync"):
+        os.sync()  # the staged files are on disk before the journal can point at them
+    journal.create()
+    crash_for_tests("journal")
+    try:
+        run_forward(journal)
     except BaseException as exc:
-        problems = _rollback(moved, placed)
-        if not isinstance(exc, OSError):
-            raise
-        if problems:
-            raise ArchiveError(
-                f"Restore failed ({exc}) and could not be fully undone: {'; '.join(problems)}.",
-                hint="Move the *.backup-* files listed above back into place by hand.",
-            ) from exc
+        _undo(journal, exc)
+        raise
+    journal.remove()
+    crash_for_tests("done")
+
+
+def _undo(journal: Journal, exc: BaseException) -> None:
+    """Put back what was there after ``exc`` interrupted the swap; raise the error the user sees."""
+    try:
+        journal.direction = BACK
+        journal.save()
+        crash_for_tests("journal-back")
+        run_back(journal)
+    except (OSError, ArchiveError) as undo_exc:
+        raise ArchiveError(
+            f"Restore failed ({exc}) and could not be fully undone: {undo_exc}.",
+            hint=f"The journal {journal.path} lists every rename; fix the cause and run "
+                 "`mcp-agent-mail doctor check`, which finishes undoing it.",
+        ) from exc
+    journal.remove()
+    if isinstance(exc, (OSError, ArchiveError)):
         raise UnavailableError(
             f"Restore failed ({exc}); the previous database and storage are back in place, unchanged.",
             hint="Fix the cause named in the message and run the restore again.",
         ) from exc
-    _fsync_dir(plan.db_path.parent)
-    _fsync_dir(plan.storage_root.parent)
 
 
 def _reset_process_caches() -> None:
@@ -227,26 +214,55 @@ def _reset_process_caches() -> None:
     clear_repo_cache()
 
 
+def _sweep_stages(plan: RestorePlan) -> list[Path]:
+    """Remove staging folders that killed restores left next to the database and the storage root."""
+    keep = pending_stages(plan.db_path)
+    if keep is None:
+        return []
+    parents = dict.fromkeys([plan.db_path.parent, plan.storage_root.parent])
+    return [p for parent in parents for p in sweep_abandoned(parent, RESTORE_PREFIX, keep=keep)]
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    return os.stat(a).st_dev == os.stat(b).st_dev
+
+
 def execute_restore(
     settings: Settings, verified: zipsafe.VerifiedArchive, plan: RestorePlan, *, ignore_running: bool = False
 ) -> RestoreResult:
-    """Carry out ``plan``: stage and check the snapshot, move the current data aside, swap, reset caches."""
+    """Carry out ``plan``: rebuild and check the restore point in staging, then swap it in under a journal."""
     guard = contextlib.nullcontext() if ignore_running else exclusive_mailbox(settings)
     with guard:
+        recovered = finish_interrupted_restore(plan.db_path)
+        swept = _sweep_stages(plan)
         _check_free_space(plan, verified)
-        with _staging(plan) as (db_stage, storage_stage):
-            new_db = db_stage / "db" / plan.db_path.name
+        plan.storage_root.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            db_stage = stack.enter_context(staging_dir(plan.db_path.parent, RESTORE_PREFIX))
+            handles = [db_stage]
+            if not _same_device(plan.storage_root.parent, plan.db_path.parent):
+                handles.append(stack.enter_context(staging_dir(plan.storage_root.parent, RESTORE_PREFIX)))
+            new_db = db_stage.path / "db" / plan.db_path.name
             new_db.parent.mkdir()
-            zipsafe.extract_file(verified, verified.snapshot_member, new_db)
-            _check_snapshot(new_db, verified.path)
-            new_storage = storage_stage / "storage"
-            count = zipsafe.extract_tree(verified, zipsafe.STORAGE_PREFIX, new_storage)
-            _drop_git_locks(new_storage)
+            rebuilt = _restore_database(verified, db_stage.path, new_db)
+            new_storage = handles[-1].path / "storage"
+            count, notes = _restore_storage(verified, new_storage)
             _reset_process_caches()
             _refresh_moves(plan)
-            _swap(plan, new_db, new_storage)
+            crash_for_tests("staged")
+            try:
+                _swap(plan, new_db, new_storage, [h.path for h in handles])
+            except BaseException:
+                if journal_path(plan.db_path).exists():
+                    for handle in handles:
+                        handle.keep = True  # the journal still needs what is staged
+                raise
         _reset_process_caches()
-    return RestoreResult(plan, [backup for _src, backup in plan.moves_aside], count)
+    if rebuilt.left_out:
+        notes.insert(0, f"Left out of the database (not created by this version's migrations): "
+                        f"{', '.join(rebuilt.left_out)}.")
+    backups = [backup for _src, backup in plan.moves_aside]
+    return RestoreResult(plan, backups, count, notes, recovered, swept)
 
 
 __all__ = ["RestorePlan", "RestoreResult", "execute_restore", "plan_restore"]

@@ -3,7 +3,8 @@
 ``save_restore_point`` never alters what it copies: the archive writer's queue is
 flushed through the writer itself, the database is copied with SQLite's online
 backup API (a consistent snapshot, even while servers write), and the storage
-root is read file by file with Git's references before its objects.
+root is read file by file with Git's references before its objects. It works in
+a ``.save-*`` folder that the next save removes if this one is killed.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import json
 import os
 import platform
 import re
-import shutil
 import sqlite3
 import stat
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from mcp_agent_mail.archive.repo import archive_quiet
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import require_sqlite_path
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
+from mcp_agent_mail.services.restore_journal import crash_for_tests, finish_interrupted_restore
+from mcp_agent_mail.services.staging import SAVE_PREFIX, staging_dir, sweep_abandoned
 from mcp_agent_mail.services.zipsafe import (
     CHUNK,
     FORMAT_VERSION,
@@ -300,6 +301,7 @@ def save_restore_point(
     """Write a restore point (database snapshot, storage root, metadata with hashes) into ``states_dir``."""
     slug = label_slug(label)
     db_path = require_sqlite_path(settings)
+    finish_interrupted_restore(db_path)
     if not db_path.is_file():
         raise NotFoundError(
             f"There is no database at {db_path}; nothing to save.",
@@ -311,16 +313,14 @@ def save_restore_point(
     now = utcnow()
     stem = f"mailbox-state-{now:%Y%m%d-%H%M%S}Z" + (f"-{slug}" if slug else "")
     states_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".save-", dir=states_dir))
-    job = _SaveJob(
-        db_path, storage_root, states_dir, work, now, stem, (label or "").strip(),
-        [p.strip() for p in (projects or []) if p.strip()], progress,
-    )
-    try:
+    sweep_abandoned(states_dir, SAVE_PREFIX)
+    with staging_dir(states_dir, SAVE_PREFIX) as work:
+        job = _SaveJob(
+            db_path, storage_root, states_dir, work.path, now, stem, (label or "").strip(),
+            [p.strip() for p in (projects or []) if p.strip()], progress,
+        )
         with archive_quiet(storage_root):
             return _write_restore_point(job)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _metadata(job: _SaveJob, snapshot: Path, chosen: list[dict[str, Any]], counts: dict[str, int],
@@ -390,6 +390,7 @@ def _write_restore_point(job: _SaveJob) -> SavedRestorePoint:
         zf.writestr(METADATA_NAME, json.dumps(metadata, indent=2, sort_keys=True), zipfile.ZIP_DEFLATED)
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
+    crash_for_tests("save:written")
     final = _publish(partial, job.states_dir, job.stem)
     _fsync_dir(job.states_dir)
     return SavedRestorePoint(final, metadata, final.stat().st_size, len(hashes))

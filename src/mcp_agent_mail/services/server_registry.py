@@ -25,6 +25,7 @@ from typing import IO, Any
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import sqlite_path_from_url
 from mcp_agent_mail.errors import ServerRunningError, UnavailableError
+from mcp_agent_mail.services.restore_journal import finish_interrupted_restore
 from mcp_agent_mail.timeutil import iso, utcnow
 
 _counter = itertools.count(1)
@@ -84,6 +85,10 @@ def hold_server_registration(
                         hint="Wait for `mcp-agent-mail archive restore` to finish, then start the server again.",
                     ) from exc
                 time.sleep(0.1)
+        db_path = sqlite_path_from_url(settings.database.url)
+        if db_path is not None:
+            # Before this server touches the database or the archive: finish a restore a crash interrupted.
+            finish_interrupted_restore(db_path)
         record = {"pid": os.getpid(), "started_at": iso(utcnow()), "transport": transport}
         paths.sidecar_dir.mkdir(parents=True, exist_ok=True)
         sidecar = paths.sidecar_dir / f"{os.getpid()}-{next(_counter)}.json"

@@ -3,7 +3,8 @@
 A restore point is a zip holding ``metadata.json`` (with the SHA-256 of every
 other member), ``snapshot/mailbox.sqlite3`` and the storage root under
 ``storage_repo/``. Nothing in an archive is trusted until every member name is
-proven harmless and every hash matches.
+proven harmless (including what it would mean to Git, see :mod:`.restore_git`)
+and every hash matches. Extracted files never get an execute bit.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from mcp_agent_mail.errors import ArchiveError
+from mcp_agent_mail.services.restore_git import check_storage_member
 
 FORMAT_VERSION = 1
 METADATA_NAME = "metadata.json"
@@ -120,6 +122,8 @@ def _check_layout(metadata: dict[str, Any], members: dict[str, str]) -> tuple[di
         if not (name == "snapshot" or name.startswith(SNAPSHOT_DIR) or name + "/" == STORAGE_PREFIX
                 or name.startswith(STORAGE_PREFIX)):
             raise ValueError(f"unexpected member {name!r}")
+        if name.startswith(STORAGE_PREFIX):
+            check_storage_member(name[len(STORAGE_PREFIX):], is_dir=kind == "dir")
     for name in files:
         if members.get(name) != "file":
             raise ValueError(f"member {name!r} listed in metadata.json is missing")
@@ -195,15 +199,20 @@ def extract_file(verified: VerifiedArchive, member: str, target: Path) -> None:
         raise invalid(verified.path, f"member {member!r} changed while it was extracted")
 
 
-def extract_tree(verified: VerifiedArchive, prefix: str, dest: Path) -> int:
-    """Extract every member under ``prefix`` into the new directory ``dest``; return the file count."""
+def extract_tree(
+    verified: VerifiedArchive, prefix: str, dest: Path, *, keep: Callable[[str], bool] | None = None
+) -> int:
+    """Extract the members under ``prefix`` (those ``keep`` accepts, by relative path) into the new ``dest``.
+
+    Returns the number of files written; none of them is executable.
+    """
     dest.mkdir(parents=True, exist_ok=False)
     root = dest.resolve()
     count = 0
     try:
         with zipfile.ZipFile(verified.path) as zf:
             for member, rel, is_dir in _entries_under(verified, prefix):
-                if not rel:
+                if not rel or (keep is not None and not keep(rel)):
                     continue
                 target = (dest / rel).resolve()
                 if not target.is_relative_to(root) or target == root:
@@ -217,8 +226,6 @@ def extract_tree(verified: VerifiedArchive, prefix: str, dest: Path) -> int:
                     digest = _copy_hashed(src, dst)
                 if digest != verified.files[member]:
                     raise ValueError(f"member {member!r} changed while it was extracted")
-                if (info.external_attr >> 16) & 0o111:
-                    target.chmod(target.stat().st_mode | 0o755)
                 count += 1
     except _READ_ERRORS as exc:
         raise invalid(verified.path, str(exc) or type(exc).__name__) from exc
