@@ -319,7 +319,8 @@ def _tracked_files(root: Path) -> int:
 async def _archive_run(batch: int, singles: int) -> dict[str, float]:
     from mcp_agent_mail import archive
     from mcp_agent_mail.config import get_settings
-    from mcp_agent_mail.services import agents, messages, projects
+    from mcp_agent_mail.services.identity import agents, projects
+    from mcp_agent_mail.services.mail import messages
 
     settings = get_settings()
     project = await projects.ensure_project(PROJECT)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp_agent_mail.errors import InvalidArgumentError
-from mcp_agent_mail.services import globs, patterns
+from mcp_agent_mail.services.reservations import globs, patterns
 
 TARGET_MS = 10.0
 LIMIT = patterns.MAX_PATTERN_LENGTH
@@ -251,7 +251,7 @@ async def run_served(root: Path, holders: int, requested: int, seed: int) -> Non
     from fastmcp import Client
 
     from mcp_agent_mail.app import build_mcp_server
-    from mcp_agent_mail.services import reservations
+    from mcp_agent_mail.services.reservations import leases as reservations
 
     # Time the reservation's own work inside its write transaction (while it holds the write lock).
     in_lock: list[float] = []

@@ -27,8 +27,8 @@ from fastmcp import Client
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import reset_database_state, sync_write_connection
-from mcp_agent_mail.services.doctor_archive import blob_id, compare_archive, head_blobs, worktree_paths
-from mcp_agent_mail.services.doctor_checks import read_connection
+from mcp_agent_mail.services.doctor.archive_files import blob_id, compare_archive, head_blobs, worktree_paths
+from mcp_agent_mail.services.doctor.checks import read_connection
 
 PROJECT = "/work/crash-safety"
 ROUNDS = 20

@@ -14,7 +14,7 @@ from mcp_agent_mail.tools import contacts, guard, identity, lifecycle, messaging
 from mcp_agent_mail.tools import macros as macro_tools
 from mcp_agent_mail.tools._adapter import registered_tools
 from mcp_agent_mail.tools.profiles import select_tools
-from mcp_agent_mail.unknown_names import UnknownNames
+from mcp_agent_mail.tools.unknown_names import UnknownNames
 
 INSTRUCTIONS = (
     "Mail for coding agents sharing a codebase. Start with ensure_project (absolute repo path), then "
@@ -40,7 +40,7 @@ def _quiet_telemetry() -> None:
 async def _lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
     from mcp_agent_mail.archive.writer import writer_running
     from mcp_agent_mail.config import get_settings
-    from mcp_agent_mail.services.server_registry import hold_server_registration
+    from mcp_agent_mail.services.recovery.server_registry import hold_server_registration
 
     with hold_server_registration(get_settings(), "mcp"):
         async with writer_running():

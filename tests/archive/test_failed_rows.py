@@ -21,8 +21,8 @@ from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import reset_database_state, schema, sync_read_connection, sync_write_connection
 from mcp_agent_mail.db.migrations import LATEST_VERSION, MIGRATIONS, current_version
 from mcp_agent_mail.db.types import to_db_text
-from mcp_agent_mail.http import build_http_app
-from mcp_agent_mail.services.doctor_checks import run_checks
+from mcp_agent_mail.http.app import build_http_app
+from mcp_agent_mail.services.doctor.checks import run_checks
 from mcp_agent_mail.timeutil import utcnow
 
 AGENTS = "projects/work-demo-repo/agents"

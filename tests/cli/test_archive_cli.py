@@ -22,7 +22,7 @@ from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db import reset_database_state
-from mcp_agent_mail.services.server_registry import hold_server_registration
+from mcp_agent_mail.services.recovery.server_registry import hold_server_registration
 
 PROJECT = "/work/restore-points"
 runner = CliRunner()

@@ -18,7 +18,7 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.db import reset_database_state, sync_write_connection
-from mcp_agent_mail.services.doctor_archive import worktree_paths
+from mcp_agent_mail.services.doctor.archive_files import worktree_paths
 
 PROJECT = "/work/doctor-demo"
 runner = CliRunner()

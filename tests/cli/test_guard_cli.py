@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from gitrepo import run_git
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.cli import app
-from mcp_agent_mail.services.projects import get_project
+from mcp_agent_mail.services.identity.projects import get_project
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gitrepo import run_git
-from mcp_agent_mail.services.projects import ensure_project
+from mcp_agent_mail.services.identity.projects import ensure_project
 
 Git = Callable[..., subprocess.CompletedProcess[str]]
 

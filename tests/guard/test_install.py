@@ -19,7 +19,7 @@ from mcp_agent_mail.guard.install import (
     plugin_script,
     uninstall_guard,
 )
-from mcp_agent_mail.services.guard import install_precommit_guard, uninstall_precommit_guard
+from mcp_agent_mail.services.reservations.guard import install_precommit_guard, uninstall_precommit_guard
 
 
 def foreign_hook(path: Path, marker: Path, *, text: str = "") -> str:
@@ -235,7 +235,7 @@ async def test_service_errors_are_coded_and_write_nothing(repo, project, isolate
     from mcp_agent_mail.config import clear_settings_cache
 
     clear_settings_cache()
-    from mcp_agent_mail.services import guard as guard_service
+    from mcp_agent_mail.services.reservations import guard as guard_service
 
     with pytest.raises(ConfigurationError, match="SQLite"):
         guard_service.mailbox_database_path()

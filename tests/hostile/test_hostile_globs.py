@@ -26,8 +26,8 @@ from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.guard.check import find_conflicts
 from mcp_agent_mail.guard.hook import run_check
-from mcp_agent_mail.services.globs import wildcard_count
-from mcp_agent_mail.services.patterns import (
+from mcp_agent_mail.services.reservations.globs import wildcard_count
+from mcp_agent_mail.services.reservations.patterns import (
     EVERYTHING,
     MAX_PATTERN_LENGTH,
     MAX_SEGMENT_WILDCARDS,
@@ -37,7 +37,7 @@ from mcp_agent_mail.services.patterns import (
     patterns_overlap,
     read_stored_pattern,
 )
-from mcp_agent_mail.services.staleness import WorkspaceActivity, workspace_activity
+from mcp_agent_mail.services.reservations.staleness import WorkspaceActivity, workspace_activity
 from mcp_agent_mail.timeutil import utcnow
 
 EXAMPLES = int(os.environ.get("HOSTILE_GLOB_EXAMPLES", "60"))

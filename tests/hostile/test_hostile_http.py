@@ -34,9 +34,9 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.archive import clear_repo_cache
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db import reset_database_state
-from mcp_agent_mail.http import build_http_app
-from mcp_agent_mail.services.doctor_archive import compare_archive, worktree_paths
-from mcp_agent_mail.services.doctor_checks import read_connection
+from mcp_agent_mail.http.app import build_http_app
+from mcp_agent_mail.services.doctor.archive_files import compare_archive, worktree_paths
+from mcp_agent_mail.services.doctor.checks import read_connection
 from mcp_agent_mail.text_guard import find_invalid_text
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "500"))  # generated calls in all, spread over the tools

@@ -15,7 +15,7 @@ from http_kit import PROTECTION_ENV, free_port
 from starlette.applications import Starlette
 
 from mcp_agent_mail.config import clear_settings_cache, get_settings
-from mcp_agent_mail.http import build_http_app
+from mcp_agent_mail.http.app import build_http_app
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from http_kit import ensure_project, free_port, row_counts, serving
 
-from mcp_agent_mail.http_body import MAX_BODY_BYTES
+from mcp_agent_mail.http.body_limit import MAX_BODY_BYTES
 
 TOKEN = "body-limit-token"
 MIB = 1 << 20

@@ -7,7 +7,7 @@ import asyncio
 from http_kit import REMOTE, assert_refused, ensure_project, health, row_counts, rpc, serving
 from jwks_kit import SECRET, hs_token
 
-from mcp_agent_mail.ratelimit import Limit, MemoryRateLimiter
+from mcp_agent_mail.http.ratelimit import Limit, MemoryRateLimiter
 
 LIMITED = {"HTTP_RATE_LIMIT_ENABLED": "true", "HTTP_RATE_LIMIT_TOOLS_PER_MINUTE": "2"}
 

@@ -10,12 +10,12 @@ import time
 import redis
 from http_kit import assert_refused, free_port, health, serving
 
-from mcp_agent_mail.ratelimit import REDIS_KEY_PREFIX, Limit, RedisRateLimiter
+from mcp_agent_mail.http.ratelimit import REDIS_KEY_PREFIX, Limit, RedisRateLimiter
 
 TAKER = textwrap.dedent(
     """
     import asyncio, sys
-    from mcp_agent_mail.ratelimit import Limit, RedisRateLimiter
+    from mcp_agent_mail.http.ratelimit import Limit, RedisRateLimiter
 
     async def main():
         limiter = RedisRateLimiter(sys.argv[1])

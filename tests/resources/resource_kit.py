@@ -17,7 +17,7 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db import get_session, schema
-from mcp_agent_mail.services.auth import BINDINGS
+from mcp_agent_mail.services.identity.auth import BINDINGS
 
 PROJECT = "/work/resource-test"
 AGENTS = ("BlueLake", "RedFox", "GreenCastle")

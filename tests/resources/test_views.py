@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.db import schema, write_session
-from mcp_agent_mail.services import views
+from mcp_agent_mail.services.mail import views
 from mcp_agent_mail.timeutil import utcnow
 
 P = quote(PROJECT, safe="")

@@ -14,7 +14,7 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.db import get_session, schema, write_session
-from mcp_agent_mail.services.auth import BINDINGS, hash_token
+from mcp_agent_mail.services.identity.auth import BINDINGS, hash_token
 from mcp_agent_mail.tools._adapter import current_session_key
 
 PROJECT = "/work/auth-test"

@@ -13,7 +13,7 @@ from fastmcp.exceptions import ToolError
 from gitrepo import run_git
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import clear_settings_cache
-from mcp_agent_mail.services.auth import BINDINGS
+from mcp_agent_mail.services.identity.auth import BINDINGS
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from fastmcp.exceptions import ToolError
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive import flush_pending
 from mcp_agent_mail.config import clear_settings_cache
-from mcp_agent_mail.services.auth import BINDINGS
+from mcp_agent_mail.services.identity.auth import BINDINGS
 
 PROJECT = "/work/identity-test"
 

@@ -16,8 +16,8 @@ from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive.render import parse_message_document
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db import get_session, schema, write_session
-from mcp_agent_mail.services.auth import BINDINGS
-from mcp_agent_mail.services.doctor_checks import OK, run_checks
+from mcp_agent_mail.services.doctor.checks import OK, run_checks
+from mcp_agent_mail.services.identity.auth import BINDINGS
 from mcp_agent_mail.timeutil import utcnow
 
 PROJECT = "/work/life-test"

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.db import get_session, schema, write_session
-from mcp_agent_mail.services.messages import in_thread
+from mcp_agent_mail.services.mail.messages import in_thread
 
 PROJECT = "/work/mail-test"
 AGENTS = ("BlueLake", "RedFox", "GreenCastle")

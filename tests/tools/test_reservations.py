@@ -15,8 +15,8 @@ from sqlalchemy import text
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.db import get_session
 from mcp_agent_mail.db.types import to_db_text
-from mcp_agent_mail.services.patterns import patterns_overlap
-from mcp_agent_mail.services.reservations import list_active_reservations
+from mcp_agent_mail.services.reservations.leases import list_active_reservations
+from mcp_agent_mail.services.reservations.patterns import patterns_overlap
 from mcp_agent_mail.timeutil import utcnow
 
 PROJECT = "/work/reservations-test"
@@ -299,7 +299,7 @@ async def test_list_active_reservations_shape(client):
 
 RACE_SCRIPT = """
 import asyncio, json, sys, time
-from mcp_agent_mail.services.reservations import reserve_paths
+from mcp_agent_mail.services.reservations.leases import reserve_paths
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))
 result = asyncio.run(reserve_paths(sys.argv[1], sys.argv[3], ["src/**"], 3600, True, "race"))

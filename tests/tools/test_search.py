@@ -133,7 +133,7 @@ async def test_limit_and_errors(client):
 
 
 async def test_very_common_words_rank_the_newest_matches(client, monkeypatch):
-    from mcp_agent_mail.services import search as search_service
+    from mcp_agent_mail.services.mail import search as search_service
 
     monkeypatch.setattr(search_service, "RANK_WINDOW", 2)
     hits = await subjects(client, "the", limit=10)

@@ -14,7 +14,7 @@ from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.db import get_session
 from mcp_agent_mail.db.types import to_db_text
-from mcp_agent_mail.services.auth import BINDINGS
+from mcp_agent_mail.services.identity.auth import BINDINGS
 from mcp_agent_mail.timeutil import parse_timestamp, utcnow
 
 PROJECT = "/work/windows-test"

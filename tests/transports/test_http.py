@@ -26,7 +26,7 @@ from mail_scenario import (
 )
 from starlette.testclient import TestClient
 
-from mcp_agent_mail.http import build_http_app
+from mcp_agent_mail.http.app import build_http_app
 
 TOOL_CALL = {
     "jsonrpc": "2.0",
@@ -139,7 +139,7 @@ def test_health_endpoints_of_running_server(server):
 def test_running_server_is_visible_to_maintenance_commands(server, monkeypatch):
     from mcp_agent_mail.config import get_settings
     from mcp_agent_mail.errors import ServerRunningError
-    from mcp_agent_mail.services.server_registry import exclusive_mailbox, running_servers
+    from mcp_agent_mail.services.recovery.server_registry import exclusive_mailbox, running_servers
 
     for name in ("MCP_AGENT_MAIL_HOME", "DATABASE_URL", "STORAGE_ROOT"):
         monkeypatch.setenv(name, server.env[name])

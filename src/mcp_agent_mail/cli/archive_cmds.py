@@ -89,7 +89,7 @@ def save(
     ] = None,
 ) -> None:
     """Save a restore point: a consistent snapshot of the database and the Git archive, unaltered."""
-    from mcp_agent_mail.services.restore_points import save_restore_point
+    from mcp_agent_mail.services.recovery.restore_points import save_restore_point
 
     settings = get_settings()
     with _progress() as progress:
@@ -110,7 +110,7 @@ def list_points(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List saved restore points, newest first."""
-    from mcp_agent_mail.services.restore_points import list_restore_points
+    from mcp_agent_mail.services.recovery.restore_points import list_restore_points
 
     directory = _states_dir()
     entries = list_restore_points(directory)
@@ -145,10 +145,10 @@ def restore(
     ] = False,
 ) -> None:
     """Replace the database and Git archive with a restore point (current data is kept as *.backup-*)."""
-    from mcp_agent_mail.services import zipsafe
-    from mcp_agent_mail.services.restore import execute_restore, plan_restore
-    from mcp_agent_mail.services.restore_points import resolve_restore_point
-    from mcp_agent_mail.services.server_registry import ensure_no_servers
+    from mcp_agent_mail.services.recovery import zipsafe
+    from mcp_agent_mail.services.recovery.restore import execute_restore, plan_restore
+    from mcp_agent_mail.services.recovery.restore_points import resolve_restore_point
+    from mcp_agent_mail.services.recovery.server_registry import ensure_no_servers
 
     settings = get_settings()
     path = resolve_restore_point(_states_dir(), archive)

@@ -57,7 +57,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print {findings, summary} as JSON.")] = False,
 ) -> None:
     """Check the mailbox without changing anything; exit 1 when any check finds an error."""
-    from mcp_agent_mail.services.doctor_checks import run_checks
+    from mcp_agent_mail.services.doctor.checks import run_checks
 
     report = run_checks(get_settings())
     if as_json:
@@ -74,7 +74,7 @@ def repair(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Repair what `doctor check` finds, after saving a pre-repair restore point."""
-    from mcp_agent_mail.services.doctor_repair import execute_repair, plan_repair
+    from mcp_agent_mail.services.doctor.repair import execute_repair, plan_repair
 
     settings = get_settings()
     report, actions = plan_repair(settings)
@@ -120,7 +120,7 @@ def rebuild_db(
     ] = False,
 ) -> None:
     """Recreate projects, agents, messages, recipients and reservations from the Git archive."""
-    from mcp_agent_mail.services.rebuild import rebuild_database
+    from mcp_agent_mail.services.recovery.rebuild import rebuild_database
 
     if not from_archive:
         raise InvalidArgumentError(

@@ -33,7 +33,7 @@ def install(
     ] = False,
 ) -> None:
     """Install the guard's pre-commit hook (and pre-push with --prepush); an existing hook keeps running."""
-    from mcp_agent_mail.services.guard import install_for_project
+    from mcp_agent_mail.services.reservations.guard import install_for_project
 
     installed = asyncio.run(install_for_project(project, _absolute(repo), prepush=prepush))
     typer.secho(f"Installed guard for {installed['human_key']} at {installed['hook']}", fg=typer.colors.GREEN)
@@ -47,7 +47,7 @@ def install(
 def uninstall(repo: Annotated[str, typer.Argument(help="The code repository to remove the guard from.")]) -> None:
     """Remove the guard's hooks, restoring any hook it had chained."""
     from mcp_agent_mail.guard.install import hooks_dir
-    from mcp_agent_mail.services.guard import repo_path, uninstall_precommit_guard
+    from mcp_agent_mail.services.reservations.guard import repo_path, uninstall_precommit_guard
 
     path = repo_path(_absolute(repo))
     hooks = hooks_dir(path)
@@ -73,7 +73,7 @@ def status(repo: Annotated[str, typer.Argument(help="The code repository to insp
     from rich.table import Table
 
     from mcp_agent_mail.guard.install import guard_status
-    from mcp_agent_mail.services.guard import repo_path
+    from mcp_agent_mail.services.reservations.guard import repo_path
 
     report = guard_status(repo_path(_absolute(repo)))
     table = Table(title=f"Guard in {report['hooks_dir']}")
@@ -109,7 +109,7 @@ def check(
 ) -> None:
     """Check paths given on stdin (one per line, or NUL-separated) against other agents' exclusive reservations."""
     from mcp_agent_mail.guard.hook import run_check
-    from mcp_agent_mail.services.guard import repo_path
+    from mcp_agent_mail.services.reservations.guard import repo_path
 
     path = repo_path(_absolute(repo)) if repo else Path.cwd()
     agent = os.environ.get("AGENT_NAME", "").strip() or None

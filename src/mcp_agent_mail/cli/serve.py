@@ -129,7 +129,7 @@ def _check_port_free(host: str, port: int) -> None:
 
 def _hold_mailbox(settings: Settings, transport: str) -> contextlib.AbstractContextManager[Any]:
     """Register this process as one of the (possibly many) servers of the mailbox while it runs."""
-    from mcp_agent_mail.services.server_registry import hold_server_registration
+    from mcp_agent_mail.services.recovery.server_registry import hold_server_registration
 
     return hold_server_registration(settings, transport)
 
@@ -163,7 +163,7 @@ def serve(
     """Serve MCP over Streamable HTTP (plus /health/liveness and /health/readiness) until SIGINT/SIGTERM."""
     import uvicorn
 
-    from mcp_agent_mail.http import build_http_app, freeze_startup_heap
+    from mcp_agent_mail.http.app import build_http_app, freeze_startup_heap
     from mcp_agent_mail.logging_setup import configure_logging
 
     _apply_http_options(host, port, path)

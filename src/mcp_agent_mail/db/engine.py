@@ -121,7 +121,7 @@ def _prepare_sqlite_file(url: str) -> None:
 def _finish_interrupted_restore(path: Path) -> None:
     """Before opening ``path``, finish or undo a restore that a crash interrupted (one stat when there is none)."""
     if Path(f"{path}.restore-journal").exists():
-        from mcp_agent_mail.services.restore_journal import finish_interrupted_restore
+        from mcp_agent_mail.services.recovery.restore_journal import finish_interrupted_restore
 
         finish_interrupted_restore(path)
 

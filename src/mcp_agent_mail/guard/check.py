@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from mcp_agent_mail.services.names import name_key
-from mcp_agent_mail.services.patterns import is_virtual, pattern_matches, read_stored_pattern
+from mcp_agent_mail.services.identity.names import name_key
+from mcp_agent_mail.services.reservations.patterns import is_virtual, pattern_matches, read_stored_pattern
 
 BUSY_TIMEOUT_SECONDS = 5.0
 _STORED_FORMAT = "%Y-%m-%d %H:%M:%S.%f"

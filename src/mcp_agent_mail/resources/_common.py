@@ -16,8 +16,8 @@ from sqlalchemy import RowMapping, select
 
 from mcp_agent_mail.db import get_session, schema
 from mcp_agent_mail.errors import AgentMailError, InvalidArgumentError
-from mcp_agent_mail.services import auth
-from mcp_agent_mail.services.common import get_agent, resolve_project
+from mcp_agent_mail.services.identity import auth
+from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 
 logger = logging.getLogger("mcp_agent_mail.resources")
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail.resources._common import json_resource
-from mcp_agent_mail.services.project_identity import project_identity
+from mcp_agent_mail.services.identity.project_identity import project_identity
 
 
 def register(mcp: FastMCP) -> None:

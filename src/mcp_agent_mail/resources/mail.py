@@ -15,7 +15,7 @@ from mcp_agent_mail.resources._common import (
     require_project,
     viewer,
 )
-from mcp_agent_mail.services import views
+from mcp_agent_mail.services.mail import views
 
 _AUTH = " In strict identity mode pass agent_token (the agent's registration_token) unless this session registered it."
 

@@ -7,8 +7,8 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail.resources._common import json_resource
-from mcp_agent_mail.services import directory
-from mcp_agent_mail.services.projects import list_projects
+from mcp_agent_mail.services.identity import roster as directory
+from mcp_agent_mail.services.identity.projects import list_projects
 
 
 def register(mcp: FastMCP) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail.resources._common import bool_param, json_resource
-from mcp_agent_mail.services import directory
+from mcp_agent_mail.services.identity import roster as directory
 
 
 def register(mcp: FastMCP) -> None:

@@ -19,9 +19,10 @@ from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import get_session
 from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.resources._common import int_param, json_resource
-from mcp_agent_mail.services import auth, metrics
-from mcp_agent_mail.services.common import get_agent, resolve_project
-from mcp_agent_mail.services.names import name_key
+from mcp_agent_mail.services import metrics
+from mcp_agent_mail.services.identity import auth
+from mcp_agent_mail.services.identity.names import name_key
+from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 from mcp_agent_mail.timeutil import iso, utcnow
 
 CLUSTERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (

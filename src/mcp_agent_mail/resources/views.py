@@ -8,7 +8,7 @@ from fastmcp import FastMCP
 
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.resources._common import authorize_owner, int_param, json_resource, require_project
-from mcp_agent_mail.services import views
+from mcp_agent_mail.services.mail import views
 
 _AUTH = " In strict identity mode pass agent_token unless this session registered the agent."
 _DAY = 86400

@@ -22,7 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from mcp_agent_mail.db.engine import database_error
 from mcp_agent_mail.errors import AgentMailError
-from mcp_agent_mail.services import auth
+from mcp_agent_mail.services.identity import auth
 from mcp_agent_mail.text_guard import find_invalid_text, invalid_text_error
 from mcp_agent_mail.tools.formatting import FormatParam, normalise_format, prune, table_result
 from mcp_agent_mail.tools.schemas import lean_input_schema
@@ -163,7 +163,7 @@ def agent_mail_tool(
     ``acts_as`` names the parameter holding the agent the caller acts as (e.g. ``sender_name``);
     ``token_param`` names the parameter a client may use to prove it is that agent. The tool
     then gets that optional parameter in its schema (even if ``fn`` does not take it), the caller
-    is checked by :mod:`mcp_agent_mail.services.auth` before ``fn`` runs, and a dict result gains
+    is checked by :mod:`mcp_agent_mail.services.identity.auth` before ``fn`` runs, and a dict result gains
     ``verified`` (``verified_sender`` for senders). ``project_admin`` checks instead that the caller
     speaks for the project (a token of any of its agents). A result carrying a fresh
     ``registration_token`` binds the calling session to that agent.

@@ -8,7 +8,7 @@ from fastmcp import FastMCP
 from pydantic import Field
 
 from mcp_agent_mail.errors import InvalidArgumentError
-from mcp_agent_mail.services import contacts
+from mcp_agent_mail.services.mail import contacts
 from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool, current_session_key
 from mcp_agent_mail.tools.params import Me, ProjectKey

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastmcp import FastMCP
 from pydantic import Field
 
-from mcp_agent_mail.services import guard
+from mcp_agent_mail.services.reservations import guard
 from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool
 from mcp_agent_mail.tools.params import ProjectKey

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastmcp import FastMCP
 from pydantic import Field
 
-from mcp_agent_mail.services import agents, health, projects
+from mcp_agent_mail.services import health
+from mcp_agent_mail.services.identity import agents, projects
 from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool, current_session_key
 from mcp_agent_mail.tools.params import HumanKey, Model, Program, ProjectKey, Task

@@ -8,7 +8,8 @@ from fastmcp import FastMCP
 from pydantic import Field
 
 from mcp_agent_mail.errors import InvalidArgumentError
-from mcp_agent_mail.services import summaries, topics
+from mcp_agent_mail.services.mail import topics
+from mcp_agent_mail.services.summaries import summarize as summaries
 from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool
 from mcp_agent_mail.tools.params import Bodies, Limit, ProjectKey, SinceTs

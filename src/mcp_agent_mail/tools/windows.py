@@ -6,7 +6,7 @@ from typing import Any
 
 from fastmcp import FastMCP
 
-from mcp_agent_mail.services import windows
+from mcp_agent_mail.services.identity import windows
 from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool
 from mcp_agent_mail.tools.params import ProjectKey

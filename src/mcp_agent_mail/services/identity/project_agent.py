@@ -1,0 +1,62 @@
+"""Resolve a project and one of its agents in a single statement (the hot path of agent-facing tools)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcp_agent_mail.db import schema
+from mcp_agent_mail.services.identity.names import looks_like_placeholder, name_key
+from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
+
+Row = Mapping[Any, Any]  # a result row, or a dict shaped like one
+
+_pr, _ag = schema.projects, schema.agents
+_AGENT_PREFIX = "agent__"
+_COLUMNS = (*_pr.c, *(column.label(_AGENT_PREFIX + column.name) for column in _ag.c))
+_FROM = _pr.join(_ag, (_ag.c.project_id == _pr.c.id) & (_ag.c.name_key == bindparam("name_key")))
+# A project key is an absolute path (stored normalised) or a slug: one prepared statement for each.
+_BY_PATH = (
+    select(*_COLUMNS)
+    .select_from(_FROM)
+    .where(or_(_pr.c.human_key == bindparam("key"), _pr.c.human_key == bindparam("normalised")))
+)
+_BY_SLUG = select(*_COLUMNS).select_from(_FROM).where(_pr.c.slug == bindparam("key"))
+
+
+async def project_and_agent(
+    session: AsyncSession,
+    project_key: str,
+    agent_name: str,
+    *,
+    check_project: Callable[[Row], None] | None = None,
+    field: str = "agent_name",
+) -> tuple[Row, Row]:
+    """Return (project, agent) rows; on any miss fall back to the full lookups and their coded errors.
+
+    ``check_project`` runs on the project before the agent is looked up on the slow path, so a
+    refusal about the project (e.g. archived) wins over a missing agent, as with separate lookups;
+    callers run it themselves on the result of the fast path.
+    """
+    raw = project_key.strip() if isinstance(project_key, str) else ""
+    name = agent_name.strip() if isinstance(agent_name, str) else ""
+    row = None
+    if raw and name and not looks_like_placeholder(name):
+        if raw.startswith("/"):
+            params = {"key": raw, "normalised": posixpath.normpath(raw), "name_key": name_key(name)}
+            row = (await session.execute(_BY_PATH, params)).mappings().first()
+        else:
+            params = {"key": raw.lower(), "name_key": name_key(name)}
+            row = (await session.execute(_BY_SLUG, params)).mappings().first()
+    if row is None:
+        found = await resolve_project(session, project_key)
+        if check_project is not None:
+            check_project(found)
+        return found, await get_agent(session, found, agent_name, field=field)
+    project = {column.name: row[column.name] for column in _pr.c}
+    agent = {column.name: row[_AGENT_PREFIX + column.name] for column in _ag.c}
+    return project, agent

@@ -1,0 +1,1 @@
+"""Mail: sending, recipients, attachments, inboxes and views, topics, search, contacts and contact policy."""

@@ -1,0 +1,495 @@
+"""Messages: sending new mail and replying in threads."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, RowMapping, bindparam, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcp_agent_mail import archive
+from mcp_agent_mail.config import get_settings
+from mcp_agent_mail.db import run_read, run_write, schema
+from mcp_agent_mail.errors import (
+    AgentMailError,
+    AgentRetiredError,
+    ContactRequiredError,
+    InvalidArgumentError,
+    NotFoundError,
+    ProjectArchivedError,
+)
+from mcp_agent_mail.services.identity.project_agent import project_and_agent
+from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project, touch_agent
+from mcp_agent_mail.services.mail import attachments, policy
+from mcp_agent_mail.services.mail import recipients as rcpt
+from mcp_agent_mail.timeutil import iso, utcnow
+
+IMPORTANCE_LEVELS = ("low", "normal", "high", "urgent")
+SUBJECT_MAX = 200
+BODY_MAX_BYTES = 1024 * 1024
+_THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated message, ready to store."""
+
+    subject: str
+    body_md: str
+    importance: str
+    ack_required: bool
+    thread_id: str | None
+    topic: str | None
+    notices: tuple[str, ...] = ()
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+def check_importance(value: str) -> str:
+    """Return the lowercase importance, or raise INVALID_ARGUMENT if it is not low|normal|high|urgent."""
+    cleaned = (value or "").strip().lower() if isinstance(value, str) else ""
+    if cleaned not in IMPORTANCE_LEVELS:
+        raise InvalidArgumentError(
+            f"importance {value!r} is not one of {', '.join(IMPORTANCE_LEVELS)}.",
+            hint="Use normal unless the message really is high or urgent.",
+        )
+    return cleaned
+
+
+def check_subject(value: str, notices: list[str]) -> str:
+    """Return the trimmed subject, cut to 200 characters (adding a notice), or raise if empty."""
+    cleaned = (value or "").strip() if isinstance(value, str) else ""
+    if not cleaned:
+        raise InvalidArgumentError("subject is empty.", hint="Give the message a short subject line.")
+    if len(cleaned) > SUBJECT_MAX:
+        notices.append(f"subject was {len(cleaned)} characters and was cut to {SUBJECT_MAX}.")
+        cleaned = cleaned[:SUBJECT_MAX].rstrip()
+    return cleaned
+
+
+def check_body(value: str) -> str:
+    """Return the Markdown body, or raise if it is not a string or larger than 1 MiB."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError("body_md must be a string of Markdown.")
+    size = len(value.encode("utf-8", errors="surrogatepass"))
+    if size > BODY_MAX_BYTES:
+        raise InvalidArgumentError(
+            f"body_md is {size} bytes; the limit is {BODY_MAX_BYTES} bytes.",
+            hint="Shorten the body or split it into several messages in one thread.",
+        )
+    return value
+
+
+def check_thread_id(value: str | None) -> str | None:
+    """Return the trimmed thread id (None when blank), or raise if it has invalid characters."""
+    if value is None:
+        return None
+    cleaned = str(value).strip()
+    if not cleaned:
+        return None
+    if not _THREAD_ID.match(cleaned):
+        raise InvalidArgumentError(
+            f"thread_id {value!r} is not valid.",
+            hint="Use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. FEAT-123 or 42).",
+        )
+    return cleaned
+
+
+def check_topic(value: str | None) -> str | None:
+    """Return the trimmed topic (None when blank), or raise if it is not 1-64 of [A-Za-z0-9_-]."""
+    if value is None:
+        return None
+    cleaned = value.strip()
+    if not cleaned:
+        return None
+    if not _TOPIC.match(cleaned):
+        raise InvalidArgumentError(
+            f"topic {value!r} is not valid.", hint="Use 1-64 letters, digits, '_' or '-', e.g. build-status."
+        )
+    return cleaned
+
+
+def in_thread(thread_id: str) -> ColumnElement[bool]:
+    """Return the condition for messages of a thread: its thread_id, or the seed message whose id it is."""
+    m = schema.messages
+    condition: ColumnElement[bool] = m.c.thread_id == thread_id
+    if thread_id.isdigit():
+        condition = or_(condition, m.c.id == int(thread_id))
+    return condition
+
+
+def ensure_writable(project: RowMapping) -> None:
+    """Raise PROJECT_ARCHIVED when the project accepts no new writes."""
+    if project["archived_at"] is not None:
+        raise ProjectArchivedError(f"Project {project['slug']!r} is archived.")
+
+
+def ensure_active(agent: RowMapping) -> None:
+    """Raise AGENT_RETIRED when the agent may not send."""
+    if agent["retired_at"] is not None:
+        raise AgentRetiredError(f"Agent {agent['name']!r} is retired.")
+
+
+_m, _r = schema.messages, schema.message_recipients
+_INSERT_MESSAGE = _m.insert().returning(_m.c.id)
+_INSERT_RECIPIENTS = _r.insert()
+_VISIBLE_MESSAGE = select(_m).where(
+    _m.c.id == bindparam("message_id"),
+    (_m.c.sender_id == bindparam("agent_id"))
+    | exists().where(_r.c.message_id == _m.c.id, _r.c.agent_id == bindparam("agent_id")),
+)
+
+
+async def _project_and_sender(
+    session: AsyncSession, project_key: str, sender_name: str
+) -> tuple[RowMapping, RowMapping]:
+    """Resolve the project (writable) and the sender (active) in one statement, with the usual coded errors."""
+    found_project, found_sender = await project_and_agent(
+        session, project_key, sender_name, check_project=lambda row: ensure_writable(cast(RowMapping, row)),
+        field="sender_name",
+    )
+    project, sender = cast(RowMapping, found_project), cast(RowMapping, found_sender)
+    ensure_writable(project)
+    ensure_active(sender)
+    return project, sender
+
+
+async def store_message(
+    session: AsyncSession,
+    project: RowMapping,
+    sender: RowMapping,
+    draft: Draft,
+    recipients: rcpt.Recipients,
+    blobs: dict[str, tuple[str, bytes]] | None = None,
+) -> dict[str, Any]:
+    """Insert a message, its recipient rows and attachment blobs, queue it for the archive; return its payload."""
+    now = utcnow()
+    await attachments.store_blobs(session, blobs or {}, now)
+    values = {
+        "project_id": project["id"],
+        "sender_id": sender["id"],
+        "thread_id": draft.thread_id,
+        "topic": draft.topic,
+        "subject": draft.subject,
+        "body_md": draft.body_md,
+        "importance": draft.importance,
+        "ack_required": draft.ack_required,
+        "created_ts": now,
+        # Keys sorted as in the archive's front matter, so a rebuilt row is the same text.
+        "attachments": [dict(sorted(meta.items())) for meta in draft.attachments],
+    }
+    message_id = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
+    await session.execute(_INSERT_RECIPIENTS, recipients.rows(message_id))
+    await touch_agent(session, sender["project_id"], sender["id"], now)
+    await archive.enqueue(session, project["id"], "message", message_id)
+    return _payload(message_id, project, sender, draft, recipients, now)
+
+
+def _payload(
+    message_id: int,
+    project: RowMapping,
+    sender: RowMapping,
+    draft: Draft,
+    recipients: rcpt.Recipients,
+    created: datetime,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": message_id,
+        "project_id": project["id"],
+        "sender_id": sender["id"],
+        "from": sender["name"],
+    }
+    if draft.thread_id is not None:
+        payload["thread_id"] = draft.thread_id
+    if draft.topic is not None:
+        payload["topic"] = draft.topic
+    payload.update(
+        subject=draft.subject,
+        importance=draft.importance,
+        ack_required=draft.ack_required,
+        created_ts=iso(created),
+    )
+    if draft.attachments:
+        payload["attachments"] = list(draft.attachments)
+    payload.update(
+        body_md=draft.body_md,
+        to=recipients.names("to"),
+        cc=recipients.names("cc"),
+        bcc=recipients.names("bcc"),
+    )
+    return payload
+
+
+def _result(project: RowMapping, payload: dict[str, Any], notices: tuple[str, ...]) -> dict[str, Any]:
+    result: dict[str, Any] = {"deliveries": [{"project": project["human_key"], "payload": payload}], "count": 1}
+    if payload.get("attachments"):
+        result["attachments"] = payload["attachments"]
+    if notices:
+        result["notices"] = list(notices)
+    return result
+
+
+async def _prepare_attachments(
+    project_key: str, sender_name: str, draft: Draft, paths: list[str], convert_images: bool | None
+) -> tuple[Draft, dict[str, tuple[str, bytes]]]:
+    """Resolve images and files against the project directory (outside the write transaction)."""
+    if not paths and not attachments.has_images(draft.body_md):
+        return draft, {}
+
+    async def lookup(session: AsyncSession) -> tuple[RowMapping, RowMapping]:
+        project = await resolve_project(session, project_key)
+        return project, await get_agent(session, project, sender_name, field="sender_name")
+
+    project, sender = await run_read(lookup)
+    prepared = await asyncio.to_thread(
+        attachments.prepare,
+        draft.body_md,
+        paths,
+        project_dir=project["human_key"],
+        slug=project["slug"],
+        attachments_policy=sender["attachments_policy"],
+        convert_images=convert_images,
+        settings=get_settings(),
+    )
+    if len(prepared.body_md.encode("utf-8", errors="surrogatepass")) > BODY_MAX_BYTES:
+        raise InvalidArgumentError(
+            f"With inlined images the body exceeds {BODY_MAX_BYTES} bytes.",
+            hint="Attach fewer or smaller images, or set the sender's attachments_policy to file.",
+        )
+    updated = replace(
+        draft,
+        body_md=prepared.body_md,
+        attachments=tuple(prepared.metas),
+        notices=draft.notices + tuple(prepared.notices),
+    )
+    return updated, prepared.blobs
+
+
+async def _enforce(
+    session: AsyncSession, project: RowMapping, sender: RowMapping, recipients: rcpt.Recipients, thread_id: str | None
+) -> None:
+    """Refuse the whole send if any recipient's project, state or contact policy forbids it."""
+    await rcpt.check_projects_writable(session, recipients)
+    verdict = await policy.evaluate(session, sender, recipients.agents.values(), thread_id=thread_id)
+
+    def project_of(row: RowMapping) -> str | None:
+        return None if row["project_id"] == project["id"] else recipients.slugs.get(row["project_id"])
+
+    policy.raise_refusals(verdict, sender, project, recipients.label, project_of)
+
+
+async def _add_broadcast(
+    session: AsyncSession, project: RowMapping, sender: RowMapping, explicit: rcpt.Recipients, thread_id: str | None
+) -> tuple[rcpt.Recipients, list[dict[str, str]]]:
+    """Address every active agent of the project the sender may write to; list the ones skipped."""
+    a = schema.agents
+    rows = (
+        await session.execute(
+            select(a)
+            .where(
+                a.c.project_id == project["id"],
+                a.c.id != sender["id"],
+                a.c.retired_at.is_(None),
+                a.c.contact_policy != "block_all",
+            )
+            .order_by(a.c.name_key)
+        )
+    ).mappings().all()
+    verdict = await policy.evaluate(session, sender, rows, thread_id=thread_id)
+    merged = rcpt.Recipients(home_project_id=project["id"])
+    for row in verdict.allowed:
+        merged.add(row, "to")
+    for agent_id, kind in explicit.kinds.items():
+        merged.add(explicit.agents[agent_id], kind)
+    merged.slugs.update(explicit.slugs)
+    skipped = [{"name": row["name"], "reason": "CONTACT_BLOCKED"} for row in verdict.blocked]
+    skipped += [{"name": row["name"], "reason": "CONTACT_REQUIRED"} for row in verdict.required]
+    if not merged.kinds:
+        raise InvalidArgumentError(
+            f"Nobody in project {project['slug']!r} can receive this broadcast.",
+            hint="Other agents are retired, block all mail, or need a contact request first (request_contact).",
+            data={"skipped": skipped},
+        )
+    return merged, skipped
+
+
+async def _request_contacts(project_key: str, sender_name: str, exc: ContactRequiredError) -> list[str]:
+    """Send a contact request to each recipient that needs one; return those that got it."""
+    from mcp_agent_mail.services.mail import contacts
+
+    requested: list[str] = []
+    for label in exc.data.get("recipients_blocked", []):
+        address = rcpt.parse_address(label)
+        try:
+            await contacts.request_contact(
+                project_key, sender_name, address.name, to_project=address.project,
+                reason=f"{sender_name} tried to send you a message and asks to be allowed to write to you.",
+            )
+        except AgentMailError:
+            continue
+        requested.append(label)
+    return requested
+
+
+async def send_message(
+    project_key: str,
+    sender_name: str,
+    to: list[str] | None,
+    subject: str,
+    body_md: str,
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    importance: str = "normal",
+    ack_required: bool = False,
+    thread_id: str | None = None,
+    topic: str | None = None,
+    attachment_paths: list[str] | None = None,
+    convert_images: bool | None = None,
+    broadcast: bool = False,
+    auto_contact_if_blocked: bool | None = None,
+) -> dict[str, Any]:
+    """Store a new message for the named recipients (or the whole project) and queue it for the archive."""
+    notices: list[str] = []
+    draft = Draft(
+        subject=check_subject(subject, notices),
+        body_md=check_body(body_md),
+        importance=check_importance(importance),
+        ack_required=bool(ack_required),
+        thread_id=check_thread_id(thread_id),
+        topic=check_topic(topic),
+        notices=tuple(notices),
+    )
+    if broadcast:
+        if any(isinstance(name, str) and name.strip() for name in to or []):
+            raise InvalidArgumentError(
+                "broadcast=true writes to every agent of the project; to must be empty.",
+                hint="Leave to empty for a broadcast, or drop broadcast to address agents by name.",
+            )
+        lists = rcpt.clean_lists([], cc, bcc, allow_empty=True)
+    else:
+        lists = rcpt.clean_lists(to, cc, bcc)
+    paths = attachments.check_paths(attachment_paths)
+    draft, blobs = await _prepare_attachments(project_key, sender_name, draft, paths, convert_images)
+
+    async def transaction(
+        session: AsyncSession,
+    ) -> tuple[RowMapping, dict[str, Any], list[dict[str, str]]]:
+        project, sender = await _project_and_sender(session, project_key, sender_name)
+        recipients = await rcpt.resolve(session, project, lists)
+        await _enforce(session, project, sender, recipients, draft.thread_id)
+        skipped: list[dict[str, str]] = []
+        if broadcast:
+            recipients, skipped = await _add_broadcast(session, project, sender, recipients, draft.thread_id)
+        payload = await store_message(session, project, sender, draft, recipients, blobs)
+        return project, payload, skipped
+
+    try:
+        project, payload, skipped = await run_write(transaction)
+    except ContactRequiredError as exc:
+        if not auto_contact_if_blocked:
+            raise
+        requested = await _request_contacts(project_key, sender_name, exc)
+        archive.wake_writer()
+        message = exc.message
+        if requested:
+            message += f" Contact requests were sent to {', '.join(requested)}; send again once they approve."
+        raise ContactRequiredError(
+            message,
+            hint="Wait for each recipient to call respond_contact (list_contacts shows the status), then resend.",
+            data={**exc.data, "auto_contact_requested": requested},
+        ) from exc
+    archive.wake_writer()
+    result = _result(project, payload, draft.notices)
+    if skipped:
+        result["skipped"] = skipped
+    return result
+
+
+def reply_subject(original: str, prefix: str) -> str:
+    """Prefix a subject once (``Re: x`` stays ``Re: x``); an empty prefix keeps it as is."""
+    cleaned = (prefix or "").strip()
+    if not cleaned or original.lower().startswith(cleaned.lower()):
+        return original
+    return f"{cleaned} {original}"
+
+
+async def visible_message(session: AsyncSession, agent: RowMapping, message_id: int) -> RowMapping:
+    """Return a message the agent sent or received (in any project), or raise NOT_FOUND."""
+    row = (
+        await session.execute(_VISIBLE_MESSAGE, {"message_id": message_id, "agent_id": agent["id"]})
+    ).mappings().first()
+    if row is None:
+        raise NotFoundError(
+            f"Message {message_id} not found or not visible to {agent['name']}.",
+            hint="Reply only to messages you sent or received; fetch_inbox lists yours.",
+        )
+    return row
+
+
+_a, _p = schema.agents, schema.projects
+_NAME_COLUMNS = select(_a.c.name, _a.c.project_id, _p.c.slug).join(_p, _p.c.id == _a.c.project_id)
+_ORIGINAL_SENDER = _NAME_COLUMNS.where(_a.c.id == bindparam("sender_id"))
+_ORIGINAL_TO = (
+    _NAME_COLUMNS.join(_r, _r.c.agent_id == _a.c.id)
+    .where(_r.c.message_id == bindparam("message_id"), _r.c.kind == "to")
+    .order_by(_a.c.name)
+)
+
+
+async def _default_to(session: AsyncSession, original: RowMapping, sender: RowMapping) -> list[str]:
+    """Address the original sender (or, replying to yourself, the original to-recipients)."""
+    if original["sender_id"] != sender["id"]:
+        result = await session.execute(_ORIGINAL_SENDER, {"sender_id": original["sender_id"]})
+    else:
+        result = await session.execute(_ORIGINAL_TO, {"message_id": original["id"]})
+    rows = result.all()
+    return [name if project_id == sender["project_id"] else f"{name}@{slug}" for name, project_id, slug in rows]
+
+
+async def reply_message(
+    project_key: str,
+    message_id: int,
+    sender_name: str,
+    body_md: str,
+    to: list[str] | None = None,
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    subject_prefix: str = "Re:",
+) -> dict[str, Any]:
+    """Reply in the original's thread, by default to its sender (or to its recipients when it is yours)."""
+    body = check_body(body_md)
+    if to is not None:
+        rcpt.clean_lists(to, cc, bcc)  # an explicit empty list must not silently send nothing
+    base = Draft(subject="-", body_md=body, importance="normal", ack_required=False, thread_id=None, topic=None)
+    base, blobs = await _prepare_attachments(project_key, sender_name, base, [], None)
+
+    async def transaction(session: AsyncSession) -> tuple[RowMapping, dict[str, Any], Draft, RowMapping]:
+        project, sender = await _project_and_sender(session, project_key, sender_name)
+        original = await visible_message(session, sender, message_id)
+        recipients_to = to if to is not None else await _default_to(session, original, sender)
+        lists = rcpt.clean_lists(recipients_to, cc, bcc)
+        notices: list[str] = list(base.notices)
+        draft = replace(
+            base,
+            subject=check_subject(reply_subject(original["subject"], subject_prefix), notices),
+            importance=original["importance"],
+            ack_required=bool(original["ack_required"]),
+            thread_id=original["thread_id"] or str(original["id"]),
+            topic=original["topic"],
+            notices=tuple(notices),
+        )
+        recipients = await rcpt.resolve(session, project, lists)
+        await _enforce(session, project, sender, recipients, draft.thread_id)
+        payload = await store_message(session, project, sender, draft, recipients, blobs)
+        return project, payload, draft, original
+
+    project, payload, draft, original = await run_write(transaction)
+    archive.wake_writer()
+    result = _result(project, payload, draft.notices)
+    result["thread_id"] = draft.thread_id
+    result["reply_to"] = original["id"]
+    return result

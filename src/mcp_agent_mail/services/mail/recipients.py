@@ -1,0 +1,241 @@
+"""Recipients: turning the addresses in to/cc/bcc into agents, once each, in this or another project."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Literal, NoReturn
+
+from sqlalchemy import RowMapping, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcp_agent_mail.db import schema
+from mcp_agent_mail.errors import (
+    AgentMailError,
+    AgentRetiredError,
+    ConfigurationError,
+    InvalidArgumentError,
+    NotFoundError,
+    ProjectArchivedError,
+)
+from mcp_agent_mail.services.identity.names import looks_like_placeholder, name_key
+from mcp_agent_mail.services.identity.resolve import resolve_project
+
+Kind = Literal["to", "cc", "bcc"]
+KINDS: tuple[Kind, ...] = ("to", "cc", "bcc")
+MAX_RECIPIENTS = 500
+
+_PROGRAMS = frozenset({
+    "claude-code", "claude", "codex-cli", "codex", "cursor", "windsurf", "cline", "aider", "copilot",
+    "github-copilot", "gemini-cli", "gemini", "opencode", "vscode", "neovim", "vim", "emacs", "zed", "continue",
+})
+_MODEL_MARKERS = (
+    "gpt-", "gpt4", "gpt3", "claude-", "opus", "sonnet", "haiku", "gemini-", "llama", "mistral", "o1-", "o3-",
+)
+_BROADCAST = frozenset({"all", "*", "everyone", "broadcast", "@all", "@everyone"})
+
+_AGENTS_BY_KEY = select(schema.agents).where(
+    schema.agents.c.project_id == bindparam("project_id"),
+    schema.agents.c.name_key.in_(bindparam("keys", expanding=True)),
+)
+
+
+@dataclass(frozen=True)
+class Address:
+    """A parsed recipient: an agent name and, for another project, that project's slug or path."""
+
+    raw: str
+    name: str
+    project: str | None = None
+
+
+def parse_address(raw: str) -> Address:
+    """Split ``Name@<project>`` or ``project:<project>#Name`` into its parts; a bare name stays local."""
+    text = raw.strip()
+    if text.lower().startswith("project:") and "#" in text:
+        project, _, name = text[len("project:") :].rpartition("#")
+        if project.strip() and name.strip():
+            return Address(raw, name.strip(), project.strip())
+    name, sep, project = text.partition("@")
+    if sep and name.strip() and project.strip():
+        return Address(raw, name.strip(), project.strip())
+    return Address(raw, text)
+
+
+@dataclass
+class Recipients:
+    """Resolved recipients: each agent once, under its strongest kind (to > cc > bcc)."""
+
+    home_project_id: int = 0
+    agents: dict[int, RowMapping] = field(default_factory=dict)
+    kinds: dict[int, Kind] = field(default_factory=dict)
+    slugs: dict[int, str] = field(default_factory=dict)
+
+    def add(self, row: RowMapping, kind: Kind, slug: str | None = None) -> None:
+        """Add an agent unless it is already there (the first, stronger kind wins)."""
+        if row["id"] in self.kinds:
+            return
+        self.agents[row["id"]] = row
+        self.kinds[row["id"]] = kind
+        if slug is not None:
+            self.slugs[row["project_id"]] = slug
+
+    def label(self, row: RowMapping) -> str:
+        """Return ``Name`` for an agent of the sending project, ``Name@slug`` for another project's."""
+        if row["project_id"] == self.home_project_id:
+            return str(row["name"])
+        return f"{row['name']}@{self.slugs.get(row['project_id'], row['project_id'])}"
+
+    def names(self, kind: Kind) -> list[str]:
+        """Return the labels delivered under ``kind``, in the order given."""
+        return [self.label(self.agents[i]) for i, k in self.kinds.items() if k == kind]
+
+    def rows(self, message_id: int) -> list[dict[str, object]]:
+        """Return the recipient rows to insert for a message."""
+        return [{"message_id": message_id, "agent_id": i, "kind": k} for i, k in self.kinds.items()]
+
+
+def clean_lists(
+    to: list[str] | None, cc: list[str] | None, bcc: list[str] | None, *, allow_empty: bool = False
+) -> dict[Kind, list[str]]:
+    """Validate the raw recipient lists (non-empty strings, no placeholders) and require at least one name."""
+    lists: dict[Kind, list[str]] = {}
+    total = 0
+    for kind, values in zip(KINDS, (to, cc, bcc), strict=True):
+        cleaned: list[str] = []
+        for index, value in enumerate(values or []):
+            text = value.strip() if isinstance(value, str) else ""
+            if not text:
+                raise InvalidArgumentError(
+                    f"{kind}[{index}] is empty.", hint="Every recipient must be an agent name such as GreenCastle."
+                )
+            if looks_like_placeholder(text):
+                raise ConfigurationError(f"{kind}[{index}] {text!r} is a placeholder.")
+            cleaned.append(text)
+        lists[kind] = cleaned
+        total += len(cleaned)
+    if total == 0 and not allow_empty:
+        raise InvalidArgumentError(
+            "The message has no recipients.",
+            hint="Put at least one agent name in to (or cc/bcc), or pass broadcast=true to write to the project.",
+        )
+    if total > MAX_RECIPIENTS:
+        raise InvalidArgumentError(f"Too many recipients ({total}); at most {MAX_RECIPIENTS} are allowed.")
+    return lists
+
+
+def _mistake(name: str) -> str | None:
+    lowered = name.lower()
+    if lowered in _BROADCAST:
+        return f"{name!r} is not an agent: pass broadcast=true to write to every agent of the project"
+    if lowered in _PROGRAMS:
+        return f"{name!r} is a program name, not an agent name"
+    if any(marker in lowered for marker in _MODEL_MARKERS):
+        return f"{name!r} looks like a model name, not an agent name"
+    return None
+
+
+async def _project_of(session: AsyncSession, key: str, cache: dict[str, RowMapping | None]) -> RowMapping | None:
+    if key not in cache:
+        try:
+            cache[key] = await resolve_project(session, key)
+        except AgentMailError:
+            cache[key] = None
+    return cache[key]
+
+
+async def resolve(session: AsyncSession, project: RowMapping, lists: dict[Kind, list[str]]) -> Recipients:
+    """Resolve every address; raise NOT_FOUND for all unknown ones, AGENT_RETIRED for retired ones.
+
+    A bare name is looked up in ``project`` only; another project's agent must be addressed
+    explicitly as ``Name@<slug or path>`` or ``project:<slug or path>#Name``.
+    """
+    projects: dict[str, RowMapping | None] = {}
+    wanted: dict[str, tuple[RowMapping | None, str]] = {}
+    for names in lists.values():
+        for raw in names:
+            address = parse_address(raw)
+            if address.project is None:
+                target: RowMapping | None = project
+            else:
+                target = await _project_of(session, address.project, projects)
+            wanted[raw] = (target, name_key(address.name))
+    by_key: dict[tuple[int, str], RowMapping] = {}
+    for project_id in {t["id"] for t, _ in wanted.values() if t is not None}:
+        keys = {k for t, k in wanted.values() if t is not None and t["id"] == project_id}
+        rows = await session.execute(_AGENTS_BY_KEY, {"project_id": project_id, "keys": sorted(keys)})
+        by_key.update({(row["project_id"], row["name_key"]): row for row in rows.mappings()})
+    unknown = [raw for raw, (t, k) in wanted.items() if t is None or (t["id"], k) not in by_key]
+    if unknown:
+        await _raise_unknown(session, project, unknown, projects)
+    resolved = Recipients(home_project_id=project["id"])
+    for kind in KINDS:  # strongest kind first, so a later duplicate keeps it
+        for raw in lists[kind]:
+            target, key = wanted[raw]
+            assert target is not None
+            resolved.add(by_key[(target["id"], key)], kind, target["slug"])
+    check_deliverable(resolved)
+    return resolved
+
+
+def check_deliverable(recipients: Recipients) -> None:
+    """Raise AGENT_RETIRED for retired recipients and PROJECT_ARCHIVED for archived foreign projects."""
+    retired = [recipients.label(row) for row in recipients.agents.values() if row["retired_at"] is not None]
+    if retired:
+        raise AgentRetiredError(
+            f"Recipient(s) retired: {', '.join(retired)}.",
+            hint="Remove them from the recipients or ask for them to be unretired.",
+            data={"retired": retired},
+        )
+
+
+async def check_projects_writable(session: AsyncSession, recipients: Recipients) -> None:
+    """Raise PROJECT_ARCHIVED when a recipient belongs to another, archived project."""
+    foreign = {row["project_id"] for row in recipients.agents.values()} - {recipients.home_project_id}
+    if not foreign:
+        return
+    p = schema.projects
+    rows = await session.execute(select(p.c.slug).where(p.c.id.in_(foreign), p.c.archived_at.is_not(None)))
+    archived = list(rows.scalars())
+    if archived:
+        raise ProjectArchivedError(
+            f"Project(s) {', '.join(archived)} are archived and receive no mail.",
+            hint="Ask for the project to be unarchived, or address agents elsewhere.",
+        )
+
+
+async def _raise_unknown(
+    session: AsyncSession, project: RowMapping, unknown: list[str], projects: dict[str, RowMapping | None]
+) -> NoReturn:
+    a = schema.agents
+    existing = list((await session.execute(select(a.c.name).where(a.c.project_id == project["id"]))).scalars())
+    parts: list[str] = []
+    suggestions: dict[str, list[str]] = {}
+    by_lower = {n.lower(): n for n in existing}
+    for raw in unknown:
+        address = parse_address(raw)
+        if address.project is not None:
+            target = projects.get(address.project)
+            if target is None:
+                parts.append(f"Project {address.project!r} of {raw!r} does not exist.")
+            else:
+                parts.append(f"No agent {address.name!r} in project {target['slug']!r}.")
+            continue
+        close = [by_lower[c] for c in difflib.get_close_matches(raw.lower(), list(by_lower), n=3, cutoff=0.4)]
+        suggestions[raw] = close
+        mistake = _mistake(raw)
+        if mistake:
+            parts.append(mistake + ".")
+        elif close:
+            parts.append(f"For {raw!r}, did you mean {', '.join(close)}?")
+    if not parts:
+        if existing:
+            parts.append(f"Agents in this project: {', '.join(sorted(existing)[:10])}.")
+        else:
+            parts.append("The project has no agents yet; register them first.")
+    parts.append("Address another project's agent as Name@<project slug or path>.")
+    raise NotFoundError(
+        f"Unknown recipient(s) in project {project['slug']!r}: {', '.join(unknown)}.",
+        hint=" ".join(parts),
+        data={"unknown": unknown, "suggestions": suggestions},
+    )

@@ -1,0 +1,268 @@
+"""Restore a saved restore point: verify, rebuild it in staging, move the current data aside, swap it in.
+
+Nothing live is touched until the archive has been verified completely and
+rebuilt next to the live data: the database as a fresh file made by this
+version's migrations holding the snapshot's rows (:mod:`.restore_db`), the Git
+archive without hooks, redirections or foreign config (:mod:`.restore_git`).
+The database (with its ``-wal``/``-shm``) and the storage root are then *moved*
+aside to ``<name>.backup-<UTC stamp>`` siblings, never deleted, under a journal
+(:mod:`.restore_journal`): a failure puts back exactly what was there before,
+and a crash at any instant is finished by the next process that opens the
+mailbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcp_agent_mail.config import Settings
+from mcp_agent_mail.db.engine import require_sqlite_path, reset_database_state
+from mcp_agent_mail.errors import ArchiveError, ConfigurationError, UnavailableError
+from mcp_agent_mail.services.recovery import restore_git, zipsafe
+from mcp_agent_mail.services.recovery.restore_db import RebuiltDatabase, SnapshotRefused, rebuild_snapshot
+from mcp_agent_mail.services.recovery.restore_journal import (
+    BACK,
+    Journal,
+    Step,
+    crash_for_tests,
+    finish_interrupted_restore,
+    journal_path,
+    pending_stages,
+    run_back,
+    run_forward,
+)
+from mcp_agent_mail.services.recovery.server_registry import exclusive_mailbox
+from mcp_agent_mail.services.recovery.staging import RESTORE_PREFIX, staging_dir, sweep_abandoned
+from mcp_agent_mail.timeutil import utcnow
+
+_DB_SIDECARS = ("-wal", "-shm")
+
+
+@dataclass
+class RestorePlan:
+    """What a restore will do, computed without changing anything."""
+
+    archive: Path
+    metadata: dict[str, Any]
+    db_path: Path
+    storage_root: Path
+    backup_suffix: str
+    moves_aside: list[tuple[Path, Path]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Describe the plan as bullet lines for people."""
+        out = [f"back up {src} -> {dst}" for src, dst in self.moves_aside]
+        out.append(f"restore database snapshot -> {self.db_path}")
+        out.append(f"restore storage repository -> {self.storage_root}")
+        return out
+
+
+@dataclass
+class RestoreResult:
+    """What a completed restore changed."""
+
+    plan: RestorePlan
+    backups: list[Path]
+    storage_files: int
+    notes: list[str] = field(default_factory=list)
+    recovered: str | None = None
+    swept: list[Path] = field(default_factory=list)
+
+
+def _backup_suffix(db_path: Path, storage_root: Path) -> str:
+    stamp = f".backup-{utcnow():%Y%m%d-%H%M%S}Z"
+    for n in range(10000):
+        suffix = stamp if n == 0 else f"{stamp}-{n:02d}"
+        names = [Path(f"{db_path}{suffix}"), Path(f"{storage_root}{suffix}")]
+        names += [Path(f"{db_path}{suffix}{s}") for s in _DB_SIDECARS]
+        if not any(os.path.lexists(p) for p in names):
+            return suffix
+    raise UnavailableError("Could not find a free name for the backups.", hint="Remove old *.backup-* files.")
+
+
+def _refresh_moves(plan: RestorePlan) -> None:
+    """Recompute what exists now and where it will be moved (the WAL may vanish when connections close)."""
+    suffix = _backup_suffix(plan.db_path, plan.storage_root)
+    plan.backup_suffix = suffix
+    plan.moves_aside = []
+    for extra in ("", *_DB_SIDECARS):
+        current = Path(f"{plan.db_path}{extra}")
+        if os.path.lexists(current):
+            plan.moves_aside.append((current, Path(f"{plan.db_path}{suffix}{extra}")))
+    if os.path.lexists(plan.storage_root):
+        plan.moves_aside.append((plan.storage_root, Path(f"{plan.storage_root}{suffix}")))
+
+
+def plan_restore(settings: Settings, verified: zipsafe.VerifiedArchive) -> RestorePlan:
+    """Compute the moves of a restore of ``verified`` over the configured database and storage root."""
+    db_path = require_sqlite_path(settings)
+    storage_root = Path(settings.storage.root)
+    if db_path.is_relative_to(storage_root):
+        raise ConfigurationError(
+            f"The database {db_path} lies inside the storage root {storage_root}; restore cannot swap them safely.",
+            hint="Keep DATABASE_URL outside STORAGE_ROOT.",
+        )
+    if verified.path.is_relative_to(storage_root):
+        raise ConfigurationError(
+            f"The restore point {verified.path} lies inside the storage root it would replace.",
+            hint="Move the restore point elsewhere (e.g. the archive list directory) and try again.",
+        )
+    plan = RestorePlan(verified.path, verified.metadata, db_path, storage_root, "")
+    _refresh_moves(plan)
+    source = verified.metadata.get("database", {}).get("source_path") if isinstance(
+        verified.metadata.get("database"), dict) else None
+    if source and source != str(db_path):
+        plan.warnings.append(f"The restore point was saved from {source}; it will be restored to {db_path}.")
+    return plan
+
+
+def _check_free_space(plan: RestorePlan, verified: zipsafe.VerifiedArchive) -> None:
+    parent = plan.db_path.parent
+    while not parent.exists():
+        parent = parent.parent
+    free = shutil.disk_usage(parent).free
+    if verified.total_bytes > free:
+        raise UnavailableError(
+            f"The restore needs {verified.total_bytes} bytes but only {free} are free near {plan.db_path}.",
+            hint="Free some disk space and try again.",
+        )
+
+
+def _restore_database(verified: zipsafe.VerifiedArchive, stage: Path, target: Path) -> RebuiltDatabase:
+    """Extract the snapshot into ``stage`` and rebuild it as a fresh database at ``target``."""
+    snapshot = stage / "snapshot.sqlite3"
+    zipsafe.extract_file(verified, verified.snapshot_member, snapshot)
+    try:
+        return rebuild_snapshot(snapshot, target, verified.path)
+    except SnapshotRefused as exc:
+        raise zipsafe.invalid(verified.path, str(exc)) from exc
+    finally:
+        snapshot.unlink(missing_ok=True)
+
+
+def _restore_storage(verified: zipsafe.VerifiedArchive, target: Path) -> tuple[int, list[str]]:
+    """Extract the storage root into ``target`` without hooks or unknown Git files; return (files, notes)."""
+    prefix = zipsafe.STORAGE_PREFIX
+    members = [name[len(prefix):] for name in verified.files if name.startswith(prefix)]
+    count = zipsafe.extract_tree(verified, prefix, target, keep=restore_git.restored)
+    try:
+        notes = restore_git.secure_git_dir(target)
+    except ValueError as exc:
+        raise zipsafe.invalid(verified.path, str(exc)) from exc
+    return count, restore_git.left_out(members) + notes
+
+
+def _aside_label(path: Path, plan: RestorePlan) -> str:
+    if path == plan.storage_root:
+        return "storage"
+    return "database" + str(path)[len(str(plan.db_path)):]
+
+
+def _swap(plan: RestorePlan, new_db: Path, new_storage: Path, stages: list[Path]) -> None:
+    """Carry out the renames under a journal, so a crash at any point is finished by the next process."""
+    journal = Journal(
+        plan.db_path,
+        str(plan.archive),
+        [Step(_aside_label(src, plan), src, dst) for src, dst in plan.moves_aside],
+        [Step("database", new_db, plan.db_path), Step("storage", new_storage, plan.storage_root)],
+        stages,
+    )
+    if hasattr(os, "sync"):
+        os.sync()  # the staged files are on disk before the journal can point at them
+    journal.create()
+    crash_for_tests("journal")
+    try:
+        run_forward(journal)
+    except BaseException as exc:
+        _undo(journal, exc)
+        raise
+    journal.remove()
+    crash_for_tests("done")
+
+
+def _undo(journal: Journal, exc: BaseException) -> None:
+    """Put back what was there after ``exc`` interrupted the swap; raise the error the user sees."""
+    try:
+        journal.direction = BACK
+        journal.save()
+        crash_for_tests("journal-back")
+        run_back(journal)
+    except (OSError, ArchiveError) as undo_exc:
+        raise ArchiveError(
+            f"Restore failed ({exc}) and could not be fully undone: {undo_exc}.",
+            hint=f"The journal {journal.path} lists every rename; fix the cause and run "
+                 "`mcp-agent-mail doctor check`, which finishes undoing it.",
+        ) from exc
+    journal.remove()
+    if isinstance(exc, (OSError, ArchiveError)):
+        raise UnavailableError(
+            f"Restore failed ({exc}); the previous database and storage are back in place, unchanged.",
+            hint="Fix the cause named in the message and run the restore again.",
+        ) from exc
+
+
+def _reset_process_caches() -> None:
+    reset_database_state()
+    from mcp_agent_mail.archive import clear_repo_cache
+
+    clear_repo_cache()
+
+
+def _sweep_stages(plan: RestorePlan) -> list[Path]:
+    """Remove staging folders that killed restores left next to the database and the storage root."""
+    keep = pending_stages(plan.db_path)
+    if keep is None:
+        return []
+    parents = dict.fromkeys([plan.db_path.parent, plan.storage_root.parent])
+    return [p for parent in parents for p in sweep_abandoned(parent, RESTORE_PREFIX, keep=keep)]
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    return os.stat(a).st_dev == os.stat(b).st_dev
+
+
+def execute_restore(
+    settings: Settings, verified: zipsafe.VerifiedArchive, plan: RestorePlan, *, ignore_running: bool = False
+) -> RestoreResult:
+    """Carry out ``plan``: rebuild and check the restore point in staging, then swap it in under a journal."""
+    guard = contextlib.nullcontext() if ignore_running else exclusive_mailbox(settings)
+    with guard:
+        recovered = finish_interrupted_restore(plan.db_path)
+        swept = _sweep_stages(plan)
+        _check_free_space(plan, verified)
+        plan.storage_root.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            db_stage = stack.enter_context(staging_dir(plan.db_path.parent, RESTORE_PREFIX))
+            handles = [db_stage]
+            if not _same_device(plan.storage_root.parent, plan.db_path.parent):
+                handles.append(stack.enter_context(staging_dir(plan.storage_root.parent, RESTORE_PREFIX)))
+            new_db = db_stage.path / "db" / plan.db_path.name
+            new_db.parent.mkdir()
+            rebuilt = _restore_database(verified, db_stage.path, new_db)
+            new_storage = handles[-1].path / "storage"
+            count, notes = _restore_storage(verified, new_storage)
+            _reset_process_caches()
+            _refresh_moves(plan)
+            crash_for_tests("staged")
+            try:
+                _swap(plan, new_db, new_storage, [h.path for h in handles])
+            except BaseException:
+                if journal_path(plan.db_path).exists():
+                    for handle in handles:
+                        handle.keep = True  # the journal still needs what is staged
+                raise
+        _reset_process_caches()
+    if rebuilt.left_out:
+        notes.insert(0, f"Left out of the database (not created by this version's migrations): "
+                        f"{', '.join(rebuilt.left_out)}.")
+    backups = [backup for _src, backup in plan.moves_aside]
+    return RestoreResult(plan, backups, count, notes, recovered, swept)
+
+
+__all__ = ["RestorePlan", "RestoreResult", "execute_restore", "plan_restore"]

@@ -1,0 +1,1 @@
+"""File reservations: leases on paths and globs, the glob matcher, staleness, and the Git guard's installation."""

@@ -1,0 +1,1 @@
+"""Thread summaries: extracting key points, decisions and actions, optionally refined by a language model."""
