@@ -199,10 +199,16 @@ async def _run(runs: int, burst: bool, only: list[str]) -> dict[str, tuple[list[
         sender, reader = names["sender"], names["reader"]
 
         async def send(i: int) -> Any:
-            return await client.call_tool("send_message", {
-                "project_key": PROJECT, "sender_name": sender, "to": [names["other"]],
-                "subject": f"bench {i}", "body_md": body,
-            })
+            return await client.call_tool(
+                "send_message",
+                {
+                    "project_key": PROJECT,
+                    "sender_name": sender,
+                    "to": [names["other"]],
+                    "subject": f"bench {i}",
+                    "body_md": body,
+                },
+            )
 
         async def fetch(_i: int) -> Any:
             result = await client.call_tool("fetch_inbox", {"project_key": PROJECT, "agent_name": reader, "limit": 20})
@@ -223,22 +229,37 @@ async def _run(runs: int, burst: bool, only: list[str]) -> dict[str, tuple[list[
             return await client.call_tool("health_check", {})
 
         for n in range(ACTIVE_RESERVATIONS):
-            await client.call_tool("file_reservation_paths", {
-                "project_key": PROJECT, "agent_name": names["other"], "paths": [f"docs/area_{n}/**"],
-            })
+            await client.call_tool(
+                "file_reservation_paths",
+                {
+                    "project_key": PROJECT,
+                    "agent_name": names["other"],
+                    "paths": [f"docs/area_{n}/**"],
+                },
+            )
 
         async def reserve(i: int) -> Any:
-            result = await client.call_tool("file_reservation_paths", {
-                "project_key": PROJECT, "agent_name": sender, "paths": [f"src/module_{i + 100}/*.py"],
-                "ttl_seconds": 3600,
-            })
+            result = await client.call_tool(
+                "file_reservation_paths",
+                {
+                    "project_key": PROJECT,
+                    "agent_name": sender,
+                    "paths": [f"src/module_{i + 100}/*.py"],
+                    "ttl_seconds": 3600,
+                },
+            )
             assert len(result.data["granted"]) == 1
             return result
 
         async def release(i: int) -> None:
-            await client.call_tool("release_file_reservations", {
-                "project_key": PROJECT, "agent_name": sender, "paths": [f"src/module_{i + 100}/*.py"],
-            })
+            await client.call_tool(
+                "release_file_reservations",
+                {
+                    "project_key": PROJECT,
+                    "agent_name": sender,
+                    "paths": [f"src/module_{i + 100}/*.py"],
+                },
+            )
             if settle is not None:
                 await settle(i)
 
@@ -289,9 +310,15 @@ def _prefill_archive(project_id: int, sender_id: int, recipients: list[int], cou
     start = utcnow() - timedelta(days=60)
     rows = [
         {
-            "project_id": project_id, "sender_id": sender_id, "thread_id": f"T-{i // 10}", "topic": None,
-            "subject": f"{rng.choice(WORDS).title()} {rng.choice(WORDS)} #{i}", "body_md": _body(rng, rare=False),
-            "importance": "normal", "ack_required": False, "created_ts": start + timedelta(seconds=i * 60),
+            "project_id": project_id,
+            "sender_id": sender_id,
+            "thread_id": f"T-{i // 10}",
+            "topic": None,
+            "subject": f"{rng.choice(WORDS).title()} {rng.choice(WORDS)} #{i}",
+            "body_md": _body(rng, rare=False),
+            "importance": "normal",
+            "ack_required": False,
+            "created_ts": start + timedelta(seconds=i * 60),
             "attachments": [],
         }
         for i in range(count)
@@ -416,15 +443,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="measured calls per operation (default 200)")
     parser.add_argument(
-        "--burst", action="store_true",
+        "--burst",
+        action="store_true",
         help="write back to back, so the archive writer commits while calls run (default: let it catch up)",
     )
     parser.add_argument(
-        "--only", action="append", default=[], metavar="WORD",
+        "--only",
+        action="append",
+        default=[],
+        metavar="WORD",
         help="measure only operations whose name contains WORD (repeatable; the baseline always runs)",
     )
     parser.add_argument(
-        "--archive", action="store_true",
+        "--archive",
+        action="store_true",
         help=f"measure archive writer throughput instead ({ARCHIVE_PREFILL} archived messages, "
         f"{ARCHIVE_SINGLES} one-send batches, then one batch of {ARCHIVE_BATCH} sends)",
     )
@@ -446,8 +478,10 @@ def main() -> int:
         configure_logging(os.environ["LOG_LEVEL"])
         results = asyncio.run(_run(args.runs, args.burst, args.only))
     mode = "burst (archive writer busy)" if args.burst else "paced (archive writer idle at each call)"
-    print(f"{args.runs} calls each, {mode}; corpus {CORPUS} messages, inbox {INBOX}, body {BODY_BYTES} bytes; "
-          f"Python {sys.version.split()[0]} on {sys.platform}")
+    print(
+        f"{args.runs} calls each, {mode}; corpus {CORPUS} messages, inbox {INBOX}, body {BODY_BYTES} bytes; "
+        f"Python {sys.version.split()[0]} on {sys.platform}"
+    )
     return 0 if _report(results) else 1
 
 

@@ -39,10 +39,19 @@ LIMIT = patterns.MAX_PATTERN_LENGTH
 SEG = patterns.MAX_SEGMENT_WILDCARDS
 TOTAL = patterns.MAX_WILDCARDS
 CACHED: tuple[Callable[..., Any], ...] = (
-    patterns._overlap_normalised, patterns._shape, patterns._is_literal, patterns._normalise,
-    globs.segments_intersect, globs.segment_tokens, globs._glob_columns, globs._segment_chunks,
-    globs._fixed_width, globs._name_columns, globs._path_columns,
-    globs.literal_text, globs.compile_path_glob,
+    patterns._overlap_normalised,
+    patterns._shape,
+    patterns._is_literal,
+    patterns._normalise,
+    globs.segments_intersect,
+    globs.segment_tokens,
+    globs._glob_columns,
+    globs._segment_chunks,
+    globs._fixed_width,
+    globs._name_columns,
+    globs._path_columns,
+    globs.literal_text,
+    globs.compile_path_glob,
 )
 
 
@@ -116,8 +125,15 @@ def random_glob(rng: random.Random) -> str:
 
 
 FAMILIES = (
-    star_heavy, class_heavy, question_heavy, double_star_heavy, deep_literal, long_literal,
-    distinct_segments, distinct_globs, random_glob,
+    star_heavy,
+    class_heavy,
+    question_heavy,
+    double_star_heavy,
+    deep_literal,
+    long_literal,
+    distinct_segments,
+    distinct_globs,
+    random_glob,
 )
 
 
@@ -129,9 +145,9 @@ def mutate(rng: random.Random, pattern: str) -> str:
     if choice == 0:
         pattern = pattern[:at] + rng.choice(pieces) + pattern[at:]
     elif choice == 1 and len(pattern) > 1:
-        pattern = pattern[:at] + pattern[at + 1:]
+        pattern = pattern[:at] + pattern[at + 1 :]
     elif choice == 2:
-        pattern = pattern[:at] + rng.choice(pieces) + pattern[at + 1:]
+        pattern = pattern[:at] + rng.choice(pieces) + pattern[at + 1 :]
     else:
         end = min(len(pattern), at + rng.randint(1, 16))
         pattern = pattern[:end] + pattern[at:end] + pattern[end:]
@@ -201,8 +217,10 @@ def summary(name: str, values: list[float]) -> tuple[str, float]:
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     worst = ordered[-1]
     verdict = "PASS" if worst <= TARGET_MS else "MISS"
-    print(f"| {name} | {len(values)} | {statistics.median(values):.3f} | {p99:.3f} | {worst:.3f} | "
-          f"≤ {TARGET_MS:g} | {verdict} |")
+    print(
+        f"| {name} | {len(values)} | {statistics.median(values):.3f} | {p99:.3f} | {worst:.3f} | "
+        f"≤ {TARGET_MS:g} | {verdict} |"
+    )
     return verdict, worst
 
 
@@ -296,10 +314,13 @@ async def run_served(root: Path, holders: int, requested: int, seed: int) -> Non
             if pattern and pattern not in wanted:
                 wanted.append(pattern)
         for i, group in enumerate(held):
-            await client.call_tool("file_reservation_paths", {"project_key": key, "agent_name": f"holder-{i}",
-                                                              "paths": group, "exclusive": True})
-        await client.call_tool("file_reservation_paths", {"project_key": key, "agent_name": "probe-1",
-                                                          "paths": ["probe/lease.txt"]})
+            await client.call_tool(
+                "file_reservation_paths",
+                {"project_key": key, "agent_name": f"holder-{i}", "paths": group, "exclusive": True},
+            )
+        await client.call_tool(
+            "file_reservation_paths", {"project_key": key, "agent_name": "probe-1", "paths": ["probe/lease.txt"]}
+        )
         cold()
         gc.collect()
         gc.freeze()  # as ``serve`` does after start-up: the set-up's objects stay out of later collections
@@ -326,9 +347,17 @@ async def run_served(root: Path, holders: int, requested: int, seed: int) -> Non
             start = time.perf_counter()
             in_lock.clear()
             if heavy:
-                result = (await client.call_tool("file_reservation_paths", {
-                    "project_key": key, "agent_name": "requester-1", "paths": wanted, "exclusive": True,
-                })).data
+                result = (
+                    await client.call_tool(
+                        "file_reservation_paths",
+                        {
+                            "project_key": key,
+                            "agent_name": "requester-1",
+                            "paths": wanted,
+                            "exclusive": True,
+                        },
+                    )
+                ).data
                 call_ms = (time.perf_counter() - start) * 1000
                 await asyncio.sleep(0.05)
             else:
@@ -338,15 +367,21 @@ async def run_served(root: Path, holders: int, requested: int, seed: int) -> Non
             print(f"\n{label}:")
             if heavy:
                 holders_listed = sum(len(c["holders"]) for c in result["conflicts"])
-                print(f"  file_reservation_paths: {len(wanted)} patterns against {len(stored)} leases "
-                      f"({len(result['granted'])} granted, {len(result['conflicts'])} in conflict listing "
-                      f"{holders_listed} holders): {call_ms:.0f} ms")
+                print(
+                    f"  file_reservation_paths: {len(wanted)} patterns against {len(stored)} leases "
+                    f"({len(result['granted'])} granted, {len(result['conflicts'])} in conflict listing "
+                    f"{holders_listed} holders): {call_ms:.0f} ms"
+                )
                 attempts = " + ".join(f"{spent:.2f}" for spent in in_lock)
                 print(f"  its work inside write transactions: {attempts} ms ({len(in_lock)} attempt(s))")
-            print(f"  event loop lateness: p50 {statistics.median(lags):.2f} ms, max {max(lags):.2f} ms "
-                  f"({len(lags)} ticks)")
-            print(f"  probe write latency: p50 {statistics.median(probes):.2f} ms, max {max(probes):.2f} ms "
-                  f"({len(probes)} writes)")
+            print(
+                f"  event loop lateness: p50 {statistics.median(lags):.2f} ms, max {max(lags):.2f} ms "
+                f"({len(lags)} ticks)"
+            )
+            print(
+                f"  probe write latency: p50 {statistics.median(probes):.2f} ms, max {max(probes):.2f} ms "
+                f"({len(probes)} writes)"
+            )
 
 
 def main() -> int:

@@ -63,16 +63,21 @@ def free_port() -> int:
 
 def mailbox_env(root: Path, **extra: str) -> dict[str, str]:
     """Return a server environment whose database, archive and data directory live under ``root``."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("HTTP_", "DATABASE_", "STORAGE_", "REDIS_"))}
-    env.update({
-        "MCP_AGENT_MAIL_HOME": str(root / "home"),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{root / 'mailbox.sqlite3'}",
-        "STORAGE_ROOT": str(root / "archive"),
-        "APP_ENVIRONMENT": "test",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("HTTP_", "DATABASE_", "STORAGE_", "REDIS_"))
+    }
+    env.update(
+        {
+            "MCP_AGENT_MAIL_HOME": str(root / "home"),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{root / 'mailbox.sqlite3'}",
+            "STORAGE_ROOT": str(root / "archive"),
+            "APP_ENVIRONMENT": "test",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -88,9 +93,21 @@ class ServerProcess:
         self.url = f"{self.base}/mcp/"
         with log.open("ab") as sink:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mcp_agent_mail", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--workers", str(workers)],
-                env=env, stdout=sink, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "mcp_agent_mail",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(workers),
+                ],
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
 
     def log_tail(self, chars: int = 4000) -> str:
@@ -150,8 +167,7 @@ class ToolFailed(Exception):
         self.status = status
 
 
-async def call_tool(client: Any, url: str, tool: str, arguments: dict[str, Any],
-                    ident: int = 1) -> Any:
+async def call_tool(client: Any, url: str, tool: str, arguments: dict[str, Any], ident: int = 1) -> Any:
     """POST one JSON-RPC ``tools/call``; return its structured result or raise :class:`ToolFailed`."""
     body = {"jsonrpc": "2.0", "id": ident, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
     response = await client.post(url, json=body, headers=JSON_HEADERS)
@@ -311,8 +327,9 @@ async def setup_agents(url: str, count: int, project: str = PROJECT) -> list[tup
         await call_tool(client, url, "ensure_project", {"human_key": project})
         created = []
         for i in range(count):
-            data = await call_tool(client, url, "create_agent_identity",
-                                   {"project_key": project, "program": "load", "model": f"m{i}"})
+            data = await call_tool(
+                client, url, "create_agent_identity", {"project_key": project, "program": "load", "model": f"m{i}"}
+            )
             created.append((data["name"], data["registration_token"]))
     return created
 
@@ -335,8 +352,9 @@ def _message_id(value: Any) -> int | None:
         return None
 
 
-async def _agent_loop(result: LoadResult, url: str, agents: list[Agent], index: int, rounds: int,
-                      project: str, start: asyncio.Event) -> None:
+async def _agent_loop(
+    result: LoadResult, url: str, agents: list[Agent], index: int, rounds: int, project: str, start: asyncio.Event
+) -> None:
     me = agents[index]
     peer = agents[(index + 1) % len(agents)]
     other = agents[(index + 2) % len(agents)]
@@ -344,7 +362,10 @@ async def _agent_loop(result: LoadResult, url: str, agents: list[Agent], index: 
     await start.wait()
     for rnd in range(rounds):
         args: dict[str, Any] = {
-            "project_key": project, "sender_name": me.name, "sender_token": me.token, "to": [peer.name],
+            "project_key": project,
+            "sender_name": me.name,
+            "sender_token": me.token,
+            "to": [peer.name],
             "subject": f"load r{rnd} from {me.name}",
             "body_md": f"Round {rnd} status from {me.name}: migration step {rnd} done, token lt{index}x{rnd}.",
         }
@@ -353,27 +374,56 @@ async def _agent_loop(result: LoadResult, url: str, agents: list[Agent], index: 
         sent = await _timed(result, me, url, "send_message", args)
         if (mid := _message_id(sent)) is not None:
             result.acked.append(mid)
-        inbox = await _timed(result, me, url, "fetch_inbox", {
-            "project_key": project, "agent_name": me.name, "registration_token": me.token, "limit": 10,
-        })
-        target = next((item["id"] for item in inbox or [] if item["id"] not in replied
-                       and item.get("from") != me.name), None)
+        inbox = await _timed(
+            result,
+            me,
+            url,
+            "fetch_inbox",
+            {
+                "project_key": project,
+                "agent_name": me.name,
+                "registration_token": me.token,
+                "limit": 10,
+            },
+        )
+        target = next(
+            (item["id"] for item in inbox or [] if item["id"] not in replied and item.get("from") != me.name), None
+        )
         if target is not None:
             replied.add(target)
-            reply = await _timed(result, me, url, "reply_message", {
-                "project_key": project, "message_id": target, "sender_name": me.name, "sender_token": me.token,
-                "body_md": f"Ack from {me.name} in round {rnd}.",
-            })
+            reply = await _timed(
+                result,
+                me,
+                url,
+                "reply_message",
+                {
+                    "project_key": project,
+                    "message_id": target,
+                    "sender_name": me.name,
+                    "sender_token": me.token,
+                    "body_md": f"Ack from {me.name} in round {rnd}.",
+                },
+            )
             if (mid := _message_id(reply)) is not None:
                 result.acked.append(mid)
-        await _timed(result, me, url, "search_messages", {
-            "project_key": project, "query": f"migration lt{(index + len(agents) - 1) % len(agents)}x{rnd}",
-            "limit": 10, "agent_name": me.name, "registration_token": me.token,
-        })
+        await _timed(
+            result,
+            me,
+            url,
+            "search_messages",
+            {
+                "project_key": project,
+                "query": f"migration lt{(index + len(agents) - 1) % len(agents)}x{rnd}",
+                "limit": 10,
+                "agent_name": me.name,
+                "registration_token": me.token,
+            },
+        )
 
 
-async def run_load(url: str, agents: int, rounds: int, project: str = PROJECT,
-                   credentials: list[tuple[str, str]] | None = None) -> LoadResult:
+async def run_load(
+    url: str, agents: int, rounds: int, project: str = PROJECT, credentials: list[tuple[str, str]] | None = None
+) -> LoadResult:
     """Run the mixed workload with ``agents`` concurrent agents for ``rounds`` rounds each."""
     credentials = credentials or await setup_agents(url, agents, project)
     result = LoadResult(agents=agents, rounds=rounds, names=[name for name, _ in credentials])
@@ -381,8 +431,9 @@ async def run_load(url: str, agents: int, rounds: int, project: str = PROJECT,
     people = [Agent(name, token, client) for (name, token), client in zip(credentials, clients, strict=True)]
     start = asyncio.Event()
     try:
-        tasks = [asyncio.create_task(_agent_loop(result, url, people, i, rounds, project, start))
-                 for i in range(len(people))]
+        tasks = [
+            asyncio.create_task(_agent_loop(result, url, people, i, rounds, project, start)) for i in range(len(people))
+        ]
         began = time.perf_counter()
         start.set()
         await asyncio.gather(*tasks)
@@ -426,16 +477,27 @@ class Audit:
     @property
     def ok(self) -> bool:
         """True when nothing was lost, doubled or left out of the archive."""
-        return not (self.lost or self.duplicate_acks or self.duplicate_rows or self.missing_recipients
-                    or self.archive_problems or self.pending)
+        return not (
+            self.lost
+            or self.duplicate_acks
+            or self.duplicate_rows
+            or self.missing_recipients
+            or self.archive_problems
+            or self.pending
+        )
 
     def summary(self) -> str:
         """Return one line per kind of problem (or 'ok')."""
         if self.ok:
             return f"ok: {self.acked} acknowledged, {self.stored} stored, archive exact"
-        parts = [f"lost={self.lost[:20]}", f"duplicate_acks={self.duplicate_acks[:20]}",
-                 f"duplicate_rows={self.duplicate_rows[:20]}", f"missing_recipients={self.missing_recipients[:20]}",
-                 f"pending={self.pending}", f"archive={self.archive_problems[:20]}"]
+        parts = [
+            f"lost={self.lost[:20]}",
+            f"duplicate_acks={self.duplicate_acks[:20]}",
+            f"duplicate_rows={self.duplicate_rows[:20]}",
+            f"missing_recipients={self.missing_recipients[:20]}",
+            f"pending={self.pending}",
+            f"archive={self.archive_problems[:20]}",
+        ]
         return "; ".join(parts)
 
 
@@ -507,20 +569,36 @@ def report_rows(result: LoadResult, audit_report: Audit) -> list[tuple[str, str,
     everything = [v for values in result.latencies.values() for v in values]
     p99_all = percentile(everything, 99) * 1000
     rows = [
-        ("messages/s (send+reply, sustained)", f"{result.sends_per_s:.1f}", f">= {TARGET_SENDS_PER_S:g}",
-         result.sends_per_s >= TARGET_SENDS_PER_S),
+        (
+            "messages/s (send+reply, sustained)",
+            f"{result.sends_per_s:.1f}",
+            f">= {TARGET_SENDS_PER_S:g}",
+            result.sends_per_s >= TARGET_SENDS_PER_S,
+        ),
         ("p99 over all calls (ms)", f"{p99_all:.1f}", f"<= {TARGET_P99_MS:g}", p99_all <= TARGET_P99_MS),
     ]
     for tool in sorted(result.latencies):
         p99 = percentile(result.latencies[tool], 99) * 1000
         rows.append((f"p99 {tool} (ms)", f"{p99:.1f}", f"<= {TARGET_P99_MS:g}", p99 <= TARGET_P99_MS))
     rows.append(("errors", str(len(result.errors)), "0", not result.errors))
-    rows.append(("lost or duplicated", str(len(audit_report.lost) + len(audit_report.duplicate_acks)
-                                           + len(audit_report.duplicate_rows)), "0",
-                 not (audit_report.lost or audit_report.duplicate_acks or audit_report.duplicate_rows)))
-    rows.append(("archive exactly once", "yes" if not (audit_report.archive_problems or audit_report.pending)
-                 else f"{len(audit_report.archive_problems)} problem(s), {audit_report.pending} pending",
-                 "yes", not (audit_report.archive_problems or audit_report.pending)))
+    rows.append(
+        (
+            "lost or duplicated",
+            str(len(audit_report.lost) + len(audit_report.duplicate_acks) + len(audit_report.duplicate_rows)),
+            "0",
+            not (audit_report.lost or audit_report.duplicate_acks or audit_report.duplicate_rows),
+        )
+    )
+    rows.append(
+        (
+            "archive exactly once",
+            "yes"
+            if not (audit_report.archive_problems or audit_report.pending)
+            else f"{len(audit_report.archive_problems)} problem(s), {audit_report.pending} pending",
+            "yes",
+            not (audit_report.archive_problems or audit_report.pending),
+        )
+    )
     return rows
 
 
@@ -529,12 +607,17 @@ def latency_table(result: LoadResult) -> list[dict[str, Any]]:
     table = []
     for tool in sorted(result.latencies):
         values = result.latencies[tool]
-        table.append({
-            "tool": tool, "calls": len(values),
-            "p50_ms": round(percentile(values, 50) * 1000, 1), "p95_ms": round(percentile(values, 95) * 1000, 1),
-            "p99_ms": round(percentile(values, 99) * 1000, 1), "max_ms": round(max(values) * 1000, 1),
-            "mean_ms": round(statistics.fmean(values) * 1000, 1),
-        })
+        table.append(
+            {
+                "tool": tool,
+                "calls": len(values),
+                "p50_ms": round(percentile(values, 50) * 1000, 1),
+                "p95_ms": round(percentile(values, 95) * 1000, 1),
+                "p99_ms": round(percentile(values, 99) * 1000, 1),
+                "max_ms": round(max(values) * 1000, 1),
+                "mean_ms": round(statistics.fmean(values) * 1000, 1),
+            }
+        )
     return table
 
 
@@ -542,8 +625,10 @@ PROFILE_GROUPS = (
     ("archive writer (Git projection thread)", ("archive/flush.py", "archive/repo.py", "archive/render.py")),
     ("mcp-agent-mail tools and services", ("mcp_agent_mail/services/", "mcp_agent_mail/tools/")),
     ("SQLAlchemy + aiosqlite", ("sqlalchemy/", "aiosqlite/")),
-    ("MCP / HTTP stack (fastmcp, mcp, starlette, uvicorn, anyio, pydantic)",
-     ("fastmcp/", "mcp/", "starlette/", "uvicorn/", "anyio/", "pydantic", "h11/", "mcp_agent_mail/http")),
+    (
+        "MCP / HTTP stack (fastmcp, mcp, starlette, uvicorn, anyio, pydantic)",
+        ("fastmcp/", "mcp/", "starlette/", "uvicorn/", "anyio/", "pydantic", "h11/", "mcp_agent_mail/http"),
+    ),
     ("asyncio event loop", ("asyncio/",)),
 )
 
@@ -585,9 +670,24 @@ def profiling(pid: int, out: Path | None, wall: bool = False) -> Iterator[None]:
     if spy is None:
         raise SystemExit("--profile needs py-spy: pip install py-spy")
     mode = ["--idle", "--threads"] if wall else ["--gil"]
-    proc = subprocess.Popen([spy, "record", "--pid", str(pid), *mode, "--rate", "250", "--format", "raw",
-                             "--output", str(out), "--nonblocking"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            *mode,
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)
     try:
         yield
@@ -597,13 +697,17 @@ def profiling(pid: int, out: Path | None, wall: bool = False) -> Iterator[None]:
 
 
 def _print_report(result: LoadResult, audit_report: Audit, drain_s: float) -> None:
-    print(f"\n{result.agents} agents x {result.rounds} rounds in {result.elapsed:.2f} s; "
-          f"{result.messages_written} messages acknowledged; {result.calls_per_s:.1f} calls/s; "
-          f"archive drained {drain_s:.1f} s after the load\n")
+    print(
+        f"\n{result.agents} agents x {result.rounds} rounds in {result.elapsed:.2f} s; "
+        f"{result.messages_written} messages acknowledged; {result.calls_per_s:.1f} calls/s; "
+        f"archive drained {drain_s:.1f} s after the load\n"
+    )
     print(f"{'tool':<18}{'calls':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for row in latency_table(result):
-        print(f"{row['tool']:<18}{row['calls']:>7}{row['p50_ms']:>9}{row['p95_ms']:>9}{row['p99_ms']:>9}"
-              f"{row['max_ms']:>9}")
+        print(
+            f"{row['tool']:<18}{row['calls']:>7}{row['p50_ms']:>9}{row['p95_ms']:>9}{row['p99_ms']:>9}"
+            f"{row['max_ms']:>9}"
+        )
     print(f"\n{'measure':<38}{'value':>14}{'target':>10}  result")
     for measure, value, target, met in report_rows(result, audit_report):
         print(f"{measure:<38}{value:>14}{target:>10}  {'PASS' if met else 'MISS'}")
@@ -663,23 +767,37 @@ def main(argv: list[str] | None = None) -> int:
         audit_report = audit(db_path, storage, result.acked)
         rows = report_rows(result, audit_report)
         if args.json:
-            print(json.dumps({
-                "agents": args.agents, "rounds": args.rounds, "elapsed_s": round(result.elapsed, 3),
-                "messages": result.messages_written, "messages_per_s": round(result.sends_per_s, 1),
-                "calls_per_s": round(result.calls_per_s, 1), "archive_drain_s": round(drain_s, 2),
-                "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2),
-                "workers": args.workers, "tools": latency_table(result), "errors": result.errors,
-                "audit": {"ok": audit_report.ok, "summary": audit_report.summary()},
-                "targets": [{"measure": m, "value": v, "target": t, "met": ok} for m, v, t, ok in rows],
-                **({"data_dir": str(root)} if args.keep else {}),
-            }, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "agents": args.agents,
+                        "rounds": args.rounds,
+                        "elapsed_s": round(result.elapsed, 3),
+                        "messages": result.messages_written,
+                        "messages_per_s": round(result.sends_per_s, 1),
+                        "calls_per_s": round(result.calls_per_s, 1),
+                        "archive_drain_s": round(drain_s, 2),
+                        "server_cpu_s": round(server_cpu, 2),
+                        "client_cpu_s": round(client_cpu, 2),
+                        "workers": args.workers,
+                        "tools": latency_table(result),
+                        "errors": result.errors,
+                        "audit": {"ok": audit_report.ok, "summary": audit_report.summary()},
+                        "targets": [{"measure": m, "value": v, "target": t, "met": ok} for m, v, t, ok in rows],
+                        **({"data_dir": str(root)} if args.keep else {}),
+                    },
+                    indent=2,
+                )
+            )
         else:
             _print_report(result, audit_report, drain_s)
             calls = sum(len(v) for v in result.latencies.values())
-            print(f"server CPU: {server_cpu:.1f} s over {result.elapsed:.1f} s "
-                  f"({server_cpu / max(result.elapsed, 1e-9):.0%} of one core, "
-                  f"{server_cpu / max(calls, 1) * 1000:.1f} ms per call, {args.workers} worker(s)); "
-                  f"load client CPU: {client_cpu:.1f} s ({client_cpu / max(calls, 1) * 1000:.1f} ms per call)")
+            print(
+                f"server CPU: {server_cpu:.1f} s over {result.elapsed:.1f} s "
+                f"({server_cpu / max(result.elapsed, 1e-9):.0%} of one core, "
+                f"{server_cpu / max(calls, 1) * 1000:.1f} ms per call, {args.workers} worker(s)); "
+                f"load client CPU: {client_cpu:.1f} s ({client_cpu / max(calls, 1) * 1000:.1f} ms per call)"
+            )
             if args.profile is not None:
                 print(f"\nwhere the server's GIL time went ({args.profile}):")
                 for group, share in profile_breakdown(args.profile):

@@ -54,7 +54,9 @@ class Server:
         with log.open("ab") as sink:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "mcp_agent_mail", "serve", "--port", str(self.port)],
-                env=env, stdout=sink, stderr=subprocess.STDOUT,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
 
     def wait_alive(self) -> None:
@@ -101,15 +103,23 @@ async def _send_until_killed(base: str, names: tuple[str, str, str], round_no: i
         async with Client(f"{base}/mcp/", timeout=5) as c:
             while True:
                 n += 1
-                result = await c.call_tool("send_message", {
-                    "project_key": PROJECT, "sender_name": sender, "to": [to], "cc": [cc] if n % 2 else [],
-                    "subject": f"crash {round_no}-{n}", "body_md": f"round {round_no} message {n}",
-                })
+                result = await c.call_tool(
+                    "send_message",
+                    {
+                        "project_key": PROJECT,
+                        "sender_name": sender,
+                        "to": [to],
+                        "cc": [cc] if n % 2 else [],
+                        "subject": f"crash {round_no}-{n}",
+                        "body_md": f"round {round_no} message {n}",
+                    },
+                )
                 acked.append(int(result.data["deliveries"][0]["payload"]["id"]))
 
 
-async def _round(env: dict[str, str], log: Path, names: tuple[str, str, str], round_no: int,
-                 delay: float, acked: list[int]) -> None:
+async def _round(
+    env: dict[str, str], log: Path, names: tuple[str, str, str], round_no: int, delay: float, acked: list[int]
+) -> None:
     server = Server(env, log)
     try:
         await asyncio.to_thread(server.wait_alive)
@@ -191,8 +201,9 @@ async def test_sigkill_never_loses_an_acknowledged_message(isolated_env):
         drift = compare_archive(archive.render_archive_files(conn), storage)
     assert drift.clean, drift.details()
     if shutil.which("git"):
-        fsck = subprocess.run(["git", "-C", str(storage), "fsck", "--no-progress"], capture_output=True, text=True,
-                              timeout=60)
+        fsck = subprocess.run(
+            ["git", "-C", str(storage), "fsck", "--no-progress"], capture_output=True, text=True, timeout=60
+        )
         assert fsck.returncode == 0, fsck.stdout + fsck.stderr
 
 
@@ -219,12 +230,16 @@ def test_writer_clears_lock_files_left_by_a_killed_writer(isolated_env):
             "'2026-01-01 00:00:00.000000')"
         )
     with read_connection(get_settings()) as conn:
-        profile = next(data for path, data in archive.render_archive_files(conn).items()
-                       if path.endswith("/profile.json"))
+        profile = next(
+            data for path, data in archive.render_archive_files(conn).items() if path.endswith("/profile.json")
+        )
     sha = blob_id(profile).decode()
     gitdir = storage / ".git"
-    leftovers = [gitdir / "index.lock", gitdir / "refs" / "heads" / "main.lock",
-                 gitdir / "objects" / sha[:2] / f"{sha[2:]}.lock"]
+    leftovers = [
+        gitdir / "index.lock",
+        gitdir / "refs" / "heads" / "main.lock",
+        gitdir / "objects" / sha[:2] / f"{sha[2:]}.lock",
+    ]
     for lock in leftovers:
         lock.parent.mkdir(parents=True, exist_ok=True)
         lock.write_bytes(b"")

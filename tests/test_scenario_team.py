@@ -41,9 +41,15 @@ def mockup_png() -> bytes:
 
 def git(repo: Path, *args: str) -> None:
     stamp = f"@{int(LONG_AGO)} +0000"
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-           "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
-           "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Dev",
+        "GIT_AUTHOR_EMAIL": "dev@example.com",
+        "GIT_COMMITTER_NAME": "Dev",
+        "GIT_COMMITTER_EMAIL": "dev@example.com",
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_DATE": stamp,
+    }
     subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
@@ -72,6 +78,7 @@ async def test_two_projects_one_thread_retirement_takeover_and_summary(workspace
     frontend, backend = workspaces
     fe, be = str(frontend), str(backend)
     async with Client(build_mcp_server()) as c:
+
         async def call(tool: str, **args: Any) -> Any:
             result = await c.call_tool(tool, args)
             content = result.structured_content
@@ -83,56 +90,103 @@ async def test_two_projects_one_thread_retirement_takeover_and_summary(workspace
         be_slug = (await call("ensure_project", human_key=be))["slug"]
         tokens = {}
         for project, name in ((fe, "BlueLake"), (fe, "GreenCastle"), (be, "RedFox")):
-            tokens[name] = (await call("register_agent", project_key=project, program="claude-code", model="opus",
-                                       name=name))["registration_token"]
+            tokens[name] = (
+                await call("register_agent", project_key=project, program="claude-code", model="opus", name=name)
+            )["registration_token"]
 
         # GreenCastle takes the header file first; it will then go quiet.
-        lease = (await call("file_reservation_paths", project_key=fe, agent_name="GreenCastle",
-                            paths=["src/header.tsx"], reason="header rework"))["granted"][0]
+        lease = (
+            await call(
+                "file_reservation_paths",
+                project_key=fe,
+                agent_name="GreenCastle",
+                paths=["src/header.tsx"],
+                reason="header rework",
+            )
+        )["granted"][0]
 
         # Another project is closed until its agent agrees.
         with pytest.raises(ToolError, match=r"^CONTACT_REQUIRED: .*RedFox") as denied:
-            await call("send_message", project_key=fe, sender_name="BlueLake", to=[f"RedFox@{be_slug}"],
-                       subject="Header API", body_md="hello")
+            await call(
+                "send_message",
+                project_key=fe,
+                sender_name="BlueLake",
+                to=[f"RedFox@{be_slug}"],
+                subject="Header API",
+                body_md="hello",
+            )
         assert "request_contact" in str(denied.value)
-        asked = await call("request_contact", project_key=fe, from_agent="BlueLake", to_agent="RedFox",
-                           to_project=be_slug, reason="Header needs avatar URLs")
+        asked = await call(
+            "request_contact",
+            project_key=fe,
+            from_agent="BlueLake",
+            to_agent="RedFox",
+            to_project=be_slug,
+            reason="Header needs avatar URLs",
+        )
         assert asked["status"] == "pending" and asked["to_project"] == be
         intro = (await call("fetch_inbox", project_key=be, agent_name="RedFox", include_bodies=True))[0]
         assert intro["subject"] == "Contact request from BlueLake" and intro["from"] == f"BlueLake@{fe_slug}"
         assert "Header needs avatar URLs" in intro["body_md"] and "respond_contact" in intro["body_md"]
-        approved = await call("respond_contact", project_key=be, to_agent="RedFox", from_agent=f"BlueLake@{fe_slug}",
-                              accept=True)
+        approved = await call(
+            "respond_contact", project_key=be, to_agent="RedFox", from_agent=f"BlueLake@{fe_slug}", accept=True
+        )
         assert approved["status"] == "approved" and approved["approved"] is True
         # RedFox opens the way back in one call, proving it may approve for BlueLake with BlueLake's token.
-        handshake = await call("macro_contact_handshake", project_key=be, requester="RedFox", target="BlueLake",
-                               to_project=fe_slug, reason="replies", auto_accept=True,
-                               target_registration_token=tokens["BlueLake"])
+        handshake = await call(
+            "macro_contact_handshake",
+            project_key=be,
+            requester="RedFox",
+            target="BlueLake",
+            to_project=fe_slug,
+            reason="replies",
+            auto_accept=True,
+            target_registration_token=tokens["BlueLake"],
+        )
         assert handshake["response"]["status"] == "approved"
         contacts = await call("list_contacts", project_key=fe, agent_name="BlueLake")
-        assert {(e["direction"], e.get("to") or e.get("from"), e["status"], e["allows_messaging"])
-                for e in contacts} == {("outgoing", "RedFox", "approved", True),
-                                       ("incoming", "RedFox", "approved", True)}
+        assert {
+            (e["direction"], e.get("to") or e.get("from"), e["status"], e["allows_messaging"]) for e in contacts
+        } == {("outgoing", "RedFox", "approved", True), ("incoming", "RedFox", "approved", True)}
 
         # The thread: a mockup attached from the project folder, a reply from the other project, a decision.
-        opening = await call("send_message", project_key=fe, sender_name="BlueLake", to=[f"RedFox@{be_slug}"],
-                             cc=["GreenCastle"], subject="Header with avatars", thread_id="UI-42",
-                             body_md="Mockup attached. Please confirm the API shape.",
-                             attachment_paths=["docs/mockup.png"], convert_images=False)
+        opening = await call(
+            "send_message",
+            project_key=fe,
+            sender_name="BlueLake",
+            to=[f"RedFox@{be_slug}"],
+            cc=["GreenCastle"],
+            subject="Header with avatars",
+            thread_id="UI-42",
+            body_md="Mockup attached. Please confirm the API shape.",
+            attachment_paths=["docs/mockup.png"],
+            convert_images=False,
+        )
         first = opening["deliveries"][0]["payload"]
         attached = first["attachments"][0]
         assert (attached["type"], attached["name"], attached["media_type"]) == ("file", "mockup.png", "image/png")
         assert attached["bytes"] == len(mockup_png())
         inbox = await call("fetch_inbox", project_key=be, agent_name="RedFox", include_bodies=True)
         assert inbox[0]["id"] == first["id"] and inbox[0]["thread_id"] == "UI-42"
-        reply = await call("reply_message", project_key=be, message_id=first["id"], sender_name="RedFox",
-                           body_md="Confirmed: `avatar_url` is in `api/users.py` of v2.")
+        reply = await call(
+            "reply_message",
+            project_key=be,
+            message_id=first["id"],
+            sender_name="RedFox",
+            body_md="Confirmed: `avatar_url` is in `api/users.py` of v2.",
+        )
         assert reply["thread_id"] == "UI-42" and reply["deliveries"][0]["payload"]["to"] == [f"BlueLake@{fe_slug}"]
         received = await call("fetch_inbox", project_key=fe, agent_name="BlueLake")
         reply_id = reply["deliveries"][0]["payload"]["id"]
         assert reply_id in [m["id"] for m in received]
-        wrap = await call("reply_message", project_key=fe, message_id=reply_id, sender_name="BlueLake",
-                          cc=["GreenCastle"], body_md=f"{DECISION}\n\n{REQUEST}\n\n- [ ] {CHECKBOX}\n")
+        wrap = await call(
+            "reply_message",
+            project_key=fe,
+            message_id=reply_id,
+            sender_name="BlueLake",
+            cc=["GreenCastle"],
+            body_md=f"{DECISION}\n\n{REQUEST}\n\n- [ ] {CHECKBOX}\n",
+        )
         wrap_id = wrap["deliveries"][0]["payload"]["id"]
         assert wrap["thread_id"] == "UI-42"
 
@@ -141,22 +195,36 @@ async def test_two_projects_one_thread_retirement_takeover_and_summary(workspace
         assert retired.get("retired_at")
         before = await count_messages()
         with pytest.raises(ToolError, match=r"^AGENT_RETIRED: .*RedFox"):
-            await call("send_message", project_key=fe, sender_name="BlueLake", to=[f"RedFox@{be_slug}"],
-                       subject="Still there?", body_md="ping", thread_id="UI-42")
+            await call(
+                "send_message",
+                project_key=fe,
+                sender_name="BlueLake",
+                to=[f"RedFox@{be_slug}"],
+                subject="Still there?",
+                body_md="ping",
+                thread_id="UI-42",
+            )
         assert await count_messages() == before
 
         # GreenCastle's lease blocks BlueLake; once GreenCastle is provably idle it can be taken over.
-        blocked = await call("file_reservation_paths", project_key=fe, agent_name="BlueLake",
-                             paths=["src/header.tsx"])
+        blocked = await call("file_reservation_paths", project_key=fe, agent_name="BlueLake", paths=["src/header.tsx"])
         assert blocked["granted"] == [] and blocked["conflicts"][0]["holders"][0]["id"] == lease["id"]
         with pytest.raises(ToolError, match=r"^RESERVATION_ACTIVE: .*agent_recently_active"):
-            await call("force_release_file_reservation", project_key=fe, agent_name="BlueLake",
-                       file_reservation_id=lease["id"])
+            await call(
+                "force_release_file_reservation", project_key=fe, agent_name="BlueLake", file_reservation_id=lease["id"]
+            )
         async with write_session() as session:
-            await session.execute(text("UPDATE agents SET last_active_ts = :t WHERE name = 'GreenCastle'"),
-                                  {"t": to_db_text(utcnow() - timedelta(hours=3))})
-        forced = await call("force_release_file_reservation", project_key=fe, agent_name="BlueLake",
-                            file_reservation_id=lease["id"], note="Taking over the header per UI-42.")
+            await session.execute(
+                text("UPDATE agents SET last_active_ts = :t WHERE name = 'GreenCastle'"),
+                {"t": to_db_text(utcnow() - timedelta(hours=3))},
+            )
+        forced = await call(
+            "force_release_file_reservation",
+            project_key=fe,
+            agent_name="BlueLake",
+            file_reservation_id=lease["id"],
+            note="Taking over the header per UI-42.",
+        )
         assert forced["released"] == 1 and forced["reservation"]["notified"] is True
         assert "agent_inactive>1800s" in forced["reservation"]["stale_reasons"]
         notices = await call("fetch_inbox", project_key=fe, agent_name="GreenCastle", include_bodies=True)

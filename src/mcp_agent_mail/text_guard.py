@@ -32,8 +32,11 @@ class InvalidText:
 
     def describe(self) -> str:
         """Return a sentence naming the parameter and the offending character."""
-        what = f"the name of an argument under {self.where}" if self.in_key and self.where else (
-            "the name of an argument" if self.in_key else self.where or "the value")
+        what = (
+            f"the name of an argument under {self.where}"
+            if self.in_key and self.where
+            else ("the name of an argument" if self.in_key else self.where or "the value")
+        )
         return (
             f"{what} is not valid Unicode: it holds a lone surrogate (U+{ord(self.char):04X}) "
             f"at character {self.index}."

@@ -15,7 +15,7 @@ def test_json_text_matches_the_standard_library():
     samples = [
         {},
         [],
-        {"b": 1, "a": [True, False, None], "c": {"z": "é \" \\ \n \u2028 \x01", "y": []}, "d": {}},
+        {"b": 1, "a": [True, False, None], "c": {"z": 'é " \\ \n \u2028 \x01', "y": []}, "d": {}},
         {"attachments": [{"path": "x/y.png", "bytes": 12, "sha256": "ab"}], "id": 7, "subject": "Ünïcode ✓"},
         {"float": 1.5, "tuple": (1, 2)},  # handed to json.dumps
         {1: "non-string key"},

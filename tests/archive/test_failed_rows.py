@@ -50,8 +50,9 @@ def block_with_folder(archive, rel: str) -> Path:
 def make_due(row_id: int) -> None:
     """Move a failed row's retry time into the past, as the passing of its back-off would."""
     with sync_write_connection() as conn:
-        conn.exec_driver_sql("UPDATE archive_outbox SET retry_ts = ? WHERE id = ?",
-                             (to_db_text(utcnow() - timedelta(seconds=1)), row_id))
+        conn.exec_driver_sql(
+            "UPDATE archive_outbox SET retry_ts = ? WHERE id = ?", (to_db_text(utcnow() - timedelta(seconds=1)), row_id)
+        )
 
 
 def test_retry_delay_doubles_up_to_an_hour():
@@ -100,8 +101,10 @@ def test_corrupted_rows_are_kept_with_their_error_not_dropped(seed, archive):
     now = to_db_text(utcnow())
     with sync_write_connection() as conn:
         for kind, ref in (("agent", "Alice"), ("mailbox", "1")):  # a name where an id belongs; an unknown kind
-            conn.exec_driver_sql("INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (?, ?, ?, ?)",
-                                 (pid, kind, ref, now))
+            conn.exec_driver_sql(
+                "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (?, ?, ?, ?)",
+                (pid, kind, ref, now),
+            )
     seed.agent(pid, "Bob")
 
     assert flush_pending() == 1
@@ -209,12 +212,19 @@ def test_a_version_5_database_upgrades_and_keeps_its_queue(isolated_env, seed, a
         schema.metadata.create_all(conn, tables=[schema.schema_version])
         for migration in MIGRATIONS[:5]:
             migration.apply(conn)
-            conn.execute(schema.schema_version.insert().values(
-                version=migration.version, name=migration.name, applied_ts=utcnow()))
-        conn.exec_driver_sql("INSERT INTO projects(slug, human_key, created_at) "
-                             "VALUES ('work-demo-repo', '/work/demo-repo', '2026-01-01 00:00:00.000000')")
-        conn.exec_driver_sql("INSERT INTO archive_outbox(project_id, kind, ref, created_ts) "
-                             "VALUES (1, 'project', '1', '2026-01-01 00:00:00.000000')")
+            conn.execute(
+                schema.schema_version.insert().values(
+                    version=migration.version, name=migration.name, applied_ts=utcnow()
+                )
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO projects(slug, human_key, created_at) "
+            "VALUES ('work-demo-repo', '/work/demo-repo', '2026-01-01 00:00:00.000000')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) "
+            "VALUES (1, 'project', '1', '2026-01-01 00:00:00.000000')"
+        )
         columns = [row[1] for row in conn.exec_driver_sql("PRAGMA table_info(archive_outbox)")]
     engine.dispose()
     assert "attempts" not in columns and current_version_of(db_path) == 5

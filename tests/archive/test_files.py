@@ -156,6 +156,7 @@ def test_deleted_message_leaves_the_archive(seed, archive):
 
 async def test_profile_and_contacts_follow_activity_and_links(archive):
     async with Client(build_mcp_server()) as c:
+
         async def call(tool: str, **args):
             return (await c.call_tool(tool, args)).data
 
@@ -166,27 +167,39 @@ async def test_profile_and_contacts_follow_activity_and_links(archive):
         folder = "projects/work-contacts-demo/agents"
         assert json.loads((archive.root / folder / "RedFox/contacts.json").read_text()) == {"outgoing": []}
 
-        requested = await call("request_contact", project_key="/work/contacts-demo", from_agent="BlueLake",
-                               to_agent="RedFox", reason="review help")
+        requested = await call(
+            "request_contact",
+            project_key="/work/contacts-demo",
+            from_agent="BlueLake",
+            to_agent="RedFox",
+            reason="review help",
+        )
         assert flush_pending() > 0
         outgoing = json.loads((archive.root / folder / "BlueLake/contacts.json").read_text())["outgoing"]
         assert [(e["to"], e["to_project"], e["status"], e["reason"]) for e in outgoing] == [
-            ("RedFox", "/work/contacts-demo", "pending", "review help")]
+            ("RedFox", "/work/contacts-demo", "pending", "review help")
+        ]
         assert outgoing[0]["expires_ts"] == requested["expires_ts"]
         assert {"id", "created_ts", "updated_ts"} <= set(outgoing[0])
 
-        await call("respond_contact", project_key="/work/contacts-demo", to_agent="RedFox", from_agent="BlueLake",
-                   accept=False)
+        await call(
+            "respond_contact", project_key="/work/contacts-demo", to_agent="RedFox", from_agent="BlueLake", accept=False
+        )
         flush_pending()
         outgoing = json.loads((archive.root / folder / "BlueLake/contacts.json").read_text())["outgoing"]
         assert [(e["status"], e["expires_ts"]) for e in outgoing] == [("blocked", None)]
 
-        await call("send_message", project_key="/work/contacts-demo", sender_name="RedFox", to=["BlueLake"],
-                   subject="Hi", body_md="hello")
+        await call(
+            "send_message",
+            project_key="/work/contacts-demo",
+            sender_name="RedFox",
+            to=["BlueLake"],
+            subject="Hi",
+            body_md="hello",
+        )
         flush_pending()
     async with get_session() as session:
-        stored = (await session.execute(text(
-            "SELECT last_active_ts FROM agents WHERE name = 'RedFox'"))).scalar_one()
+        stored = (await session.execute(text("SELECT last_active_ts FROM agents WHERE name = 'RedFox'"))).scalar_one()
     profile = json.loads((archive.root / folder / "RedFox/profile.json").read_text())
     assert profile["last_active_ts"] == stored.replace(" ", "T") + "+00:00"
     assert "agent: profile RedFox" in archive.git("log", "-1", "--format=%B")

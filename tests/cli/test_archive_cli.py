@@ -117,8 +117,15 @@ def _restore(path: Path | str, *extra: str, input: str | None = None) -> Any:
     return runner.invoke(app, ["archive", "restore", str(path), *extra], input=input)
 
 
-def _rewrite(source: Path, target: Path, *, drop: set[str] = frozenset(), add: dict[str, bytes] | None = None,
-             add_infos: list[tuple[zipfile.ZipInfo, bytes]] | None = None, rehash: bool = True) -> Path:
+def _rewrite(
+    source: Path,
+    target: Path,
+    *,
+    drop: set[str] = frozenset(),
+    add: dict[str, bytes] | None = None,
+    add_infos: list[tuple[zipfile.ZipInfo, bytes]] | None = None,
+    rehash: bool = True,
+) -> Path:
     """Copy a restore point, adding/dropping members and (optionally) keeping metadata hashes consistent."""
     add = add or {}
     add_infos = add_infos or []
@@ -157,7 +164,11 @@ async def test_save_writes_verified_snapshot_with_hashes(mailbox, states: Path):
         assert metadata["label"] == "Nightly Run"
         assert metadata["created_at"].endswith("+00:00")
         assert metadata["counts"] == {
-            "projects": 1, "agents": 2, "messages": 2, "recipients": 2, "file_reservations": 0
+            "projects": 1,
+            "agents": 2,
+            "messages": 2,
+            "recipients": 2,
+            "file_reservations": 0,
         }
         assert metadata["projects"] == [{"slug": "work-restore-points", "human_key": PROJECT}]
         assert metadata["tool"]["version"]
@@ -274,8 +285,18 @@ def _symlink_info(name: str) -> zipfile.ZipInfo:
     return info
 
 
-_BAD_CASES = ["tampered", "truncated", "traversal", "absolute", "symlink", "backslash", "duplicate", "unlisted",
-              "no-snapshot", "not-sqlite"]
+_BAD_CASES = [
+    "tampered",
+    "truncated",
+    "traversal",
+    "absolute",
+    "symlink",
+    "backslash",
+    "duplicate",
+    "unlisted",
+    "no-snapshot",
+    "not-sqlite",
+]
 
 
 def _make_bad(good: Path, bad: Path, case: str) -> None:
@@ -400,8 +421,13 @@ async def test_everything_works_after_restore(mailbox, states: Path):
     async with Client(build_mcp_server()) as c:
         sent = await c.call_tool(
             "send_message",
-            {"project_key": PROJECT, "sender_name": writer, "to": [reader], "subject": "After restore",
-             "body_md": "fresh words"},
+            {
+                "project_key": PROJECT,
+                "sender_name": writer,
+                "to": [reader],
+                "subject": "After restore",
+                "body_md": "fresh words",
+            },
         )
         new_id = sent.data["deliveries"][0]["payload"]["id"]
         assert new_id > max_id

@@ -34,15 +34,26 @@ def states(isolated_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 async def populate() -> dict[str, Any]:
     """Mail with cc, bcc, a reply, receipts and reservations, all flushed to the archive."""
     async with Client(build_mcp_server()) as c:
+
         async def call(tool: str, **args: Any) -> Any:
             return (await c.call_tool(tool, args)).data
 
         await call("ensure_project", human_key=PROJECT)
-        names = [(await call("create_agent_identity", project_key=PROJECT, program="pytest", model="m"))["name"]
-                 for _ in range(3)]
+        names = [
+            (await call("create_agent_identity", project_key=PROJECT, program="pytest", model="m"))["name"]
+            for _ in range(3)
+        ]
         a, b, c3 = names
-        sent = await call("send_message", project_key=PROJECT, sender_name=a, to=[b], cc=[c3], bcc=[a],
-                          subject="Quarterly zebra report", body_md="The zebra numbers are in.")
+        sent = await call(
+            "send_message",
+            project_key=PROJECT,
+            sender_name=a,
+            to=[b],
+            cc=[c3],
+            bcc=[a],
+            subject="Quarterly zebra report",
+            body_md="The zebra numbers are in.",
+        )
         first = sent["deliveries"][0]["payload"]["id"]
         await call("reply_message", project_key=PROJECT, message_id=first, sender_name=b, body_md="Thanks")
         await call("mark_message_read", project_key=PROJECT, agent_name=c3, message_id=first)
@@ -91,8 +102,17 @@ async def test_check_json_shape_on_a_healthy_mailbox(states):
     for finding in report["findings"]:
         assert set(finding) == {"name", "status", "message", "details", "repairable"}
         assert finding["status"] in ("ok", "warning", "error")
-    assert {"database", "schema", "fts_index", "archive", "archive_queue", "archive_failed", "locks", "orphans",
-            "servers"} <= set(by_name(report))
+    assert {
+        "database",
+        "schema",
+        "fts_index",
+        "archive",
+        "archive_queue",
+        "archive_failed",
+        "locks",
+        "orphans",
+        "servers",
+    } <= set(by_name(report))
     text = runner.invoke(app, ["doctor", "check"])
     assert text.exit_code == 0 and "Summary: 9 ok, 0 warning(s), 0 error(s)." in text.output
 
@@ -138,7 +158,8 @@ async def test_repair_rebuilds_a_stale_search_index(states):
     assert await search("numbers") == [data["first"]]
     with sync_write_connection() as conn:
         subject, body = conn.exec_driver_sql(
-            "SELECT subject, body_md FROM messages WHERE id = ?", (data["first"],)).one()
+            "SELECT subject, body_md FROM messages WHERE id = ?", (data["first"],)
+        ).one()
         conn.exec_driver_sql(
             "INSERT INTO fts_messages(fts_messages, rowid, subject, body_md) VALUES ('delete', ?, ?, ?)",
             (data["first"], subject, body),
@@ -240,8 +261,11 @@ async def test_failed_archive_changes_are_reported_and_retried_by_repair(states,
     blocker = storage / "projects/work-doctor-demo/agents/GreenCastle/profile.json"
     blocker.mkdir(parents=True)
     async with Client(build_mcp_server()) as c:
-        registered = (await c.call_tool("register_agent", {"project_key": PROJECT, "program": "pytest",
-                                                           "model": "m", "name": "GreenCastle"})).data
+        registered = (
+            await c.call_tool(
+                "register_agent", {"project_key": PROJECT, "program": "pytest", "model": "m", "name": "GreenCastle"}
+            )
+        ).data
     archive.flush_pending()
     code, report = check_json()
     failed = by_name(report)["archive_failed"]
@@ -257,8 +281,10 @@ async def test_failed_archive_changes_are_reported_and_retried_by_repair(states,
 
     still = runner.invoke(app, ["doctor", "repair", "--yes"])
     assert still.exit_code == 1, still.output
-    assert ("FAILED archive_failed: UNAVAILABLE: wrote 0 of 1 failed archive change(s); 1 still fail: agent "
-            f"{registered['id']}") in still.output
+    assert (
+        "FAILED archive_failed: UNAVAILABLE: wrote 0 of 1 failed archive change(s); 1 still fail: agent "
+        f"{registered['id']}"
+    ) in still.output
     assert archive.pending_count() == 1
 
     blocker.rmdir()
@@ -274,8 +300,7 @@ async def test_rebuild_db_reports_recovered_links_and_attachment_blobs(states, i
     data = await populate()
     a, b, _ = data["names"]
     async with Client(build_mcp_server()) as c:
-        await c.call_tool("request_contact", {"project_key": PROJECT, "from_agent": a, "to_agent": b,
-                                              "reason": "sync"})
+        await c.call_tool("request_contact", {"project_key": PROJECT, "from_agent": a, "to_agent": b, "reason": "sync"})
     archive.flush_pending()
     reset_database_state()
     archive.clear_repo_cache()

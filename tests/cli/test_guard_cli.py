@@ -32,8 +32,10 @@ def repo(isolated_env: dict[str, Path], code_repo: Path) -> Path:
                 await c.call_tool(
                     "register_agent", {"project_key": str(path), "program": "p", "model": "m", "name": name}
                 )
-            await c.call_tool("file_reservation_paths", {
-                "project_key": str(path), "agent_name": "BlueLake", "paths": ["src/**"], "reason": "refactor"})
+            await c.call_tool(
+                "file_reservation_paths",
+                {"project_key": str(path), "agent_name": "BlueLake", "paths": ["src/**"], "reason": "refactor"},
+            )
 
     asyncio.run(setup())
     return path
@@ -52,8 +54,14 @@ def test_install_status_uninstall(repo, isolated_env, monkeypatch):
     assert (hooks / "pre-push").is_file() and (hooks / "hooks.d" / "pre-push" / "50-agent-mail.py").is_file()
     (repo / "src" / "app.py").write_text("print('red')\n")
     run_git(repo, "add", "src/app.py")
-    refused = subprocess.run(["git", "commit", "-q", "-m", "red"], cwd=repo, capture_output=True, text=True,
-                             env={**os.environ, "AGENT_NAME": "RedFox"}, check=False)
+    refused = subprocess.run(
+        ["git", "commit", "-q", "-m", "red"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AGENT_NAME": "RedFox"},
+        check=False,
+    )
     assert refused.returncode == 1 and "src/app.py" in refused.stderr and "BlueLake" in refused.stderr
 
     monkeypatch.setenv("AGENT_MAIL_GUARD_MODE", "warn")

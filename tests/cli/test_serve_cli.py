@@ -78,7 +78,9 @@ def _serve_process(*options: str) -> subprocess.CompletedProcess[bytes]:
     """Run ``mcp-agent-mail serve`` as users do, with a bounded wait."""
     return subprocess.run(
         [sys.executable, "-m", "mcp_agent_mail", "serve", *options],
-        capture_output=True, timeout=120, check=False,
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -60,10 +60,13 @@ async def test_a_failed_commit_fails_every_write_of_its_batch_and_keeps_none(iso
     async def orphan(session: Any) -> str:
         # Checked only at COMMIT: an agent of a project that does not exist.
         await session.execute(text("PRAGMA defer_foreign_keys=ON"))
-        await session.execute(text(
-            "INSERT INTO agents (project_id, name, name_key, program, model, task_description, inception_ts,"
-            " last_active_ts, attachments_policy, contact_policy) VALUES (999, 'Ghost', 'ghost', 'p', 'm', '',"
-            " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', 'auto', 'auto')"))
+        await session.execute(
+            text(
+                "INSERT INTO agents (project_id, name, name_key, program, model, task_description, inception_ts,"
+                " last_active_ts, attachments_policy, contact_policy) VALUES (999, 'Ghost', 'ghost', 'p', 'm', '',"
+                " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', 'auto', 'auto')"
+            )
+        )
         return "orphan"
 
     outcomes = await asyncio.gather(

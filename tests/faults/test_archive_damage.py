@@ -27,10 +27,19 @@ async def _send(url: str, agents: list[tuple[str, str]], count: int, tag: str) -
     async with httpx.AsyncClient(timeout=30) as client:
         for n in range(count):
             name, token = agents[n % len(agents)]
-            result = await call_tool(client, url, "send_message", {
-                "project_key": PROJECT, "sender_name": name, "sender_token": token,
-                "to": [agents[(n + 1) % len(agents)][0]], "subject": f"{tag} {n}", "body_md": f"{tag} body {n}",
-            })
+            result = await call_tool(
+                client,
+                url,
+                "send_message",
+                {
+                    "project_key": PROJECT,
+                    "sender_name": name,
+                    "sender_token": token,
+                    "to": [agents[(n + 1) % len(agents)][0]],
+                    "subject": f"{tag} {n}",
+                    "body_md": f"{tag} body {n}",
+                },
+            )
             acked.append(int(result["deliveries"][0]["payload"]["id"]))
     return acked
 
@@ -53,14 +62,20 @@ def _message_file(expected: dict[str, bytes], message_id: int, kind: str) -> str
 
 def _fsck(storage: Path) -> None:
     if shutil.which("git"):
-        fsck = subprocess.run(["git", "-C", str(storage), "fsck", "--no-progress"],
-                              capture_output=True, text=True, timeout=60)
+        fsck = subprocess.run(
+            ["git", "-C", str(storage), "fsck", "--no-progress"], capture_output=True, text=True, timeout=60
+        )
         assert fsck.returncode == 0, fsck.stdout + fsck.stderr
 
 
 def _doctor(box, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mcp_agent_mail", "doctor", *args], env=box.env(),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mcp_agent_mail", "doctor", *args],
+        env=box.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def test_writer_recovers_from_stale_locks_and_torn_writes(mailbox, settings_for):
@@ -77,17 +92,29 @@ async def test_writer_recovers_from_stale_locks_and_torn_writes(mailbox, setting
     async with httpx.AsyncClient(timeout=30) as client:
         first = archived[0]
         reader = agents[1]
-        await call_tool(client, slow.url, "acknowledge_message", {
-            "project_key": PROJECT, "agent_name": reader[0], "registration_token": reader[1], "message_id": first,
-        })
+        await call_tool(
+            client,
+            slow.url,
+            "acknowledge_message",
+            {
+                "project_key": PROJECT,
+                "agent_name": reader[0],
+                "registration_token": reader[1],
+                "message_id": first,
+            },
+        )
     slow.kill()
 
     expected = _expected_files()
     assert archive.pending_count() > 0
     git = mailbox.storage / ".git"
     # What a writer killed mid-batch leaves behind.
-    locks = [git / "index.lock", git / "refs" / "heads" / "main.lock", git / "HEAD.lock",
-             git / "objects" / "ab" / ("cd" * 19 + ".lock")]
+    locks = [
+        git / "index.lock",
+        git / "refs" / "heads" / "main.lock",
+        git / "HEAD.lock",
+        git / "objects" / "ab" / ("cd" * 19 + ".lock"),
+    ]
     for lock in locks:
         lock.parent.mkdir(parents=True, exist_ok=True)
         lock.write_bytes(b"\x00partial")

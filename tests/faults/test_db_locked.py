@@ -28,8 +28,9 @@ print("released", flush=True)
 
 def _hold_lock(db_path: Path, seconds: float) -> subprocess.Popen[str]:
     """Start a separate python process holding an exclusive write transaction; return once it holds it."""
-    proc = subprocess.Popen([sys.executable, "-c", LOCKER, str(db_path), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(db_path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "locked"
     return proc
@@ -51,10 +52,22 @@ async def _calls_during_lock(url: str, agents: list[tuple[str, str]], tag: str) 
         for i, (name, token) in enumerate(agents):
             peer = agents[(i + 1) % len(agents)][0]
             subject = f"{tag} send {i}"
-            jobs.append(one(client, "send_message", {
-                "project_key": PROJECT, "sender_name": name, "sender_token": token, "to": [peer],
-                "cc": [agents[(i + 2) % len(agents)][0]], "subject": subject, "body_md": f"body {tag} {i}",
-            }, subject))
+            jobs.append(
+                one(
+                    client,
+                    "send_message",
+                    {
+                        "project_key": PROJECT,
+                        "sender_name": name,
+                        "sender_token": token,
+                        "to": [peer],
+                        "cc": [agents[(i + 2) % len(agents)][0]],
+                        "subject": subject,
+                        "body_md": f"body {tag} {i}",
+                    },
+                    subject,
+                )
+            )
             jobs.append(one(client, "fetch_inbox", {"project_key": PROJECT, "agent_name": name}, ""))
             jobs.append(one(client, "search_messages", {"project_key": PROJECT, "query": "body"}, ""))
         return list(await asyncio.gather(*jobs))
@@ -127,11 +140,20 @@ async def test_calls_fail_cleanly_when_the_lock_outlasts_the_busy_timeout(mailbo
         for subject in refused:
             i = int(subject.rsplit(" ", 1)[1])
             name, token = agents[i]
-            result = await call_tool(client, server.url, "send_message", {
-                "project_key": PROJECT, "sender_name": name, "sender_token": token,
-                "to": [agents[(i + 1) % len(agents)][0]], "cc": [agents[(i + 2) % len(agents)][0]],
-                "subject": subject, "body_md": f"retry {i}",
-            })
+            result = await call_tool(
+                client,
+                server.url,
+                "send_message",
+                {
+                    "project_key": PROJECT,
+                    "sender_name": name,
+                    "sender_token": token,
+                    "to": [agents[(i + 1) % len(agents)][0]],
+                    "cc": [agents[(i + 2) % len(agents)][0]],
+                    "subject": subject,
+                    "body_md": f"retry {i}",
+                },
+            )
             acked.append(int(result["deliveries"][0]["payload"]["id"]))
     assert wait_for_archive(mailbox.db_path, timeout=30) == 0
     _consistent(mailbox.db_path)

@@ -32,8 +32,12 @@ def small_fs(mailbox) -> Iterator[Path]:
     mount_point.mkdir()
     if shutil.which("mount") is None:
         pytest.skip("mount is not available")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True, timeout=30)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -70,11 +74,20 @@ def _free_bytes(path: Path) -> int:
 
 async def _send(client: httpx.AsyncClient, url: str, agents: list[tuple[str, str]], n: int, tag: str) -> int:
     name, token = agents[n % len(agents)]
-    result = await call_tool(client, url, "send_message", {
-        "project_key": PROJECT, "sender_name": name, "sender_token": token,
-        "to": [agents[(n + 1) % len(agents)][0]], "cc": [agents[(n + 2) % len(agents)][0]],
-        "subject": f"{tag} {n}", "body_md": f"{tag} {n}\n\n" + "Details of the change. " * 100,
-    })
+    result = await call_tool(
+        client,
+        url,
+        "send_message",
+        {
+            "project_key": PROJECT,
+            "sender_name": name,
+            "sender_token": token,
+            "to": [agents[(n + 1) % len(agents)][0]],
+            "cc": [agents[(n + 2) % len(agents)][0]],
+            "subject": f"{tag} {n}",
+            "body_md": f"{tag} {n}\n\n" + "Details of the change. " * 100,
+        },
+    )
     return int(result["deliveries"][0]["payload"]["id"])
 
 
@@ -92,9 +105,16 @@ async def test_mail_is_queued_while_the_archive_disk_is_full_and_archived_after(
         assert _free_bytes(small_fs) < 64 * 1024
         for n in range(20):
             acked.append(await _send(client, server.url, agents, n, "full"))
-        inbox = await call_tool(client, server.url, "fetch_inbox", {
-            "project_key": PROJECT, "agent_name": agents[1][0], "limit": 50,
-        })
+        inbox = await call_tool(
+            client,
+            server.url,
+            "fetch_inbox",
+            {
+                "project_key": PROJECT,
+                "agent_name": agents[1][0],
+                "limit": 50,
+            },
+        )
         assert len(inbox) >= 13
         await asyncio.sleep(2.5)  # the writer has woken and polled, and failed, meanwhile
         queued = pending_rows(mailbox.db_path)
@@ -114,6 +134,7 @@ async def test_mail_is_queued_while_the_archive_disk_is_full_and_archived_after(
     assert report.ok, report.summary()
     assert report.stored == len(acked)
     if shutil.which("git"):
-        fsck = subprocess.run(["git", "-C", str(storage), "fsck", "--no-progress"],
-                              capture_output=True, text=True, timeout=60)
+        fsck = subprocess.run(
+            ["git", "-C", str(storage), "fsck", "--no-progress"], capture_output=True, text=True, timeout=60
+        )
         assert fsck.returncode == 0, fsck.stdout + fsck.stderr

@@ -16,8 +16,7 @@ SENDERS = 4
 KILLS = 2
 
 
-async def _send_until_killed(url: str, agents: list[tuple[str, str]], index: int, kill: int,
-                             acked: list[int]) -> int:
+async def _send_until_killed(url: str, agents: list[tuple[str, str]], index: int, kill: int, acked: list[int]) -> int:
     """Send back to back until the server goes away; return how many sends were attempted."""
     name, token = agents[index]
     attempts = 0
@@ -25,13 +24,20 @@ async def _send_until_killed(url: str, agents: list[tuple[str, str]], index: int
         with contextlib.suppress(httpx.TransportError):
             while True:
                 attempts += 1
-                result = await call_tool(client, url, "send_message", {
-                    "project_key": PROJECT, "sender_name": name, "sender_token": token,
-                    "to": [agents[(index + 1) % len(agents)][0]],
-                    "cc": [agents[(index + 2) % len(agents)][0]] if attempts % 2 else [],
-                    "subject": f"kill {kill} sender {index} n{attempts}",
-                    "body_md": f"payload {kill}/{index}/{attempts}",
-                })
+                result = await call_tool(
+                    client,
+                    url,
+                    "send_message",
+                    {
+                        "project_key": PROJECT,
+                        "sender_name": name,
+                        "sender_token": token,
+                        "to": [agents[(index + 1) % len(agents)][0]],
+                        "cc": [agents[(index + 2) % len(agents)][0]] if attempts % 2 else [],
+                        "subject": f"kill {kill} sender {index} n{attempts}",
+                        "body_md": f"payload {kill}/{index}/{attempts}",
+                    },
+                )
                 acked.append(int(result["deliveries"][0]["payload"]["id"]))
     return attempts
 
@@ -59,6 +65,7 @@ async def test_sigkill_mid_load_loses_and_doubles_nothing(mailbox):
     assert report.ok, report.summary()
     assert report.stored >= len(acked)
     if shutil.which("git"):
-        fsck = subprocess.run(["git", "-C", str(mailbox.storage), "fsck", "--no-progress"],
-                              capture_output=True, text=True, timeout=60)
+        fsck = subprocess.run(
+            ["git", "-C", str(mailbox.storage), "fsck", "--no-progress"], capture_output=True, text=True, timeout=60
+        )
         assert fsck.returncode == 0, fsck.stdout + fsck.stderr

@@ -265,8 +265,12 @@ def test_an_unreadable_stored_pattern_refuses_commits_with_a_reason_until_releas
     ) in refused.stderr
     assert "Traceback" not in refused.stderr and guarded.head() == before
 
-    mcp(("release_file_reservations", {"project_key": str(guarded.path), "agent_name": "BlueLake",
-                                       "file_reservation_ids": [legacy["id"]]}))
+    mcp(
+        (
+            "release_file_reservations",
+            {"project_key": str(guarded.path), "agent_name": "BlueLake", "file_reservation_ids": [legacy["id"]]},
+        )
+    )
     done = sh_git(guarded.path, "commit", "-q", "-m", "readme", AGENT_NAME="RedFox")
     assert done.returncode == 0, done.stderr
     assert guarded.head() != before

@@ -74,8 +74,11 @@ def test_install_writes_an_executable_runner_and_plugin(repo, project, isolated_
     status = guard_status(repo)
     assert status["hooks_dir"] == str(hooks) and status["guard_mode"] == "block"
     assert status["hooks"]["pre-commit"] == {
-        "installed": True, "chained_orig": False, "project_slug": project["slug"],
-        "database_path": str(isolated_env["db_path"]), "database_exists": True,
+        "installed": True,
+        "chained_orig": False,
+        "project_slug": project["slug"],
+        "database_path": str(isolated_env["db_path"]),
+        "database_exists": True,
     }
     assert status["hooks"]["pre-push"] == {"installed": False, "chained_orig": False}
 
@@ -90,8 +93,11 @@ def test_reinstall_is_idempotent_and_keeps_the_chained_hook(repo, project, isola
     assert snapshot(hooks) == first
     assert (hooks / "pre-commit.orig").read_text() == source
     assert sorted(k for k in first if not k.endswith(".sample")) == [
-        "hooks.d/pre-commit/50-agent-mail.py", "hooks.d/pre-push/50-agent-mail.py",
-        "pre-commit", "pre-commit.orig", "pre-push",
+        "hooks.d/pre-commit/50-agent-mail.py",
+        "hooks.d/pre-push/50-agent-mail.py",
+        "pre-commit",
+        "pre-commit.orig",
+        "pre-push",
     ]
 
 

@@ -46,12 +46,46 @@ EXAMPLES = int(os.environ.get("HOSTILE_GLOB_EXAMPLES", "60"))
 # Strategies
 
 BAD_GLOBS = (
-    "[z-a]", "src/[z-a]*.py", "[a--]", "x[9-0]", "[!z-a]", "*a" * 40, "?" * 40, "[ab]" * 20,
-    "/".join(["*"] * 40), "/".join(["**", "a"] * 40), "*" * 600, "a" * 513,
-    "[", "[]", "[!]", "[]]", "[!]]", "[a-]", "[--]", "[[:alpha:]]", "a[/]b", "[\\]", "**/**/**",
-    "*a*a*a*a*a*a*a*a*a*b", "src/*a*a*a*a*a*a*a*a*a*b", "**/" * 40 + "x", "a/" * 255 + "b",
-    "\u212a[\u212a-k]", "[\U0010fffe-\U0010ffff]", "\ud800x", "a\x00b", "tool://", "tool://[z-a]", "../[z-a]",
-    "./!x", "a/../~x", "#x", "C:[a-z]", "\u202e*.py", "[\u0300-\u036f]*",
+    "[z-a]",
+    "src/[z-a]*.py",
+    "[a--]",
+    "x[9-0]",
+    "[!z-a]",
+    "*a" * 40,
+    "?" * 40,
+    "[ab]" * 20,
+    "/".join(["*"] * 40),
+    "/".join(["**", "a"] * 40),
+    "*" * 600,
+    "a" * 513,
+    "[",
+    "[]",
+    "[!]",
+    "[]]",
+    "[!]]",
+    "[a-]",
+    "[--]",
+    "[[:alpha:]]",
+    "a[/]b",
+    "[\\]",
+    "**/**/**",
+    "*a*a*a*a*a*a*a*a*a*b",
+    "src/*a*a*a*a*a*a*a*a*a*b",
+    "**/" * 40 + "x",
+    "a/" * 255 + "b",
+    "\u212a[\u212a-k]",
+    "[\U0010fffe-\U0010ffff]",
+    "\ud800x",
+    "a\x00b",
+    "tool://",
+    "tool://[z-a]",
+    "../[z-a]",
+    "./!x",
+    "a/../~x",
+    "#x",
+    "C:[a-z]",
+    "\u202e*.py",
+    "[\u0300-\u036f]*",
 )
 GLOB_ALPHABET = "*?[]!^-/.\\ab~#:"
 
@@ -97,8 +131,12 @@ def storable_globs() -> st.SearchStrategy[str]:
 def long_paths() -> st.SearchStrategy[str]:
     """Paths with long runs of one letter, deep nesting, or glob characters used literally."""
     name = st.one_of(
-        st.builds(lambda ch, n, end: ch * n + end, st.sampled_from("ab"), st.integers(1, 200),
-                  st.sampled_from(["", "b", "c", ".py"])),
+        st.builds(
+            lambda ch, n, end: ch * n + end,
+            st.sampled_from("ab"),
+            st.integers(1, 200),
+            st.sampled_from(["", "b", "c", ".py"]),
+        ),
         st.text(alphabet="ab.*?[]!-", min_size=1, max_size=12).filter(lambda s: s not in (".", "..")),
     )
     return st.lists(name, min_size=1, max_size=6).map("/".join)
@@ -244,8 +282,9 @@ def _others_still_served(box: Mailbox) -> None:
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(globs=st.lists(storable_globs(), min_size=1, max_size=3))
-def test_reserving_hostile_globs_is_refused_cleanly_or_granted_and_never_poisons(mailbox: Mailbox,
-                                                                                 globs: list[str]) -> None:
+def test_reserving_hostile_globs_is_refused_cleanly_or_granted_and_never_poisons(
+    mailbox: Mailbox, globs: list[str]
+) -> None:
     before = _rows(mailbox.db)
     try:
         result = mailbox.reserve("BlueLake", globs)
@@ -266,13 +305,18 @@ def test_hostile_patterns_stored_behind_the_servers_back_never_crash_a_check(mai
     _others_still_served(mailbox)
     activity = workspace_activity(mailbox.key, stored, utcnow())
     assert isinstance(activity, WorkspaceActivity)
-    if read_stored_pattern(stored)[1] is not None and not stored.strip().startswith(("tool://", "service://",
-                                                                                       "resource://")):
+    if read_stored_pattern(stored)[1] is not None and not stored.strip().startswith(
+        ("tool://", "service://", "resource://")
+    ):
         assert activity.files_matched  # read as "**": the work tree's files count as the holder's
         found = find_conflicts(mailbox.db, mailbox.slug, ["README.md"], agent_name="RedFox")
         assert any(c.pattern == stored and c.problem for c in found)
-    mailbox.call(("release_file_reservations", {"project_key": mailbox.key, "agent_name": "BlueLake",
-                                                "file_reservation_ids": [lease["id"]]}))
+    mailbox.call(
+        (
+            "release_file_reservations",
+            {"project_key": mailbox.key, "agent_name": "BlueLake", "file_reservation_ids": [lease["id"]]},
+        )
+    )
 
 
 def test_a_stored_unreadable_pattern_is_scanned_as_the_whole_workspace(mailbox: Mailbox) -> None:

@@ -104,8 +104,9 @@ class HostileServer:
             self.hosting.result(1)
             raise RuntimeError("the app's lifespan did not start")
         transport = httpx.ASGITransport(app=self.app, client=("127.0.0.1", 40001))
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8765", headers=HEADERS,
-                                        timeout=120)
+        self.client = httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1:8765", headers=HEADERS, timeout=120
+        )
         self.seed = Seed()
         self.calls = 0
         self.outcomes: dict[str, list[int]] = {}
@@ -128,8 +129,12 @@ class HostileServer:
     def post(self, tool: str, arguments: Any) -> httpx.Response:
         """POST a ``tools/call`` (JSON with every non-ASCII character escaped, so lone surrogates travel too)."""
         self.calls += 1
-        body = {"jsonrpc": "2.0", "id": self.calls, "method": "tools/call",
-                "params": {"name": tool, "arguments": arguments}}
+        body = {
+            "jsonrpc": "2.0",
+            "id": self.calls,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments},
+        }
         content = json.dumps(body, ensure_ascii=True).encode()
         return self.loop.run(self.client.post("/mcp/", content=content))
 
@@ -155,24 +160,47 @@ class HostileServer:
         key_a, key_b = f"/work/hostile-{self.seed.generation}", f"/work/hostile-other-{self.seed.generation}"
         slug_a = self.call_ok("ensure_project", {"human_key": key_a})["slug"]
         slug_b = self.call_ok("ensure_project", {"human_key": key_b})["slug"]
-        agents = [self.call_ok("create_agent_identity", {"project_key": key, "program": "hostile", "model": "m"})
-                  for key in (key_a, key_a, key_a, key_b)]
+        agents = [
+            self.call_ok("create_agent_identity", {"project_key": key, "program": "hostile", "model": "m"})
+            for key in (key_a, key_a, key_a, key_b)
+        ]
         names = [agent["name"] for agent in agents]
         tokens = [agent["registration_token"] for agent in agents]
-        sent = self.call_ok("send_message", {
-            "project_key": key_a, "sender_name": names[0], "sender_token": tokens[0], "to": [names[1]],
-            "cc": [names[2]], "subject": "Kickoff plan", "body_md": "Plan: migrate `db/schema.py`.",
-            "topic": "build", "thread_id": "TKT-1",
-        })
+        sent = self.call_ok(
+            "send_message",
+            {
+                "project_key": key_a,
+                "sender_name": names[0],
+                "sender_token": tokens[0],
+                "to": [names[1]],
+                "cc": [names[2]],
+                "subject": "Kickoff plan",
+                "body_md": "Plan: migrate `db/schema.py`.",
+                "topic": "build",
+                "thread_id": "TKT-1",
+            },
+        )
         first = int(sent["deliveries"][0]["payload"]["id"])
-        reply = self.call_ok("reply_message", {
-            "project_key": key_a, "message_id": first, "sender_name": names[1], "sender_token": tokens[1],
-            "body_md": "Agreed.",
-        })
-        reserved = self.call_ok("file_reservation_paths", {
-            "project_key": key_a, "agent_name": names[0], "registration_token": tokens[0], "paths": ["src/**"],
-            "ttl_seconds": 3600,
-        })
+        reply = self.call_ok(
+            "reply_message",
+            {
+                "project_key": key_a,
+                "message_id": first,
+                "sender_name": names[1],
+                "sender_token": tokens[1],
+                "body_md": "Agreed.",
+            },
+        )
+        reserved = self.call_ok(
+            "file_reservation_paths",
+            {
+                "project_key": key_a,
+                "agent_name": names[0],
+                "registration_token": tokens[0],
+                "paths": ["src/**"],
+                "ttl_seconds": 3600,
+            },
+        )
         reservation_ids = [int(item["id"]) for item in reserved.get("granted", [])] or [1]
         self.seed.pools = {
             "project": [key_a, slug_a, key_b, slug_b],
@@ -196,7 +224,8 @@ class HostileServer:
             names = self.seed.pools["agent"]
             active = conn.execute(
                 f"SELECT count(*) FROM agents a JOIN projects p ON p.id = a.project_id WHERE a.retired_at IS NULL "
-                f"AND p.human_key IN (?, ?) AND a.name IN ({','.join('?' * len(names))})", [*projects, *names]
+                f"AND p.human_key IN (?, ?) AND a.name IN ({','.join('?' * len(names))})",
+                [*projects, *names],
             ).fetchone()[0]
         return rows == 2 and active == len(names)
 
@@ -204,8 +233,11 @@ class HostileServer:
         """A cheap digest of every table (long values by prefix and length), the archive queue by its sequence."""
         digest = hashlib.sha256()
         with contextlib.closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)) as conn:
-            tables = sorted(name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                            if not name.startswith(("fts_", "sqlite_stat")) and name != "archive_outbox")
+            tables = sorted(
+                name
+                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                if not name.startswith(("fts_", "sqlite_stat")) and name != "archive_outbox"
+            )
             for table in tables:
                 columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
                 select = ", ".join(BIG_COLUMNS.format(c=f'"{c}"') for c in columns)
@@ -220,10 +252,17 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileS
     """A seeded mailbox served by the in-process HTTP app."""
     db_path, storage = tmp_path / "hostile.sqlite3", tmp_path / "archive"
     env = {
-        "MCP_AGENT_MAIL_HOME": str(tmp_path / "home"), "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
-        "STORAGE_ROOT": str(storage), "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "8765", "HTTP_PATH": "/mcp/",
-        "APP_ENVIRONMENT": "test", "LLM_ENABLED": "false", "LLM_BASE_URL": "http://127.0.0.1:9/v1",
-        "LOG_LEVEL": "ERROR", "ARCHIVE_FLUSH_INTERVAL_MS": "50",
+        "MCP_AGENT_MAIL_HOME": str(tmp_path / "home"),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+        "STORAGE_ROOT": str(storage),
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": "8765",
+        "HTTP_PATH": "/mcp/",
+        "APP_ENVIRONMENT": "test",
+        "LLM_ENABLED": "false",
+        "LLM_BASE_URL": "http://127.0.0.1:9/v1",
+        "LOG_LEVEL": "ERROR",
+        "ARCHIVE_FLUSH_INTERVAL_MS": "50",
     }
     for name in list(os.environ):
         if name.startswith(("HTTP_", "REDIS_", "AGENT_IDENTITY")):
@@ -277,8 +316,11 @@ def assert_invalid_unicode(response: httpx.Response, where: str | None = None) -
 
 def _may_change_state_when_refused(arguments: Any, text: str) -> bool:
     """A refused send may still file contact requests when the caller asked for that."""
-    return text.startswith("CONTACT_REQUIRED") and isinstance(arguments, dict) and bool(
-        arguments.get("auto_contact_if_blocked"))
+    return (
+        text.startswith("CONTACT_REQUIRED")
+        and isinstance(arguments, dict)
+        and bool(arguments.get("auto_contact_if_blocked"))
+    )
 
 
 def exercise(server: HostileServer, tool: str, arguments: Any) -> None:
@@ -310,8 +352,9 @@ def assert_archive_sane(server: HostileServer) -> None:
         assert rel == ".gitattributes" or rel.startswith("projects/"), rel
         assert ".." not in rel.split("/"), rel
     outside = [p.name for p in server.storage.parent.iterdir()]
-    assert all(name in ("archive", "home", "hypothesis") or name.startswith("hostile.sqlite3")
-               for name in outside), outside
+    assert all(name in ("archive", "home", "hypothesis") or name.startswith("hostile.sqlite3") for name in outside), (
+        outside
+    )
 
 
 def test_every_parameter_of_every_tool_refuses_hostile_values_cleanly(server: HostileServer) -> None:
@@ -336,12 +379,28 @@ def test_every_parameter_of_every_tool_refuses_hostile_values_cleanly(server: Ho
 def _valid_arguments(server: HostileServer) -> dict[str, Any]:
     pools = server.seed.pools
     return {
-        "project_key": Ref("project"), "human_key": Ref("project"), "agent_name": Ref("agent"),
-        "sender_name": Ref("agent"), "registration_token": Ref("token"), "sender_token": Ref("token"),
-        "to": [Ref("agent", 1)], "subject": "Hello", "body_md": "Body", "message_id": Ref("message"),
-        "query": "plan", "program": "p", "model": "m", "policy": "auto", "from_agent": Ref("agent"),
-        "to_agent": Ref("agent", 1), "accept": True, "paths": ["docs/*.md"], "file_reservation_id": Ref("reservation"),
-        "thread_id": Ref("thread"), "requester": Ref("agent"), "target": Ref("agent", 1),
+        "project_key": Ref("project"),
+        "human_key": Ref("project"),
+        "agent_name": Ref("agent"),
+        "sender_name": Ref("agent"),
+        "registration_token": Ref("token"),
+        "sender_token": Ref("token"),
+        "to": [Ref("agent", 1)],
+        "subject": "Hello",
+        "body_md": "Body",
+        "message_id": Ref("message"),
+        "query": "plan",
+        "program": "p",
+        "model": "m",
+        "policy": "auto",
+        "from_agent": Ref("agent"),
+        "to_agent": Ref("agent", 1),
+        "accept": True,
+        "paths": ["docs/*.md"],
+        "file_reservation_id": Ref("reservation"),
+        "thread_id": Ref("thread"),
+        "requester": Ref("agent"),
+        "target": Ref("agent", 1),
         "topic_name": pools["topic"][0],
     }
 
@@ -386,8 +445,13 @@ def test_a_lone_surrogate_in_any_text_argument_is_refused_by_name(server: Hostil
     base = _valid_arguments(server)
     tried: set[tuple[str, str]] = set()
 
-    @settings(max_examples=max(100, EXAMPLES // 3), deadline=None, derandomize=bool(os.environ.get("CI")),
-              database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=max(100, EXAMPLES // 3),
+        deadline=None,
+        derandomize=bool(os.environ.get("CI")),
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(target=st.sampled_from(targets), text=with_lone_surrogate(), position=st.integers(0, 2))
     def check(target: tuple[str, str, bool], text: str, position: int) -> None:
         tool, param, is_list = target

@@ -117,16 +117,25 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
         pytest.skip("needs /proc to read the server's memory")
     root = tmp_path_factory.mktemp("body-limit")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HTTP_", "DATABASE_", "STORAGE_", "REDIS_"))}
-    env.update({
-        "MCP_AGENT_MAIL_HOME": str(root / "home"), "DATABASE_URL": f"sqlite+aiosqlite:///{root / 'mail.sqlite3'}",
-        "STORAGE_ROOT": str(root / "archive"), "APP_ENVIRONMENT": "test", "HTTP_BEARER_TOKEN": TOKEN,
-        "LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "MCP_AGENT_MAIL_HOME": str(root / "home"),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{root / 'mail.sqlite3'}",
+            "STORAGE_ROOT": str(root / "archive"),
+            "APP_ENVIRONMENT": "test",
+            "HTTP_BEARER_TOKEN": TOKEN,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     port = free_port()
     log = root / "server.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "mcp_agent_mail", "serve", "--port", str(port)],
-                                env=env, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mcp_agent_mail", "serve", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     server = RunningServer(proc, port, log)
     try:
         _wait_alive(server)
@@ -201,10 +210,12 @@ def post_huge(port: int, total: int, *, chunked: bool) -> tuple[int, bytes, int]
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_200_mib_post_costs_the_server_no_memory(real_server, chunked):
     # Warm up: a call served in full, then a refusal, so lazy start-up allocations are behind us.
-    ok = httpx.post(f"http://127.0.0.1:{real_server.port}/mcp/", timeout=30,
-                    headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream"},
-                    json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                          "params": {"name": "health_check", "arguments": {}}})
+    ok = httpx.post(
+        f"http://127.0.0.1:{real_server.port}/mcp/",
+        timeout=30,
+        headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream"},
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "health_check", "arguments": {}}},
+    )
     assert ok.status_code == 200, ok.text
     assert post_huge(real_server.port, 8 * MIB, chunked=chunked)[0] == 413
 

@@ -146,8 +146,8 @@ async def test_requests_it_cannot_answer_go_the_regular_way(make_app):
             (tool_call("no_such_tool", {}), {}),
             ([tool_call("whois", whois, 1), tool_call("whois", whois, 2)], {}),  # a batch
             (rpc("tools/list"), {}),
-        (tool_call("whois", {**whois, "agent_name": "\ud800"}), {}),  # a lone surrogate
-        (tool_call("whois", {**whois, "agent_name": float("nan")}), {}),
+            (tool_call("whois", {**whois, "agent_name": "\ud800"}), {}),  # a lone surrogate
+            (tool_call("whois", {**whois, "agent_name": float("nan")}), {}),
             (tool_call("whois", whois), {"Accept": "text/event-stream"}),
             (
                 {

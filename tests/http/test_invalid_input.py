@@ -23,8 +23,10 @@ async def mailbox(make_app: Any, *, direct: bool) -> AsyncIterator[httpx.AsyncCl
         http = client()
         await http.post("/mcp/", json=tool_call("ensure_project", {"human_key": PROJECT}))
         for name in ("BlueLake", "RedFox"):
-            await http.post("/mcp/", json=tool_call(
-                "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name}))
+            await http.post(
+                "/mcp/",
+                json=tool_call("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name}),
+            )
         app.state.fast_path.enabled = direct
         yield http
 
@@ -64,8 +66,10 @@ async def test_a_lone_surrogate_in_a_tool_argument_is_invalid_argument(make_app,
 async def test_a_lone_surrogate_anywhere_in_a_request_is_named(make_app):
     async with mailbox(make_app, direct=True) as http:
         read = rpc("resources/read", {"uri": "resource://project/\ud800"})
-        batch = [tool_call("whois", {"project_key": PROJECT, "agent_name": "RedFox"}, 1),
-                 tool_call("whois", {"project_key": PROJECT, "agent_name": "\udc80"}, 2)]
+        batch = [
+            tool_call("whois", {"project_key": PROJECT, "agent_name": "RedFox"}, 1),
+            tool_call("whois", {"project_key": PROJECT, "agent_name": "\udc80"}, 2),
+        ]
         bad_name = tool_call("who\ud800is", {})
         for body, start, ident in [
             (read, "INVALID_ARGUMENT: params.uri is not valid Unicode", 1),

@@ -70,8 +70,9 @@ async def test_jwt_is_required_even_from_localhost(make_app):
 async def test_rs256_tokens_verified_with_cached_jwks(make_app, rsa_keys):
     key = rsa_keys["k1"]
     with JwksServer([key]) as jwks:
-        app = make_app(HTTP_JWT_ENABLED="true", HTTP_JWT_ALGORITHMS="RS256", HTTP_JWT_JWKS_URL=jwks.url,
-                       HTTP_JWT_AUDIENCE=AUDIENCE)
+        app = make_app(
+            HTTP_JWT_ENABLED="true", HTTP_JWT_ALGORITHMS="RS256", HTTP_JWT_JWKS_URL=jwks.url, HTTP_JWT_AUDIENCE=AUDIENCE
+        )
         async with serving(app) as client:
             remote = client(REMOTE)
             for _ in range(3):

@@ -54,8 +54,7 @@ async def test_batch_elements_each_take_a_token(make_app):
 
 
 async def test_zero_per_minute_disables_the_bucket(make_app):
-    app = make_app(HTTP_RATE_LIMIT_ENABLED="true", HTTP_RATE_LIMIT_TOOLS_PER_MINUTE="0",
-                   HTTP_RATE_LIMIT_PER_MINUTE="1")
+    app = make_app(HTTP_RATE_LIMIT_ENABLED="true", HTTP_RATE_LIMIT_TOOLS_PER_MINUTE="0", HTTP_RATE_LIMIT_PER_MINUTE="1")
     async with serving(app) as client:
         local = client()
         for _ in range(10):

@@ -23,7 +23,9 @@ class _WorkersServer(load_http.ServerProcess):
         with log.open("ab") as sink:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "mcp_agent_mail", "serve", "--port", str(self.port), "--workers", "2"],
-                env=env, stdout=sink, stderr=subprocess.STDOUT,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
 
 

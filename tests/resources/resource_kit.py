@@ -98,14 +98,40 @@ async def world(server) -> dict[str, Any]:
                 c, "create_agent_identity", project_key=PROJECT, program="p", model="m", name_hint=name
             )
             tokens[name] = created["registration_token"]
-        await call(c, "send_message", project_key=PROJECT, sender_name="BlueLake", to=["RedFox"],
-                   cc=["GreenCastle"], subject="Plan", body_md="the plan", sender_token=tokens["BlueLake"])
-        await call(c, "send_message", project_key=PROJECT, sender_name="BlueLake", to=["RedFox"],
-                   bcc=["GreenCastle"], subject="Secret plan", body_md="hush", importance="urgent",
-                   ack_required=True, sender_token=tokens["BlueLake"])
+        await call(
+            c,
+            "send_message",
+            project_key=PROJECT,
+            sender_name="BlueLake",
+            to=["RedFox"],
+            cc=["GreenCastle"],
+            subject="Plan",
+            body_md="the plan",
+            sender_token=tokens["BlueLake"],
+        )
+        await call(
+            c,
+            "send_message",
+            project_key=PROJECT,
+            sender_name="BlueLake",
+            to=["RedFox"],
+            bcc=["GreenCastle"],
+            subject="Secret plan",
+            body_md="hush",
+            importance="urgent",
+            ack_required=True,
+            sender_token=tokens["BlueLake"],
+        )
         m1, m2 = await message_ids()
-        await call(c, "reply_message", project_key=PROJECT, message_id=m1, sender_name="RedFox",
-                   body_md="agreed", sender_token=tokens["RedFox"])
+        await call(
+            c,
+            "reply_message",
+            project_key=PROJECT,
+            message_id=m1,
+            sender_name="RedFox",
+            body_md="agreed",
+            sender_token=tokens["RedFox"],
+        )
         m3 = (await message_ids())[-1]
     await settle()
     return {"tokens": tokens, "m1": m1, "m2": m2, "m3": m3, "server": server}

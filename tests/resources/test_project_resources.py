@@ -56,8 +56,14 @@ async def _reservations() -> list[dict]:
 
 async def test_file_reservations_report_staleness_without_releasing_anything(world):
     async with Client(world["server"]) as c:
-        await call(c, "file_reservation_paths", project_key=PROJECT, agent_name="BlueLake", paths=["src/*.py"],
-                   reason="refactor")
+        await call(
+            c,
+            "file_reservation_paths",
+            project_key=PROJECT,
+            agent_name="BlueLake",
+            paths=["src/*.py"],
+            reason="refactor",
+        )
         await call(c, "file_reservation_paths", project_key=PROJECT, agent_name="RedFox", paths=["docs/**"])
         [blue, red] = await _reservations()
         active = await read(c, f"resource://file_reservations/{SLUG}")

@@ -16,15 +16,31 @@ from mcp_agent_mail.services import metrics
 
 P = quote(PROJECT, safe="")
 STATIC = {
-    "resource://projects", "resource://tooling/projects", "resource://config/environment",
-    "resource://tooling/directory", "resource://tooling/schemas", "resource://tooling/metrics",
+    "resource://projects",
+    "resource://tooling/projects",
+    "resource://config/environment",
+    "resource://tooling/directory",
+    "resource://tooling/schemas",
+    "resource://tooling/metrics",
     "resource://tooling/locks",
 }
 TEMPLATES = {
-    "inbox/{agent}", "outbox/{agent}", "mailbox/{agent}", "mailbox-with-commits/{agent}", "thread/{thread_id}",
-    "message/{message_id}", "views/urgent-unread/{agent}", "views/ack-required/{agent}", "views/acks-stale/{agent}",
-    "views/ack-overdue/{agent}", "project/{slug}", "agents/{project_key}", "file_reservations/{slug}",
-    "tooling/recent/{window_seconds}", "tooling/capabilities/{agent}", "identity/{project}",
+    "inbox/{agent}",
+    "outbox/{agent}",
+    "mailbox/{agent}",
+    "mailbox-with-commits/{agent}",
+    "thread/{thread_id}",
+    "message/{message_id}",
+    "views/urgent-unread/{agent}",
+    "views/ack-required/{agent}",
+    "views/acks-stale/{agent}",
+    "views/ack-overdue/{agent}",
+    "project/{slug}",
+    "agents/{project_key}",
+    "file_reservations/{slug}",
+    "tooling/recent/{window_seconds}",
+    "tooling/capabilities/{agent}",
+    "identity/{project}",
 }
 
 
@@ -141,13 +157,21 @@ async def test_reading_every_resource_changes_nothing(world):
         for uri in sorted(STATIC):
             await read(c, uri)
         for uri in (
-            f"resource://inbox/RedFox?project={P}", f"resource://outbox/BlueLake?project={P}",
-            f"resource://mailbox/RedFox?project={P}", f"resource://mailbox-with-commits/RedFox?project={P}",
-            f"resource://thread/{m1}?project={P}&agent=RedFox", f"resource://message/{m2}?project={P}&agent=RedFox",
-            f"resource://views/urgent-unread/RedFox?project={P}", f"resource://views/ack-required/RedFox?project={P}",
-            f"resource://views/acks-stale/RedFox?project={P}", f"resource://views/ack-overdue/RedFox?project={P}",
-            f"resource://project/{P}", f"resource://agents/{P}", f"resource://file_reservations/{P}",
-            "resource://tooling/recent/60", f"resource://tooling/capabilities/RedFox?project={P}",
+            f"resource://inbox/RedFox?project={P}",
+            f"resource://outbox/BlueLake?project={P}",
+            f"resource://mailbox/RedFox?project={P}",
+            f"resource://mailbox-with-commits/RedFox?project={P}",
+            f"resource://thread/{m1}?project={P}&agent=RedFox",
+            f"resource://message/{m2}?project={P}&agent=RedFox",
+            f"resource://views/urgent-unread/RedFox?project={P}",
+            f"resource://views/ack-required/RedFox?project={P}",
+            f"resource://views/acks-stale/RedFox?project={P}",
+            f"resource://views/ack-overdue/RedFox?project={P}",
+            f"resource://project/{P}",
+            f"resource://agents/{P}",
+            f"resource://file_reservations/{P}",
+            "resource://tooling/recent/60",
+            f"resource://tooling/capabilities/RedFox?project={P}",
             f"resource://identity/{P}",
         ):
             await read(c, uri)

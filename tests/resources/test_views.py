@@ -30,8 +30,16 @@ async def _age(message_id: int, seconds: int) -> None:
 
 async def _send_plain(client: Client, count: int, tokens: dict[str, str]) -> None:
     for i in range(count):
-        await call(client, "send_message", project_key=PROJECT, sender_name="BlueLake", to=["RedFox"],
-                   subject=f"note {i}", body_md="x", sender_token=tokens["BlueLake"])
+        await call(
+            client,
+            "send_message",
+            project_key=PROJECT,
+            sender_name="BlueLake",
+            to=["RedFox"],
+            subject=f"note {i}",
+            body_md="x",
+            sender_token=tokens["BlueLake"],
+        )
 
 
 async def test_urgent_unread_filters_before_the_limit(world):

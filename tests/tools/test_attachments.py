@@ -58,16 +58,27 @@ async def client(repo):
 
 
 async def send(client, repo: Path, **extra):
-    args = {"project_key": str(repo), "sender_name": "BlueLake", "to": ["RedFox"], "subject": "Look",
-            "body_md": "See attached.", **extra}
+    args = {
+        "project_key": str(repo),
+        "sender_name": "BlueLake",
+        "to": ["RedFox"],
+        "subject": "Look",
+        "body_md": "See attached.",
+        **extra,
+    }
     return (await client.call_tool("send_message", args)).data
 
 
 async def state() -> tuple[int, int, int]:
     async with get_session() as session:
-        row = (await session.execute(text(
-            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM attachment_blobs), "
-            "(SELECT count(*) FROM message_recipients)"))).one()
+        row = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM attachment_blobs), "
+                    "(SELECT count(*) FROM message_recipients)"
+                )
+            )
+        ).one()
     return tuple(row)
 
 
@@ -96,8 +107,11 @@ async def test_palette_transparency_survives(client, repo):
     img.info["transparency"] = 0
     img.save(repo / "palette.png", transparency=0)
     meta = (await send(client, repo, attachment_paths=["palette.png"]))["attachments"][0]
-    body = (await client.call_tool("fetch_inbox", {"project_key": str(repo), "agent_name": "RedFox",
-                                                   "include_bodies": True})).structured_content["result"][0]
+    body = (
+        await client.call_tool(
+            "fetch_inbox", {"project_key": str(repo), "agent_name": "RedFox", "include_bodies": True}
+        )
+    ).structured_content["result"][0]
     data = base64.b64decode(body["body_md"].split("base64,", 1)[1].split(")", 1)[0])
     with Image.open(io.BytesIO(data)) as webp:
         assert webp.mode == "RGBA" and webp.getpixel((0, 0))[3] == 0
@@ -111,8 +125,14 @@ async def test_large_image_and_file_are_stored_in_the_archive(client, repo):
     assert image["type"] == "file" and image["media_type"] == "image/webp" and image["path"].startswith(prefix)
     assert image["path"].endswith(f"{image['sha256'][:2]}/{image['sha256']}.webp")
     assert (image["width"], image["height"]) == (64, 64)
-    assert notes == {"type": "file", "media_type": "text/plain", "bytes": 14, "sha256": notes["sha256"],
-                     "name": "notes.txt", "path": f"{prefix}{notes['sha256'][:2]}/{notes['sha256']}.txt"}
+    assert notes == {
+        "type": "file",
+        "media_type": "text/plain",
+        "bytes": 14,
+        "sha256": notes["sha256"],
+        "name": "notes.txt",
+        "path": f"{prefix}{notes['sha256'][:2]}/{notes['sha256']}.txt",
+    }
     assert f"![big.png](/{image['path']})" in result["deliveries"][0]["payload"]["body_md"]
 
     flush_pending()
@@ -240,8 +260,18 @@ def hazards(isolated_env, repo, monkeypatch) -> dict[str, tuple[str, str, str]]:
 
 @pytest.mark.parametrize(
     "case",
-    ["file system root", "system directory", "inside a system directory", "ancestor of the mailbox", "home directory",
-     "archive", "data directory", "plain directory", "inside a work tree", "symlink to /etc"],
+    [
+        "file system root",
+        "system directory",
+        "inside a system directory",
+        "ancestor of the mailbox",
+        "home directory",
+        "archive",
+        "data directory",
+        "plain directory",
+        "inside a work tree",
+        "symlink to /etc",
+    ],
 )
 async def test_files_are_never_read_from_system_home_mailbox_or_non_git_directories(client, hazards, case):
     project, path, reason = hazards[case]

@@ -79,8 +79,17 @@ async def test_list_tools_exposes_token_params(trusted):
         tools = {t.name: t.input_schema for t in await c.list_tools()}
     assert "sender_token" in tools["send_message"]["properties"]
     assert "sender_token" in tools["reply_message"]["properties"]
-    for name in ("fetch_inbox", "set_contact_policy", "file_reservation_paths", "retire_agent", "register_agent",
-                 "archive_project", "hard_delete_project", "purge_old_messages", "search_messages"):
+    for name in (
+        "fetch_inbox",
+        "set_contact_policy",
+        "file_reservation_paths",
+        "retire_agent",
+        "register_agent",
+        "archive_project",
+        "hard_delete_project",
+        "purge_old_messages",
+        "search_messages",
+    ):
         props = tools[name]["properties"]
         assert "registration_token" in props, name
         assert "registration_token" not in tools[name].get("required", [])
@@ -135,9 +144,9 @@ async def test_creating_session_is_verified_without_token(trusted):
             await c.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name})
         sent = (await c.call_tool("send_message", mail())).data
         assert sent["verified_sender"] is True
-        policy = (await c.call_tool(
-            "set_contact_policy", {"project_key": PROJECT, "agent_name": "RedFox", "policy": "open"}
-        )).data
+        policy = (
+            await c.call_tool("set_contact_policy", {"project_key": PROJECT, "agent_name": "RedFox", "policy": "open"})
+        ).data
         assert policy["verified"] is True
 
 
@@ -157,8 +166,13 @@ async def test_wrong_token_is_refused_in_both_modes(isolated_env, monkeypatch, m
         with pytest.raises(ToolError, match=r"^UNAUTHORIZED: Invalid registration_token"):
             await fresh.call_tool(
                 "register_agent",
-                {"project_key": PROJECT, "program": "evil", "model": "m", "name": "BlueLake",
-                 "registration_token": "nope"},
+                {
+                    "project_key": PROJECT,
+                    "program": "evil",
+                    "model": "m",
+                    "name": "BlueLake",
+                    "registration_token": "nope",
+                },
             )
         with pytest.raises(ToolError, match=r"^UNAUTHORIZED"):
             await fresh.call_tool("archive_project", {"project_key": PROJECT, "registration_token": "nope"})
@@ -168,7 +182,7 @@ async def test_wrong_token_is_refused_in_both_modes(isolated_env, monkeypatch, m
     assert await message_count() == 0
     assert (await agent_row("BlueLake"))["program"] == "p"
     async with get_session() as s:
-        archived = (await s.execute(text("SELECT archived_at FROM projects WHERE human_key = :k"), {"k": PROJECT}))
+        archived = await s.execute(text("SELECT archived_at FROM projects WHERE human_key = :k"), {"k": PROJECT})
         assert archived.scalar_one() is None
 
 
@@ -211,14 +225,18 @@ async def test_strict_token_works_from_another_session_and_binds_it(strict):
         assert again["verified_sender"] is True
         with pytest.raises(ToolError, match=r"^UNAUTHORIZED"):  # proving BlueLake says nothing about RedFox
             await other.call_tool("fetch_inbox", {"project_key": PROJECT, "agent_name": "RedFox"})
-        inbox = (await other.call_tool(
-            "fetch_inbox", {"project_key": PROJECT, "agent_name": "RedFox", "registration_token": red}
-        )).data
+        inbox = (
+            await other.call_tool(
+                "fetch_inbox", {"project_key": PROJECT, "agent_name": "RedFox", "registration_token": red}
+            )
+        ).data
         assert [m["subject"] for m in inbox] == ["Hi", "Hi"]
-        updated = (await other.call_tool(
-            "register_agent",
-            {"project_key": PROJECT, "program": "p2", "model": "m", "name": "BlueLake", "registration_token": blue},
-        )).data
+        updated = (
+            await other.call_tool(
+                "register_agent",
+                {"project_key": PROJECT, "program": "p2", "model": "m", "name": "BlueLake", "registration_token": blue},
+            )
+        ).data
         assert updated["program"] == "p2" and updated["verified"] is True
         assert "registration_token" not in updated
     async with Client(server) as stateless:  # no session: only the token proves identity
@@ -254,12 +272,26 @@ async def test_strict_search_needs_a_viewer(strict):
         assert len(by_token.data) == 1
         assert len((await fresh.call_tool("search_messages", query)).data) == 1  # bound to exactly RedFox now
     async with session(server) as creator:  # bound to BlueLake and RedFox: ambiguous
-        await creator.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m",
-                                                   "name": "BlueLake",
-                                                   "registration_token": agents["BlueLake"]["registration_token"]})
-        await creator.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m",
-                                                   "name": "RedFox",
-                                                   "registration_token": agents["RedFox"]["registration_token"]})
+        await creator.call_tool(
+            "register_agent",
+            {
+                "project_key": PROJECT,
+                "program": "p",
+                "model": "m",
+                "name": "BlueLake",
+                "registration_token": agents["BlueLake"]["registration_token"],
+            },
+        )
+        await creator.call_tool(
+            "register_agent",
+            {
+                "project_key": PROJECT,
+                "program": "p",
+                "model": "m",
+                "name": "RedFox",
+                "registration_token": agents["RedFox"]["registration_token"],
+            },
+        )
         with pytest.raises(ToolError, match=r"^UNAUTHORIZED: .*several agents"):
             await creator.call_tool("search_messages", query)
 
@@ -269,12 +301,16 @@ async def test_strict_project_operations_take_any_agent_token_of_that_project(st
     agents = await setup(server)
     async with session(server) as fresh:
         with pytest.raises(ToolError, match=r"^UNAUTHORIZED: .*does not belong"):
-            await fresh.call_tool("archive_project", {
-                "project_key": PROJECT, "registration_token": agents["GreenCastle"]["registration_token"]
-            })
-        done = (await fresh.call_tool("archive_project", {
-            "project_key": PROJECT, "registration_token": agents["RedFox"]["registration_token"]
-        })).data
+            await fresh.call_tool(
+                "archive_project",
+                {"project_key": PROJECT, "registration_token": agents["GreenCastle"]["registration_token"]},
+            )
+        done = (
+            await fresh.call_tool(
+                "archive_project",
+                {"project_key": PROJECT, "registration_token": agents["RedFox"]["registration_token"]},
+            )
+        ).data
         assert done["status"] == "archived" and done["verified"] is True
         assert (await fresh.call_tool("unarchive_project", {"project_key": PROJECT})).data["status"] == "active"
 
@@ -288,9 +324,11 @@ async def test_tokenless_agent_is_claimed_once_by_register(strict):
     async with session(server) as fresh:
         with pytest.raises(ToolError, match=r"^UNAUTHORIZED: .*has no registration token yet.*register_agent"):
             await fresh.call_tool("send_message", mail())
-        claimed = (await fresh.call_tool(
-            "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "BlueLake"}
-        )).data
+        claimed = (
+            await fresh.call_tool(
+                "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "BlueLake"}
+            )
+        ).data
         token = claimed["registration_token"]
         assert claimed["created"] is False and len(token) >= 32
         assert (await fresh.call_tool("send_message", mail())).data["verified_sender"] is True
@@ -300,9 +338,12 @@ async def test_tokenless_agent_is_claimed_once_by_register(strict):
             await later.call_tool(
                 "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "BlueLake"}
             )
-        again = (await later.call_tool("register_agent", {
-            "project_key": PROJECT, "program": "p", "model": "m", "name": "BlueLake", "registration_token": token
-        })).data
+        again = (
+            await later.call_tool(
+                "register_agent",
+                {"project_key": PROJECT, "program": "p", "model": "m", "name": "BlueLake", "registration_token": token},
+            )
+        ).data
         assert "registration_token" not in again
 
 
@@ -318,14 +359,34 @@ async def test_whois_needs_no_token_and_nothing_reveals_one(strict, isolated_env
         profile = await fresh.call_tool("whois", {"project_key": PROJECT, "agent_name": "RedFox"})
         assert profile.data["name"] == "RedFox"
         outputs.append(profile)
-        outputs.append(await fresh.call_tool(
-            "fetch_inbox", {"project_key": PROJECT, "agent_name": "RedFox", "registration_token": tokens[1],
-                            "include_bodies": True}))
-        outputs.append(await fresh.call_tool(
-            "search_messages", {"project_key": PROJECT, "query": "Hi", "registration_token": tokens[1]}))
-        outputs.append(await fresh.call_tool("register_agent", {
-            "project_key": PROJECT, "program": "p", "model": "m", "name": "RedFox", "registration_token": tokens[1]
-        }))
+        outputs.append(
+            await fresh.call_tool(
+                "fetch_inbox",
+                {
+                    "project_key": PROJECT,
+                    "agent_name": "RedFox",
+                    "registration_token": tokens[1],
+                    "include_bodies": True,
+                },
+            )
+        )
+        outputs.append(
+            await fresh.call_tool(
+                "search_messages", {"project_key": PROJECT, "query": "Hi", "registration_token": tokens[1]}
+            )
+        )
+        outputs.append(
+            await fresh.call_tool(
+                "register_agent",
+                {
+                    "project_key": PROJECT,
+                    "program": "p",
+                    "model": "m",
+                    "name": "RedFox",
+                    "registration_token": tokens[1],
+                },
+            )
+        )
     for result in outputs:
         dumped = json.dumps(result.structured_content) + "".join(getattr(b, "text", "") for b in result.content)
         assert "registration_token_hash" not in dumped

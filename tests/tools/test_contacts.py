@@ -42,17 +42,22 @@ async def policy(client, agent: str, value: str) -> None:
 
 async def retire(name: str) -> None:
     async with write_session() as session:
-        await session.execute(text("UPDATE agents SET retired_at = '2026-01-01 00:00:00.000000' WHERE name = :n"),
-                              {"n": name})
+        await session.execute(
+            text("UPDATE agents SET retired_at = '2026-01-01 00:00:00.000000' WHERE name = :n"), {"n": name}
+        )
 
 
 async def snapshot() -> tuple[int, ...]:
     async with get_session() as session:
-        row = (await session.execute(text(
-            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
-            "(SELECT count(*) FROM agent_links), "
-            "(SELECT group_concat(status || coalesce(expires_ts, ''), ',') FROM agent_links)"
-        ))).one()
+        row = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
+                    "(SELECT count(*) FROM agent_links), "
+                    "(SELECT group_concat(status || coalesce(expires_ts, ''), ',') FROM agent_links)"
+                )
+            )
+        ).one()
     return tuple(row)
 
 
@@ -66,8 +71,15 @@ async def refused(client, tool: str, pattern: str, **args) -> str:
 
 async def test_request_approve_and_list_both_directions(client):
     await policy(client, "RedFox", "contacts_only")
-    hint = await refused(client, "send_message", r"^CONTACT_REQUIRED: Contact approval required",
-                         sender_name="BlueLake", to=["RedFox"], subject="s", body_md="b")
+    hint = await refused(
+        client,
+        "send_message",
+        r"^CONTACT_REQUIRED: Contact approval required",
+        sender_name="BlueLake",
+        to=["RedFox"],
+        subject="s",
+        body_md="b",
+    )
     assert f"request_contact(project_key='{PROJECT}', from_agent='BlueLake', to_agent='RedFox'" in hint
 
     request = await call(client, "request_contact", from_agent="BlueLake", to_agent="red-fox", reason="Review PR")
@@ -75,7 +87,7 @@ async def test_request_approve_and_list_both_directions(client):
     intro = request["notification_message"]
     assert intro["ack_required"] is True and intro["to"] == ["RedFox"] and "Review PR" in intro["body_md"]
     assert "respond_contact(" in intro["body_md"]
-    inbox = (await client.call_tool("fetch_inbox", {"project_key": PROJECT, "agent_name": "RedFox"}))
+    inbox = await client.call_tool("fetch_inbox", {"project_key": PROJECT, "agent_name": "RedFox"})
     assert [m["subject"] for m in inbox.structured_content["result"]] == ["Contact request from BlueLake"]
 
     # Asking again while pending refreshes the link but sends no second intro.
@@ -98,20 +110,29 @@ async def test_request_approve_and_list_both_directions(client):
     assert (await send(client))["count"] == 1
     # Approval is one-way: RedFox is not a contact of GreenCastle's.
     await policy(client, "GreenCastle", "contacts_only")
-    await refused(client, "send_message", r"^CONTACT_REQUIRED", sender_name="RedFox", to=["GreenCastle"],
-                  subject="s", body_md="b")
+    await refused(
+        client, "send_message", r"^CONTACT_REQUIRED", sender_name="RedFox", to=["GreenCastle"], subject="s", body_md="b"
+    )
 
 
 async def test_denied_requester_is_blocked_and_cannot_ask_again(client):
     await call(client, "request_contact", from_agent="BlueLake", to_agent="RedFox")
     denied = await call(client, "respond_contact", to_agent="RedFox", from_agent="BlueLake", accept=False)
     assert denied["status"] == "blocked" and denied["approved"] is False and "expires_ts" not in denied
-    await refused(client, "request_contact", r"^CONTACT_BLOCKED: RedFox declined", from_agent="BlueLake",
-                  to_agent="RedFox")
+    await refused(
+        client, "request_contact", r"^CONTACT_BLOCKED: RedFox declined", from_agent="BlueLake", to_agent="RedFox"
+    )
     # The block holds even though the policy is auto (and would be open).
     await policy(client, "RedFox", "open")
-    await refused(client, "send_message", r"^CONTACT_BLOCKED: .*RedFox", sender_name="BlueLake", to=["RedFox"],
-                  subject="s", body_md="b")
+    await refused(
+        client,
+        "send_message",
+        r"^CONTACT_BLOCKED: .*RedFox",
+        sender_name="BlueLake",
+        to=["RedFox"],
+        subject="s",
+        body_md="b",
+    )
     # The target can change its mind.
     await call(client, "respond_contact", to_agent="RedFox", from_agent="BlueLake", accept=True)
     assert (await send(client))["count"] == 1
@@ -128,8 +149,9 @@ async def test_expired_links_count_as_absent(client):
     async with write_session() as session:
         k = schema.agent_links
         await session.execute(update(k).values(expires_ts=utcnow() - timedelta(seconds=1)))
-    await refused(client, "send_message", r"^CONTACT_REQUIRED", sender_name="BlueLake", to=["RedFox"],
-                  subject="s", body_md="b")
+    await refused(
+        client, "send_message", r"^CONTACT_REQUIRED", sender_name="BlueLake", to=["RedFox"], subject="s", body_md="b"
+    )
     listed = await call(client, "list_contacts", agent_name="BlueLake")
     assert listed[0]["is_expired"] is True and listed[0]["allows_messaging"] is False
     # An expired link is a fresh start: a new request sends a new intro.
@@ -138,14 +160,32 @@ async def test_expired_links_count_as_absent(client):
 
 
 async def test_contact_request_refusals(client):
-    await refused(client, "request_contact", r"^INVALID_ARGUMENT: An agent cannot request contact with itself",
-                  from_agent="BlueLake", to_agent="blue lake")
-    await refused(client, "request_contact", r"^NOT_FOUND: Agent 'Nobody-1'", from_agent="BlueLake",
-                  to_agent="Nobody-1")
-    await refused(client, "request_contact", r"^INVALID_ARGUMENT: ttl_seconds", from_agent="BlueLake",
-                  to_agent="RedFox", ttl_seconds=0)
-    await refused(client, "request_contact", r"^INVALID_ARGUMENT: reason", from_agent="BlueLake",
-                  to_agent="RedFox", reason="x" * 513)
+    await refused(
+        client,
+        "request_contact",
+        r"^INVALID_ARGUMENT: An agent cannot request contact with itself",
+        from_agent="BlueLake",
+        to_agent="blue lake",
+    )
+    await refused(
+        client, "request_contact", r"^NOT_FOUND: Agent 'Nobody-1'", from_agent="BlueLake", to_agent="Nobody-1"
+    )
+    await refused(
+        client,
+        "request_contact",
+        r"^INVALID_ARGUMENT: ttl_seconds",
+        from_agent="BlueLake",
+        to_agent="RedFox",
+        ttl_seconds=0,
+    )
+    await refused(
+        client,
+        "request_contact",
+        r"^INVALID_ARGUMENT: reason",
+        from_agent="BlueLake",
+        to_agent="RedFox",
+        reason="x" * 513,
+    )
     await policy(client, "RedFox", "block_all")
     await refused(client, "request_contact", r"^CONTACT_BLOCKED", from_agent="BlueLake", to_agent="RedFox")
     await retire("GreenCastle")
@@ -160,24 +200,47 @@ async def test_each_policy_on_send(client):
     await policy(client, "RedFox", "open")
     assert (await send(client))["count"] == 1
     await policy(client, "RedFox", "contacts_only")
-    await refused(client, "send_message", r"^CONTACT_REQUIRED", sender_name="BlueLake", to=["RedFox"],
-                  subject="s", body_md="b")
+    await refused(
+        client, "send_message", r"^CONTACT_REQUIRED", sender_name="BlueLake", to=["RedFox"], subject="s", body_md="b"
+    )
     # Writing to oneself needs no contact; block_all refuses everyone.
     await policy(client, "BlueLake", "contacts_only")
     assert (await send(client, to=["BlueLake"]))["count"] == 1
     await policy(client, "BlueLake", "block_all")
-    await refused(client, "send_message", r"^CONTACT_BLOCKED: Recipient\(s\) not accepting messages from RedFox",
-                  sender_name="RedFox", to=["BlueLake"], subject="s", body_md="b")
+    await refused(
+        client,
+        "send_message",
+        r"^CONTACT_BLOCKED: Recipient\(s\) not accepting messages from RedFox",
+        sender_name="RedFox",
+        to=["BlueLake"],
+        subject="s",
+        body_md="b",
+    )
 
 
 @pytest.mark.parametrize("spelling", [" redfox", "Red-Fox", "REDFOX", "red_fox ", "Red Fox"])
 async def test_spelling_variants_cannot_bypass_a_policy(client, spelling):
     await policy(client, "RedFox", "contacts_only")
-    await refused(client, "send_message", r"^CONTACT_REQUIRED: .*RedFox", sender_name="BlueLake", to=[spelling],
-                  subject="s", body_md="b")
+    await refused(
+        client,
+        "send_message",
+        r"^CONTACT_REQUIRED: .*RedFox",
+        sender_name="BlueLake",
+        to=[spelling],
+        subject="s",
+        body_md="b",
+    )
     await policy(client, "RedFox", "block_all")
-    await refused(client, "send_message", r"^CONTACT_BLOCKED", sender_name="BlueLake", to=["GreenCastle"],
-                  cc=[spelling], subject="s", body_md="b")
+    await refused(
+        client,
+        "send_message",
+        r"^CONTACT_BLOCKED",
+        sender_name="BlueLake",
+        to=["GreenCastle"],
+        cc=[spelling],
+        subject="s",
+        body_md="b",
+    )
 
 
 async def test_block_all_thread_participant_and_retired_recipient_stay_blocked(client):
@@ -185,13 +248,33 @@ async def test_block_all_thread_participant_and_retired_recipient_stay_blocked(c
     reply = await call(client, "reply_message", message_id=first["id"], sender_name="RedFox", body_md="ok")
     assert reply["thread_id"] == "T-1"
     await policy(client, "RedFox", "block_all")
-    await refused(client, "send_message", r"^CONTACT_BLOCKED", sender_name="BlueLake", to=["RedFox"],
-                  subject="s", body_md="b", thread_id="T-1")
-    await refused(client, "reply_message", r"^CONTACT_BLOCKED", message_id=reply["deliveries"][0]["payload"]["id"],
-                  sender_name="BlueLake", body_md="still there?")
+    await refused(
+        client,
+        "send_message",
+        r"^CONTACT_BLOCKED",
+        sender_name="BlueLake",
+        to=["RedFox"],
+        subject="s",
+        body_md="b",
+        thread_id="T-1",
+    )
+    await refused(
+        client,
+        "reply_message",
+        r"^CONTACT_BLOCKED",
+        message_id=reply["deliveries"][0]["payload"]["id"],
+        sender_name="BlueLake",
+        body_md="still there?",
+    )
     await retire("RedFox")
-    await refused(client, "reply_message", r"^AGENT_RETIRED", message_id=reply["deliveries"][0]["payload"]["id"],
-                  sender_name="BlueLake", body_md="hello?")
+    await refused(
+        client,
+        "reply_message",
+        r"^AGENT_RETIRED",
+        message_id=reply["deliveries"][0]["payload"]["id"],
+        sender_name="BlueLake",
+        body_md="hello?",
+    )
 
 
 async def test_contacts_only_is_strict_for_replies(client):
@@ -234,8 +317,9 @@ async def test_auto_rules_without_same_project_allowance(client, strict_auto):
     await age_messages()
     await refused(client, "send_message", r"^CONTACT_REQUIRED", **base, thread_id="T-10")
     # GreenCastle never talked to RedFox: the thread does not help it.
-    await refused(client, "send_message", r"^CONTACT_REQUIRED", **{**base, "sender_name": "GreenCastle"},
-                  thread_id="T-9")
+    await refused(
+        client, "send_message", r"^CONTACT_REQUIRED", **{**base, "sender_name": "GreenCastle"}, thread_id="T-9"
+    )
 
 
 async def test_auto_contact_if_blocked_sends_requests_and_still_fails(client):
@@ -256,25 +340,64 @@ async def test_broadcast_skips_refusing_agents(client):
     await policy(client, "RedFox", "contacts_only")
     await policy(client, "GreenCastle", "block_all")
     await retire("SilverOwl")
-    result = await call(client, "send_message", sender_name="BlueLake", to=[], broadcast=True, subject="all hands",
-                        body_md="b")
+    result = await call(
+        client, "send_message", sender_name="BlueLake", to=[], broadcast=True, subject="all hands", body_md="b"
+    )
     assert result["deliveries"][0]["payload"]["to"] == ["GoldHawk"]
     assert result["skipped"] == [{"name": "RedFox", "reason": "CONTACT_REQUIRED"}]
-    await refused(client, "send_message", r"^INVALID_ARGUMENT: broadcast=true", sender_name="BlueLake",
-                  to=["RedFox"], broadcast=True, subject="s", body_md="b")
+    await refused(
+        client,
+        "send_message",
+        r"^INVALID_ARGUMENT: broadcast=true",
+        sender_name="BlueLake",
+        to=["RedFox"],
+        broadcast=True,
+        subject="s",
+        body_md="b",
+    )
     await policy(client, "GoldHawk", "contacts_only")
-    await refused(client, "send_message", r"^INVALID_ARGUMENT: Nobody in project", sender_name="BlueLake", to=[],
-                  broadcast=True, subject="s", body_md="b")
+    await refused(
+        client,
+        "send_message",
+        r"^INVALID_ARGUMENT: Nobody in project",
+        sender_name="BlueLake",
+        to=[],
+        broadcast=True,
+        subject="s",
+        body_md="b",
+    )
 
 
 async def test_handshake_auto_accept_with_welcome(client):
     await policy(client, "RedFox", "contacts_only")
-    await refused(client, "macro_contact_handshake", r"^INVALID_ARGUMENT: welcome_subject and welcome_body",
-                  requester="BlueLake", target="RedFox", auto_accept=True, welcome_subject="hi")
-    await refused(client, "macro_contact_handshake", r"^INVALID_ARGUMENT: A welcome message needs auto_accept",
-                  requester="BlueLake", target="RedFox", welcome_subject="hi", welcome_body="there")
-    done = await call(client, "macro_contact_handshake", agent_name="BlueLake", to_agent="RedFox",
-                      auto_accept=True, welcome_subject="Hello", welcome_body="Let's pair.", thread_id="PAIR-1")
+    await refused(
+        client,
+        "macro_contact_handshake",
+        r"^INVALID_ARGUMENT: welcome_subject and welcome_body",
+        requester="BlueLake",
+        target="RedFox",
+        auto_accept=True,
+        welcome_subject="hi",
+    )
+    await refused(
+        client,
+        "macro_contact_handshake",
+        r"^INVALID_ARGUMENT: A welcome message needs auto_accept",
+        requester="BlueLake",
+        target="RedFox",
+        welcome_subject="hi",
+        welcome_body="there",
+    )
+    done = await call(
+        client,
+        "macro_contact_handshake",
+        agent_name="BlueLake",
+        to_agent="RedFox",
+        auto_accept=True,
+        welcome_subject="Hello",
+        welcome_body="Let's pair.",
+        thread_id="PAIR-1",
+    )
     assert done["request"]["status"] == "approved" and done["response"]["to"] == "RedFox"
     welcome = done["welcome_message"]["deliveries"][0]["payload"]
     assert welcome["thread_id"] == "PAIR-1" and welcome["to"] == ["RedFox"]
@@ -289,18 +412,23 @@ async def test_handshake_auto_accept_needs_target_token_in_strict_mode(isolated_
         await c.call_tool("ensure_project", {"human_key": PROJECT})
         for name in ("BlueLake", "RedFox"):
             agent = await c.call_tool(
-                "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name})
+                "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name}
+            )
             tokens[name] = agent.data["registration_token"]
     monkeypatch.setenv("AGENT_IDENTITY_MODE", "strict")
     clear_settings_cache()
     async with Client(build_mcp_server()) as c:  # a new session, bound to neither agent
-        args = {"project_key": PROJECT, "requester": "BlueLake", "target": "RedFox", "auto_accept": True,
-                "registration_token": tokens["BlueLake"]}
+        args = {
+            "project_key": PROJECT,
+            "requester": "BlueLake",
+            "target": "RedFox",
+            "auto_accept": True,
+            "registration_token": tokens["BlueLake"],
+        }
         before = await snapshot()
         for wrong in ({}, {"target_registration_token": "wrong"}):
             with pytest.raises(ToolError, match=r"^UNAUTHORIZED: .*'RedFox'"):
                 await c.call_tool("macro_contact_handshake", {**args, **wrong})
         assert await snapshot() == before
-        done = await c.call_tool(
-            "macro_contact_handshake", {**args, "target_registration_token": tokens["RedFox"]})
+        done = await c.call_tool("macro_contact_handshake", {**args, "target_registration_token": tokens["RedFox"]})
         assert done.data["response"]["status"] == "approved"

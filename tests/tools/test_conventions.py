@@ -29,9 +29,15 @@ LIST_TOOLS = ("fetch_inbox", "search_messages", "list_contacts", "fetch_topic", 
 
 def git(repo: Path, *args: str) -> None:
     stamp = f"@{int(OLD)} +0000"
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-           "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
-           "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Dev",
+        "GIT_AUTHOR_EMAIL": "dev@example.com",
+        "GIT_COMMITTER_NAME": "Dev",
+        "GIT_COMMITTER_EMAIL": "dev@example.com",
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_DATE": stamp,
+    }
     subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
@@ -105,9 +111,17 @@ async def test_every_tool_result_conforms_to_its_output_schema(client, tool_defs
     await call("register_agent", project_key=ok, program="p", model="m", name="RedFox")
     await call("whois", project_key=pk, agent_name="GreenCastle")
     await call("set_contact_policy", project_key=pk, agent_name=bear, policy="open")
-    sent = await call("send_message", project_key=pk, sender_name="GreenCastle", to=[bear], subject="Plan POL-1",
-                      body_md=f"- [ ] @{bear} please review a.py\nDecision: ship it", ack_required=True,
-                      topic="build", importance="high")
+    sent = await call(
+        "send_message",
+        project_key=pk,
+        sender_name="GreenCastle",
+        to=[bear],
+        subject="Plan POL-1",
+        body_md=f"- [ ] @{bear} please review a.py\nDecision: ship it",
+        ack_required=True,
+        topic="build",
+        importance="high",
+    )
     mid = sent["deliveries"][0]["payload"]["id"]
     assert "cc" not in sent["deliveries"][0]["payload"]  # empty fields are left out
     await call("reply_message", project_key=pk, message_id=mid, sender_name=bear, body_md="ok")
@@ -117,12 +131,21 @@ async def test_every_tool_result_conforms_to_its_output_schema(client, tool_defs
     await call("mark_message_read", project_key=pk, agent_name=bear, message_id=mid)
     await call("acknowledge_message", project_key=pk, agent_name=bear, message_id=mid)
     await call("request_contact", project_key=pk, from_agent="GreenCastle", to_agent="RedFox", to_project=ok)
-    await call("respond_contact", project_key=ok, to_agent="RedFox", from_agent="GreenCastle", from_project=pk,
-               accept=True)
+    await call(
+        "respond_contact", project_key=ok, to_agent="RedFox", from_agent="GreenCastle", from_project=pk, accept=True
+    )
     await call("list_contacts", project_key=pk, agent_name="GreenCastle")
     await call("list_contacts", project_key=pk, agent_name="GreenCastle", format="table")
-    await call("macro_contact_handshake", project_key=pk, requester=bear, target="RedFox", to_project=ok,
-               auto_accept=True, welcome_subject="hello", welcome_body="hi")
+    await call(
+        "macro_contact_handshake",
+        project_key=pk,
+        requester=bear,
+        target="RedFox",
+        to_project=ok,
+        auto_accept=True,
+        welcome_subject="hello",
+        welcome_body="hi",
+    )
     await call("file_reservation_paths", project_key=pk, agent_name="GreenCastle", paths=["a.py", "src/**"])
     await call("file_reservation_paths", project_key=pk, agent_name=bear, paths=["a.py"])
     await call("renew_file_reservations", project_key=pk, agent_name="GreenCastle", extend_seconds=600)
@@ -140,10 +163,12 @@ async def test_every_tool_result_conforms_to_its_output_schema(client, tool_defs
         await call("fetch_summary", project_key=pk, format=fmt)
         await call("fetch_topic", project_key=pk, topic_name="build", format=fmt)
     await call("macro_start_session", human_key=pk, program="p", model="m", file_reservation_paths=["b.py"])
-    await call("macro_prepare_thread", project_key=pk, thread_id=str(mid), program="p", model="m",
-               agent_name="GreenCastle")
-    await call("macro_file_reservation_cycle", project_key=pk, agent_name="GreenCastle", paths=["c.py"],
-               auto_release=True)
+    await call(
+        "macro_prepare_thread", project_key=pk, thread_id=str(mid), program="p", model="m", agent_name="GreenCastle"
+    )
+    await call(
+        "macro_file_reservation_cycle", project_key=pk, agent_name="GreenCastle", paths=["c.py"], auto_release=True
+    )
     await call("retire_agent", project_key=pk, agent_name=bear)
     await call("unretire_agent", project_key=pk, agent_name=bear)
     await call("deregister_agent", project_key=pk, agent_name=bear)
@@ -155,9 +180,14 @@ async def test_every_tool_result_conforms_to_its_output_schema(client, tool_defs
     await call("hard_delete_project", project_key=ok, confirmation="I UNDERSTAND")
     window = "0f8fad5b-d9cb-469f-a165-70867728950e"
     now = utcnow()
-    await sql("INSERT INTO window_identities (project_id, window_uuid, display_name, created_ts, last_active_ts, "
-              "expires_ts) SELECT id, :w, 'SilverOwl', :t, :t, :e FROM projects WHERE human_key = :pk",
-              w=window, t=to_db_text(now), e=to_db_text(now + timedelta(days=1)), pk=pk)
+    await sql(
+        "INSERT INTO window_identities (project_id, window_uuid, display_name, created_ts, last_active_ts, "
+        "expires_ts) SELECT id, :w, 'SilverOwl', :t, :t, :e FROM projects WHERE human_key = :pk",
+        w=window,
+        t=to_db_text(now),
+        e=to_db_text(now + timedelta(days=1)),
+        pk=pk,
+    )
     for fmt in ("json", "table"):
         await call("list_window_identities", project_key=pk, format=fmt)
     await call("rename_window", project_key=pk, window_uuid=window, new_display_name="GoldOwl")
@@ -172,10 +202,16 @@ async def _mail(client) -> tuple[str, int]:
     await client.call_tool("ensure_project", {"human_key": pk})
     for name in ("BlueLake", "RedFox"):
         await client.call_tool("register_agent", {"project_key": pk, "program": "p", "model": "m", "name": name})
-    sent = await client.call_tool("send_message", {
-        "project_key": pk, "sender_name": "BlueLake", "to": ["RedFox"], "subject": "Build | status",
-        "body_md": "line one\nline two",
-    })
+    sent = await client.call_tool(
+        "send_message",
+        {
+            "project_key": pk,
+            "sender_name": "BlueLake",
+            "to": ["RedFox"],
+            "subject": "Build | status",
+            "body_md": "line one\nline two",
+        },
+    )
     return pk, sent.data["deliveries"][0]["payload"]["id"]
 
 
@@ -219,10 +255,20 @@ async def test_invalid_format_is_refused_before_anything_runs(client):
 
 
 def test_prune_drops_null_and_empty_fields_but_keeps_answers():
-    result = prune({
-        "a": None, "b": "", "c": [], "d": {}, "e": 0, "f": False, "granted": [], "conflicts": [],
-        "nested": {"x": None, "y": [{"z": "", "w": 1}]}, "empty_after": {"x": None},
-    })
+    result = prune(
+        {
+            "a": None,
+            "b": "",
+            "c": [],
+            "d": {},
+            "e": 0,
+            "f": False,
+            "granted": [],
+            "conflicts": [],
+            "nested": {"x": None, "y": [{"z": "", "w": 1}]},
+            "empty_after": {"x": None},
+        }
+    )
     assert result == {"e": 0, "f": False, "granted": [], "conflicts": [], "nested": {"y": [{"w": 1}]}}
 
 

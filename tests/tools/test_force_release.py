@@ -22,8 +22,13 @@ OLD = time.time() - 3 * 86400
 
 
 def git(repo: Path, *args: str, when: float | None = None) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-           "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Dev",
+        "GIT_AUTHOR_EMAIL": "dev@example.com",
+        "GIT_COMMITTER_NAME": "Dev",
+        "GIT_COMMITTER_EMAIL": "dev@example.com",
+    }
     if when is not None:
         stamp = f"@{int(when)} +0000"
         env.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
@@ -79,9 +84,7 @@ async def client(repo):
     async with Client(build_mcp_server()) as c:
         await c.call_tool("ensure_project", {"human_key": str(repo)})
         for name in ("BlueLake", "RedFox"):
-            await c.call_tool(
-                "register_agent", {"project_key": str(repo), "program": "p", "model": "m", "name": name}
-            )
+            await c.call_tool("register_agent", {"project_key": str(repo), "program": "p", "model": "m", "name": name})
         yield c
 
 
@@ -122,9 +125,11 @@ async def test_stale_holder_is_released_notified_and_actor_can_reserve(client, r
     assert datetime.fromisoformat(lease["last_git_activity_ts"]).timestamp() == pytest.approx(OLD, abs=2)
     assert await released_ts(held["id"]) is not None
 
-    inbox = (await client.call_tool(
-        "fetch_inbox", {"project_key": str(repo), "agent_name": "BlueLake", "include_bodies": True}
-    )).data
+    inbox = (
+        await client.call_tool(
+            "fetch_inbox", {"project_key": str(repo), "agent_name": "BlueLake", "include_bodies": True}
+        )
+    ).data
     assert [m["subject"] for m in inbox] == ["[file-reservations] Released stale lease on src/**"]
     body = inbox[0]["body_md"]
     assert inbox[0]["from"] == "RedFox"
@@ -182,9 +187,18 @@ async def test_active_holder_refuses_without_scanning(client, repo):
 
 async def test_recent_mail_read_refuses(client, repo):
     held = (await reserve(client, repo, "BlueLake", ["src/app.py"]))["granted"][0]
-    sent = (await client.call_tool("send_message", {
-        "project_key": str(repo), "sender_name": "RedFox", "to": ["BlueLake"], "subject": "ping", "body_md": "hi",
-    })).data
+    sent = (
+        await client.call_tool(
+            "send_message",
+            {
+                "project_key": str(repo),
+                "sender_name": "RedFox",
+                "to": ["BlueLake"],
+                "subject": "ping",
+                "body_md": "hi",
+            },
+        )
+    ).data
     message_id = sent["deliveries"][0]["payload"]["id"]
     await client.call_tool(
         "mark_message_read", {"project_key": str(repo), "agent_name": "BlueLake", "message_id": message_id}
@@ -201,7 +215,9 @@ async def test_virtual_reservation_uses_agent_and_mail_activity_only(client, rep
     await make_inactive("BlueLake")
     result = await force(client, repo, held["id"])
     assert result["reservation"]["stale_reasons"] == [
-        "agent_inactive>1800s", "no_recent_mail_activity>900s", "virtual_reservation",
+        "agent_inactive>1800s",
+        "no_recent_mail_activity>900s",
+        "virtual_reservation",
     ]
 
 
@@ -209,7 +225,8 @@ async def test_expired_lease_is_reported_as_already_released(client, repo):
     held = (await reserve(client, repo, "BlueLake", ["src/app.py"]))["granted"][0]
     await execute(
         "UPDATE file_reservations SET expires_ts = :t WHERE id = :i",
-        t=to_db_text(utcnow() - timedelta(seconds=5)), i=held["id"],
+        t=to_db_text(utcnow() - timedelta(seconds=5)),
+        i=held["id"],
     )
     result = await force(client, repo, held["id"])
     assert result["released"] == 0 and result["already_released"] is True and result["expired"] is True
@@ -235,9 +252,16 @@ async def test_project_without_checkout_on_this_machine(isolated_env):
         args = {"project_key": project, "agent_name": "BlueLake", "paths": ["src/**"]}
         held = (await c.call_tool("file_reservation_paths", args)).data["granted"][0]
         await make_inactive("BlueLake")
-        result = (await c.call_tool("force_release_file_reservation", {
-            "project_key": project, "agent_name": "RedFox", "file_reservation_id": held["id"],
-        })).data
+        result = (
+            await c.call_tool(
+                "force_release_file_reservation",
+                {
+                    "project_key": project,
+                    "agent_name": "RedFox",
+                    "file_reservation_id": held["id"],
+                },
+            )
+        ).data
         assert result["reservation"]["stale_reasons"][-1] == "workspace_not_on_server"
 
 
@@ -257,9 +281,14 @@ async def test_unknown_actor_and_long_note_are_refused(client, repo):
     held = (await reserve(client, repo, "BlueLake", ["src/app.py"]))["granted"][0]
     await make_inactive("BlueLake")
     with pytest.raises(ToolError, match=r"^NOT_FOUND: Agent 'Ghost'"):
-        await client.call_tool("force_release_file_reservation", {
-            "project_key": str(repo), "agent_name": "Ghost", "file_reservation_id": held["id"],
-        })
+        await client.call_tool(
+            "force_release_file_reservation",
+            {
+                "project_key": str(repo),
+                "agent_name": "Ghost",
+                "file_reservation_id": held["id"],
+            },
+        )
     with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: note is longer"):
         await force(client, repo, held["id"], note="x" * 5000)
     assert await released_ts(held["id"]) is None
@@ -283,8 +312,9 @@ async def test_project_in_a_subdirectory_of_the_repository(isolated_env):
     async with Client(build_mcp_server()) as c:
         await c.call_tool("ensure_project", {"human_key": str(project)})
         for name in ("BlueLake", "RedFox"):
-            await c.call_tool("register_agent", {"project_key": str(project), "program": "p", "model": "m",
-                                                 "name": name})
+            await c.call_tool(
+                "register_agent", {"project_key": str(project), "program": "p", "model": "m", "name": name}
+            )
         first = (await reserve(c, project, "BlueLake", ["src/app.py"]))["granted"][0]
         commit_file(mono, "other/src/app.py", "v2\n", time.time() - 30)  # same relative path, other project
         age_files(mono)

@@ -36,12 +36,15 @@ async def test_installed_guard_refuses_commits_on_files_another_agent_reserved(i
         await c.call_tool("ensure_project", {"human_key": str(repo)})
         for name in ("BlueLake", "RedFox"):
             await c.call_tool("register_agent", {"project_key": str(repo), "program": "p", "model": "m", "name": name})
-        installed = (await c.call_tool(
-            "install_precommit_guard", {"project_key": str(repo), "code_repo_path": str(repo)})).data
+        installed = (
+            await c.call_tool("install_precommit_guard", {"project_key": str(repo), "code_repo_path": str(repo)})
+        ).data
         hook = Path(installed["hook"])
         assert hook.is_absolute() and hook.name == "pre-commit" and os.access(hook, os.X_OK)
-        await c.call_tool("file_reservation_paths", {
-            "project_key": str(repo), "agent_name": "BlueLake", "paths": ["src/**"], "reason": "refactor"})
+        await c.call_tool(
+            "file_reservation_paths",
+            {"project_key": str(repo), "agent_name": "BlueLake", "paths": ["src/**"], "reason": "refactor"},
+        )
 
         refused = commit_as(repo, "RedFox", "src/app.py", "print('red')\n")
         assert refused.returncode != 0
@@ -66,8 +69,11 @@ async def test_installed_guard_refuses_commits_on_files_another_agent_reserved(i
 async def test_trusted_mode_removes_the_guard_given_only_the_repo_as_the_original_tool_did(isolated_env, repo):
     async with Client(build_mcp_server()) as c:
         await c.call_tool("ensure_project", {"human_key": str(repo)})
-        hook = Path((await c.call_tool(
-            "install_precommit_guard", {"project_key": str(repo), "code_repo_path": str(repo)})).data["hook"])
+        hook = Path(
+            (
+                await c.call_tool("install_precommit_guard", {"project_key": str(repo), "code_repo_path": str(repo)})
+            ).data["hook"]
+        )
         assert hook.exists()
         removed = (await c.call_tool("uninstall_precommit_guard", {"code_repo_path": str(repo)})).data
         assert removed["removed"] is True
@@ -99,15 +105,22 @@ async def test_strict_mode_installs_only_for_someone_speaking_for_the_project(is
     server = build_mcp_server()
     async with Client(server, mode="legacy") as owner:
         await owner.call_tool("ensure_project", {"human_key": str(repo)})
-        blue = (await owner.call_tool("create_agent_identity", {
-            "project_key": str(repo), "program": "p", "model": "m", "name_hint": "BlueLake"})).data
+        blue = (
+            await owner.call_tool(
+                "create_agent_identity",
+                {"project_key": str(repo), "program": "p", "model": "m", "name_hint": "BlueLake"},
+            )
+        ).data
     args = {"project_key": str(repo), "code_repo_path": str(repo)}
     async with Client(server, mode="legacy") as stranger:
         with pytest.raises(ToolError, match=r"^UNAUTHORIZED"):
             await stranger.call_tool("install_precommit_guard", args)
         assert not (repo / ".git" / "hooks" / "pre-commit").exists()
-        done = (await stranger.call_tool(
-            "install_precommit_guard", {**args, "registration_token": blue["registration_token"]})).data
+        done = (
+            await stranger.call_tool(
+                "install_precommit_guard", {**args, "registration_token": blue["registration_token"]}
+            )
+        ).data
         assert done["verified"] is True and Path(done["hook"]).exists()
     BINDINGS.clear()
 
@@ -120,8 +133,12 @@ async def test_strict_mode_removes_the_guard_only_for_someone_speaking_for_the_p
     args = {"project_key": str(repo), "code_repo_path": str(repo)}
     async with Client(server, mode="legacy") as owner:
         await owner.call_tool("ensure_project", {"human_key": str(repo)})
-        blue = (await owner.call_tool("create_agent_identity", {
-            "project_key": str(repo), "program": "p", "model": "m", "name_hint": "BlueLake"})).data
+        blue = (
+            await owner.call_tool(
+                "create_agent_identity",
+                {"project_key": str(repo), "program": "p", "model": "m", "name_hint": "BlueLake"},
+            )
+        ).data
         hook = Path((await owner.call_tool("install_precommit_guard", args)).data["hook"])
     plugin = repo / ".git" / "hooks" / "hooks.d" / "pre-commit" / "50-agent-mail.py"
     assert hook.exists() and plugin.exists()
@@ -131,8 +148,11 @@ async def test_strict_mode_removes_the_guard_only_for_someone_speaking_for_the_p
                 await stranger.call_tool("uninstall_precommit_guard", attempt)
             assert "project_key" in str(refused.value) or str(refused.value).startswith("UNAUTHORIZED")
             assert hook.exists() and plugin.exists()
-        done = (await stranger.call_tool(
-            "uninstall_precommit_guard", {**args, "registration_token": blue["registration_token"]})).data
+        done = (
+            await stranger.call_tool(
+                "uninstall_precommit_guard", {**args, "registration_token": blue["registration_token"]}
+            )
+        ).data
         assert done == {"removed": True, "verified": True}
         assert not hook.exists() and not plugin.exists()
     BINDINGS.clear()
@@ -144,8 +164,11 @@ async def test_a_project_cannot_remove_the_guard_another_project_installed(isola
     async with Client(build_mcp_server()) as c:
         for key in (str(repo), str(other)):
             await c.call_tool("ensure_project", {"human_key": key})
-        hook = Path((await c.call_tool(
-            "install_precommit_guard", {"project_key": str(repo), "code_repo_path": str(repo)})).data["hook"])
+        hook = Path(
+            (
+                await c.call_tool("install_precommit_guard", {"project_key": str(repo), "code_repo_path": str(repo)})
+            ).data["hook"]
+        )
         slug = (await c.call_tool("ensure_project", {"human_key": str(repo)})).data["slug"]
         with pytest.raises(ToolError, match=rf"^INVALID_ARGUMENT: The guard in .* belongs to project '{slug}'"):
             await c.call_tool("uninstall_precommit_guard", {"project_key": str(other), "code_repo_path": str(repo)})

@@ -44,13 +44,11 @@ async def test_ensure_project_rejects_relative_path(client):
 
 
 async def test_create_agent_identity_gives_adjective_noun_name_and_token_once(client):
-    created = (await client.call_tool(
-        "create_agent_identity", {"project_key": PROJECT, "program": "codex", "model": "gpt"}
-    )).data
+    created = (
+        await client.call_tool("create_agent_identity", {"project_key": PROJECT, "program": "codex", "model": "gpt"})
+    ).data
     assert created["name"][0].isupper() and len(created["registration_token"]) >= 32
-    profile = (await client.call_tool(
-        "whois", {"project_key": PROJECT, "agent_name": created["name"].lower()}
-    )).data
+    profile = (await client.call_tool("whois", {"project_key": PROJECT, "agent_name": created["name"].lower()})).data
     assert profile["name"] == created["name"]
     assert "registration_token" not in profile and "registration_token_hash" not in profile
 
@@ -72,9 +70,11 @@ async def test_register_agent_updates_only_given_fields(client):
         "register_agent",
         {"project_key": PROJECT, "program": "p", "model": "m", "name": "BlueLake", "task_description": "auth"},
     )
-    updated = (await client.call_tool(
-        "register_agent", {"project_key": PROJECT, "program": "p2", "model": "m2", "name": "bluelake"}
-    )).data
+    updated = (
+        await client.call_tool(
+            "register_agent", {"project_key": PROJECT, "program": "p2", "model": "m2", "name": "bluelake"}
+        )
+    ).data
     assert updated["name"] == "BlueLake"
     assert updated["program"] == "p2"
     assert updated["task_description"] == "auth"
@@ -82,32 +82,24 @@ async def test_register_agent_updates_only_given_fields(client):
 
 async def test_register_agent_rejects_invalid_name_and_unknown_project(client):
     with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: .*not a valid agent name"):
-        await client.call_tool(
-            "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "bob"}
-        )
+        await client.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "bob"})
     with pytest.raises(ToolError, match=r"^NOT_FOUND: Project"):
-        await client.call_tool(
-            "register_agent", {"project_key": "/nope", "program": "p", "model": "m"}
-        )
+        await client.call_tool("register_agent", {"project_key": "/nope", "program": "p", "model": "m"})
     with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: program is empty"):
         await client.call_tool("register_agent", {"project_key": PROJECT, "program": " ", "model": "m"})
 
 
 async def test_whois_unknown_agent_suggests_names(client):
-    await client.call_tool(
-        "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "RedFox"}
-    )
+    await client.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "RedFox"})
     with pytest.raises(ToolError, match=r"^NOT_FOUND: .*Hint: Did you mean RedFox"):
         await client.call_tool("whois", {"project_key": PROJECT, "agent_name": "RedFix"})
 
 
 async def test_set_contact_policy_validates(client):
-    await client.call_tool(
-        "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "RedFox"}
-    )
-    ok = (await client.call_tool(
-        "set_contact_policy", {"project_key": PROJECT, "agent_name": "RedFox", "policy": "open"}
-    )).data
+    await client.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "RedFox"})
+    ok = (
+        await client.call_tool("set_contact_policy", {"project_key": PROJECT, "agent_name": "RedFox", "policy": "open"})
+    ).data
     assert ok["agent"] == "RedFox" and ok["policy"] == "open"
     with pytest.raises(ToolError, match=r"^INVALID_ARGUMENT: policy"):
         await client.call_tool(
@@ -135,14 +127,28 @@ async def mailroom(server) -> dict[str, dict]:
     async with Client(server) as c:
         await c.call_tool("ensure_project", {"human_key": PROJECT})
         for name in ("BlueLake", "RedFox", "GreenCastle", "SilverOwl"):
-            agents[name] = (await c.call_tool("create_agent_identity", {
-                "project_key": PROJECT, "program": "p", "model": "m", "name_hint": name})).data
+            agents[name] = (
+                await c.call_tool(
+                    "create_agent_identity", {"project_key": PROJECT, "program": "p", "model": "m", "name_hint": name}
+                )
+            ).data
         flush_pending()
-        for sender, to, bcc, subject in (("BlueLake", "RedFox", ["GreenCastle"], "Secret plan"),
-                                         ("RedFox", "BlueLake", [], "Lunch")):
-            await c.call_tool("send_message", {
-                "project_key": PROJECT, "sender_name": sender, "sender_token": agents[sender]["registration_token"],
-                "to": [to], "bcc": bcc, "subject": subject, "body_md": "b"})
+        for sender, to, bcc, subject in (
+            ("BlueLake", "RedFox", ["GreenCastle"], "Secret plan"),
+            ("RedFox", "BlueLake", [], "Lunch"),
+        ):
+            await c.call_tool(
+                "send_message",
+                {
+                    "project_key": PROJECT,
+                    "sender_name": sender,
+                    "sender_token": agents[sender]["registration_token"],
+                    "to": [to],
+                    "bcc": bcc,
+                    "subject": subject,
+                    "body_md": "b",
+                },
+            )
             flush_pending()
     return agents
 
@@ -164,8 +170,9 @@ async def test_whois_never_reveals_a_bcc_copy_in_trusted_mode(identity_mode):
     async with Client(server) as anyone:
         assert "Secret plan" not in await subjects(anyone, "GreenCastle")
         assert await subjects(anyone, "GreenCastle")  # the rest of its history (its profile) stays
-        newest = (await anyone.call_tool("whois", {"project_key": PROJECT, "agent_name": "GreenCastle",
-                                                   "commit_limit": 1})).data["recent_commits"]
+        newest = (
+            await anyone.call_tool("whois", {"project_key": PROJECT, "agent_name": "GreenCastle", "commit_limit": 1})
+        ).data["recent_commits"]
         assert len(newest) == 1 and "Secret plan" not in newest[0]["summary"]  # the limit counts shown commits
         assert "Secret plan" not in await subjects(anyone, "GreenCastle", agents["RedFox"]["registration_token"])
         # Its sender and the bcc recipient itself know about the copy.
@@ -196,7 +203,9 @@ async def test_whois_in_strict_mode_shows_only_mail_the_caller_may_read(identity
         assert "Lunch" not in await subjects(stranger, "BlueLake", agents["GreenCastle"]["registration_token"])
     # A session bound to an agent (here by creating it) counts as that agent, without a token.
     async with Client(server, mode="legacy") as session:
-        await session.call_tool("register_agent", {
-            "project_key": PROJECT, "program": "p", "model": "m", "name": "RedFox", "registration_token": red})
+        await session.call_tool(
+            "register_agent",
+            {"project_key": PROJECT, "program": "p", "model": "m", "name": "RedFox", "registration_token": red},
+        )
         seen = await subjects(session, "BlueLake")
         assert "Secret plan" in seen and "Lunch" in seen

@@ -82,14 +82,28 @@ async def client(stub):
         await c.call_tool("ensure_project", {"human_key": PROJECT})
         for name in ("BlueLake", "RedFox"):
             await c.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name})
-        first = await c.call_tool("send_message", {
-            "project_key": PROJECT, "sender_name": "BlueLake", "to": ["RedFox"], "subject": "Cache",
-            "body_md": "- Cache in `src/cache.py`\n- [ ] Write docs\nShould we cache sessions?", "thread_id": "T-1",
-        })
-        second = await c.call_tool("send_message", {
-            "project_key": PROJECT, "sender_name": "RedFox", "to": ["BlueLake"], "subject": "Re: Cache",
-            "body_md": "Sessions stay uncached. We agreed on SQLite.", "thread_id": "T-1",
-        })
+        first = await c.call_tool(
+            "send_message",
+            {
+                "project_key": PROJECT,
+                "sender_name": "BlueLake",
+                "to": ["RedFox"],
+                "subject": "Cache",
+                "body_md": "- Cache in `src/cache.py`\n- [ ] Write docs\nShould we cache sessions?",
+                "thread_id": "T-1",
+            },
+        )
+        second = await c.call_tool(
+            "send_message",
+            {
+                "project_key": PROJECT,
+                "sender_name": "RedFox",
+                "to": ["BlueLake"],
+                "subject": "Re: Cache",
+                "body_md": "Sessions stay uncached. We agreed on SQLite.",
+                "thread_id": "T-1",
+            },
+        )
         c.ids = [first.data["deliveries"][0]["payload"]["id"], second.data["deliveries"][0]["payload"]["id"]]
         yield c
 
@@ -131,14 +145,17 @@ async def test_llm_refines_summary_with_valid_refs_only(client, stub, caplog):
     assert API_KEY not in repr(get_settings())
 
 
-@pytest.mark.parametrize(("reply", "reason"), [
-    (lambda _b: (500, b'{"error": "boom"}'), "HTTP 500"),
-    (lambda _b: (200, b"<html>not json</html>"), "did not return JSON"),
-    (lambda _b: completion("I cannot help with that."), "not a JSON object"),
-    (lambda _b: (200, b'{"choices": []}'), "no choices"),
-    (lambda _b: completion('{"key_points": [{"text": "x", "refs": [12345]}]}'), "no usable items"),
-    (lambda _b: (time.sleep(1.5), completion("{}"))[1], "no reply within 0.5 s"),
-])
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (lambda _b: (500, b'{"error": "boom"}'), "HTTP 500"),
+        (lambda _b: (200, b"<html>not json</html>"), "did not return JSON"),
+        (lambda _b: completion("I cannot help with that."), "not a JSON object"),
+        (lambda _b: (200, b'{"choices": []}'), "no choices"),
+        (lambda _b: completion('{"key_points": [{"text": "x", "refs": [12345]}]}'), "no usable items"),
+        (lambda _b: (time.sleep(1.5), completion("{}"))[1], "no reply within 0.5 s"),
+    ],
+)
 async def test_any_failure_falls_back_to_the_deterministic_summary(client, stub, reply, reason):
     plain = (await client.call_tool("summarize_thread", {"project_key": PROJECT, "thread_id": "T-1"})).data
     stub.reply = reply

@@ -24,10 +24,12 @@ async def counts() -> dict[str, int]:
 
 async def active_reservations() -> list[tuple[str, str]]:
     async with get_session() as session:
-        rows = await session.execute(text(
-            "SELECT a.name, r.path_pattern FROM file_reservations r JOIN agents a ON a.id = r.agent_id "
-            "WHERE r.released_ts IS NULL ORDER BY r.id"
-        ))
+        rows = await session.execute(
+            text(
+                "SELECT a.name, r.path_pattern FROM file_reservations r JOIN agents a ON a.id = r.agent_id "
+                "WHERE r.released_ts IS NULL ORDER BY r.id"
+            )
+        )
         return [tuple(row) for row in rows]
 
 
@@ -55,7 +57,10 @@ async def send(c: Client, sender: str, to: list[str], subject: str, body: str, t
 
 async def test_start_session_creates_project_agent_reservations_and_reads_inbox(client):
     result = await start(
-        client, agent_name="BlueLake", task_description="parser", file_reservation_paths=["src/**", "README.md"],
+        client,
+        agent_name="BlueLake",
+        task_description="parser",
+        file_reservation_paths=["src/**", "README.md"],
         file_reservation_reason="parser work",
     )
     assert result["project"]["human_key"] == PROJECT
@@ -132,8 +137,14 @@ async def prepare(c: Client, **args) -> dict:
 async def test_prepare_thread_summarises_what_the_agent_can_see(client):
     await start(client, agent_name="BlueLake")
     await start(client, agent_name="RedFox")
-    await send(client, "BlueLake", ["RedFox"], "Parser plan", "We decided to use pathspec.\n\n- [ ] @RedFox please "
-               "write tests for src/parser.py", thread_id="FEAT-1")
+    await send(
+        client,
+        "BlueLake",
+        ["RedFox"],
+        "Parser plan",
+        "We decided to use pathspec.\n\n- [ ] @RedFox please write tests for src/parser.py",
+        thread_id="FEAT-1",
+    )
     await send(client, "RedFox", ["BlueLake"], "Re: Parser plan", "On it.", thread_id="FEAT-1")
     await send(client, "BlueLake", ["RedFox"], "Other", "unrelated", thread_id="FEAT-2")
 
@@ -149,8 +160,9 @@ async def test_prepare_thread_summarises_what_the_agent_can_see(client):
     assert [m["subject"] for m in result["inbox"]] == ["Other", "Parser plan"]
     assert "body_md" not in result["inbox"][0]
 
-    with_bodies = await prepare(client, agent_name="RedFox", include_inbox_bodies=True, include_examples=False,
-                                inbox_limit=1)
+    with_bodies = await prepare(
+        client, agent_name="RedFox", include_inbox_bodies=True, include_examples=False, inbox_limit=1
+    )
     assert [m["body_md"] for m in with_bodies["inbox"]] == ["unrelated"]
     assert "examples" not in with_bodies["thread"]
 
@@ -265,11 +277,18 @@ async def test_trusted_mode_reports_unverified_names(client):
 
 async def test_tools_are_listed_with_truthful_annotations(client):
     tools = {tool.name: tool for tool in await client.list_tools()}
-    mine = ("macro_start_session", "macro_prepare_thread", "macro_file_reservation_cycle",
-            "force_release_file_reservation")
+    mine = (
+        "macro_start_session",
+        "macro_prepare_thread",
+        "macro_file_reservation_cycle",
+        "force_release_file_reservation",
+    )
     hints = {
-        name: (tools[name].annotations.readOnlyHint, tools[name].annotations.destructiveHint,
-               tools[name].annotations.openWorldHint)
+        name: (
+            tools[name].annotations.readOnlyHint,
+            tools[name].annotations.destructiveHint,
+            tools[name].annotations.openWorldHint,
+        )
         for name in mine
     }
     assert hints == {

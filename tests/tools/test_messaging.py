@@ -38,11 +38,15 @@ async def inbox(client, agent="RedFox", **extra):
 async def snapshot() -> tuple[int, ...]:
     """Counts and receipts that any refused call must leave unchanged."""
     async with get_session() as session:
-        row = (await session.execute(text(
-            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
-            "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'archive_outbox'), "
-            "(SELECT count(*) FROM message_recipients WHERE read_ts IS NOT NULL OR ack_ts IS NOT NULL)"
-        ))).one()
+        row = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
+                    "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'archive_outbox'), "
+                    "(SELECT count(*) FROM message_recipients WHERE read_ts IS NOT NULL OR ack_ts IS NOT NULL)"
+                )
+            )
+        ).one()
     return tuple(row)
 
 
@@ -56,8 +60,15 @@ async def refused(client, tool: str, args: dict, pattern: str) -> str:
 
 async def test_send_message_delivers_and_returns_payload(client):
     result = await send(
-        client, to=["redfox", "Green-Castle"], cc=["RedFox"], bcc=["BlueLake"], importance="HIGH",
-        subject="  Plan  ", body_md="**go**", ack_required=True, topic="build-status",
+        client,
+        to=["redfox", "Green-Castle"],
+        cc=["RedFox"],
+        bcc=["BlueLake"],
+        importance="HIGH",
+        subject="  Plan  ",
+        body_md="**go**",
+        ack_required=True,
+        topic="build-status",
     )
     assert result["count"] == 1
     delivery = result["deliveries"][0]
@@ -75,10 +86,10 @@ async def test_send_message_delivers_and_returns_payload(client):
     assert "read_ts" not in red[0] and "bcc" not in red[0] and "to" not in red[0]
     assert (await inbox(client, agent="BlueLake"))[0]["kind"] == "bcc"
     async with get_session() as session:
-        kinds = (await session.execute(text(
-            "SELECT kind, count(*) FROM message_recipients GROUP BY kind ORDER BY kind"))).all()
-        queued = (await session.execute(text(
-            "SELECT ref FROM archive_outbox WHERE kind = 'message'"))).scalars().all()
+        kinds = (
+            await session.execute(text("SELECT kind, count(*) FROM message_recipients GROUP BY kind ORDER BY kind"))
+        ).all()
+        queued = (await session.execute(text("SELECT ref FROM archive_outbox WHERE kind = 'message'"))).scalars().all()
     assert [tuple(k) for k in kinds] == [("bcc", 1), ("to", 2)]
     assert queued == [str(payload["id"])]
 
@@ -98,8 +109,12 @@ async def test_long_subject_is_cut_with_a_notice(client):
 async def test_send_refusals_change_nothing(client):
     base = {"project_key": PROJECT, "sender_name": "BlueLake", "to": ["RedFox"], "subject": "s", "body_md": "b"}
     await refused(client, "send_message", {**base, "project_key": "/nope"}, r"^NOT_FOUND: Project")
-    text_ = await refused(client, "send_message", {**base, "to": ["RedFix", "Nobody-1"], "cc": ["claude-code"]},
-                          r"^NOT_FOUND: Unknown recipient")
+    text_ = await refused(
+        client,
+        "send_message",
+        {**base, "to": ["RedFix", "Nobody-1"], "cc": ["claude-code"]},
+        r"^NOT_FOUND: Unknown recipient",
+    )
     assert "RedFix" in text_ and "Nobody-1" in text_ and "did you mean RedFox" in text_
     assert "program name" in text_
     await refused(client, "send_message", {**base, "sender_name": "GreyWolf"}, r"^NOT_FOUND: Agent 'GreyWolf'")
@@ -124,51 +139,96 @@ async def test_retired_agents_and_archived_projects_refuse_mail(client):
         await session.execute(text("UPDATE agents SET retired_at = '2026-01-01 00:00:00.000000' WHERE name = 'RedFox'"))
     base = {"project_key": PROJECT, "sender_name": "BlueLake", "to": ["RedFox"], "subject": "s", "body_md": "b"}
     await refused(client, "send_message", base, r"^AGENT_RETIRED: Recipient\(s\) retired: RedFox")
-    await refused(client, "send_message", {**base, "sender_name": "RedFox", "to": ["BlueLake"]},
-                  r"^AGENT_RETIRED: Agent 'RedFox' is retired")
+    await refused(
+        client,
+        "send_message",
+        {**base, "sender_name": "RedFox", "to": ["BlueLake"]},
+        r"^AGENT_RETIRED: Agent 'RedFox' is retired",
+    )
     async with write_session() as session:
         await session.execute(text("UPDATE projects SET archived_at = '2026-01-01 00:00:00.000000'"))
     await refused(client, "send_message", {**base, "to": ["GreenCastle"]}, r"^PROJECT_ARCHIVED")
 
 
 async def test_thread_follow_ups_and_reply(client):
-    first = (await send(client, to=["RedFox", "GreenCastle"], subject="Plan", importance="urgent",
-                        ack_required=True, topic="ops"))["deliveries"][0]["payload"]
+    first = (
+        await send(
+            client, to=["RedFox", "GreenCastle"], subject="Plan", importance="urgent", ack_required=True, topic="ops"
+        )
+    )["deliveries"][0]["payload"]
     follow = (await send(client, thread_id=str(first["id"])))["deliveries"][0]["payload"]
     assert follow["thread_id"] == str(first["id"])
 
-    reply = (await client.call_tool("reply_message", {
-        "project_key": PROJECT, "message_id": first["id"], "sender_name": "RedFox", "body_md": "ok",
-    })).data
+    reply = (
+        await client.call_tool(
+            "reply_message",
+            {
+                "project_key": PROJECT,
+                "message_id": first["id"],
+                "sender_name": "RedFox",
+                "body_md": "ok",
+            },
+        )
+    ).data
     payload = reply["deliveries"][0]["payload"]
     assert reply["thread_id"] == str(first["id"]) and reply["reply_to"] == first["id"]
     assert payload["subject"] == "Re: Plan" and payload["to"] == ["BlueLake"]
     assert payload["importance"] == "urgent" and payload["ack_required"] is True and payload["topic"] == "ops"
 
-    again = (await client.call_tool("reply_message", {
-        "project_key": PROJECT, "message_id": payload["id"], "sender_name": "BlueLake", "body_md": "k",
-        "subject_prefix": "RE:",
-    })).data["deliveries"][0]["payload"]
+    again = (
+        await client.call_tool(
+            "reply_message",
+            {
+                "project_key": PROJECT,
+                "message_id": payload["id"],
+                "sender_name": "BlueLake",
+                "body_md": "k",
+                "subject_prefix": "RE:",
+            },
+        )
+    ).data["deliveries"][0]["payload"]
     assert again["subject"] == "Re: Plan" and again["to"] == ["RedFox"]
     assert again["thread_id"] == str(first["id"])
 
-    own = (await client.call_tool("reply_message", {
-        "project_key": PROJECT, "message_id": first["id"], "sender_name": "BlueLake", "body_md": "also",
-    })).data["deliveries"][0]["payload"]
+    own = (
+        await client.call_tool(
+            "reply_message",
+            {
+                "project_key": PROJECT,
+                "message_id": first["id"],
+                "sender_name": "BlueLake",
+                "body_md": "also",
+            },
+        )
+    ).data["deliveries"][0]["payload"]
     assert own["to"] == ["GreenCastle", "RedFox"]
 
 
 async def test_thread_membership_includes_the_seed_message(client):
     seed = (await send(client))["deliveries"][0]["payload"]["id"]
     follow = (await send(client, thread_id=str(seed)))["deliveries"][0]["payload"]["id"]
-    reply = (await client.call_tool("reply_message", {
-        "project_key": PROJECT, "message_id": follow, "sender_name": "RedFox", "body_md": "r",
-    })).data["deliveries"][0]["payload"]["id"]
+    reply = (
+        await client.call_tool(
+            "reply_message",
+            {
+                "project_key": PROJECT,
+                "message_id": follow,
+                "sender_name": "RedFox",
+                "body_md": "r",
+            },
+        )
+    ).data["deliveries"][0]["payload"]["id"]
     await send(client, thread_id="FEAT-1")
     async with get_session() as session:
-        ids = (await session.execute(
-            select(schema.messages.c.id).where(in_thread(str(seed))).order_by(schema.messages.c.id)
-        )).scalars().all()
+        ids = (
+            (
+                await session.execute(
+                    select(schema.messages.c.id).where(in_thread(str(seed))).order_by(schema.messages.c.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
         named = (await session.execute(select(schema.messages.c.id).where(in_thread("FEAT-1")))).scalars().all()
     assert ids == [seed, follow, reply]
     assert len(named) == 1
@@ -177,8 +237,12 @@ async def test_thread_membership_includes_the_seed_message(client):
 async def test_reply_refusals_change_nothing(client):
     first = (await send(client))["deliveries"][0]["payload"]
     base = {"project_key": PROJECT, "message_id": first["id"], "sender_name": "RedFox", "body_md": "b"}
-    await refused(client, "reply_message", {**base, "sender_name": "GreenCastle"},
-                  r"^NOT_FOUND: Message \d+ not found or not visible to GreenCastle")
+    await refused(
+        client,
+        "reply_message",
+        {**base, "sender_name": "GreenCastle"},
+        r"^NOT_FOUND: Message \d+ not found or not visible to GreenCastle",
+    )
     await refused(client, "reply_message", {**base, "message_id": 999}, r"^NOT_FOUND: Message 999")
     await refused(client, "reply_message", {**base, "to": []}, r"^INVALID_ARGUMENT: The message has no recipients")
     await refused(client, "reply_message", {**base, "to": ["Ghost-1"]}, r"^NOT_FOUND: Unknown recipient")
@@ -229,15 +293,19 @@ async def test_mark_read_and_acknowledge_are_idempotent(client):
     item = (await inbox(client))[0]
     assert item["read_ts"] == read["read_at"] and item["ack_ts"] == ack["acknowledged_at"]
     async with get_session() as session:
-        receipts = (await session.execute(text(
-            "SELECT count(*) FROM archive_outbox WHERE kind = 'receipt'"))).scalar_one()
+        receipts = (
+            await session.execute(text("SELECT count(*) FROM archive_outbox WHERE kind = 'receipt'"))
+        ).scalar_one()
     assert receipts == 2  # one per change of state, none for the repeats
 
 
 async def test_acknowledge_sets_read_too(client):
     mid = (await send(client, to=[], cc=["GreenCastle"]))["deliveries"][0]["payload"]["id"]
-    ack = (await client.call_tool(
-        "acknowledge_message", {"project_key": PROJECT, "agent_name": "GreenCastle", "message_id": mid})).data
+    ack = (
+        await client.call_tool(
+            "acknowledge_message", {"project_key": PROJECT, "agent_name": "GreenCastle", "message_id": mid}
+        )
+    ).data
     assert ack["read_at"] == ack["acknowledged_at"]
 
 
@@ -245,8 +313,12 @@ async def test_receipts_only_for_recipients(client):
     mid = (await send(client))["deliveries"][0]["payload"]["id"]
     for tool in ("mark_message_read", "acknowledge_message"):
         for agent, message_id in (("GreenCastle", mid), ("BlueLake", mid), ("RedFox", 12345)):
-            await refused(client, tool, {"project_key": PROJECT, "agent_name": agent, "message_id": message_id},
-                          r"^NOT_FOUND: Message \d+ is not in the inbox")
+            await refused(
+                client,
+                tool,
+                {"project_key": PROJECT, "agent_name": agent, "message_id": message_id},
+                r"^NOT_FOUND: Message \d+ is not in the inbox",
+            )
 
 
 async def test_tool_annotations_are_truthful(client):

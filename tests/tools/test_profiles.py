@@ -17,17 +17,48 @@ from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.errors import ConfigurationError
 
 CORE = {
-    "ensure_project", "register_agent", "create_agent_identity", "send_message", "reply_message", "fetch_inbox",
-    "acknowledge_message", "search_messages", "file_reservation_paths", "release_file_reservations",
-    "renew_file_reservations", "macro_start_session",
+    "ensure_project",
+    "register_agent",
+    "create_agent_identity",
+    "send_message",
+    "reply_message",
+    "fetch_inbox",
+    "acknowledge_message",
+    "search_messages",
+    "file_reservation_paths",
+    "release_file_reservations",
+    "renew_file_reservations",
+    "macro_start_session",
 }
 FULL = CORE | {
-    "health_check", "whois", "set_contact_policy", "mark_message_read", "request_contact", "respond_contact",
-    "list_contacts", "macro_contact_handshake", "force_release_file_reservation", "summarize_thread",
-    "summarize_recent", "fetch_summary", "fetch_topic", "retire_agent", "unretire_agent", "deregister_agent",
-    "archive_project", "unarchive_project", "hard_delete_agent", "hard_delete_project", "purge_old_messages",
-    "macro_prepare_thread", "macro_file_reservation_cycle", "install_precommit_guard", "uninstall_precommit_guard",
-    "list_window_identities", "rename_window", "expire_window",
+    "health_check",
+    "whois",
+    "set_contact_policy",
+    "mark_message_read",
+    "request_contact",
+    "respond_contact",
+    "list_contacts",
+    "macro_contact_handshake",
+    "force_release_file_reservation",
+    "summarize_thread",
+    "summarize_recent",
+    "fetch_summary",
+    "fetch_topic",
+    "retire_agent",
+    "unretire_agent",
+    "deregister_agent",
+    "archive_project",
+    "unarchive_project",
+    "hard_delete_agent",
+    "hard_delete_project",
+    "purge_old_messages",
+    "macro_prepare_thread",
+    "macro_file_reservation_cycle",
+    "install_precommit_guard",
+    "uninstall_precommit_guard",
+    "list_window_identities",
+    "rename_window",
+    "expire_window",
 }
 
 
@@ -105,8 +136,11 @@ async def test_stdio_process_with_core_tools(isolated_env):
         MCP_AGENT_MAIL_HOME=str(tmp / "stdio-home"),
     )
     transport = StdioTransport(
-        command=sys.executable, args=["-m", "mcp_agent_mail", "stdio", "--tools", "core"], env=env,
-        keep_alive=False, log_file=tmp / "stdio.log",
+        command=sys.executable,
+        args=["-m", "mcp_agent_mail", "stdio", "--tools", "core"],
+        env=env,
+        keep_alive=False,
+        log_file=tmp / "stdio.log",
     )
     async with Client(transport, timeout=30) as client:
         names = {tool.name for tool in await client.list_tools()}

@@ -27,14 +27,27 @@ async def client(isolated_env):
             ("Refactor parser", "parsing tokens; refactoring the lexer", ["GreenCastle"], None),
         ]
         for subject, body, to, bcc in mails:
-            await c.call_tool("send_message", {
-                "project_key": PROJECT, "sender_name": "BlueLake", "to": to, "bcc": bcc,
-                "subject": subject, "body_md": body,
-            })
-        await c.call_tool("send_message", {
-            "project_key": OTHER, "sender_name": "BlueLake", "to": ["RedFox"],
-            "subject": "[DR-TEST] other project", "body_md": "payroll elsewhere",
-        })
+            await c.call_tool(
+                "send_message",
+                {
+                    "project_key": PROJECT,
+                    "sender_name": "BlueLake",
+                    "to": to,
+                    "bcc": bcc,
+                    "subject": subject,
+                    "body_md": body,
+                },
+            )
+        await c.call_tool(
+            "send_message",
+            {
+                "project_key": OTHER,
+                "sender_name": "BlueLake",
+                "to": ["RedFox"],
+                "subject": "[DR-TEST] other project",
+                "body_md": "payroll elsewhere",
+            },
+        )
         yield c
 
 

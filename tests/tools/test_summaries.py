@@ -33,13 +33,17 @@ We decided to keep the public API stable.
 
 async def call(client: Client, tool: str, **args):
     result = await client.call_tool(tool, {"project_key": PROJECT, **args})
-    return result.data if isinstance(result.structured_content, dict) and "result" not in result.structured_content \
+    return (
+        result.data
+        if isinstance(result.structured_content, dict) and "result" not in result.structured_content
         else result.structured_content["result"]
+    )
 
 
 async def send(client: Client, sender: str, to: list[str], body: str, **extra) -> int:
-    result = await call(client, "send_message", sender_name=sender, to=to, subject=extra.pop("subject", "Plan"),
-                        body_md=body, **extra)
+    result = await call(
+        client, "send_message", sender_name=sender, to=to, subject=extra.pop("subject", "Plan"), body_md=body, **extra
+    )
     return result["deliveries"][0]["payload"]["id"]
 
 
@@ -55,10 +59,12 @@ async def client(isolated_env):
 @pytest.fixture
 async def thread(client):
     """FEAT-7: a plan (bcc PurpleBear), a public answer, and a private note GreenCastle cannot see."""
-    plan = await send(client, "BlueLake", ["RedFox"], PLAN, cc=["GreenCastle"], bcc=["PurpleBear"],
-                      thread_id="FEAT-7", topic="cache")
-    reply = await call(client, "reply_message", message_id=plan, sender_name="RedFox", body_md=ANSWER,
-                       cc=["GreenCastle"])
+    plan = await send(
+        client, "BlueLake", ["RedFox"], PLAN, cc=["GreenCastle"], bcc=["PurpleBear"], thread_id="FEAT-7", topic="cache"
+    )
+    reply = await call(
+        client, "reply_message", message_id=plan, sender_name="RedFox", body_md=ANSWER, cc=["GreenCastle"]
+    )
     answer = reply["deliveries"][0]["payload"]["id"]
     private = await send(client, "RedFox", ["BlueLake"], "- Secret plan item", thread_id="FEAT-7")
     return {"plan": plan, "answer": answer, "private": private}
@@ -66,11 +72,15 @@ async def thread(client):
 
 async def snapshot() -> tuple[int, ...]:
     async with get_session() as session:
-        row = (await session.execute(text(
-            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
-            "(SELECT count(*) FROM message_summaries), "
-            "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'archive_outbox')"
-        ))).one()
+        row = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
+                    "(SELECT count(*) FROM message_summaries), "
+                    "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'archive_outbox')"
+                )
+            )
+        ).one()
     return tuple(row)
 
 
@@ -137,8 +147,12 @@ async def test_visibility_and_bcc_privacy(client, thread):
 
     # A thread holding only mail GreenCastle cannot see is, for GreenCastle, not there.
     await send(client, "RedFox", ["BlueLake"], "hidden", thread_id="PRIV-1")
-    message = await refused(client, "summarize_thread", {"thread_id": "PRIV-1", "agent_name": "GreenCastle"},
-                            r"^NOT_FOUND: No message visible to GreenCastle")
+    message = await refused(
+        client,
+        "summarize_thread",
+        {"thread_id": "PRIV-1", "agent_name": "GreenCastle"},
+        r"^NOT_FOUND: No message visible to GreenCastle",
+    )
     assert "Hint:" in message
 
 
@@ -152,8 +166,9 @@ async def test_per_thread_limit_keeps_the_latest_messages(client, thread):
 
 
 async def test_multi_thread_mode(client, thread):
-    ops = await send(client, "GreenCastle", ["RedFox"], "- [ ] Rotate keys\n@RedFox can you check logs/app.log?",
-                     thread_id="OPS-1")
+    ops = await send(
+        client, "GreenCastle", ["RedFox"], "- [ ] Rotate keys\n@RedFox can you check logs/app.log?", thread_id="OPS-1"
+    )
     result = await call(client, "summarize_thread", thread_id="FEAT-7, OPS-1,NOPE-9,OPS-1", per_thread_limit=1)
     assert [t["thread_id"] for t in result["threads"]] == ["FEAT-7", "OPS-1"]
     assert result["missing_thread_ids"] == ["NOPE-9"]
@@ -178,8 +193,9 @@ async def test_numeric_thread_includes_its_seed_message(client):
 
 async def test_summarize_recent_stores_and_fetch_summary_lists(client, thread):
     async with write_session() as session:  # an old message falls outside the window
-        await session.execute(text("UPDATE messages SET created_ts = '2020-01-01 00:00:00.000000' WHERE id = :i"),
-                              {"i": thread["plan"]})
+        await session.execute(
+            text("UPDATE messages SET created_ts = '2020-01-01 00:00:00.000000' WHERE id = :i"), {"i": thread["plan"]}
+        )
     ops = await send(client, "GreenCastle", ["RedFox"], "- Rotate keys", thread_id="OPS-1")
     stored = await call(client, "summarize_recent", since_hours=24)
     assert stored["source_message_count"] == 3
@@ -240,12 +256,17 @@ async def test_refusals_change_nothing(client, thread):
     await refused(client, "fetch_topic", {"topic_name": "cache", "since_ts": "yesterday"}, r"^INVALID_ARGUMENT")
     await refused(client, "summarize_thread", {"thread_id": "bad id!"}, r"^INVALID_ARGUMENT: thread_id")
     await refused(client, "summarize_thread", {"thread_id": " , "}, r"^INVALID_ARGUMENT: thread_id is empty")
-    await refused(client, "summarize_thread", {"thread_id": "FEAT-7", "per_thread_limit": 0},
-                  r"^INVALID_ARGUMENT: per_thread_limit")
+    await refused(
+        client,
+        "summarize_thread",
+        {"thread_id": "FEAT-7", "per_thread_limit": 0},
+        r"^INVALID_ARGUMENT: per_thread_limit",
+    )
     text_ = await refused(client, "summarize_thread", {"thread_id": "NOPE-1"}, r"^NOT_FOUND: No message in thread")
     assert "Hint: Thread ids come from" in text_
-    await refused(client, "summarize_thread", {"thread_id": "FEAT-7", "project_key": "YOUR_PROJECT"},
-                  r"^CONFIGURATION_ERROR")
+    await refused(
+        client, "summarize_thread", {"thread_id": "FEAT-7", "project_key": "YOUR_PROJECT"}, r"^CONFIGURATION_ERROR"
+    )
 
 
 async def test_tool_annotations(client):
@@ -273,15 +294,30 @@ async def test_strict_identity_mode_needs_proof_to_read_or_summarise(isolated_en
         tokens = {}
         for name in ("BlueLake", "RedFox"):
             reply = await setup.call_tool(
-                "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name})
+                "register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name}
+            )
             tokens[name] = reply.data["registration_token"]
-        await setup.call_tool("send_message", {
-            "project_key": PROJECT, "sender_name": "BlueLake", "sender_token": tokens["BlueLake"], "to": ["RedFox"],
-            "subject": "s", "body_md": "- point", "thread_id": "S-1", "topic": "t"})
+        await setup.call_tool(
+            "send_message",
+            {
+                "project_key": PROJECT,
+                "sender_name": "BlueLake",
+                "sender_token": tokens["BlueLake"],
+                "to": ["RedFox"],
+                "subject": "s",
+                "body_md": "- point",
+                "thread_id": "S-1",
+                "topic": "t",
+            },
+        )
     async with Client(server) as stranger:  # a new session, bound to no agent
-        for tool, args in (("summarize_recent", {}), ("summarize_thread", {"thread_id": "S-1"}),
-                           ("fetch_topic", {"topic_name": "t"}), ("fetch_summary", {}),
-                           ("summarize_recent", {"agent_name": "RedFox"})):
+        for tool, args in (
+            ("summarize_recent", {}),
+            ("summarize_thread", {"thread_id": "S-1"}),
+            ("fetch_topic", {"topic_name": "t"}),
+            ("fetch_summary", {}),
+            ("summarize_recent", {"agent_name": "RedFox"}),
+        ):
             await refused(stranger, tool, args, r"^UNAUTHORIZED")
         proved = await call(stranger, "summarize_recent", agent_name="RedFox", registration_token=tokens["RedFox"])
         assert proved["agent_name"] == "RedFox" and proved["verified"] is True
@@ -294,11 +330,21 @@ async def test_replies_stored_in_another_project_belong_to_the_thread(client):
     await client.call_tool("register_agent", {"project_key": other, "program": "p", "model": "m", "name": "GoldHawk"})
     for key, name in ((other, "GoldHawk"), (PROJECT, "BlueLake")):
         await client.call_tool("set_contact_policy", {"project_key": key, "agent_name": name, "policy": "open"})
-    asked = await send(client, "BlueLake", ["GoldHawk@work-summary-other"], "Which backend?", thread_id="X-1",
-                       topic="xproj")
-    reply = await client.call_tool("send_message", {
-        "project_key": other, "sender_name": "GoldHawk", "to": ["BlueLake@work-summary-test"], "subject": "Re",
-        "body_md": "SQLite.", "thread_id": "X-1", "topic": "xproj"})
+    asked = await send(
+        client, "BlueLake", ["GoldHawk@work-summary-other"], "Which backend?", thread_id="X-1", topic="xproj"
+    )
+    reply = await client.call_tool(
+        "send_message",
+        {
+            "project_key": other,
+            "sender_name": "GoldHawk",
+            "to": ["BlueLake@work-summary-test"],
+            "subject": "Re",
+            "body_md": "SQLite.",
+            "thread_id": "X-1",
+            "topic": "xproj",
+        },
+    )
     answered = reply.data["deliveries"][0]["payload"]["id"]
     for viewer in ({"agent_name": "BlueLake"}, {}):
         result = await call(client, "summarize_thread", thread_id="X-1", include_examples=True, **viewer)

@@ -56,8 +56,12 @@ CASES = [
     ("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "Green\ud800"}, "name", 5),
     ("ensure_project", {"human_key": "/work/\ud800"}, "human_key", 6),
     ("search_messages", {"project_key": PROJECT, "query": "\ud800plan"}, "query", 0),
-    ("file_reservation_paths",
-     {"project_key": PROJECT, "agent_name": "BlueLake", "paths": ["src/\ud800*.py"]}, "paths[0]", 4),
+    (
+        "file_reservation_paths",
+        {"project_key": PROJECT, "agent_name": "BlueLake", "paths": ["src/\ud800*.py"]},
+        "paths[0]",
+        4,
+    ),
 ]
 
 

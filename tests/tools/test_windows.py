@@ -115,8 +115,9 @@ async def test_create_agent_identity_records_the_window(client):
 
 async def test_rename_window(client):
     await call(client, "register_agent", **REG, name="GreenCastle")
-    renamed = await call(client, "rename_window", project_key=PROJECT, window_uuid=WINDOW,
-                         new_display_name="silver owl")
+    renamed = await call(
+        client, "rename_window", project_key=PROJECT, window_uuid=WINDOW, new_display_name="silver owl"
+    )
     assert renamed["display_name"] == "SilverOwl" and renamed["old_display_name"] == "GreenCastle"
     assert renamed["window_uuid"] == WINDOW_KEY and renamed["last_active_ts"].endswith("+00:00")
     agent = await call(client, "register_agent", **REG)
@@ -126,19 +127,33 @@ async def test_rename_window(client):
 async def test_rename_window_errors_change_nothing(client):
     await call(client, "register_agent", **REG, name="GreenCastle")
     now = to_db_text(utcnow())
-    await sql("INSERT INTO window_identities (project_id, window_uuid, display_name, created_ts, last_active_ts, "
-              "expires_ts) SELECT id, :w, 'RedFox', :t, :t, NULL FROM projects", w=OTHER, t=now)
+    await sql(
+        "INSERT INTO window_identities (project_id, window_uuid, display_name, created_ts, last_active_ts, "
+        "expires_ts) SELECT id, :w, 'RedFox', :t, :t, NULL FROM projects",
+        w=OTHER,
+        t=now,
+    )
     args = {"project_key": PROJECT, "window_uuid": WINDOW}
-    await refused(client, "rename_window", {**args, "window_uuid": "not-a-uuid", "new_display_name": "BlueLake"},
-                  r"^INVALID_WINDOW_UUID")
+    await refused(
+        client,
+        "rename_window",
+        {**args, "window_uuid": "not-a-uuid", "new_display_name": "BlueLake"},
+        r"^INVALID_WINDOW_UUID",
+    )
     await refused(client, "rename_window", {**args, "new_display_name": "worker-1"}, r"^INVALID_DISPLAY_NAME")
-    await refused(client, "rename_window", {**args, "new_display_name": "redfox"},
-                  r"^INVALID_DISPLAY_NAME: Another live window.*Hint: Choose a name")
+    await refused(
+        client,
+        "rename_window",
+        {**args, "new_display_name": "redfox"},
+        r"^INVALID_DISPLAY_NAME: Another live window.*Hint: Choose a name",
+    )
     missing = "11111111-2222-3333-4444-555555555555"
-    await refused(client, "rename_window", {**args, "window_uuid": missing, "new_display_name": "BlueLake"},
-                  r"^WINDOW_NOT_FOUND")
-    await refused(client, "rename_window", {**args, "project_key": "/nope", "new_display_name": "BlueLake"},
-                  r"^NOT_FOUND")
+    await refused(
+        client, "rename_window", {**args, "window_uuid": missing, "new_display_name": "BlueLake"}, r"^WINDOW_NOT_FOUND"
+    )
+    await refused(
+        client, "rename_window", {**args, "project_key": "/nope", "new_display_name": "BlueLake"}, r"^NOT_FOUND"
+    )
 
 
 async def test_expire_window_gives_a_fresh_name_next_time(client):
@@ -148,8 +163,12 @@ async def test_expire_window_gives_a_fresh_name_next_time(client):
     assert expired["window_uuid"] == WINDOW_KEY and expired["expired_at"].endswith("+00:00")
     assert await call(client, "list_window_identities", project_key=PROJECT) == []
     await refused(client, "expire_window", {"project_key": PROJECT, "window_uuid": WINDOW}, r"^WINDOW_NOT_FOUND")
-    await refused(client, "rename_window", {"project_key": PROJECT, "window_uuid": WINDOW,
-                                            "new_display_name": "BlueLake"}, r"^WINDOW_NOT_FOUND")
+    await refused(
+        client,
+        "rename_window",
+        {"project_key": PROJECT, "window_uuid": WINDOW, "new_display_name": "BlueLake"},
+        r"^WINDOW_NOT_FOUND",
+    )
     await refused(client, "expire_window", {"project_key": PROJECT, "window_uuid": "x"}, r"^INVALID_WINDOW_UUID")
     second = await call(client, "register_agent", **REG)
     assert second["name"] != first["name"] and second["created"] is True
@@ -196,10 +215,13 @@ async def test_invalid_or_unset_window_id_means_no_window(isolated_env, monkeypa
 async def test_hard_deletes_remove_window_rows(client):
     await call(client, "register_agent", **REG, name="GreenCastle")
     now = to_db_text(utcnow())
-    await sql("INSERT INTO window_identities (project_id, window_uuid, display_name, created_ts, last_active_ts, "
-              "expires_ts) SELECT id, :w, 'BlueLake', :t, :t, NULL FROM projects", w=OTHER, t=now)
-    await call(client, "hard_delete_agent", project_key=PROJECT, agent_name="green-castle",
-               confirmation="I UNDERSTAND")
+    await sql(
+        "INSERT INTO window_identities (project_id, window_uuid, display_name, created_ts, last_active_ts, "
+        "expires_ts) SELECT id, :w, 'BlueLake', :t, :t, NULL FROM projects",
+        w=OTHER,
+        t=now,
+    )
+    await call(client, "hard_delete_agent", project_key=PROJECT, agent_name="green-castle", confirmation="I UNDERSTAND")
     assert [r["display_name"] for r in await rows()] == ["BlueLake"]
     await call(client, "hard_delete_project", project_key=PROJECT, confirmation="I UNDERSTAND")
     assert await rows() == []

@@ -72,11 +72,17 @@ async def assert_coded_error(client: Client) -> None:
 async def assert_coded_refusals(client: Client) -> None:
     """A wrong type, a missing or unknown argument, an unknown tool or resource: each one coded line with a hint."""
     cases = [
-        ("fetch_inbox", {"project_key": PROJECT, "agent_name": "Nobody", "limit": "lots"},
-         'INVALID_ARGUMENT: limit must be an integer; got "lots". Hint: '),
+        (
+            "fetch_inbox",
+            {"project_key": PROJECT, "agent_name": "Nobody", "limit": "lots"},
+            'INVALID_ARGUMENT: limit must be an integer; got "lots". Hint: ',
+        ),
         ("fetch_inbox", {"project_key": PROJECT}, "INVALID_ARGUMENT: agent_name is required but missing. Hint: "),
-        ("ensure_project", {"human_key": PROJECT, "colour": "red"},
-         "INVALID_ARGUMENT: ensure_project has no parameter 'colour'. Hint: ensure_project takes "),
+        (
+            "ensure_project",
+            {"human_key": PROJECT, "colour": "red"},
+            "INVALID_ARGUMENT: ensure_project has no parameter 'colour'. Hint: ensure_project takes ",
+        ),
         ("fetch_inbx", {}, "NOT_FOUND: no tool named 'fetch_inbx'. Hint: tools/list shows "),
     ]
     for tool, arguments, start in cases:
@@ -91,28 +97,41 @@ async def assert_coded_refusals(client: Client) -> None:
 async def exchange_mail(client: Client, sender: str, recipient: str) -> list[str]:
     """Send, fetch, search and reserve; return the names of tools this server lacks."""
     tools = {tool.name for tool in await client.list_tools()}
-    missing = [name for name in ("send_message", "fetch_inbox", "search_messages", "file_reservation_paths")
-               if name not in tools]
+    missing = [
+        name
+        for name in ("send_message", "fetch_inbox", "search_messages", "file_reservation_paths")
+        if name not in tools
+    ]
     if "send_message" in tools:
         await client.call_tool(
             "send_message",
             {"project_key": PROJECT, "sender_name": sender, "to": [recipient], "subject": SUBJECT, "body_md": BODY},
         )
     if "fetch_inbox" in tools and "send_message" in tools:
-        inbox = records((await client.call_tool(
-            "fetch_inbox", {"project_key": PROJECT, "agent_name": recipient, "include_bodies": True}
-        )).data)
+        inbox = records(
+            (
+                await client.call_tool(
+                    "fetch_inbox", {"project_key": PROJECT, "agent_name": recipient, "include_bodies": True}
+                )
+            ).data
+        )
         assert [item["subject"] for item in inbox] == [SUBJECT]
         assert inbox[0]["from"] == sender
     if "search_messages" in tools and "send_message" in tools:
-        found = records((await client.call_tool(
-            "search_messages", {"project_key": PROJECT, "query": "migration", "agent_name": recipient}
-        )).data)
+        found = records(
+            (
+                await client.call_tool(
+                    "search_messages", {"project_key": PROJECT, "query": "migration", "agent_name": recipient}
+                )
+            ).data
+        )
         assert [item["subject"] for item in found] == [SUBJECT]
     if "file_reservation_paths" in tools:
-        granted = (await client.call_tool(
-            "file_reservation_paths",
-            {"project_key": PROJECT, "agent_name": sender, "paths": ["db/*.py"], "ttl_seconds": 600},
-        )).data
+        granted = (
+            await client.call_tool(
+                "file_reservation_paths",
+                {"project_key": PROJECT, "agent_name": sender, "paths": ["db/*.py"], "ttl_seconds": 600},
+            )
+        ).data
         assert [item["path_pattern"] for item in granted["granted"]] == ["db/*.py"]
     return missing

@@ -29,19 +29,33 @@ def _stdio_client(env: dict[str, str], log_file: Path) -> Client:
 async def _raw_session(env: dict[str, str], calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[dict], str]:
     """Speak JSON-RPC to a fresh stdio server by hand; return every stdout message and the stderr text."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mcp_agent_mail", "stdio",
-        env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "mcp_agent_mail",
+        "stdio",
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    requests: list[dict[str, Any]] = [{
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": mcp.types.LATEST_PROTOCOL_VERSION, "capabilities": {},
-                   "clientInfo": {"name": "raw-test", "version": "1"}},
-    }]
+    requests: list[dict[str, Any]] = [
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": mcp.types.LATEST_PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "raw-test", "version": "1"},
+            },
+        }
+    ]
     requests.append({"jsonrpc": "2.0", "method": "notifications/initialized"})
     for number, (name, arguments) in enumerate(calls, start=1):
-        requests.append({"jsonrpc": "2.0", "id": number, "method": "tools/call",
-                         "params": {"name": name, "arguments": arguments}})
+        requests.append(
+            {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+        )
     try:
         messages: list[dict] = []
         for request in requests:

@@ -87,8 +87,14 @@ class _Planner:
     def plan(self, kind: str, ref: str, project_id: int) -> None:
         """Plan one object; when that fails, leave the batch as it was before and re-raise."""
         batch = self.batch
-        saved = (dict(batch.writes), set(batch.stage), set(batch.deletes), set(batch.delete_prefixes),
-                 len(self.changes), set(self.digests))
+        saved = (
+            dict(batch.writes),
+            set(batch.stage),
+            set(batch.deletes),
+            set(batch.delete_prefixes),
+            len(self.changes),
+            set(self.digests),
+        )
         try:
             _plan_row(self, kind, ref, project_id)
         except BaseException:
@@ -320,8 +326,11 @@ def _apply_batch(settings: Settings, rows: list[RowMapping]) -> dict[int, Except
         if len(groups) == 1:
             failed = dict.fromkeys(groups, exc)
         else:
-            logger.warning("archive outbox: a batch of %d changes failed (%s); writing them one by one",
-                           len(groups), outbox.error_text(exc))
+            logger.warning(
+                "archive outbox: a batch of %d changes failed (%s); writing them one by one",
+                len(groups),
+                outbox.error_text(exc),
+            )
             failed = _commit_one_by_one(settings, groups)
     return {row["id"]: error for key, error in failed.items() for row in groups[key]}
 
@@ -387,7 +396,12 @@ def _settle(settings: Settings, rows: list[RowMapping], failures: dict[int, Exce
             )
             logger.error(
                 "archive outbox: cannot apply %s %s (row %s, attempt %d); it stays queued, next try at %s: %s",
-                row["kind"], row["ref"], row["id"], attempts, iso(retry), error,
+                row["kind"],
+                row["ref"],
+                row["id"],
+                attempts,
+                iso(retry),
+                error,
                 exc_info=exc if id(exc) not in logged else None,  # one traceback per error
             )
             logged.add(id(exc))

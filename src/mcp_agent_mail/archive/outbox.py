@@ -41,9 +41,7 @@ async def enqueue(session: AsyncSession, project_id: int, kind: OutboxKind, ref:
     await session.execute(_INSERT, {"project_id": project_id, "kind": kind, "ref": str(ref), "created_ts": utcnow()})
 
 
-async def enqueue_many(
-    session: AsyncSession, project_id: int, kind: OutboxKind, refs: list[int] | list[str]
-) -> None:
+async def enqueue_many(session: AsyncSession, project_id: int, kind: OutboxKind, refs: list[int] | list[str]) -> None:
     """Record several entries of one kind in one statement."""
     if not refs:
         return
@@ -123,8 +121,9 @@ class FailedEntry:
 def failed_entries_stmt(limit: int) -> Select[Any]:
     """Return the query for the failed entries, most recently failed first."""
     return (
-        select(_O.c.id, _O.c.project_id, _O.c.kind, _O.c.ref, _O.c.attempts, _O.c.last_error, _O.c.failed_ts,
-               _O.c.retry_ts)
+        select(
+            _O.c.id, _O.c.project_id, _O.c.kind, _O.c.ref, _O.c.attempts, _O.c.last_error, _O.c.failed_ts, _O.c.retry_ts
+        )
         .where(_O.c.attempts > 0)
         .order_by(_O.c.failed_ts.desc(), _O.c.id.desc())
         .limit(limit)

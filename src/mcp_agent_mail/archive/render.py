@@ -259,7 +259,9 @@ def _attachment_blobs(conn: Connection, row: RowMapping, wanted: set[str]) -> di
     by_sha = {
         meta["sha256"]: posixpath.normpath(meta["path"])
         for meta in row["attachments"] or []
-        if isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and isinstance(meta.get("path"), str)
+        if isinstance(meta, dict)
+        and isinstance(meta.get("sha256"), str)
+        and isinstance(meta.get("path"), str)
         and posixpath.normpath(meta["path"]) in wanted
     }
     if not by_sha:

@@ -40,8 +40,10 @@ def _human_size(size: int) -> str:
 def _counts_text(counts: dict[str, Any] | None) -> str:
     if not counts:
         return "-"
-    return ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in (
-        "projects", "agents", "messages", "recipients", "file_reservations"))
+    return ", ".join(
+        f"{counts.get(k, 0)} {k.replace('_', ' ')}"
+        for k in ("projects", "agents", "messages", "recipients", "file_reservations")
+    )
 
 
 @contextmanager
@@ -75,8 +77,9 @@ def _progress() -> Iterator[Any]:
 @archive_app.command("save")
 @handle_errors
 def save(
-    label: Annotated[str | None, typer.Option("--label", "-l", help="Name for this restore point, e.g. pre-upgrade.")]
-    = None,
+    label: Annotated[
+        str | None, typer.Option("--label", "-l", help="Name for this restore point, e.g. pre-upgrade.")
+    ] = None,
     projects: Annotated[
         list[str] | None,
         typer.Option(

@@ -93,8 +93,10 @@ def repair(
         raise typer.Exit(1)
     outcome = execute_repair(settings, _states_dir(), report, actions)
     if outcome.restore_point is not None:
-        typer.echo(f"Saved restore point {outcome.restore_point} (undo with: mcp-agent-mail archive restore "
-                   f"{outcome.restore_point.name})")
+        typer.echo(
+            f"Saved restore point {outcome.restore_point} (undo with: mcp-agent-mail archive restore "
+            f"{outcome.restore_point.name})"
+        )
     for action in outcome.actions:
         if action.error:
             typer.secho(f"  FAILED {action.check}: {action.error}", fg=typer.colors.RED)
@@ -143,8 +145,9 @@ def rebuild_db(
         typer.echo(f"  {result.recipients_without_state} recipient(s) had no inbox copy: read/ack state unknown.")
     verification = result.verification
     if verification.get("identical"):
-        typer.echo(f"  Verified: re-rendering gives the archive's {verification['files_compared']} files back "
-                   "byte for byte.")
+        typer.echo(
+            f"  Verified: re-rendering gives the archive's {verification['files_compared']} files back byte for byte."
+        )
     else:
         typer.secho(f"  Re-rendering differs from the archive: {json.dumps(verification)}", fg=typer.colors.YELLOW)
         typer.echo("  Run `mcp-agent-mail doctor repair` to bring the archive in line.")

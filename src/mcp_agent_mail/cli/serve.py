@@ -89,7 +89,8 @@ def _bind_error(host: str, port: int, exc: OSError) -> ConfigurationError | Unav
         return UnavailableError(
             f"{where} is in use.",
             hint=f"Stop whatever listens there (another mcp-agent-mail serve?), or pick another port: --port {port + 1}"
-            if port < 65535 else "Stop whatever listens there, or pick another port with --port.",
+            if port < 65535
+            else "Stop whatever listens there, or pick another port with --port.",
         )
     if exc.errno in (errno.EACCES, errno.EPERM):
         return UnavailableError(
@@ -155,7 +156,8 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            min=1, max=32,
+            min=1,
+            max=32,
             help="Worker processes; they share the mailbox safely, each with its own archive writer.",
         ),
     ] = 1,

@@ -151,8 +151,7 @@ def _pooled_engine(settings: Settings, slot: str, pool_size: int, max_overflow: 
             _prepare_sqlite_file(url)
             kwargs: dict[str, Any] = {"echo": settings.database.echo}
             if is_sqlite(url):
-                kwargs.update(pool_size=pool_size, max_overflow=max_overflow,
-                              connect_args={"check_same_thread": False})
+                kwargs.update(pool_size=pool_size, max_overflow=max_overflow, connect_args={"check_same_thread": False})
             engine = create_engine(_sync_url(url), **kwargs)
             if is_sqlite(url):
                 _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)

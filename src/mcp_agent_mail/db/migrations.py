@@ -125,8 +125,9 @@ def current_version(conn: Connection) -> int:
     """Return the highest applied migration number (0 for an empty database)."""
     if not inspect(conn).has_table("schema_version"):
         return 0
-    value = conn.execute(select(schema.schema_version.c.version).order_by(
-        schema.schema_version.c.version.desc()).limit(1)).scalar()
+    value = conn.execute(
+        select(schema.schema_version.c.version).order_by(schema.schema_version.c.version.desc()).limit(1)
+    ).scalar()
     return int(value or 0)
 
 
@@ -140,9 +141,7 @@ def migrate(conn: Connection) -> list[int]:
             continue
         migration.apply(conn)
         conn.execute(
-            schema.schema_version.insert().values(
-                version=migration.version, name=migration.name, applied_ts=utcnow()
-            )
+            schema.schema_version.insert().values(version=migration.version, name=migration.name, applied_ts=utcnow())
         )
         applied.append(migration.version)
     return applied

@@ -47,8 +47,9 @@ class LoopThreadPool:
                 return
             self._queue = queue.SimpleQueue()
             for index in range(self.size):
-                threading.Thread(target=self._serve, args=(self._queue,), name=f"{self.name}-{index}",
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self._serve, args=(self._queue,), name=f"{self.name}-{index}", daemon=True
+                ).start()
             self._pid = os.getpid()
 
     @staticmethod

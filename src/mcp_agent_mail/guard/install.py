@@ -36,7 +36,7 @@ _EXECUTABLE = 0o755
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_PREFIX")
 
-_RUNNER = '''#!{python}
+_RUNNER = """#!{python}
 # {marker}
 # Runs every executable file in hooks.d/{hook}/ in name order, then {hook}.orig, with the
 # arguments and standard input Git gave this hook; the first failure stops the chain.
@@ -73,7 +73,7 @@ def main():
 
 if __name__ == "__main__":
     sys.exit(main())
-'''
+"""
 
 _PLUGIN = """#!{python}
 # mcp-agent-mail guard plugin ({hook}) for project {slug}
@@ -120,9 +120,7 @@ def plugin_script(hook: str, database_path: Path | str, project_slug: str) -> st
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=60
-    )
+    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=60)
 
 
 def hooks_dir(repo: Path) -> Path:

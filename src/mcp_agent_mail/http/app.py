@@ -243,11 +243,13 @@ class AccessControl:
     async def _admit(self, scope: Scope) -> Principal:
         origin = header(scope, b"origin")
         if not self.origins.allows(origin):
-            raise _Refused(ForbiddenError(
-                f"Origin {origin!r} is not allowed to call this server.",
-                hint="Add the page's origin to HTTP_ALLOWED_ORIGINS (and HTTP_CORS_ORIGINS for browsers), "
-                "or call from a non-browser client.",
-            ))
+            raise _Refused(
+                ForbiddenError(
+                    f"Origin {origin!r} is not allowed to call this server.",
+                    hint="Add the page's origin to HTTP_ALLOWED_ORIGINS (and HTTP_CORS_ORIGINS for browsers), "
+                    "or call from a non-browser client.",
+                )
+            )
         try:
             principal = await self.authenticator.authenticate(scope)
         except AgentMailError as exc:
@@ -256,10 +258,14 @@ class AccessControl:
                 headers = {"WWW-Authenticate": _www_authenticate(exc, scope)}
             raise _Refused(exc, headers) from exc
         if principal.method == "local" and not self.origins.local_host_allowed(header(scope, b"host")):
-            raise _Refused(ForbiddenError(
-                f"Host {header(scope, b'host')!r} does not name this machine.",
-                hint="Connect to http://127.0.0.1:<port>/ or http://localhost:<port>/, or configure authentication.",
-            ))
+            raise _Refused(
+                ForbiddenError(
+                    f"Host {header(scope, b'host')!r} does not name this machine.",
+                    hint=(
+                        "Connect to http://127.0.0.1:<port>/ or http://localhost:<port>/, or configure authentication."
+                    ),
+                )
+            )
         return principal
 
     async def _authorise(self, scope: Scope, principal: Principal, calls: list[RpcCall] | None) -> None:
@@ -294,8 +300,7 @@ class AccessControl:
             decision = await self.limiter.take(key, limit)
             if not decision.allowed:
                 error = RateLimitedError(
-                    f"Rate limit for {what} exceeded by {principal.identity}; "
-                    f"retry in {decision.retry_after} s.",
+                    f"Rate limit for {what} exceeded by {principal.identity}; retry in {decision.retry_after} s.",
                     hint="Wait for the number of seconds in Retry-After, and spread calls out over time.",
                     data={"retry_after": decision.retry_after},
                 )

@@ -121,8 +121,11 @@ class BodyLimit:
         client = scope.get("client")
         logger.info(
             "refused %s %s from %s: 413 body %s over %d bytes",
-            scope.get("method"), scope.get("path"), client[0] if client else "?",
-            f"of {declared} bytes" if declared is not None else "(streamed)", self.max_bytes,
+            scope.get("method"),
+            scope.get("path"),
+            client[0] if client else "?",
+            f"of {declared} bytes" if declared is not None else "(streamed)",
+            self.max_bytes,
         )
 
 

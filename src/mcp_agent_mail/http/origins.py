@@ -133,8 +133,7 @@ def cors_origins(http: HttpSettings) -> tuple[str, ...]:
     if not http.cors_origins:
         raise ConfigurationError(
             "HTTP_CORS_ENABLED is true but HTTP_CORS_ORIGINS names no origin.",
-            hint="Set HTTP_CORS_ORIGINS to a comma-separated list such as https://app.example.com, "
-            "or turn CORS off.",
+            hint="Set HTTP_CORS_ORIGINS to a comma-separated list such as https://app.example.com, or turn CORS off.",
         )
     if any(origin.strip() == "*" for origin in http.cors_origins):
         raise ConfigurationError(

@@ -189,9 +189,7 @@ def build_rate_limiter(settings: RateLimitSettings) -> RateLimiter | None:
                 hint="Set REDIS_URL (or HTTP_RATE_LIMIT_REDIS_URL), e.g. redis://127.0.0.1:6379/0.",
             )
         return RedisRateLimiter(settings.redis_url)
-    raise ConfigurationError(
-        f"Unknown HTTP_RATE_LIMIT_BACKEND {settings.backend!r}.", hint="Use 'memory' or 'redis'."
-    )
+    raise ConfigurationError(f"Unknown HTTP_RATE_LIMIT_BACKEND {settings.backend!r}.", hint="Use 'memory' or 'redis'.")
 
 
 __all__ = [

@@ -162,12 +162,20 @@ class ToolCallFastPath:
             envelope: dict[str, Any] = {"jsonrpc": "2.0", "id": call.request_id, "result": result}
         except Exception:
             logger.exception("tool %s failed outside its error handling", call.tool.name)
-            envelope = {"jsonrpc": "2.0", "id": call.request_id,
-                        "error": {"code": _INTERNAL_ERROR, "message": "Internal error"}}
+            envelope = {
+                "jsonrpc": "2.0",
+                "id": call.request_id,
+                "error": {"code": _INTERNAL_ERROR, "message": "Internal error"},
+            }
         finally:
             project = arguments.get("project_key") or arguments.get("human_key")
-            record_tool_call(call.tool.name, ok, (time.perf_counter() - started) * 1000,
-                             project if isinstance(project, str) else None, arguments)
+            record_tool_call(
+                call.tool.name,
+                ok,
+                (time.perf_counter() - started) * 1000,
+                project if isinstance(project, str) else None,
+                arguments,
+            )
         payload = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
         headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -177,8 +185,9 @@ class ToolCallFastPath:
         try:
             result = await call.tool._run(call.arguments)
         except FastMCPError as exc:
-            return self._serialise(call, mcp_wire.CallToolResult(
-                content=[mcp_wire.TextContent(type="text", text=str(exc))], is_error=True))
+            return self._serialise(
+                call, mcp_wire.CallToolResult(content=[mcp_wire.TextContent(type="text", text=str(exc))], is_error=True)
+            )
         if isinstance(result, InputRequiredToolResult):
             raise RuntimeError(f"tool {call.tool.name} asked for client input, which the fast path cannot carry")
         return self._serialise(call, _wire_result(result, call.version))
@@ -218,8 +227,12 @@ def _wire_result(result: ToolResult, version: str) -> mcp_wire.CallToolResult:
         if not wrapped:
             meta = dict(result.meta or {})
             meta["fastmcp"] = {**(fastmcp_meta if isinstance(fastmcp_meta, dict) else {}), "wrap_result": True}
-            result = ToolResult(content=result.content, structured_content={"result": result.structured_content},
-                                meta=meta, is_error=result.is_error)
+            result = ToolResult(
+                content=result.content,
+                structured_content={"result": result.structured_content},
+                meta=meta,
+                is_error=result.is_error,
+            )
     converted = result.to_mcp_result()
     if isinstance(converted, mcp_wire.CallToolResult):
         return converted

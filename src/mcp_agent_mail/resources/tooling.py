@@ -26,56 +26,121 @@ from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 from mcp_agent_mail.timeutil import iso, utcnow
 
 CLUSTERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("Infrastructure & Workspace Setup", "infrastructure", "Check the server; create, archive and clean projects.",
-     ("health_check", "ensure_project", "archive_project", "unarchive_project", "purge_old_messages",
-      "hard_delete_project", "install_precommit_guard", "uninstall_precommit_guard")),
-    ("Identity & Directory", "identity", "Get an agent identity and look up other agents.",
-     ("register_agent", "create_agent_identity", "whois", "retire_agent", "unretire_agent", "deregister_agent",
-      "hard_delete_agent", "list_window_identities", "rename_window", "expire_window")),
-    ("Messaging Lifecycle", "messaging", "Send, read and acknowledge mail.",
-     ("send_message", "reply_message", "fetch_inbox", "mark_message_read", "acknowledge_message")),
-    ("Contact Governance", "contacts", "Decide who may write to whom.",
-     ("set_contact_policy", "request_contact", "respond_contact", "list_contacts")),
-    ("Search & Summaries", "search", "Find old mail and catch up on threads.",
-     ("search_messages", "summarize_thread", "summarize_recent", "fetch_summary", "fetch_topic")),
-    ("File Reservations & Workspace Guardrails", "file_reservations", "Lease files before editing them.",
-     ("file_reservation_paths", "release_file_reservations", "renew_file_reservations",
-      "force_release_file_reservation")),
-    ("Workflow Macros", "workflow_macros", "Common sequences in one call.",
-     ("macro_start_session", "macro_prepare_thread", "macro_file_reservation_cycle", "macro_contact_handshake")),
+    (
+        "Infrastructure & Workspace Setup",
+        "infrastructure",
+        "Check the server; create, archive and clean projects.",
+        (
+            "health_check",
+            "ensure_project",
+            "archive_project",
+            "unarchive_project",
+            "purge_old_messages",
+            "hard_delete_project",
+            "install_precommit_guard",
+            "uninstall_precommit_guard",
+        ),
+    ),
+    (
+        "Identity & Directory",
+        "identity",
+        "Get an agent identity and look up other agents.",
+        (
+            "register_agent",
+            "create_agent_identity",
+            "whois",
+            "retire_agent",
+            "unretire_agent",
+            "deregister_agent",
+            "hard_delete_agent",
+            "list_window_identities",
+            "rename_window",
+            "expire_window",
+        ),
+    ),
+    (
+        "Messaging Lifecycle",
+        "messaging",
+        "Send, read and acknowledge mail.",
+        ("send_message", "reply_message", "fetch_inbox", "mark_message_read", "acknowledge_message"),
+    ),
+    (
+        "Contact Governance",
+        "contacts",
+        "Decide who may write to whom.",
+        ("set_contact_policy", "request_contact", "respond_contact", "list_contacts"),
+    ),
+    (
+        "Search & Summaries",
+        "search",
+        "Find old mail and catch up on threads.",
+        ("search_messages", "summarize_thread", "summarize_recent", "fetch_summary", "fetch_topic"),
+    ),
+    (
+        "File Reservations & Workspace Guardrails",
+        "file_reservations",
+        "Lease files before editing them.",
+        (
+            "file_reservation_paths",
+            "release_file_reservations",
+            "renew_file_reservations",
+            "force_release_file_reservation",
+        ),
+    ),
+    (
+        "Workflow Macros",
+        "workflow_macros",
+        "Common sequences in one call.",
+        ("macro_start_session", "macro_prepare_thread", "macro_file_reservation_cycle", "macro_contact_handshake"),
+    ),
 )
 _CLUSTER_OF = {tool: (title, key) for title, key, _, tools in CLUSTERS for tool in tools}
 
 PLAYBOOKS: tuple[dict[str, Any], ...] = (
-    {"workflow": "Start a session", "sequence": [
-        "macro_start_session(human_key=<absolute repo path>, program, model, task_description) -> keep "
-        "agent.name and registration_token",
-        "or: ensure_project(human_key) then register_agent(project_key, program, model) (or create_agent_identity)",
-        "fetch_inbox(project_key, agent_name) and acknowledge_message for each ack_required message",
-    ]},
-    {"workflow": "Send and reply", "sequence": [
-        "send_message(project_key, sender_name, to=[names], subject, body_md, thread_id?, ack_required?)",
-        "fetch_inbox(project_key, agent_name, since_ts=<last check>) to see answers",
-        "reply_message(project_key, message_id, sender_name, body_md) keeps the thread, importance and ack flag",
-        "acknowledge_message(project_key, agent_name, message_id) when the sender asked for an ack",
-    ]},
-    {"workflow": "Reserve, edit, release", "sequence": [
-        "file_reservation_paths(project_key, agent_name, paths=[globs], ttl_seconds, exclusive=true, reason)",
-        "on conflicts: message the holder, or force_release_file_reservation if it is provably stale",
-        "edit the granted paths; renew_file_reservations while the work takes longer than the ttl",
-        "release_file_reservations(project_key, agent_name) when done",
-    ]},
-    {"workflow": "Handle contacts", "sequence": [
-        "send_message fails with CONTACT_REQUIRED -> request_contact(project_key, from_agent, to_agent, reason)",
-        "the recipient sees the request in fetch_inbox and calls respond_contact(..., accept=true)",
-        "list_contacts(project_key, agent_name) shows pending and approved links; then send again",
-        "macro_contact_handshake does request (and with auto_accept, approval) in one call",
-    ]},
-    {"workflow": "Join a thread", "sequence": [
-        "macro_prepare_thread(project_key, thread_id, program, model) or summarize_thread(project_key, thread_id)",
-        "read resource://thread/{thread_id}?project=...&agent=... for the messages you can see",
-        "reply_message to the latest message of the thread",
-    ]},
+    {
+        "workflow": "Start a session",
+        "sequence": [
+            "macro_start_session(human_key=<absolute repo path>, program, model, task_description) -> keep "
+            "agent.name and registration_token",
+            "or: ensure_project(human_key) then register_agent(project_key, program, model) (or create_agent_identity)",
+            "fetch_inbox(project_key, agent_name) and acknowledge_message for each ack_required message",
+        ],
+    },
+    {
+        "workflow": "Send and reply",
+        "sequence": [
+            "send_message(project_key, sender_name, to=[names], subject, body_md, thread_id?, ack_required?)",
+            "fetch_inbox(project_key, agent_name, since_ts=<last check>) to see answers",
+            "reply_message(project_key, message_id, sender_name, body_md) keeps the thread, importance and ack flag",
+            "acknowledge_message(project_key, agent_name, message_id) when the sender asked for an ack",
+        ],
+    },
+    {
+        "workflow": "Reserve, edit, release",
+        "sequence": [
+            "file_reservation_paths(project_key, agent_name, paths=[globs], ttl_seconds, exclusive=true, reason)",
+            "on conflicts: message the holder, or force_release_file_reservation if it is provably stale",
+            "edit the granted paths; renew_file_reservations while the work takes longer than the ttl",
+            "release_file_reservations(project_key, agent_name) when done",
+        ],
+    },
+    {
+        "workflow": "Handle contacts",
+        "sequence": [
+            "send_message fails with CONTACT_REQUIRED -> request_contact(project_key, from_agent, to_agent, reason)",
+            "the recipient sees the request in fetch_inbox and calls respond_contact(..., accept=true)",
+            "list_contacts(project_key, agent_name) shows pending and approved links; then send again",
+            "macro_contact_handshake does request (and with auto_accept, approval) in one call",
+        ],
+    },
+    {
+        "workflow": "Join a thread",
+        "sequence": [
+            "macro_prepare_thread(project_key, thread_id, program, model) or summarize_thread(project_key, thread_id)",
+            "read resource://thread/{thread_id}?project=...&agent=... for the messages you can see",
+            "reply_message to the latest message of the thread",
+        ],
+    },
 )
 
 
@@ -134,9 +199,7 @@ async def _project_keys(project: str) -> tuple[set[str], str | None]:
 _AGENT_ARGS = ("agent_name", "sender_name", "from_agent", "name")
 
 
-def record_tool_call(
-    name: str, ok: bool, elapsed_ms: float, project: str | None, arguments: Mapping[str, Any]
-) -> None:
+def record_tool_call(name: str, ok: bool, elapsed_ms: float, project: str | None, arguments: Mapping[str, Any]) -> None:
     """Record one tool call in the metrics, with the project and the agent its arguments named."""
     agent = next((arguments[k] for k in _AGENT_ARGS if isinstance(arguments.get(k), str)), None)
     metrics.record_call(name, ok, elapsed_ms, project, agent)
@@ -158,8 +221,11 @@ class ToolCallMetrics(Middleware):
             return result
         finally:
             record_tool_call(
-                str(getattr(params, "name", "?")), ok, (time.perf_counter() - started) * 1000,
-                project if isinstance(project, str) else None, arguments,
+                str(getattr(params, "name", "?")),
+                ok,
+                (time.perf_counter() - started) * 1000,
+                project if isinstance(project, str) else None,
+                arguments,
             )
 
 
@@ -167,9 +233,13 @@ def register(mcp: FastMCP) -> None:
     """Register the tooling and configuration resources, and the middleware counting tool calls."""
     mcp.add_middleware(ToolCallMetrics())
 
-    @json_resource(mcp, "resource://config/environment", name="config-environment",
-                   description="Server configuration without secrets: environment, database_url (password "
-                   "hidden), storage_root, http {host, port, path}, identity_mode, version.")
+    @json_resource(
+        mcp,
+        "resource://config/environment",
+        name="config-environment",
+        description="Server configuration without secrets: environment, database_url (password "
+        "hidden), storage_root, http {host, port, path}, identity_mode, version.",
+    )
     async def environment() -> dict[str, Any]:
         settings = get_settings()
         return {
@@ -181,9 +251,13 @@ def register(mcp: FastMCP) -> None:
             "identity_mode": auth.identity_mode(),
         }
 
-    @json_resource(mcp, "resource://tooling/directory", name="tooling-directory",
-                   description="The tools of this server grouped by purpose, with one-line summaries, and playbooks: "
-                   "short step lists for the common workflows.")
+    @json_resource(
+        mcp,
+        "resource://tooling/directory",
+        name="tooling-directory",
+        description="The tools of this server grouped by purpose, with one-line summaries, and playbooks: "
+        "short step lists for the common workflows.",
+    )
     async def directory() -> dict[str, Any]:
         tools = await _live_tools(mcp)
         groups: dict[str, dict[str, Any]] = {}
@@ -206,15 +280,23 @@ def register(mcp: FastMCP) -> None:
             "playbooks": list(PLAYBOOKS),
         }
 
-    @json_resource(mcp, "resource://tooling/schemas", name="tooling-schemas",
-                   description="Required and optional arguments of every tool of this server.")
+    @json_resource(
+        mcp,
+        "resource://tooling/schemas",
+        name="tooling-schemas",
+        description="Required and optional arguments of every tool of this server.",
+    )
     async def schemas() -> dict[str, Any]:
         tools = await _live_tools(mcp)
         return {"generated_at": iso(utcnow()), "tools": {tool.name: _args(tool) for tool in tools}}
 
-    @json_resource(mcp, "resource://tooling/metrics", name="tooling-metrics",
-                   description="Tool calls counted by this server process since it started: per tool calls, "
-                   "errors, avg_ms, max_ms, last_called_ts (only tools called at least once).")
+    @json_resource(
+        mcp,
+        "resource://tooling/metrics",
+        name="tooling-metrics",
+        description="Tool calls counted by this server process since it started: per tool calls, "
+        "errors, avg_ms, max_ms, last_called_ts (only tools called at least once).",
+    )
     async def tool_metrics() -> dict[str, Any]:
         snap = metrics.snapshot()
         for entry in snap["tools"]:
@@ -223,9 +305,13 @@ def register(mcp: FastMCP) -> None:
                 entry["cluster"] = cluster[1]
         return {"generated_at": iso(utcnow()), **snap}
 
-    @json_resource(mcp, "resource://tooling/recent/{window_seconds}{?agent,project}", name="tooling-recent",
-                   description="Tool calls of the last window_seconds (1-604800) in this server process, oldest "
-                   "first, with ok and duration_ms; optional filters agent and project (slug or path).")
+    @json_resource(
+        mcp,
+        "resource://tooling/recent/{window_seconds}{?agent,project}",
+        name="tooling-recent",
+        description="Tool calls of the last window_seconds (1-604800) in this server process, oldest "
+        "first, with ok and duration_ms; optional filters agent and project (slug or path).",
+    )
     async def recent(window_seconds: str, agent: str | None = None, project: str | None = None) -> dict[str, Any]:
         window = int_param(window_seconds, "window_seconds", 60, maximum=7 * 86400)
         records = metrics.recent_calls(window)
@@ -238,18 +324,26 @@ def register(mcp: FastMCP) -> None:
         entries = [metrics.record_dict(r) for r in records]
         return {"generated_at": iso(utcnow()), "window_seconds": window, "count": len(entries), "entries": entries}
 
-    @json_resource(mcp, "resource://tooling/locks", name="tooling-locks",
-                   description="Archive locks, read only: whether the archive writer lock is held, Git lock files "
-                   "(stale_suspected when no writer holds the lock), and outbox rows not yet in the archive.")
+    @json_resource(
+        mcp,
+        "resource://tooling/locks",
+        name="tooling-locks",
+        description="Archive locks, read only: whether the archive writer lock is held, Git lock files "
+        "(stale_suspected when no writer holds the lock), and outbox rows not yet in the archive.",
+    )
     async def locks() -> dict[str, Any]:
         settings = get_settings()
         report = await asyncio.to_thread(lock_report, Path(settings.storage.root))
         pending = await asyncio.to_thread(archive.pending_count, settings)
         return {"generated_at": iso(utcnow()), **report, "archive_pending": pending}
 
-    @json_resource(mcp, "resource://tooling/capabilities/{agent}{?project}", name="tooling-capabilities",
-                   description="What an agent can do on this server: the tool groups it may use (read-only ones "
-                   "when it is retired or its project archived) and the identity mode.")
+    @json_resource(
+        mcp,
+        "resource://tooling/capabilities/{agent}{?project}",
+        name="tooling-capabilities",
+        description="What an agent can do on this server: the tool groups it may use (read-only ones "
+        "when it is retired or its project archived) and the identity mode.",
+    )
     async def capabilities(agent: str, project: str | None = None) -> dict[str, Any]:
         tools = {t.name for t in await _live_tools(mcp)}
         groups = [key for _title, key, _p, names in CLUSTERS if tools.intersection(names)]

@@ -107,14 +107,23 @@ async def start_session(
 
     project = await projects.ensure_project(key)
     agent = await agents.register_agent(
-        project["human_key"], program, model, name, task_description or None,
-        registration_token=registration_token, session_key=session_key,
+        project["human_key"],
+        program,
+        model,
+        name,
+        task_description or None,
+        registration_token=registration_token,
+        session_key=session_key,
     )
     result: dict[str, Any] = {"project": project, **_session_view(agent)}
     if file_reservation_paths is not None:
         result["file_reservations"] = await reservations.reserve_paths(
-            project["human_key"], agent["name"], file_reservation_paths,
-            file_reservation_ttl_seconds, True, file_reservation_reason,
+            project["human_key"],
+            agent["name"],
+            file_reservation_paths,
+            file_reservation_ttl_seconds,
+            True,
+            file_reservation_reason,
         )
     else:
         result["file_reservations"] = {"granted": [], "conflicts": []}
@@ -182,15 +191,24 @@ async def prepare_thread(
 
     if register_if_missing:
         agent = await agents.register_agent(
-            project["human_key"], program, model, name, task_description or None,
-            registration_token=registration_token, session_key=session_key,
+            project["human_key"],
+            program,
+            model,
+            name,
+            task_description or None,
+            registration_token=registration_token,
+            session_key=session_key,
         )
         view = _session_view(agent)
     else:
         assert name is not None
         proof = await auth.authorize_agent(
-            project["human_key"], name, registration_token, session_key,
-            action="Calling macro_prepare_thread", token_param="registration_token",
+            project["human_key"],
+            name,
+            registration_token,
+            session_key,
+            action="Calling macro_prepare_thread",
+            token_param="registration_token",
         )
         profile = await agents.whois(project["human_key"], name)
         profile.pop("project", None)

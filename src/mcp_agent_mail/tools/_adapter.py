@@ -82,9 +82,7 @@ def _expose_params(wrapper: Any, fn: Callable[..., Any], extra: dict[str, Any]) 
     tail = [p for p in params if p.kind == inspect.Parameter.VAR_KEYWORD]
     head = [p for p in params if p.kind != inspect.Parameter.VAR_KEYWORD]
     wrapper.__signature__ = sig.replace(parameters=[*head, *added, *tail])
-    wrapper.__annotations__ = {
-        **getattr(fn, "__annotations__", {}), **{p.name: p.annotation for p in added}
-    }
+    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), **{p.name: p.annotation for p in added}}
     return {p.name for p in added}
 
 
@@ -133,8 +131,12 @@ async def _check_identity(
     assert acts_as is not None
     agent_name = kwargs.get(acts_as)
     proof = await auth.authorize_agent(
-        project_key, agent_name if isinstance(agent_name, str) else None, token, session_key,
-        action=action, token_param=token_param,
+        project_key,
+        agent_name if isinstance(agent_name, str) else None,
+        token,
+        session_key,
+        action=action,
+        token_param=token_param,
     )
     if not agent_name and proof.agent_name:
         kwargs[acts_as] = proof.agent_name
@@ -181,8 +183,13 @@ def agent_mail_tool(
                 if checks_identity:
                     token = kwargs.pop(token_param, None) if token_param in added else kwargs.get(token_param)
                     proof = await _check_identity(
-                        kwargs, name=fn.__name__, acts_as=acts_as, token_param=token_param,
-                        project_admin=project_admin, token=token, session_key=session_key,
+                        kwargs,
+                        name=fn.__name__,
+                        acts_as=acts_as,
+                        token_param=token_param,
+                        project_admin=project_admin,
+                        token=token,
+                        session_key=session_key,
                     )
                 result = await fn(*args, **kwargs)
                 auth.bind_from_result(session_key, result)

@@ -40,9 +40,7 @@ def normalise_format(value: str | None) -> str:
         return "json"
     if requested == "table":
         return "table"
-    raise InvalidArgumentError(
-        f"Invalid format {value!r}.", hint="Pass format='json' (the default) or format='table'."
-    )
+    raise InvalidArgumentError(f"Invalid format {value!r}.", hint="Pass format='json' (the default) or format='table'.")
 
 
 def _is_empty(value: Any) -> bool:

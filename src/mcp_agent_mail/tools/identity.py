@@ -43,8 +43,14 @@ def register(mcp: FastMCP) -> None:
         """Register in a project, or update the given fields of your agent. A new agent gets its
         registration_token once: keep it, it proves who you are."""
         return await agents.register_agent(
-            project_key, program, model, name, task_description, attachments_policy,
-            registration_token=registration_token, session_key=current_session_key(),
+            project_key,
+            program,
+            model,
+            name,
+            task_description,
+            attachments_policy,
+            registration_token=registration_token,
+            session_key=current_session_key(),
         )
 
     @agent_mail_tool(mcp, read_only=False, output=out.AGENT)
@@ -58,7 +64,12 @@ def register(mcp: FastMCP) -> None:
     ) -> dict[str, Any]:
         """Create a new agent with a fresh name; keep the registration_token returned once."""
         return await agents.create_agent_identity(
-            project_key, program, model, name_hint, task_description, attachments_policy,
+            project_key,
+            program,
+            model,
+            name_hint,
+            task_description,
+            attachments_policy,
             session_key=current_session_key(),
         )
 
@@ -72,8 +83,12 @@ def register(mcp: FastMCP) -> None:
     ) -> dict[str, Any]:
         """Show an agent's public profile (program, model, task, last activity) and recent archive commits."""
         return await agents.whois(
-            project_key, agent_name, include_recent_commits=include_recent_commits, commit_limit=commit_limit,
-            registration_token=registration_token, session_key=current_session_key(),
+            project_key,
+            agent_name,
+            include_recent_commits=include_recent_commits,
+            commit_limit=commit_limit,
+            registration_token=registration_token,
+            session_key=current_session_key(),
         )
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.POLICY)

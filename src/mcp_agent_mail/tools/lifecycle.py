@@ -62,8 +62,7 @@ def register(mcp: FastMCP) -> None:
     @agent_mail_tool(mcp, read_only=False, destructive=True, project_admin=True, output=out.PURGE)
     async def purge_old_messages(
         project_key: ProjectKey,
-        max_age_days: Annotated[int | None, Field(description="Age in days (default RETENTION_MAX_AGE_DAYS).")]
-        = None,
+        max_age_days: Annotated[int | None, Field(description="Age in days (default RETENTION_MAX_AGE_DAYS).")] = None,
         dry_run: Annotated[bool, Field(description="Only report what would go.")] = True,
         confirmation: Annotated[str | None, Field(description='With dry_run=false: "I UNDERSTAND".')] = None,
     ) -> dict[str, Any]:

@@ -36,9 +36,17 @@ def register(mcp: FastMCP) -> None:
         """One call to start: ensure_project, register_agent (keep the registration_token returned once),
         file_reservation_paths, fetch_inbox."""
         return await macros.start_session(
-            human_key, program, model, agent_name, task_description, file_reservation_paths,
-            file_reservation_reason or "macro-session", file_reservation_ttl_seconds, inbox_limit,
-            registration_token=registration_token, session_key=current_session_key(),
+            human_key,
+            program,
+            model,
+            agent_name,
+            task_description,
+            file_reservation_paths,
+            file_reservation_reason or "macro-session",
+            file_reservation_ttl_seconds,
+            inbox_limit,
+            registration_token=registration_token,
+            session_key=current_session_key(),
         )
 
     @agent_mail_tool(mcp, read_only=False, open_world=True, output=out.PREPARE_THREAD)
@@ -60,9 +68,20 @@ def register(mcp: FastMCP) -> None:
         """Join a thread in one call: register or identify you, summarise what you can see of it, show your
         inbox. Next: reply_message."""
         return await macros.prepare_thread(
-            project_key, thread_id, program, model, agent_name, task_description, register_if_missing,
-            include_examples, inbox_limit, include_inbox_bodies, llm_mode=llm_mode, llm_model=llm_model,
-            registration_token=registration_token, session_key=current_session_key(),
+            project_key,
+            thread_id,
+            program,
+            model,
+            agent_name,
+            task_description,
+            register_if_missing,
+            include_examples,
+            inbox_limit,
+            include_inbox_bodies,
+            llm_mode=llm_mode,
+            llm_model=llm_model,
+            registration_token=registration_token,
+            session_key=current_session_key(),
         )
 
     @agent_mail_tool(mcp, read_only=False, acts_as="agent_name", output=out.RESERVATION_CYCLE)

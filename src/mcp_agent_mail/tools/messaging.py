@@ -42,9 +42,21 @@ def register(mcp: FastMCP) -> None:
         """Send mail. The new id (deliveries[].payload.id) names its thread. If a recipient's policy refuses
         you nothing is sent: CONTACT_REQUIRED (call request_contact) or CONTACT_BLOCKED."""
         return await messages.send_message(
-            project_key, sender_name, _names(to), subject, body_md, _names(cc), _names(bcc),
-            importance, ack_required, thread_id, topic, _names(attachment_paths), convert_images,
-            broadcast, auto_contact_if_blocked,
+            project_key,
+            sender_name,
+            _names(to),
+            subject,
+            body_md,
+            _names(cc),
+            _names(bcc),
+            importance,
+            ack_required,
+            thread_id,
+            topic,
+            _names(attachment_paths),
+            convert_images,
+            broadcast,
+            auto_contact_if_blocked,
         )
 
     @agent_mail_tool(mcp, read_only=False, acts_as="sender_name", token_param="sender_token", output=out.REPLY)

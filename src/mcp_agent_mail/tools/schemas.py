@@ -82,8 +82,6 @@ def lean_input_schema(schema: Schema) -> Schema:
     the function signature, which accepts null and refuses unknown parameters by name.
     """
     properties = {name: _lean_property(prop) for name, prop in schema.get("properties", {}).items()}
-    lean = {
-        key: value for key, value in schema.items() if key not in ("title", "properties", "additionalProperties")
-    }
+    lean = {key: value for key, value in schema.items() if key not in ("title", "properties", "additionalProperties")}
     lean["properties"] = properties
     return lean

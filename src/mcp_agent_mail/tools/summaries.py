@@ -51,19 +51,16 @@ def register(mcp: FastMCP) -> None:
         llm_model: LlmModel = None,
     ) -> dict[str, Any]:
         """Catch up: summarise the last since_hours of mail across threads, and store it for fetch_summary."""
-        return await summaries.summarize_recent(
-            project_key, since_hours, max_messages, agent_name, llm_mode, llm_model
-        )
+        return await summaries.summarize_recent(project_key, since_hours, max_messages, agent_name, llm_mode, llm_model)
 
-    @agent_mail_tool(
-        mcp, read_only=True, idempotent=True, acts_as="agent_name", listing=True, output=out.SUMMARIES
-    )
+    @agent_mail_tool(mcp, read_only=True, idempotent=True, acts_as="agent_name", listing=True, output=out.SUMMARIES)
     async def fetch_summary(
         project_key: ProjectKey,
         since_hours: Hours = 24.0,
         limit: Limit = 5,
-        agent_name: Annotated[str | None, Field(description="Your agent name: your summaries, else the project's.")]
-        = None,
+        agent_name: Annotated[
+            str | None, Field(description="Your agent name: your summaries, else the project's.")
+        ] = None,
     ) -> list[dict[str, Any]]:
         """Summaries stored by summarize_recent in the last since_hours, newest first (yours with agent_name,
         else project-wide)."""
@@ -81,10 +78,12 @@ def register(mcp: FastMCP) -> None:
     ) -> list[dict[str, Any]]:
         """List the messages with a topic (set by send_message), newest first, across threads."""
         if topic_name is not None and topic is not None and topic_name.strip().lower() != topic.strip().lower():
-            raise InvalidArgumentError(
-                "topic_name and topic differ.", hint="Pass the topic once, as topic_name."
-            )
+            raise InvalidArgumentError("topic_name and topic differ.", hint="Pass the topic once, as topic_name.")
         return await topics.fetch_topic(
-            project_key, topic_name if topic_name is not None else topic or "", limit, agent_name,
-            include_bodies, since_ts,
+            project_key,
+            topic_name if topic_name is not None else topic or "",
+            limit,
+            agent_name,
+            include_bodies,
+            since_ts,
         )

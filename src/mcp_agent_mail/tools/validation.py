@@ -41,7 +41,7 @@ def _shown(value: Any) -> str:
     except (TypeError, ValueError, RecursionError):
         text = repr(value)
     if isinstance(value, str) and len(value) > 40:
-        return f"{json.dumps(value[:40], ensure_ascii=True)[:-1]}…\" ({len(value)} characters)"
+        return f'{json.dumps(value[:40], ensure_ascii=True)[:-1]}…" ({len(value)} characters)'
     if len(text) > _SHOWN_MAX:
         return f"{text[:_SHOWN_MAX]}… ({len(text)} characters of JSON)"
     return text

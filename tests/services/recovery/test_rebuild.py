@@ -43,6 +43,7 @@ def rows(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
 async def populate() -> dict[str, Any]:
     """Create two projects of mail through the MCP tools and wait until the archive shows all of it."""
     async with Client(build_mcp_server()) as c:
+
         async def call(tool: str, **args: Any) -> Any:
             return (await c.call_tool(tool, args)).data
 
@@ -50,30 +51,59 @@ async def populate() -> dict[str, Any]:
         await call("ensure_project", human_key=SIDE)
         names = []
         for task in ("lead", "reviewer", "observer", "auditor"):
-            agent = await call("create_agent_identity", project_key=MAIN, program="pytest", model="m1",
-                               task_description=f"the {task}")
+            agent = await call(
+                "create_agent_identity", project_key=MAIN, program="pytest", model="m1", task_description=f"the {task}"
+            )
             names.append(agent["name"])
         lead, reviewer, observer, auditor = names
-        side = [(await call("create_agent_identity", project_key=SIDE, program="codex", model="m2"))["name"]
-                for _ in range(2)]
+        side = [
+            (await call("create_agent_identity", project_key=SIDE, program="codex", model="m2"))["name"]
+            for _ in range(2)
+        ]
         first = await call(
-            "send_message", project_key=MAIN, sender_name=lead, to=[reviewer], cc=[observer], bcc=[auditor],
-            subject="Schema plan: ünïcode & symbols!", body_md="Line one\n\n  indented `code`\n\ntrailing\n\n",
-            importance="high", ack_required=True, topic="db-work",
+            "send_message",
+            project_key=MAIN,
+            sender_name=lead,
+            to=[reviewer],
+            cc=[observer],
+            bcc=[auditor],
+            subject="Schema plan: ünïcode & symbols!",
+            body_md="Line one\n\n  indented `code`\n\ntrailing\n\n",
+            importance="high",
+            ack_required=True,
+            topic="db-work",
         )
         first_id = first["deliveries"][0]["payload"]["id"]
-        await call("send_message", project_key=MAIN, sender_name=observer, to=[lead, reviewer],
-                   subject="Ticket", body_md="see POL-358", thread_id="POL-358")
-        await call("reply_message", project_key=MAIN, message_id=first_id, sender_name=reviewer,
-                   body_md="Looks **good**", cc=[observer])
+        await call(
+            "send_message",
+            project_key=MAIN,
+            sender_name=observer,
+            to=[lead, reviewer],
+            subject="Ticket",
+            body_md="see POL-358",
+            thread_id="POL-358",
+        )
+        await call(
+            "reply_message",
+            project_key=MAIN,
+            message_id=first_id,
+            sender_name=reviewer,
+            body_md="Looks **good**",
+            cc=[observer],
+        )
         await call("mark_message_read", project_key=MAIN, agent_name=observer, message_id=first_id)
         await call("acknowledge_message", project_key=MAIN, agent_name=reviewer, message_id=first_id)
         await call("mark_message_read", project_key=MAIN, agent_name=auditor, message_id=first_id)
-        await call("send_message", project_key=SIDE, sender_name=side[0], to=[side[1]], subject="Side note",
-                   body_md="")
+        await call("send_message", project_key=SIDE, sender_name=side[0], to=[side[1]], subject="Side note", body_md="")
         await call("file_reservation_paths", project_key=MAIN, agent_name=lead, paths=["src/**"], reason="refactor")
-        await call("file_reservation_paths", project_key=MAIN, agent_name=reviewer, paths=["docs/*.md"],
-                   exclusive=False, ttl_seconds=600)
+        await call(
+            "file_reservation_paths",
+            project_key=MAIN,
+            agent_name=reviewer,
+            paths=["docs/*.md"],
+            exclusive=False,
+            ttl_seconds=600,
+        )
         await call("release_file_reservations", project_key=MAIN, agent_name=lead, paths=["src/**"])
     archive.flush_pending()
     assert archive.pending_count() == 0
@@ -127,13 +157,23 @@ async def test_rebuild_from_archive_alone_is_exact(isolated_env):
 
     lead, reviewer = data["names"][:2]
     async with Client(build_mcp_server()) as c:
-        sent = (await c.call_tool("send_message", {
-            "project_key": MAIN, "sender_name": lead, "to": [reviewer], "subject": "After", "body_md": "new",
-        })).data
+        sent = (
+            await c.call_tool(
+                "send_message",
+                {
+                    "project_key": MAIN,
+                    "sender_name": lead,
+                    "to": [reviewer],
+                    "subject": "After",
+                    "body_md": "new",
+                },
+            )
+        ).data
         found = (await c.call_tool("search_messages", {"project_key": MAIN, "query": "POL-358"})).data
         inbox = (await c.call_tool("fetch_inbox", {"project_key": MAIN, "agent_name": reviewer})).data
-        again = (await c.call_tool("register_agent", {
-            "project_key": MAIN, "program": "pytest", "model": "m1", "name": lead})).data
+        again = (
+            await c.call_tool("register_agent", {"project_key": MAIN, "program": "pytest", "model": "m1", "name": lead})
+        ).data
     assert sent["deliveries"][0]["payload"]["id"] > max(r[0] for r in before["messages"])
     found = found["result"] if isinstance(found, dict) else found
     assert [m["subject"] for m in found] == ["Ticket"]
@@ -218,7 +258,8 @@ async def test_ids_of_messages_removed_before_the_loss_are_not_reused(isolated_e
         conn.exec_driver_sql("DELETE FROM messages WHERE id = ?", (last,))
         conn.exec_driver_sql(
             "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) "
-            "VALUES (1, 'message', ?, '2026-01-01 00:00:00.000000')", (str(last),)
+            "VALUES (1, 'message', ?, '2026-01-01 00:00:00.000000')",
+            (str(last),),
         )
     assert archive.flush_pending() == 1
     delete_database(db_path)
@@ -253,6 +294,7 @@ async def populate_contacts_and_attachments(tmp_path: Path) -> dict[str, Any]:
     (alpha / "docs" / "data.bin").write_bytes(bytes(range(256)) * 4)
     (beta / "report.csv").write_text("a,b\n1,2\n")
     async with Client(build_mcp_server()) as c:
+
         async def call(tool: str, **args: Any) -> Any:
             return (await c.call_tool(tool, args)).data
 
@@ -260,26 +302,68 @@ async def populate_contacts_and_attachments(tmp_path: Path) -> dict[str, Any]:
         b_slug = (await call("ensure_project", human_key=str(beta)))["slug"]
         for project, name in ((alpha, "BlueLake"), (alpha, "GreenCastle"), (beta, "RedFox")):
             await call("register_agent", project_key=str(project), program="p", model="m", name=name)
-        await call("request_contact", project_key=str(alpha), from_agent="BlueLake", to_agent="RedFox",
-                   to_project=b_slug, reason="API questions")
-        await call("respond_contact", project_key=str(beta), to_agent="RedFox", from_agent=f"BlueLake@{a_slug}",
-                   accept=True)
-        await call("request_contact", project_key=str(alpha), from_agent="GreenCastle", to_agent="RedFox",
-                   to_project=b_slug, reason="spam")
-        await call("respond_contact", project_key=str(beta), to_agent="RedFox", from_agent=f"GreenCastle@{a_slug}",
-                   accept=False)
-        await call("request_contact", project_key=str(beta), from_agent="RedFox", to_agent="GreenCastle",
-                   to_project=a_slug)
-        sent = await call("send_message", project_key=str(alpha), sender_name="BlueLake", to=[f"RedFox@{b_slug}"],
-                          cc=["GreenCastle"], subject="Cross-project plan", body_md="Details attached.",
-                          attachment_paths=["notes.txt", "docs/data.bin"], thread_id="PLAN-1")
+        await call(
+            "request_contact",
+            project_key=str(alpha),
+            from_agent="BlueLake",
+            to_agent="RedFox",
+            to_project=b_slug,
+            reason="API questions",
+        )
+        await call(
+            "respond_contact", project_key=str(beta), to_agent="RedFox", from_agent=f"BlueLake@{a_slug}", accept=True
+        )
+        await call(
+            "request_contact",
+            project_key=str(alpha),
+            from_agent="GreenCastle",
+            to_agent="RedFox",
+            to_project=b_slug,
+            reason="spam",
+        )
+        await call(
+            "respond_contact",
+            project_key=str(beta),
+            to_agent="RedFox",
+            from_agent=f"GreenCastle@{a_slug}",
+            accept=False,
+        )
+        await call(
+            "request_contact", project_key=str(beta), from_agent="RedFox", to_agent="GreenCastle", to_project=a_slug
+        )
+        sent = await call(
+            "send_message",
+            project_key=str(alpha),
+            sender_name="BlueLake",
+            to=[f"RedFox@{b_slug}"],
+            cc=["GreenCastle"],
+            subject="Cross-project plan",
+            body_md="Details attached.",
+            attachment_paths=["notes.txt", "docs/data.bin"],
+            thread_id="PLAN-1",
+        )
         first = sent["deliveries"][0]["payload"]["id"]
-        await call("send_message", project_key=str(alpha), sender_name="GreenCastle", to=["BlueLake"],
-                   subject="Same notes", body_md="Again.", attachment_paths=["notes.txt"], thread_id="PLAN-1")
+        await call(
+            "send_message",
+            project_key=str(alpha),
+            sender_name="GreenCastle",
+            to=["BlueLake"],
+            subject="Same notes",
+            body_md="Again.",
+            attachment_paths=["notes.txt"],
+            thread_id="PLAN-1",
+        )
         await call("mark_message_read", project_key=str(beta), agent_name="RedFox", message_id=first)
         await call("acknowledge_message", project_key=str(beta), agent_name="RedFox", message_id=first)
-        await call("send_message", project_key=str(beta), sender_name="RedFox", to=[f"BlueLake@{a_slug}"],
-                   subject="Numbers", body_md="See csv.", attachment_paths=["report.csv"])
+        await call(
+            "send_message",
+            project_key=str(beta),
+            sender_name="RedFox",
+            to=[f"BlueLake@{a_slug}"],
+            subject="Numbers",
+            body_md="See csv.",
+            attachment_paths=["report.csv"],
+        )
     archive.flush_pending()
     assert archive.pending_count() == 0
     return {"alpha": alpha, "beta": beta, "a_slug": a_slug, "b_slug": b_slug, "first": first}
@@ -297,7 +381,8 @@ async def test_rebuild_restores_contacts_attachments_and_cross_project_mail(isol
     assert len(recipient_projects) == 2
     contacts = json.loads((storage / f"projects/{data['a_slug']}/agents/BlueLake/contacts.json").read_text())
     assert [(e["to"], e["to_project"], e["status"], e["reason"]) for e in contacts["outgoing"]] == [
-        ("RedFox", str(data["beta"]), "approved", "API questions")]
+        ("RedFox", str(data["beta"]), "approved", "API questions")
+    ]
     commit_before = head(storage)
     delete_database(db_path)
 
@@ -316,11 +401,21 @@ async def test_rebuild_restores_contacts_attachments_and_cross_project_mail(isol
     assert archive.flush_pending() == 0 and head(storage) == commit_before
 
     async with Client(build_mcp_server()) as c:
-        listed = (await c.call_tool("list_contacts", {"project_key": str(data["alpha"]),
-                                                      "agent_name": "BlueLake"})).structured_content
-        again = (await c.call_tool("send_message", {
-            "project_key": str(data["alpha"]), "sender_name": "BlueLake", "to": [f"RedFox@{data['b_slug']}"],
-            "subject": "Still allowed", "body_md": "The approved link survived the rebuild."})).data
+        listed = (
+            await c.call_tool("list_contacts", {"project_key": str(data["alpha"]), "agent_name": "BlueLake"})
+        ).structured_content
+        again = (
+            await c.call_tool(
+                "send_message",
+                {
+                    "project_key": str(data["alpha"]),
+                    "sender_name": "BlueLake",
+                    "to": [f"RedFox@{data['b_slug']}"],
+                    "subject": "Still allowed",
+                    "body_md": "The approved link survived the rebuild.",
+                },
+            )
+        ).data
     links = listed.get("result", listed)
     assert {(e["direction"], e["status"]) for e in links} == {("outgoing", "approved")}
     assert again["deliveries"][0]["payload"]["id"] > data["first"]

@@ -83,7 +83,8 @@ def _fingerprint() -> dict[str, Any]:
         "db": hashlib.sha256(db.read_bytes()).hexdigest(),
         "storage": {
             p.relative_to(storage).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(storage.rglob("*")) if p.is_file()
+            for p in sorted(storage.rglob("*"))
+            if p.is_file()
         },
         "beside": sorted(p.name for p in db.parent.iterdir() if not p.name.endswith((".servers.lock", ".servers.d"))),
     }
@@ -152,7 +153,8 @@ def _pristine_schema(tmp: Path) -> list[tuple[str, str, str]]:
 async def test_foreign_triggers_views_and_tables_never_survive_a_restore(saved, tmp_path: Path):
     def poison(members: Members) -> None:
         _edit_snapshot(
-            members, tmp_path,
+            members,
+            tmp_path,
             "CREATE TRIGGER rewrite_subject AFTER INSERT ON messages BEGIN "
             "UPDATE messages SET subject = 'rewritten' WHERE id = new.id; END",
             "DROP TRIGGER fts_messages_ai",
@@ -188,8 +190,9 @@ async def test_a_snapshot_of_an_older_schema_is_upgraded_with_all_its_rows(saved
         with engine.begin() as conn:
             schema.metadata.create_all(conn, tables=[schema.schema_version])
             MIGRATIONS[0].apply(conn)
-            conn.execute(schema.schema_version.insert().values(version=1, name=MIGRATIONS[0].name,
-                                                               applied_ts=datetime.now(UTC)))
+            conn.execute(
+                schema.schema_version.insert().values(version=1, name=MIGRATIONS[0].name, applied_ts=datetime.now(UTC))
+            )
         engine.dispose()
         snap = tmp_path / "snap.sqlite3"
         snap.write_bytes(members["snapshot/mailbox.sqlite3"][1])
@@ -219,16 +222,31 @@ async def test_a_snapshot_of_an_older_schema_is_upgraded_with_all_its_rows(saved
 
 
 _UNUSABLE: dict[str, tuple[list[str], str]] = {
-    "newer-schema": ([f"INSERT INTO schema_version (version, name, applied_ts) VALUES ({LATEST_VERSION + 1}, "
-                      "'from the future', '2030-01-01 00:00:00')"], "newer than this program"),
-    "no-messages-table": (["DROP TABLE message_recipients", "DROP TABLE messages",
-                           "CREATE VIEW messages AS SELECT 1 AS id"], "no messages table"),
-    "view-instead-of-table": (["DROP TABLE attachment_blobs", "CREATE VIEW attachment_blobs AS SELECT 1 AS id"],
-                              "not an ordinary table"),
+    "newer-schema": (
+        [
+            f"INSERT INTO schema_version (version, name, applied_ts) VALUES ({LATEST_VERSION + 1}, "
+            "'from the future', '2030-01-01 00:00:00')"
+        ],
+        "newer than this program",
+    ),
+    "no-messages-table": (
+        ["DROP TABLE message_recipients", "DROP TABLE messages", "CREATE VIEW messages AS SELECT 1 AS id"],
+        "no messages table",
+    ),
+    "view-instead-of-table": (
+        ["DROP TABLE attachment_blobs", "CREATE VIEW attachment_blobs AS SELECT 1 AS id"],
+        "not an ordinary table",
+    ),
     # The same project twice: this version's constraints refuse the rows.
-    "broken-constraint": (["CREATE TABLE p2 AS SELECT * FROM projects", "DROP TABLE projects",
-                           "ALTER TABLE p2 RENAME TO projects", "INSERT INTO projects SELECT * FROM projects"],
-                          "do not fit this version's tables"),
+    "broken-constraint": (
+        [
+            "CREATE TABLE p2 AS SELECT * FROM projects",
+            "DROP TABLE projects",
+            "ALTER TABLE p2 RENAME TO projects",
+            "INSERT INTO projects SELECT * FROM projects",
+        ],
+        "do not fit this version's tables",
+    ),
     "not-sqlite": ([], "not a usable SQLite database"),
 }
 
@@ -264,8 +282,8 @@ async def test_git_config_is_rewritten_so_nothing_is_written_outside_the_storage
         "[core]\n\trepositoryformatversion = 0\n\tbare = false\n"
         f"\tworktree = {outside}\n\thooksPath = {outside}\n\tfsmonitor = {outside}/monitor\n"
         f"\tsshCommand = {outside}/ssh\n[alias]\n\tst = !touch {outside}/alias\n"
-        f"[include]\n\tpath = {outside}/more.config\n[filter \"x\"]\n\tclean = touch {outside}/filter\n"
-        "[remote \"origin\"]\n\turl = https://example.invalid/repo.git\n"
+        f'[include]\n\tpath = {outside}/more.config\n[filter "x"]\n\tclean = touch {outside}/filter\n'
+        '[remote "origin"]\n\turl = https://example.invalid/repo.git\n'
     )
 
     def poison(members: Members) -> None:
@@ -294,8 +312,16 @@ async def test_git_config_is_rewritten_so_nothing_is_written_outside_the_storage
     assert list((git_dir / "hooks").iterdir()) == []
     assert not (git_dir / "FETCH_HEAD").exists()
     assert not os.stat(storage / "tool.sh").st_mode & 0o111
-    for key in ("core.worktree", "core.hookspath", "core.fsmonitor", "core.sshcommand", "alias.st",
-                "include.path", "filter.x.clean", "remote.origin.url"):
+    for key in (
+        "core.worktree",
+        "core.hookspath",
+        "core.fsmonitor",
+        "core.sshcommand",
+        "alias.st",
+        "include.path",
+        "filter.x.clean",
+        "remote.origin.url",
+    ):
         assert key in result.output, key
     assert "post-commit" in result.output
 
@@ -308,18 +334,23 @@ def _git_dir_as_file(members: Members) -> None:
 
 _REFUSED: dict[str, tuple[Callable[[Members], None], str]] = {
     "git-file": (_git_dir_as_file, ".git is a file"),
-    "alternates": (lambda m: _put(m, "storage_repo/.git/objects/info/alternates", b"/elsewhere/objects\n"),
-                   "another repository"),
+    "alternates": (
+        lambda m: _put(m, "storage_repo/.git/objects/info/alternates", b"/elsewhere/objects\n"),
+        "another repository",
+    ),
     "commondir": (lambda m: _put(m, "storage_repo/.git/commondir", b"/elsewhere/.git\n"), "another repository"),
     "worktrees": (lambda m: _put(m, "storage_repo/.git/worktrees/w/gitdir", b"/elsewhere\n"), "another repository"),
     "nested-git": (lambda m: _put(m, "storage_repo/projects/.git/config", b"[core]\n"), "Git directory inside"),
     "upper-git": (lambda m: _put(m, "storage_repo/.GIT/config", b"[core]\n"), "Git directory inside"),
-    "head-escapes": (lambda m: _put(m, "storage_repo/.git/HEAD", b"ref: refs/heads/../../../../outside\n"),
-                     "neither a commit id"),
-    "ref-escapes": (lambda m: _put(m, "storage_repo/.git/refs/heads/evil", b"ref: ../../../outside\n"),
-                    "neither a commit id"),
-    "packed-refs": (lambda m: _put(m, "storage_repo/.git/packed-refs", b"0" * 40 + b" ../../outside\n"),
-                    "packed-refs"),
+    "head-escapes": (
+        lambda m: _put(m, "storage_repo/.git/HEAD", b"ref: refs/heads/../../../../outside\n"),
+        "neither a commit id",
+    ),
+    "ref-escapes": (
+        lambda m: _put(m, "storage_repo/.git/refs/heads/evil", b"ref: ../../../outside\n"),
+        "neither a commit id",
+    ),
+    "packed-refs": (lambda m: _put(m, "storage_repo/.git/packed-refs", b"0" * 40 + b" ../../outside\n"), "packed-refs"),
 }
 
 

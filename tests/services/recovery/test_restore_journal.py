@@ -44,8 +44,18 @@ RUN_TIMEOUT_S = 120
 runner = CliRunner()
 
 # Every step of a restore after which it can be killed, in order.
-FORWARD_STEPS = ["staged", "journal", "aside:database", "aside:database-wal", "aside:database-shm",
-                 "aside:storage", "linked:database", "placed:database", "placed:storage", "done"]
+FORWARD_STEPS = [
+    "staged",
+    "journal",
+    "aside:database",
+    "aside:database-wal",
+    "aside:database-shm",
+    "aside:storage",
+    "linked:database",
+    "placed:database",
+    "placed:storage",
+    "done",
+]
 WITH_JOURNAL = FORWARD_STEPS[1:-1]
 
 
@@ -82,15 +92,21 @@ def _run(*args: str, crash_at: str | None = None) -> subprocess.CompletedProcess
     if crash_at:
         env[CRASH_ENV] = crash_at
     return subprocess.run(
-        [sys.executable, "-m", "mcp_agent_mail", *args], env=env, capture_output=True, text=True,
-        timeout=RUN_TIMEOUT_S, check=False,
+        [sys.executable, "-m", "mcp_agent_mail", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
     )
 
 
 def _leave_wal_behind() -> None:
     """Kill a reader of the database so its ``-wal`` and ``-shm`` stay on disk, as after a crashed server."""
-    script = ("import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-              "c.execute('SELECT count(*) FROM messages').fetchall(); os._exit(0)")
+    script = (
+        "import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "c.execute('SELECT count(*) FROM messages').fetchall(); os._exit(0)"
+    )
     subprocess.run([sys.executable, "-c", script, str(_db_path())], check=True, timeout=RUN_TIMEOUT_S)
     assert Path(f"{_db_path()}-wal").exists() and Path(f"{_db_path()}-shm").exists()
 
@@ -249,8 +265,13 @@ def test_a_running_restore_is_waited_for_not_replayed(isolated_env, tmp_path: Pa
     with staging_dir(tmp_path, ".restore-") as stage:
         staged = stage.path / "new.sqlite3"
         staged.write_bytes(b"restored")
-        journal = Journal(db, "point.zip", [Step("database", db, Path(f"{db}.backup-x"))],
-                          [Step("database", staged, db)], [stage.path])
+        journal = Journal(
+            db,
+            "point.zip",
+            [Step("database", db, Path(f"{db}.backup-x"))],
+            [Step("database", staged, db)],
+            [stage.path],
+        )
         journal.create()
         with pytest.raises(UnavailableError, match="in progress"):
             finish_interrupted_restore(db, wait_seconds=0)
@@ -265,9 +286,7 @@ def test_a_running_restore_is_waited_for_not_replayed(isolated_env, tmp_path: Pa
 # ---------------------------------------------------------------------------- working folders of killed runs
 
 
-async def test_folders_of_killed_saves_and_restores_are_removed_by_the_next_run(
-    scene, monkeypatch: pytest.MonkeyPatch
-):
+async def test_folders_of_killed_saves_and_restores_are_removed_by_the_next_run(scene, monkeypatch: pytest.MonkeyPatch):
     states = get_settings().data_dir / "archived_mailbox_states"  # where the commands in subprocesses save
     monkeypatch.setattr("mcp_agent_mail.cli._archive_states_dir", lambda create=True: states)
     assert _run("archive", "restore", str(scene["point"]), "--force", crash_at="staged").returncode < 0

@@ -340,10 +340,14 @@ seg_globs = st.lists(st.sampled_from(["a", "b", "*", "?", "[ab]", "[!a]", "[b-c]
 def test_segment_intersection_agrees_with_brute_force(a: str, b: str) -> None:
     # Two globs of n and m tokens that share a name share one of at most n + m characters.
     longest = len(a) + len(b)
-    found = any(
-        pattern_matches(a, name) and pattern_matches(b, name)
-        for size in range(1, longest + 1)
-        for name in map("".join, itertools.product("abcd", repeat=size))
-    ) if longest <= 7 else None
+    found = (
+        any(
+            pattern_matches(a, name) and pattern_matches(b, name)
+            for size in range(1, longest + 1)
+            for name in map("".join, itertools.product("abcd", repeat=size))
+        )
+        if longest <= 7
+        else None
+    )
     if found is not None:
         assert segments_intersect(a, b) is found, (a, b)

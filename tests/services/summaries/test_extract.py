@@ -23,19 +23,32 @@ def texts(items: list[dict]) -> list[str]:
 
 
 def test_sections_with_refs():
-    summary = summarize([
-        mail(1, "BlueLake", (
-            "Kickoff.\n\n- Cache layer lives in `src/cache.py`\n* Keep the API stable\n1. Ship on Friday\n"
-            "- [ ] Write notes in docs/cache.md\n- [ ] Benchmark the hot path\nTODO: check eviction\n"
-            "FIXME the flaky test\n@redfox please review src/app.py before Friday.\n"
-            "Which database should we use for the cache? Who owns the deploy script?\n"
-        ), recipients=("RedFox",)),
-        mail(2, "RedFox", (
-            "Use SQLite as the cache database.\nWe decided to keep the public API stable.\n"
-            "- [x] Benchmark the hot path\n- Keep the API stable!\nCould you, @BlueLake, send the numbers?\n"
-            "Let's go with weekly releases.\n"
-        ), recipients=("BlueLake", "GreenCastle")),
-    ], KNOWN)
+    summary = summarize(
+        [
+            mail(
+                1,
+                "BlueLake",
+                (
+                    "Kickoff.\n\n- Cache layer lives in `src/cache.py`\n* Keep the API stable\n1. Ship on Friday\n"
+                    "- [ ] Write notes in docs/cache.md\n- [ ] Benchmark the hot path\nTODO: check eviction\n"
+                    "FIXME the flaky test\n@redfox please review src/app.py before Friday.\n"
+                    "Which database should we use for the cache? Who owns the deploy script?\n"
+                ),
+                recipients=("RedFox",),
+            ),
+            mail(
+                2,
+                "RedFox",
+                (
+                    "Use SQLite as the cache database.\nWe decided to keep the public API stable.\n"
+                    "- [x] Benchmark the hot path\n- Keep the API stable!\nCould you, @BlueLake, send the numbers?\n"
+                    "Let's go with weekly releases.\n"
+                ),
+                recipients=("BlueLake", "GreenCastle"),
+            ),
+        ],
+        KNOWN,
+    )
     assert summary["participants"] == ["BlueLake", "GreenCastle", "RedFox"]
     assert summary["total_messages"] == 2
     assert summary["key_points"] == [
@@ -49,12 +62,19 @@ def test_sections_with_refs():
     ]
     actions = {a["text"]: a for a in summary["action_items"]}
     assert list(actions) == [
-        "Write notes in docs/cache.md", "TODO: check eviction", "FIXME the flaky test",
-        "@redfox please review src/app.py before Friday.", "Could you, @BlueLake, send the numbers?",
+        "Write notes in docs/cache.md",
+        "TODO: check eviction",
+        "FIXME the flaky test",
+        "@redfox please review src/app.py before Friday.",
+        "Could you, @BlueLake, send the numbers?",
     ]
     assert actions["@redfox please review src/app.py before Friday."]["assignee"] == "RedFox"
     assert actions["Could you, @BlueLake, send the numbers?"] == {
-        "text": "Could you, @BlueLake, send the numbers?", "kind": "request", "assignee": "BlueLake", "refs": [2]}
+        "text": "Could you, @BlueLake, send the numbers?",
+        "kind": "request",
+        "assignee": "BlueLake",
+        "refs": [2],
+    }
     assert actions["Write notes in docs/cache.md"]["kind"] == "checkbox"
     # The benchmark box was ticked later, so it is done and no longer open.
     assert summary["done_actions"] == [{"text": "Benchmark the hot path", "refs": [2]}]
@@ -65,7 +85,8 @@ def test_sections_with_refs():
         {"path": "src/app.py", "refs": [1]},
     ]
     assert summary["mentions"] == [
-        {"name": "BlueLake", "count": 1, "refs": [2]}, {"name": "RedFox", "count": 1, "refs": [1]},
+        {"name": "BlueLake", "count": 1, "refs": [2]},
+        {"name": "RedFox", "count": 1, "refs": [1]},
     ]
 
 
@@ -86,10 +107,12 @@ def test_lone_question_is_answered_by_the_next_message_from_someone_else():
 
 
 def test_question_answered_by_quote():
-    summary = summarize([
-        mail(1, "BlueLake", "Is the index rebuilt? What about the cron entry?"),
-        mail(2, "RedFox", "> What about the cron entry?\nRemoved it."),
-    ])
+    summary = summarize(
+        [
+            mail(1, "BlueLake", "Is the index rebuilt? What about the cron entry?"),
+            mail(2, "RedFox", "> What about the cron entry?\nRemoved it."),
+        ]
+    )
     assert texts(summary["open_questions"]) == ["Is the index rebuilt?"]
 
 
@@ -102,8 +125,9 @@ def test_file_paths():
 
 
 def test_mentions_ignore_emails_and_count():
-    summary = summarize([mail(1, "A", "ping @Blue-Lake and @bluelake, mail x@redfox.com"), mail(2, "B", "@BlueLake.")],
-                        KNOWN)
+    summary = summarize(
+        [mail(1, "A", "ping @Blue-Lake and @bluelake, mail x@redfox.com"), mail(2, "B", "@BlueLake.")], KNOWN
+    )
     assert summary["mentions"] == [{"name": "BlueLake", "count": 3, "refs": [1, 2]}]
 
 
@@ -117,11 +141,14 @@ def test_combine_merges_threads():
     assert aggregate["top_mentions"] == [{"name": "RedFox", "count": 1, "refs": [5]}]
 
 
-@pytest.mark.parametrize("reply", [
-    '{"a": 1}',
-    'Sure! ```json\n{"a": 1}\n``` hope it helps',
-    'Here: {"a": 1} -- done',
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '{"a": 1}',
+        'Sure! ```json\n{"a": 1}\n``` hope it helps',
+        'Here: {"a": 1} -- done',
+    ],
+)
 def test_parse_json_object_is_lenient(reply):
     assert parse_json_object(reply) == {"a": 1}
 
@@ -137,8 +164,11 @@ def test_merge_keeps_only_grounded_items():
     data = {
         "overview": "  A short   overview. ",
         "key_points": [
-            {"text": "Grounded", "refs": [1, 99]}, {"text": "Invented", "refs": [99]}, {"text": "No refs"},
-            "bare string", {"text": "Also grounded", "refs": ["#2"]},
+            {"text": "Grounded", "refs": [1, 99]},
+            {"text": "Invented", "refs": [99]},
+            {"text": "No refs"},
+            "bare string",
+            {"text": "Also grounded", "refs": ["#2"]},
         ],
         "action_items": [{"text": "Model task", "refs": [2], "assignee": "@RedFox"}],
         "decisions": "not a list",

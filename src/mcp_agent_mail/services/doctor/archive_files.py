@@ -145,8 +145,10 @@ class ArchiveDrift:
     def to_write(self) -> list[str]:
         """Paths whose projection must be written (and committed)."""
         return sorted(
-            set(self.missing_worktree) | set(self.differ_worktree)
-            | set(self.missing_committed) | set(self.differ_committed)
+            set(self.missing_worktree)
+            | set(self.differ_worktree)
+            | set(self.missing_committed)
+            | set(self.differ_committed)
         )
 
     @property

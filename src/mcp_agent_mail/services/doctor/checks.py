@@ -112,9 +112,13 @@ def check_integrity(conn: Connection) -> Finding:
     if rows == ["ok"]:
         return Finding("database", OK, "Database integrity check passed.")
     return Finding(
-        "database", ERROR, f"Database integrity check found {len(rows)} problem(s).",
-        {"problems": rows[:_SAMPLE],
-         "hint": "Save a restore point, then rebuild with `doctor rebuild-db --from-archive --force`."},
+        "database",
+        ERROR,
+        f"Database integrity check found {len(rows)} problem(s).",
+        {
+            "problems": rows[:_SAMPLE],
+            "hint": "Save a restore point, then rebuild with `doctor rebuild-db --from-archive --force`.",
+        },
     )
 
 
@@ -125,12 +129,20 @@ def check_schema(conn: Connection) -> Finding:
     if version == LATEST_VERSION:
         return Finding("schema", OK, f"Schema version {version} is current.", details)
     if version == 0:
-        return Finding("schema", ERROR, "The database has no mailbox schema.",
-                       {**details, "hint": "Start the server once, or run `doctor rebuild-db --from-archive`."})
+        return Finding(
+            "schema",
+            ERROR,
+            "The database has no mailbox schema.",
+            {**details, "hint": "Start the server once, or run `doctor rebuild-db --from-archive`."},
+        )
     if version < LATEST_VERSION:
         return Finding("schema", WARNING, f"Schema version {version} is behind {LATEST_VERSION}.", details, True)
-    return Finding("schema", ERROR, f"Schema version {version} is newer than this program ({LATEST_VERSION}).",
-                   {**details, "hint": "Upgrade mcp-agent-mail."})
+    return Finding(
+        "schema",
+        ERROR,
+        f"Schema version {version} is newer than this program ({LATEST_VERSION}).",
+        {**details, "hint": "Upgrade mcp-agent-mail."},
+    )
 
 
 def _fts_integrity(conn: Connection) -> str | None:
@@ -151,12 +163,24 @@ def check_fts(conn: Connection) -> Finding:
     if conn.dialect.name != "sqlite":
         return Finding("fts_index", OK, "Full-text index check skipped (not SQLite).")
     if not inspect(conn).has_table("fts_messages_docsize"):
-        return Finding("fts_index", ERROR, "The full-text index table is missing.",
-                       {"hint": "Start the server once so migrations create it."})
-    missing = [int(r[0]) for r in conn.exec_driver_sql(
-        "SELECT id FROM messages WHERE id NOT IN (SELECT id FROM fts_messages_docsize) ORDER BY id").fetchall()]
-    stale = [int(r[0]) for r in conn.exec_driver_sql(
-        "SELECT id FROM fts_messages_docsize WHERE id NOT IN (SELECT id FROM messages) ORDER BY id").fetchall()]
+        return Finding(
+            "fts_index",
+            ERROR,
+            "The full-text index table is missing.",
+            {"hint": "Start the server once so migrations create it."},
+        )
+    missing = [
+        int(r[0])
+        for r in conn.exec_driver_sql(
+            "SELECT id FROM messages WHERE id NOT IN (SELECT id FROM fts_messages_docsize) ORDER BY id"
+        ).fetchall()
+    ]
+    stale = [
+        int(r[0])
+        for r in conn.exec_driver_sql(
+            "SELECT id FROM fts_messages_docsize WHERE id NOT IN (SELECT id FROM messages) ORDER BY id"
+        ).fetchall()
+    ]
     indexed = int(conn.exec_driver_sql("SELECT count(*) FROM fts_messages_docsize").scalar_one())
     messages = int(conn.exec_driver_sql("SELECT count(*) FROM messages").scalar_one())
     details: dict[str, Any] = {"messages": messages, "indexed": indexed}
@@ -184,9 +208,13 @@ def check_pending(conn: Connection) -> Finding:
     age = utcnow() - ensure_utc(oldest) if oldest else timedelta(0)
     details = {"pending": count, "oldest": iso(oldest), "oldest_age_seconds": round(age.total_seconds(), 1)}
     if age > PENDING_WARN_AFTER:
-        return Finding("archive_queue", WARNING,
-                       f"{count} archive change(s) have waited {int(age.total_seconds())} s (no writer running?).",
-                       details, True)
+        return Finding(
+            "archive_queue",
+            WARNING,
+            f"{count} archive change(s) have waited {int(age.total_seconds())} s (no writer running?).",
+            details,
+            True,
+        )
     return Finding("archive_queue", OK, f"{count} archive change(s) are being written.", details, True)
 
 
@@ -202,11 +230,15 @@ def check_failed(conn: Connection) -> Finding:
         "failed": count,
         "changes": [entry.describe() for entry in entries],
         "hint": "Fix what the errors name (a damaged file or folder in the archive, a bad row), then run "
-                "`mcp-agent-mail doctor repair` to retry them now; the server also retries them, at most hourly.",
+        "`mcp-agent-mail doctor repair` to retry them now; the server also retries them, at most hourly.",
     }
-    return Finding("archive_failed", ERROR,
-                   f"{count} archive change(s) could not be written; they stay queued and are retried.",
-                   details, True)
+    return Finding(
+        "archive_failed",
+        ERROR,
+        f"{count} archive change(s) could not be written; they stay queued and are retried.",
+        details,
+        True,
+    )
 
 
 def check_archive(conn: Connection, root: Path, pending: int) -> Finding:
@@ -222,13 +254,21 @@ def check_archive(conn: Connection, root: Path, pending: int) -> Finding:
         return Finding("archive", OK, "No archive yet; it is created with the first project.", details)
     if projects == 0 and archived_projects:
         details["hint"] = "Run `mcp-agent-mail doctor rebuild-db --from-archive --force` to recover the database."
-        return Finding("archive", ERROR,
-                       f"The database holds no project but the archive holds {archived_projects}: the database "
-                       "looks lost.", details, False)
+        return Finding(
+            "archive",
+            ERROR,
+            f"The database holds no project but the archive holds {archived_projects}: the database looks lost.",
+            details,
+            False,
+        )
     parts = []
-    for key, label in (("missing_worktree", "missing"), ("differ_worktree", "changed"),
-                       ("missing_committed", "uncommitted"), ("differ_committed", "committed differently"),
-                       ("extra", "without a database row")):
+    for key, label in (
+        ("missing_worktree", "missing"),
+        ("differ_worktree", "changed"),
+        ("missing_committed", "uncommitted"),
+        ("differ_committed", "committed differently"),
+        ("extra", "without a database row"),
+    ):
         if details.get(key):
             parts.append(f"{details[key]} {label}")
     message = f"Archive differs from the database: {', '.join(parts)} file(s)."
@@ -246,10 +286,10 @@ def check_locks(root: Path) -> Finding:
     rel = [str(p.relative_to(root)) for p in locks]
     with idle_writer(root) as idle:
         if not idle:
-            return Finding("locks", OK, f"{len(locks)} Git lock file(s) held by the running archive writer.",
-                           {"held": rel})
-    return Finding("locks", ERROR, f"{len(locks)} stale Git lock file(s) with no writer running.",
-                   {"stale": rel}, True)
+            return Finding(
+                "locks", OK, f"{len(locks)} Git lock file(s) held by the running archive writer.", {"held": rel}
+            )
+    return Finding("locks", ERROR, f"{len(locks)} stale Git lock file(s) with no writer running.", {"stale": rel}, True)
 
 
 def check_orphans(conn: Connection) -> Finding:
@@ -266,8 +306,9 @@ def check_orphans(conn: Connection) -> Finding:
     if not found:
         return Finding("orphans", OK, "No orphaned rows.")
     repairable = all(k in {label for label, _t, _c, fix in ORPHANS if fix} for k in found)
-    return Finding("orphans", ERROR, f"Orphaned rows: {', '.join(f'{v} {k}' for k, v in found.items())}.",
-                   found, repairable)
+    return Finding(
+        "orphans", ERROR, f"Orphaned rows: {', '.join(f'{v} {k}' for k, v in found.items())}.", found, repairable
+    )
 
 
 def check_servers(settings: Settings) -> Finding:
@@ -282,8 +323,11 @@ def _database_missing(settings: Settings, db_path: Path | None) -> Finding | Non
     if db_path is None or (db_path.exists() and db_path.stat().st_size > 0):
         return None
     root = Path(settings.storage.root)
-    hint = ("Run `mcp-agent-mail doctor rebuild-db --from-archive`." if (root / "projects").is_dir()
-            else "Start the server once to create it.")
+    hint = (
+        "Run `mcp-agent-mail doctor rebuild-db --from-archive`."
+        if (root / "projects").is_dir()
+        else "Start the server once to create it."
+    )
     what = "is empty" if db_path.exists() else "does not exist"
     return Finding("database", ERROR, f"The database {db_path} {what}.", {"path": str(db_path), "hint": hint})
 
@@ -308,8 +352,14 @@ def _database_checks(settings: Settings, root: Path) -> list[Finding]:
             queued = int(pending.details.get("pending", 0)) + int(failed.details.get("failed", 0))
             findings.append(check_archive(conn, root, queued))
     except DBAPIError as exc:
-        findings.append(Finding("database", ERROR, f"The database cannot be read: {exc.orig}.",
-                                {"hint": "Rebuild it with `doctor rebuild-db --from-archive --force`."}))
+        findings.append(
+            Finding(
+                "database",
+                ERROR,
+                f"The database cannot be read: {exc.orig}.",
+                {"hint": "Rebuild it with `doctor rebuild-db --from-archive --force`."},
+            )
+        )
     return findings
 
 

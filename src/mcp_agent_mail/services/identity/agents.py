@@ -189,9 +189,7 @@ async def register_agent(
         existing = await find_agent(session, project["id"], name) if name else None
         if existing is None:
             chosen = name or await _pick_free_name(session, project["id"])
-            agent, token = await _insert_agent(
-                session, project, chosen, program, model, task or "", policy or "auto"
-            )
+            agent, token = await _insert_agent(session, project, chosen, program, model, task or "", policy or "auto")
             agent["registration_token"] = token
             agent["created"] = True
             agent["verified"] = True

@@ -275,8 +275,7 @@ def _viewer_without_name(
 ) -> Proof:
     given = _given(token)
     if given is not None:
-        return _prove_by_token(project, agents, given, session_key, token_param,
-                               "one of your agents in this project")
+        return _prove_by_token(project, agents, given, session_key, token_param, "one of your agents in this project")
     if identity_mode() == TRUSTED:
         return Proof(False)
     bound = set(BINDINGS.agents_in(session_key, project["id"]))

@@ -110,7 +110,7 @@ def repository_facts(path: str) -> dict[str, Any]:
         facts.update(
             repo_root=str(git.root),
             git_common_dir=str(git.common_dir),
-            branch=head[len("ref: refs/heads/"):] if head.startswith("ref: refs/heads/") else None,
+            branch=head[len("ref: refs/heads/") :] if head.startswith("ref: refs/heads/") else None,
             worktree_name=git.git_dir.name if git.git_dir != git.common_dir else None,
             core_ignorecase=ignorecase.lower() == "true" if ignorecase else False,
             normalized_remote=remote,

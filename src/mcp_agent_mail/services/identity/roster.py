@@ -39,13 +39,17 @@ async def agents_directory(project_key: str) -> dict[str, Any]:
             .subquery()
         )
         rows = (
-            await session.execute(
-                select(a, func.coalesce(unread.c.unread, 0).label("unread_count"))
-                .outerjoin(unread, unread.c.agent_id == a.c.id)
-                .where(a.c.project_id == project["id"])
-                .order_by(a.c.last_active_ts.desc(), a.c.name_key)
+            (
+                await session.execute(
+                    select(a, func.coalesce(unread.c.unread, 0).label("unread_count"))
+                    .outerjoin(unread, unread.c.agent_id == a.c.id)
+                    .where(a.c.project_id == project["id"])
+                    .order_by(a.c.last_active_ts.desc(), a.c.name_key)
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     active: list[dict[str, Any]] = []
     retired: list[dict[str, Any]] = []
     for row in rows:
@@ -97,9 +101,7 @@ async def reservation_statuses(project_key: str, *, active_only: bool = True) ->
     return items
 
 
-async def _staleness_facts(
-    human_key: str, pattern: str, activity: staleness.AgentActivity, now: Any
-) -> dict[str, Any]:
+async def _staleness_facts(human_key: str, pattern: str, activity: staleness.AgentActivity, now: Any) -> dict[str, Any]:
     """Judge one active reservation; the workspace is inspected only when the cheap signals say stale."""
     verdict = staleness.judge(activity, None, now)
     if verdict.stale:

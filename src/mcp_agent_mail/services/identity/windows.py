@@ -74,8 +74,12 @@ async def record(session: AsyncSession, project_id: int, window_uuid: str, displ
     await session.execute(delete(w).where(w.c.project_id == project_id, func.lower(w.c.window_uuid) == key))
     await session.execute(
         insert(w).values(
-            project_id=project_id, window_uuid=key, display_name=display_name,
-            created_ts=now, last_active_ts=now, expires_ts=_expiry(now),
+            project_id=project_id,
+            window_uuid=key,
+            display_name=display_name,
+            created_ts=now,
+            last_active_ts=now,
+            expires_ts=_expiry(now),
         )
     )
 
@@ -148,8 +152,12 @@ async def expire_window(project_key: str, window_uuid: str) -> dict[str, Any]:
         _project_id, row = await _require_live(session, project_key, key)
         now = utcnow()
         await session.execute(update(w).where(w.c.id == row["id"]).values(expires_ts=now))
-        return {"window_uuid": row["window_uuid"], "display_name": row["display_name"], "expired": True,
-                "expired_at": iso(now)}
+        return {
+            "window_uuid": row["window_uuid"],
+            "display_name": row["display_name"],
+            "expired": True,
+            "expired_at": iso(now),
+        }
 
     return await run_write(unit)
 

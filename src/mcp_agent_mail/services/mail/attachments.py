@@ -283,8 +283,10 @@ def prepare(
 ) -> Prepared:
     """Resolve body images and attachment paths; convert images; return the new body and metadata."""
     policy = attachments_policy if attachments_policy in ("inline", "file") else "auto"
-    convert = True if policy != "auto" else (
-        settings.storage.convert_images if convert_images is None else bool(convert_images)
+    convert = (
+        True
+        if policy != "auto"
+        else (settings.storage.convert_images if convert_images is None else bool(convert_images))
     )
     refusal = source_roots.refusal(project_dir, settings)
     if refusal is not None and attachment_paths:

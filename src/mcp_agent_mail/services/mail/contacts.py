@@ -80,8 +80,13 @@ async def _save_link(
     if existing is None:
         await session.execute(
             k.insert().values(
-                a_project_id=a["project_id"], a_agent_id=a["id"], b_project_id=b["project_id"], b_agent_id=b["id"],
-                created_ts=now, updated_ts=now, **values,
+                a_project_id=a["project_id"],
+                a_agent_id=a["id"],
+                b_project_id=b["project_id"],
+                b_agent_id=b["id"],
+                created_ts=now,
+                updated_ts=now,
+                **values,
             )
         )
     else:
@@ -99,8 +104,9 @@ def _later(existing: RowMapping | None, candidate: datetime, now: datetime) -> d
     return max(ensure_utc(existing["expires_ts"]), candidate)
 
 
-def _intro_body(requester: RowMapping, req_project: RowMapping, target: RowMapping, tgt_project: RowMapping,
-                reason: str) -> str:
+def _intro_body(
+    requester: RowMapping, req_project: RowMapping, target: RowMapping, tgt_project: RowMapping, reason: str
+) -> str:
     call = (
         f"respond_contact(project_key={tgt_project['human_key']!r}, to_agent={target['name']!r}, "
         f"from_agent={requester['name']!r}"
@@ -118,8 +124,12 @@ def _intro_body(requester: RowMapping, req_project: RowMapping, target: RowMappi
 
 
 async def _send_intro(
-    session: AsyncSession, req_project: RowMapping, requester: RowMapping, tgt_project: RowMapping,
-    target: RowMapping, reason: str,
+    session: AsyncSession,
+    req_project: RowMapping,
+    requester: RowMapping,
+    tgt_project: RowMapping,
+    target: RowMapping,
+    reason: str,
 ) -> dict[str, Any]:
     draft = messages.Draft(
         subject=f"Contact request from {requester['name']}",
@@ -273,12 +283,16 @@ async def list_contacts(project_key: str, agent_name: str) -> list[dict[str, Any
         other = (k.c.a_agent_id == agent["id"]) & (a.c.id == k.c.b_agent_id)
         other = or_(other, (k.c.b_agent_id == agent["id"]) & (a.c.id == k.c.a_agent_id))
         rows = (
-            await session.execute(
-                select(k, a.c.name, p.c.human_key)
-                .select_from(k.join(a, other).join(p, p.c.id == a.c.project_id))
-                .order_by(k.c.updated_ts.desc(), k.c.id.desc())
+            (
+                await session.execute(
+                    select(k, a.c.name, p.c.human_key)
+                    .select_from(k.join(a, other).join(p, p.c.id == a.c.project_id))
+                    .order_by(k.c.updated_ts.desc(), k.c.id.desc())
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     now = utcnow()
     return [_entry(row, row["a_agent_id"] == agent["id"], now) for row in rows]
 
@@ -301,9 +315,7 @@ async def contact_handshake(
     subject = (welcome_subject or "").strip()
     body = (welcome_body or "").strip()
     if bool(subject) != bool(body):
-        raise InvalidArgumentError(
-            "welcome_subject and welcome_body go together.", hint="Give both, or neither."
-        )
+        raise InvalidArgumentError("welcome_subject and welcome_body go together.", hint="Give both, or neither.")
     if subject and not auto_accept:
         raise InvalidArgumentError(
             "A welcome message needs auto_accept=true.",
@@ -334,8 +346,11 @@ async def contact_handshake(
         _check_target(sender, tgt, tgt_project)
         # The caller approves on the target's behalf: it must be allowed to act as the target.
         auth.check_agent(
-            tgt, target_registration_token, session_key,
-            action="Approving contact (auto_accept)", token_param="target_registration_token",
+            tgt,
+            target_registration_token,
+            session_key,
+            action="Approving contact (auto_accept)",
+            token_param="target_registration_token",
         )
         existing = await _link(session, sender, tgt)
         now = utcnow()
@@ -357,8 +372,10 @@ async def contact_handshake(
     }
     handshake: dict[str, Any] = {"request": side, "response": side}
     if welcome is not None:
-        handshake["welcome_message"] = {"deliveries": [{"project": project["human_key"], "payload": welcome}],
-                                        "count": 1}
+        handshake["welcome_message"] = {
+            "deliveries": [{"project": project["human_key"], "payload": welcome}],
+            "count": 1,
+        }
     if notices:
         handshake["notices"] = notices
     return handshake

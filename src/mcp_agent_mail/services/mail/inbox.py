@@ -85,9 +85,21 @@ def _inbox_query(include_bodies: bool, urgent_only: bool, has_since: bool) -> Se
     """Return the prepared inbox statement for one combination of options (params agent_id, after, limit)."""
     m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
     columns = [
-        m.c.id, m.c.project_id, m.c.sender_id, m.c.thread_id, m.c.topic, m.c.subject, m.c.importance,
-        m.c.ack_required, m.c.created_ts, a.c.name.label("sender_name"), r.c.kind, r.c.read_ts, r.c.ack_ts,
-        a.c.project_id.label("sender_project_id"), p.c.slug.label("sender_slug"),
+        m.c.id,
+        m.c.project_id,
+        m.c.sender_id,
+        m.c.thread_id,
+        m.c.topic,
+        m.c.subject,
+        m.c.importance,
+        m.c.ack_required,
+        m.c.created_ts,
+        a.c.name.label("sender_name"),
+        r.c.kind,
+        r.c.read_ts,
+        r.c.ack_ts,
+        a.c.project_id.label("sender_project_id"),
+        p.c.slug.label("sender_slug"),
     ]
     if include_bodies:
         columns.append(m.c.body_md)
@@ -121,9 +133,7 @@ _SET_RECEIPT = (
 
 
 async def _receipt_row(session: AsyncSession, agent: Row, message_id: int) -> RowMapping:
-    row = (
-        await session.execute(_RECEIPT, {"message_id": message_id, "agent_id": agent["id"]})
-    ).mappings().first()
+    row = (await session.execute(_RECEIPT, {"message_id": message_id, "agent_id": agent["id"]})).mappings().first()
     if row is None:
         raise NotFoundError(
             f"Message {message_id} is not in the inbox of {agent['name']}.",

@@ -149,7 +149,10 @@ async def _project_and_sender(
 ) -> tuple[RowMapping, RowMapping]:
     """Resolve the project (writable) and the sender (active) in one statement, with the usual coded errors."""
     found_project, found_sender = await project_and_agent(
-        session, project_key, sender_name, check_project=lambda row: ensure_writable(cast(RowMapping, row)),
+        session,
+        project_key,
+        sender_name,
+        check_project=lambda row: ensure_writable(cast(RowMapping, row)),
         field="sender_name",
     )
     project, sender = cast(RowMapping, found_project), cast(RowMapping, found_sender)
@@ -288,17 +291,21 @@ async def _add_broadcast(
     """Address every active agent of the project the sender may write to; list the ones skipped."""
     a = schema.agents
     rows = (
-        await session.execute(
-            select(a)
-            .where(
-                a.c.project_id == project["id"],
-                a.c.id != sender["id"],
-                a.c.retired_at.is_(None),
-                a.c.contact_policy != "block_all",
+        (
+            await session.execute(
+                select(a)
+                .where(
+                    a.c.project_id == project["id"],
+                    a.c.id != sender["id"],
+                    a.c.retired_at.is_(None),
+                    a.c.contact_policy != "block_all",
+                )
+                .order_by(a.c.name_key)
             )
-            .order_by(a.c.name_key)
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     verdict = await policy.evaluate(session, sender, rows, thread_id=thread_id)
     merged = rcpt.Recipients(home_project_id=project["id"])
     for row in verdict.allowed:
@@ -326,7 +333,10 @@ async def _request_contacts(project_key: str, sender_name: str, exc: ContactRequ
         address = rcpt.parse_address(label)
         try:
             await contacts.request_contact(
-                project_key, sender_name, address.name, to_project=address.project,
+                project_key,
+                sender_name,
+                address.name,
+                to_project=address.project,
                 reason=f"{sender_name} tried to send you a message and asks to be allowed to write to you.",
             )
         except AgentMailError:
@@ -420,8 +430,10 @@ def reply_subject(original: str, prefix: str) -> str:
 async def visible_message(session: AsyncSession, agent: RowMapping, message_id: int) -> RowMapping:
     """Return a message the agent sent or received (in any project), or raise NOT_FOUND."""
     row = (
-        await session.execute(_VISIBLE_MESSAGE, {"message_id": message_id, "agent_id": agent["id"]})
-    ).mappings().first()
+        (await session.execute(_VISIBLE_MESSAGE, {"message_id": message_id, "agent_id": agent["id"]}))
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFoundError(
             f"Message {message_id} not found or not visible to {agent['name']}.",

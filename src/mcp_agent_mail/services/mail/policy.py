@@ -241,8 +241,7 @@ def raise_refusals(
     else:
         shown = "; ".join(calls[:3]) + ("; ..." if len(calls) > 3 else "")
         hint = (
-            f"Call {shown} and resend once approved (or pass auto_contact_if_blocked=true), "
-            "or drop these recipients."
+            f"Call {shown} and resend once approved (or pass auto_contact_if_blocked=true), or drop these recipients."
         )
     raise ContactRequiredError(
         message,

@@ -25,12 +25,42 @@ Kind = Literal["to", "cc", "bcc"]
 KINDS: tuple[Kind, ...] = ("to", "cc", "bcc")
 MAX_RECIPIENTS = 500
 
-_PROGRAMS = frozenset({
-    "claude-code", "claude", "codex-cli", "codex", "cursor", "windsurf", "cline", "aider", "copilot",
-    "github-copilot", "gemini-cli", "gemini", "opencode", "vscode", "neovim", "vim", "emacs", "zed", "continue",
-})
+_PROGRAMS = frozenset(
+    {
+        "claude-code",
+        "claude",
+        "codex-cli",
+        "codex",
+        "cursor",
+        "windsurf",
+        "cline",
+        "aider",
+        "copilot",
+        "github-copilot",
+        "gemini-cli",
+        "gemini",
+        "opencode",
+        "vscode",
+        "neovim",
+        "vim",
+        "emacs",
+        "zed",
+        "continue",
+    }
+)
 _MODEL_MARKERS = (
-    "gpt-", "gpt4", "gpt3", "claude-", "opus", "sonnet", "haiku", "gemini-", "llama", "mistral", "o1-", "o3-",
+    "gpt-",
+    "gpt4",
+    "gpt3",
+    "claude-",
+    "opus",
+    "sonnet",
+    "haiku",
+    "gemini-",
+    "llama",
+    "mistral",
+    "o1-",
+    "o3-",
 )
 _BROADCAST = frozenset({"all", "*", "everyone", "broadcast", "@all", "@everyone"})
 

@@ -158,7 +158,11 @@ async def _fts(
     session: AsyncSession, match: str, project_id: int, agent_id: int | None, limit: int
 ) -> list[RowMapping]:
     params: dict[str, Any] = {
-        "match": match, "project_id": project_id, "agent_id": agent_id, "limit": limit, "window": RANK_WINDOW,
+        "match": match,
+        "project_id": project_id,
+        "agent_id": agent_id,
+        "limit": limit,
+        "window": RANK_WINDOW,
     }
     return list((await session.execute(_fts_statement(agent_id is not None), params)).mappings().all())
 
@@ -174,24 +178,28 @@ async def _like(
     ra = a.alias("recipient_agent")
     query = (
         select(
-            m.c.id, m.c.subject, m.c.importance, m.c.ack_required, m.c.created_ts, m.c.thread_id,
-            a.c.name.label("sender_name"), a.c.project_id.label("sender_project_id"), p.c.slug.label("sender_slug"),
+            m.c.id,
+            m.c.subject,
+            m.c.importance,
+            m.c.ack_required,
+            m.c.created_ts,
+            m.c.thread_id,
+            a.c.name.label("sender_name"),
+            a.c.project_id.label("sender_project_id"),
+            p.c.slug.label("sender_slug"),
             m.c.body_md.label("snippet"),
         )
         .join(a, a.c.id == m.c.sender_id)
         .join(p, p.c.id == a.c.project_id)
     )
     if agent_id is None:
-        delivered_here = (
-            exists()
-            .where(r.c.message_id == m.c.id, ra.c.id == r.c.agent_id, ra.c.project_id == project_id)
+        delivered_here = exists().where(
+            r.c.message_id == m.c.id, ra.c.id == r.c.agent_id, ra.c.project_id == project_id
         )
         query = query.where(or_(m.c.project_id == project_id, delivered_here))
     for term in terms:
         pattern = f"%{_escape_like(term.lower())}%"
-        query = query.where(
-            or_(m.c.subject.ilike(pattern, escape="\\"), m.c.body_md.ilike(pattern, escape="\\"))
-        )
+        query = query.where(or_(m.c.subject.ilike(pattern, escape="\\"), m.c.body_md.ilike(pattern, escape="\\")))
     if agent_id is not None:
         query = query.where(
             or_(m.c.sender_id == agent_id, exists().where(and_(r.c.message_id == m.c.id, r.c.agent_id == agent_id)))

@@ -20,9 +20,32 @@ from mcp_agent_mail.db import sqlite_path_from_url
 
 # Never a source root themselves, nor any directory containing them.
 SYSTEM_DIRS = (
-    "/", "/Applications", "/Library", "/System", "/Users", "/bin", "/boot", "/dev", "/etc", "/home", "/lib",
-    "/lib64", "/media", "/mnt", "/opt", "/private", "/proc", "/root", "/run", "/sbin", "/snap", "/srv", "/sys",
-    "/tmp", "/usr", "/var",
+    "/",
+    "/Applications",
+    "/Library",
+    "/System",
+    "/Users",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib64",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/private",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/snap",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/var",
 )
 # Nothing inside these is a source root either.
 SYSTEM_TREES = ("/boot", "/dev", "/etc", "/proc", "/run", "/sys")

@@ -57,7 +57,9 @@ async def fetch_topic(
         viewer = await viewer_row(session, project, agent_name)
         query = (
             select(
-                m, a.c.name.label("sender_name"), a.c.project_id.label("sender_project_id"),
+                m,
+                a.c.name.label("sender_name"),
+                a.c.project_id.label("sender_project_id"),
                 p.c.slug.label("sender_slug"),
             )
             .join(a, a.c.id == m.c.sender_id)

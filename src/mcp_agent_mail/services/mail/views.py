@@ -30,10 +30,20 @@ _sender_project = p.alias("sender_project")
 _message_project = p.alias("message_project")
 
 _BASE_COLUMNS = (
-    m.c.id, m.c.project_id, m.c.sender_id, m.c.thread_id, m.c.topic, m.c.subject, m.c.importance,
-    m.c.ack_required, m.c.created_ts, m.c.attachments,
-    _sender.c.name.label("sender_name"), _sender.c.project_id.label("sender_project_id"),
-    _sender_project.c.slug.label("sender_slug"), _message_project.c.slug.label("message_slug"),
+    m.c.id,
+    m.c.project_id,
+    m.c.sender_id,
+    m.c.thread_id,
+    m.c.topic,
+    m.c.subject,
+    m.c.importance,
+    m.c.ack_required,
+    m.c.created_ts,
+    m.c.attachments,
+    _sender.c.name.label("sender_name"),
+    _sender.c.project_id.label("sender_project_id"),
+    _sender_project.c.slug.label("sender_slug"),
+    _message_project.c.slug.label("message_slug"),
 )
 
 
@@ -122,8 +132,12 @@ async def inbox_view(
     async with get_session() as session:
         project, agent = await owner(session, project_key, agent_name)
     items = await inbox.fetch_inbox(
-        project["human_key"], agent["name"], limit=limit, urgent_only=urgent_only,
-        include_bodies=include_bodies, since_ts=since_ts,
+        project["human_key"],
+        agent["name"],
+        limit=limit,
+        urgent_only=urgent_only,
+        include_bodies=include_bodies,
+        since_ts=since_ts,
     )
     return _payload(project, agent, items)
 
@@ -297,8 +311,13 @@ async def thread_view(
         item = _message(row, project["id"], include_bodies)
         _add_recipients(item, recipients.get(row["id"], []), viewer["id"])
         items.append(item)
-    return {"project": project["human_key"], "thread_id": key, "viewer": viewer["name"], "count": len(items),
-            "messages": items}
+    return {
+        "project": project["human_key"],
+        "thread_id": key,
+        "viewer": viewer["name"],
+        "count": len(items),
+        "messages": items,
+    }
 
 
 async def message_view(project: RowMapping, viewer: RowMapping, message_id: int) -> dict[str, Any]:
@@ -306,10 +325,14 @@ async def message_view(project: RowMapping, viewer: RowMapping, message_id: int)
     async with get_session() as session:
         found = await visible_message(session, viewer, message_id)
         row = (
-            await session.execute(
-                select(*_BASE_COLUMNS, m.c.body_md).select_from(_joined(m)).where(m.c.id == found["id"])
+            (
+                await session.execute(
+                    select(*_BASE_COLUMNS, m.c.body_md).select_from(_joined(m)).where(m.c.id == found["id"])
+                )
             )
-        ).mappings().one()
+            .mappings()
+            .one()
+        )
         recipients = await _recipient_lists(session, [message_id])
         receipt = (
             await session.execute(

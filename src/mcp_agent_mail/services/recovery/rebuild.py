@@ -182,8 +182,9 @@ def _verify(conn: Connection, source: dict[str, bytes]) -> dict[str, Any]:
     return report
 
 
-def _build(target: Path, rows: RecoveredRows, floors: dict[str, int], source: dict[str, bytes]) -> tuple[
-        dict[str, int], dict[str, Any]]:
+def _build(
+    target: Path, rows: RecoveredRows, floors: dict[str, int], source: dict[str, bytes]
+) -> tuple[dict[str, int], dict[str, Any]]:
     engine = _engine(target)
     try:
         with engine.begin() as conn:
@@ -263,8 +264,9 @@ def _refuse_existing(db_path: Path, state: DatabaseState) -> None:
     )
 
 
-def rebuild_database(settings: Settings, *, force: bool = False, ignore_running: bool = False,
-                     lock_timeout: float = 30.0) -> RebuildResult:
+def rebuild_database(
+    settings: Settings, *, force: bool = False, ignore_running: bool = False, lock_timeout: float = 30.0
+) -> RebuildResult:
     """Recreate the database from the Git archive at STORAGE_ROOT (see the module docstring)."""
     db_path = require_sqlite_path(settings)
     root = Path(settings.storage.root)

@@ -257,7 +257,11 @@ class _Parser:
             created, media = referenced[sha]
             media = media or mimetypes.guess_type(stored[sha][0])[0] or "application/octet-stream"
             self.rows.blobs[sha] = {
-                "sha256": sha, "media_type": media, "bytes": len(data), "data": data, "created_ts": created,
+                "sha256": sha,
+                "media_type": media,
+                "bytes": len(data),
+                "data": data,
+                "created_ts": created,
             }
 
     def collect_message(self, path: str, parts: list[str], messages: dict[int, _MessageFiles]) -> None:
@@ -363,7 +367,11 @@ class _Parser:
                     self.warn(base.path, f"recipient {label!r} of message {message_id} has no profile; skipped")
                 elif (message_id, agent_id) not in rows:
                     rows[(message_id, agent_id)] = {
-                        "message_id": message_id, "agent_id": agent_id, "kind": kind, "read_ts": None, "ack_ts": None,
+                        "message_id": message_id,
+                        "agent_id": agent_id,
+                        "kind": kind,
+                        "read_ts": None,
+                        "ack_ts": None,
                     }
                     self.rows.recipients_without_state += 1
 

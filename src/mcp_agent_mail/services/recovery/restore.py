@@ -115,8 +115,11 @@ def plan_restore(settings: Settings, verified: zipsafe.VerifiedArchive) -> Resto
         )
     plan = RestorePlan(verified.path, verified.metadata, db_path, storage_root, "")
     _refresh_moves(plan)
-    source = verified.metadata.get("database", {}).get("source_path") if isinstance(
-        verified.metadata.get("database"), dict) else None
+    source = (
+        verified.metadata.get("database", {}).get("source_path")
+        if isinstance(verified.metadata.get("database"), dict)
+        else None
+    )
     if source and source != str(db_path):
         plan.warnings.append(f"The restore point was saved from {source}; it will be restored to {db_path}.")
     return plan
@@ -149,7 +152,7 @@ def _restore_database(verified: zipsafe.VerifiedArchive, stage: Path, target: Pa
 def _restore_storage(verified: zipsafe.VerifiedArchive, target: Path) -> tuple[int, list[str]]:
     """Extract the storage root into ``target`` without hooks or unknown Git files; return (files, notes)."""
     prefix = zipsafe.STORAGE_PREFIX
-    members = [name[len(prefix):] for name in verified.files if name.startswith(prefix)]
+    members = [name[len(prefix) :] for name in verified.files if name.startswith(prefix)]
     count = zipsafe.extract_tree(verified, prefix, target, keep=restore_git.restored)
     try:
         notes = restore_git.secure_git_dir(target)
@@ -161,7 +164,7 @@ def _restore_storage(verified: zipsafe.VerifiedArchive, target: Path) -> tuple[i
 def _aside_label(path: Path, plan: RestorePlan) -> str:
     if path == plan.storage_root:
         return "storage"
-    return "database" + str(path)[len(str(plan.db_path)):]
+    return "database" + str(path)[len(str(plan.db_path)) :]
 
 
 def _swap(plan: RestorePlan, new_db: Path, new_storage: Path, stages: list[Path]) -> None:
@@ -197,7 +200,7 @@ def _undo(journal: Journal, exc: BaseException) -> None:
         raise ArchiveError(
             f"Restore failed ({exc}) and could not be fully undone: {undo_exc}.",
             hint=f"The journal {journal.path} lists every rename; fix the cause and run "
-                 "`mcp-agent-mail doctor check`, which finishes undoing it.",
+            "`mcp-agent-mail doctor check`, which finishes undoing it.",
         ) from exc
     journal.remove()
     if isinstance(exc, (OSError, ArchiveError)):
@@ -259,8 +262,9 @@ def execute_restore(
                 raise
         _reset_process_caches()
     if rebuilt.left_out:
-        notes.insert(0, f"Left out of the database (not created by this version's migrations): "
-                        f"{', '.join(rebuilt.left_out)}.")
+        notes.insert(
+            0, f"Left out of the database (not created by this version's migrations): {', '.join(rebuilt.left_out)}."
+        )
     backups = [backup for _src, backup in plan.moves_aside]
     return RestoreResult(plan, backups, count, notes, recovered, swept)
 

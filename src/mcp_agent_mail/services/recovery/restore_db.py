@@ -108,8 +108,11 @@ def _copyable(conn: sqlite3.Connection) -> list[str]:
     tables = conn.execute("SELECT name, sql FROM main.sqlite_master WHERE type = 'table' ORDER BY rowid").fetchall()
     virtual = [name for name, sql in tables if str(sql or "").upper().startswith("CREATE VIRTUAL TABLE")]
     return [
-        name for name, _sql in tables
-        if not name.startswith("sqlite_") and name != "schema_version" and name not in virtual
+        name
+        for name, _sql in tables
+        if not name.startswith("sqlite_")
+        and name != "schema_version"
+        and name not in virtual
         and not any(name.startswith(f"{v}_") for v in virtual)
     ]
 
@@ -128,13 +131,12 @@ def _copy_rows(conn: sqlite3.Connection, snapshot_objects: dict[tuple[str, str],
             raise SnapshotRefused(f"the snapshot's {table} is not an ordinary table")
         present = set(_columns(conn, _SNAP, table))
         columns = ", ".join(_q(c) for c in _columns(conn, "main", table) if c in present)
-        cursor = conn.execute(
-            f"INSERT INTO main.{_q(table)} ({columns}) SELECT {columns} FROM {_SNAP}.{_q(table)}"
-        )
+        cursor = conn.execute(f"INSERT INTO main.{_q(table)} ({columns}) SELECT {columns} FROM {_SNAP}.{_q(table)}")
         rows[table] = cursor.rowcount
     if ("table", "sqlite_sequence") in snapshot_objects:
         autoincrement = {
-            name for name, sql in conn.execute("SELECT name, sql FROM main.sqlite_master WHERE type = 'table'")
+            name
+            for name, sql in conn.execute("SELECT name, sql FROM main.sqlite_master WHERE type = 'table'")
             if "AUTOINCREMENT" in str(sql or "").upper()
         }
         for name, seq in conn.execute(f"SELECT name, seq FROM {_SNAP}.sqlite_sequence").fetchall():

@@ -29,8 +29,7 @@ def check_restore(settings: Settings) -> Finding | None:
     try:
         outcome = finish_interrupted_restore(db_path)
     except AgentMailError as exc:
-        return Finding("restore", ERROR, f"An interrupted restore is pending: {exc.message}",
-                       {"hint": exc.hint or ""})
+        return Finding("restore", ERROR, f"An interrupted restore is pending: {exc.message}", {"hint": exc.hint or ""})
     if outcome is None:
         return None
     return Finding("restore", WARNING, outcome)
@@ -62,8 +61,13 @@ def check_staging(settings: Settings) -> Finding | None:
     found = _abandoned(settings, remove=False)
     if not found:
         return None
-    return Finding("staging", WARNING, f"{len(found)} working folder(s) left behind by killed saves or restores.",
-                   {"folders": [str(p) for p in found]}, True)
+    return Finding(
+        "staging",
+        WARNING,
+        f"{len(found)} working folder(s) left behind by killed saves or restores.",
+        {"folders": [str(p) for p in found]},
+        True,
+    )
 
 
 def remove_staging(settings: Settings) -> str:

@@ -27,11 +27,19 @@ CONFIG = """[core]
 \tgpgsign = false
 """
 _CONFIG_KEYS = {
-    "core.repositoryformatversion", "core.filemode", "core.bare", "core.logallrefupdates", "commit.gpgsign",
+    "core.repositoryformatversion",
+    "core.filemode",
+    "core.bare",
+    "core.logallrefupdates",
+    "commit.gpgsign",
 }
 # Files that make Git read objects, refs or settings from another place.
 _REDIRECTS = {
-    "commondir", "gitdir", "config.worktree", "objects/info/alternates", "objects/info/http-alternates",
+    "commondir",
+    "gitdir",
+    "config.worktree",
+    "objects/info/alternates",
+    "objects/info/http-alternates",
     "info/grafts",
 }
 _REDIRECT_DIRS = ("worktrees", "modules")
@@ -147,8 +155,10 @@ def left_out(members: list[str]) -> list[str]:
     other = sorted(m for m in members if not restored(m) and m not in hooks and not m.endswith(".lock"))
     notes = []
     if hooks:
-        notes.append(f"Git hooks not restored (they never run from a restored archive): "
-                     f"{', '.join(h.rsplit('/', 1)[-1] for h in hooks)}.")
+        notes.append(
+            f"Git hooks not restored (they never run from a restored archive): "
+            f"{', '.join(h.rsplit('/', 1)[-1] for h in hooks)}."
+        )
     if other:
         shown = ", ".join(other[:10]) + (f" and {len(other) - 10} more" if len(other) > 10 else "")
         notes.append(f"Unknown files in .git not restored: {shown}.")

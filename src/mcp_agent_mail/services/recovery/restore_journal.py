@@ -88,12 +88,20 @@ class Journal:
         return journal_path(self.db_path)
 
     def _encode(self) -> bytes:
-        return json.dumps({
-            "format": _FORMAT, "database": str(self.db_path), "archive": self.archive,
-            "started_at": self.started_at, "pid": self.pid, "direction": self.direction,
-            "aside": [s.to_dict() for s in self.aside], "place": [s.to_dict() for s in self.place],
-            "stages": [str(p) for p in self.stages],
-        }, indent=2).encode("utf-8")
+        return json.dumps(
+            {
+                "format": _FORMAT,
+                "database": str(self.db_path),
+                "archive": self.archive,
+                "started_at": self.started_at,
+                "pid": self.pid,
+                "direction": self.direction,
+                "aside": [s.to_dict() for s in self.aside],
+                "place": [s.to_dict() for s in self.place],
+                "stages": [str(p) for p in self.stages],
+            },
+            indent=2,
+        ).encode("utf-8")
 
     def _write_temp(self) -> Path:
         temp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
@@ -142,7 +150,7 @@ def _unreadable(path: Path, reason: str) -> ArchiveError:
     return ArchiveError(
         f"The restore journal {path} cannot be used: {reason}.",
         hint="Check the *.backup-* entries next to the database and the storage root, put the ones you want back "
-             "by hand, then delete the journal.",
+        "by hand, then delete the journal.",
     )
 
 
@@ -180,8 +188,16 @@ def load_journal(db_path: Path) -> Journal | None:
     stage_paths = [Path(s) for s in stages]
     if any(not any(s.source.is_relative_to(stage) for stage in stage_paths) for s in place):
         raise _unreadable(path, "a restored item lies outside the staging folders")
-    return Journal(db_path, str(data.get("archive", "")), aside, place, stage_paths, data["direction"],
-                   str(data.get("started_at", "")), int(data.get("pid") or 0))
+    return Journal(
+        db_path,
+        str(data.get("archive", "")),
+        aside,
+        place,
+        stage_paths,
+        data["direction"],
+        str(data.get("started_at", "")),
+        int(data.get("pid") or 0),
+    )
 
 
 # ---------------------------------------------------------------------------- replayable steps
@@ -305,7 +321,7 @@ def replay(journal: Journal) -> str:
         raise ArchiveError(
             f"An interrupted restore could be neither finished nor undone: {exc}",
             hint=f"The journal {journal.path} lists every rename; fix the cause it names and run the command "
-                 "again, or put the *.backup-* entries back by hand and delete the journal.",
+            "again, or put the *.backup-* entries back by hand and delete the journal.",
         ) from exc
     journal.remove()
     _remove_stages(journal)

@@ -316,15 +316,23 @@ def save_restore_point(
     sweep_abandoned(states_dir, SAVE_PREFIX)
     with staging_dir(states_dir, SAVE_PREFIX) as work:
         job = _SaveJob(
-            db_path, storage_root, states_dir, work.path, now, stem, (label or "").strip(),
-            [p.strip() for p in (projects or []) if p.strip()], progress,
+            db_path,
+            storage_root,
+            states_dir,
+            work.path,
+            now,
+            stem,
+            (label or "").strip(),
+            [p.strip() for p in (projects or []) if p.strip()],
+            progress,
         )
         with archive_quiet(storage_root):
             return _write_restore_point(job)
 
 
-def _metadata(job: _SaveJob, snapshot: Path, chosen: list[dict[str, Any]], counts: dict[str, int],
-              schema_version: Any) -> dict[str, Any]:
+def _metadata(
+    job: _SaveJob, snapshot: Path, chosen: list[dict[str, Any]], counts: dict[str, int], schema_version: Any
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "created_at": iso(job.now),

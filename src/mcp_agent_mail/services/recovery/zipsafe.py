@@ -119,11 +119,15 @@ def _check_layout(metadata: dict[str, Any], members: dict[str, str]) -> tuple[di
             raise ValueError(f"member {name!r} is not listed in metadata.json")
         if kind == "dir" and name not in directories and name not in files:
             raise ValueError(f"directory {name!r} is not listed in metadata.json")
-        if not (name == "snapshot" or name.startswith(SNAPSHOT_DIR) or name + "/" == STORAGE_PREFIX
-                or name.startswith(STORAGE_PREFIX)):
+        if not (
+            name == "snapshot"
+            or name.startswith(SNAPSHOT_DIR)
+            or name + "/" == STORAGE_PREFIX
+            or name.startswith(STORAGE_PREFIX)
+        ):
             raise ValueError(f"unexpected member {name!r}")
         if name.startswith(STORAGE_PREFIX):
-            check_storage_member(name[len(STORAGE_PREFIX):], is_dir=kind == "dir")
+            check_storage_member(name[len(STORAGE_PREFIX) :], is_dir=kind == "dir")
     for name in files:
         if members.get(name) != "file":
             raise ValueError(f"member {name!r} listed in metadata.json is missing")
@@ -182,10 +186,10 @@ def _copy_hashed(source: IO[bytes], target: IO[bytes]) -> str:
 def _entries_under(verified: VerifiedArchive, prefix: str) -> Iterator[tuple[str, str, bool]]:
     for name in sorted(verified.directories):
         if name.startswith(prefix):
-            yield name, name[len(prefix):], True
+            yield name, name[len(prefix) :], True
     for name in sorted(verified.files):
         if name.startswith(prefix):
-            yield name, name[len(prefix):], False
+            yield name, name[len(prefix) :], False
 
 
 def extract_file(verified: VerifiedArchive, member: str, target: Path) -> None:

@@ -149,13 +149,9 @@ def _check_project_writable(project: Row) -> None:
         raise ProjectArchivedError(f"Project {project['slug']!r} is archived.")
 
 
-async def _writable_holder(
-    session: AsyncSession, project_key: str, agent_name: str
-) -> tuple[Row, Row]:
+async def _writable_holder(session: AsyncSession, project_key: str, agent_name: str) -> tuple[Row, Row]:
     """Resolve project and agent for an operation that takes or extends leases."""
-    project, agent = await project_and_agent(
-        session, project_key, agent_name, check_project=_check_project_writable
-    )
+    project, agent = await project_and_agent(session, project_key, agent_name, check_project=_check_project_writable)
     _check_project_writable(project)
     if agent["retired_at"] is not None:
         raise AgentRetiredError(f"Agent {agent['name']!r} is retired and cannot hold file reservations.")
@@ -284,11 +280,20 @@ def _overlap_table(active: list[RowMapping], agent_id: int, patterns: list[str],
 def _active_leases(*columns: Any) -> Any:
     """The project's unreleased, unexpired leases with their holders' names, oldest first."""
     return (
-        select(fr.c.id, fr.c.agent_id, ag.c.name.label("agent"), fr.c.path_pattern, fr.c.exclusive, fr.c.reason,
-               *columns, fr.c.expires_ts)
+        select(
+            fr.c.id,
+            fr.c.agent_id,
+            ag.c.name.label("agent"),
+            fr.c.path_pattern,
+            fr.c.exclusive,
+            fr.c.reason,
+            *columns,
+            fr.c.expires_ts,
+        )
         .join(ag, ag.c.id == fr.c.agent_id)
-        .where(fr.c.project_id == bindparam("project_id"), fr.c.released_ts.is_(None),
-               fr.c.expires_ts > bindparam("now"))
+        .where(
+            fr.c.project_id == bindparam("project_id"), fr.c.released_ts.is_(None), fr.c.expires_ts > bindparam("now")
+        )
         .order_by(fr.c.created_ts, fr.c.id)
     )
 
@@ -717,9 +722,7 @@ async def force_release(
     return {"released": 1, "released_at": iso(now), "reservation": view}
 
 
-async def _notify_holder(
-    project: Row, actor: Row, row: RowMapping, verdict: staleness.Staleness, note: str
-) -> None:
+async def _notify_holder(project: Row, actor: Row, row: RowMapping, verdict: staleness.Staleness, note: str) -> None:
     from mcp_agent_mail.services.mail import messages
 
     subject = f"[file-reservations] Released stale lease on {row['path_pattern']}"

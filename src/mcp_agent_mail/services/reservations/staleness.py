@@ -86,9 +86,7 @@ async def agent_activity(session: AsyncSession, holder: RowMapping) -> AgentActi
     m, r = schema.messages, schema.message_recipients
     sent = (await session.execute(select(func.max(m.c.created_ts)).where(m.c.sender_id == holder["id"]))).scalar()
     receipts = (
-        await session.execute(
-            select(func.max(r.c.read_ts), func.max(r.c.ack_ts)).where(r.c.agent_id == holder["id"])
-        )
+        await session.execute(select(func.max(r.c.read_ts), func.max(r.c.ack_ts)).where(r.c.agent_id == holder["id"]))
     ).one()
     return AgentActivity(
         last_active=holder["last_active_ts"],
@@ -201,7 +199,7 @@ def _git_activity(workspace: Path, pattern: str, now: datetime) -> tuple[bool, b
             for path in _changed_paths(walked):
                 if not path.startswith(prefix):
                     continue
-                if pattern_matches(pattern, path[len(prefix):]):
+                if pattern_matches(pattern, path[len(prefix) :]):
                     return True, True, datetime.fromtimestamp(walked.commit.commit_time, UTC)
         return True, True, None
     except Exception:  # a damaged repository proves nothing either way

@@ -275,17 +275,13 @@ class _Reader:
     def mention_list(self) -> list[dict[str, Any]]:
         ranked = sorted(self.mentions.items(), key=lambda kv: (-len(kv[1]), kv[0].casefold()))
         return [
-            {"name": name, "count": len(refs), "refs": sorted(set(refs))}
-            for name, refs in ranked[: LIMITS["mentions"]]
+            {"name": name, "count": len(refs), "refs": sorted(set(refs))} for name, refs in ranked[: LIMITS["mentions"]]
         ]
 
 
 def _answered(question: _Question, messages: Sequence[MailItem]) -> bool:
     asked = question.message
-    later = [
-        m for m in messages
-        if m.thread_key == asked.thread_key and m.id > asked.id and m.sender != asked.sender
-    ]
+    later = [m for m in messages if m.thread_key == asked.thread_key and m.id > asked.id and m.sender != asked.sender]
     if not later:
         return False
     if question.sole:

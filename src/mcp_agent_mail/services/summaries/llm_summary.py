@@ -32,8 +32,8 @@ _ASSIGNEE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SYSTEM_PROMPT = (
     "You summarise mail exchanged by software agents working on one codebase. Answer with ONE JSON object "
     "and nothing else, with these keys: overview (two or three sentences), key_points, decisions, "
-    "action_items, open_questions. Each list holds objects {\"text\": str, \"refs\": [message ids]}; "
-    "action items may add \"assignee\" (an agent name). refs are the numbers shown as [#id] before each "
+    'action_items, open_questions. Each list holds objects {"text": str, "refs": [message ids]}; '
+    'action items may add "assignee" (an agent name). refs are the numbers shown as [#id] before each '
     "message, and every item must cite at least one. Use only facts stated in the messages; keep items "
     "short; an open question is one nobody answered later."
 )

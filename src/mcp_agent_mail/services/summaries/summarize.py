@@ -114,8 +114,14 @@ async def load_messages(
     m, a, p = schema.messages, schema.agents, schema.projects
     query = (
         select(
-            m.c.id, m.c.thread_id, m.c.subject, m.c.body_md, m.c.created_ts,
-            a.c.name.label("sender"), a.c.project_id.label("sender_project"), p.c.slug.label("sender_slug"),
+            m.c.id,
+            m.c.thread_id,
+            m.c.subject,
+            m.c.body_md,
+            m.c.created_ts,
+            a.c.name.label("sender"),
+            a.c.project_id.label("sender_project"),
+            p.c.slug.label("sender_slug"),
         )
         .join(a, a.c.id == m.c.sender_id)
         .join(p, p.c.id == a.c.project_id)
@@ -151,8 +157,7 @@ async def _count(
 
 def _examples(items: Sequence[MailItem]) -> list[dict[str, Any]]:
     return [
-        {"id": m.id, "subject": m.subject, "from": m.sender, "created_ts": iso(m.created_ts)}
-        for m in items[:EXAMPLES]
+        {"id": m.id, "subject": m.subject, "from": m.sender, "created_ts": iso(m.created_ts)} for m in items[:EXAMPLES]
     ]
 
 
@@ -234,8 +239,14 @@ def _stored(row: RowMapping) -> dict[str, Any]:
 
 
 async def _store(
-    project_key: str, viewer_id: int | None, summary: dict[str, Any], start: datetime, end: datetime,
-    count: int, threads: list[str], llm_model: str | None,
+    project_key: str,
+    viewer_id: int | None,
+    summary: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    count: int,
+    threads: list[str],
+    llm_model: str | None,
 ) -> RowMapping:
     s = schema.message_summaries
     async with write_session() as session:
@@ -244,9 +255,15 @@ async def _store(
             await session.execute(
                 s.insert()
                 .values(
-                    project_id=project["id"], viewer_agent_id=viewer_id,
-                    summary_json=json.dumps(summary, ensure_ascii=False), start_ts=start, end_ts=end,
-                    source_message_count=count, source_thread_ids=threads, llm_model=llm_model, created_ts=utcnow(),
+                    project_id=project["id"],
+                    viewer_agent_id=viewer_id,
+                    summary_json=json.dumps(summary, ensure_ascii=False),
+                    start_ts=start,
+                    end_ts=end,
+                    source_message_count=count,
+                    source_thread_ids=threads,
+                    llm_model=llm_model,
+                    created_ts=utcnow(),
                 )
                 .returning(s.c.id)
             )
@@ -277,8 +294,12 @@ async def summarize_recent(
     scope = {"agent_name": viewer["name"]} if viewer is not None else {}
     if not items:
         return {
-            "summary": summarize([]), "start_ts": iso(start), "end_ts": iso(end),
-            "source_message_count": 0, "source_thread_ids": [], **scope,
+            "summary": summarize([]),
+            "start_ts": iso(start),
+            "end_ts": iso(end),
+            "source_message_count": 0,
+            "source_thread_ids": [],
+            **scope,
         }
     threads = sorted({m.thread_key for m in items})
     summary = summarize(items, known)
@@ -288,7 +309,13 @@ async def summarize_recent(
         summary["truncation_note"] = f"Only the {max_messages} most recent messages of the window were summarised."
     summary = await refine(summary, items, llm_mode, llm_model)
     row = await _store(
-        project_key, viewer["id"] if viewer is not None else None, summary, start, end, len(items), threads,
+        project_key,
+        viewer["id"] if viewer is not None else None,
+        summary,
+        start,
+        end,
+        len(items),
+        threads,
         summary.get("llm_model"),
     )
     return {**_stored(row), **scope}
