@@ -34,7 +34,7 @@ app = typer.Typer(
 
 
 def _archive_states_dir(create: bool = True) -> Path:
-    """Return the directory holding saved restore points (in the per-user data directory)."""
+    """Return the data directory's folder of restore points (``archived_mailbox_states``, an older name)."""
     directory = get_settings().data_dir / "archived_mailbox_states"
     if create:
         directory.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,8 @@
-"""Restore points: ``archive save | list | restore``."""
+"""Restore points (zips of the database and the Git archive): ``archive save | list | restore``.
+
+The command group keeps the name ``archive`` for compatibility; what it saves,
+lists and restores is called a restore point everywhere it is shown.
+"""
 
 from __future__ import annotations
 
@@ -140,7 +144,9 @@ def list_points(
 @archive_app.command("restore")
 @handle_errors
 def restore(
-    archive: Annotated[str, typer.Argument(help="Restore point: a path, or a file name from `archive list`.")],
+    restore_point: Annotated[
+        str, typer.Argument(help="The restore point: a path, or a file name from `archive list`.")
+    ],
     force: Annotated[bool, typer.Option("--force", "-f", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Verify and print the plan; change nothing.")] = False,
     ignore_running: Annotated[
@@ -154,8 +160,8 @@ def restore(
     from mcp_agent_mail.services.recovery.server_registry import ensure_no_servers
 
     settings = get_settings()
-    path = resolve_restore_point(_states_dir(), archive)
-    verified = zipsafe.verify_archive(path)
+    path = resolve_restore_point(_states_dir(), restore_point)
+    verified = zipsafe.verify_restore_point(path)
     if not ignore_running:
         ensure_no_servers(settings)
     plan = plan_restore(settings, verified)
