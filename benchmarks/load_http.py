@@ -505,7 +505,7 @@ def _archive_state(storage: Path) -> tuple[dict[int, list[str]], set[str]]:
     """Return message files by id in the work tree, and the paths committed at HEAD."""
     from dulwich.repo import Repo
 
-    from mcp_agent_mail.services.doctor.archive_files import head_blobs, worktree_paths
+    from mcp_agent_mail.archive.on_disk import head_blobs, worktree_paths
 
     files: dict[int, list[str]] = {}
     for path in worktree_paths(storage):

@@ -25,9 +25,9 @@ from dulwich.repo import Repo
 from fastmcp import Client
 
 from mcp_agent_mail import archive
+from mcp_agent_mail.archive.on_disk import blob_id, compare_archive, head_blobs, worktree_paths
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import reset_database_state, sync_write_connection
-from mcp_agent_mail.services.doctor.archive_files import blob_id, compare_archive, head_blobs, worktree_paths
 from mcp_agent_mail.services.doctor.checks import read_connection
 
 PROJECT = "/work/crash-safety"
@@ -140,6 +140,7 @@ def _message_files(storage: Path) -> dict[int, list[str]]:
     return found
 
 
+@pytest.mark.slow
 async def test_sigkill_never_loses_an_acknowledged_message(isolated_env):
     seed = int(os.environ.get("CRASH_SEED") or time.time_ns() % 2**32)
     print(f"crash-safety seed: {seed} (replay with CRASH_SEED={seed})")

@@ -13,6 +13,7 @@ from mcp_agent_mail import __version__, resources
 from mcp_agent_mail.tools import contacts, guard, identity, lifecycle, messaging, reservations, summaries, windows
 from mcp_agent_mail.tools import macros as macro_tools
 from mcp_agent_mail.tools._adapter import registered_tools
+from mcp_agent_mail.tools.call_metrics import ToolCallMetrics
 from mcp_agent_mail.tools.profiles import select_tools
 from mcp_agent_mail.tools.unknown_names import UnknownNames
 
@@ -72,6 +73,7 @@ def build_mcp_server(tools: str | None = None, *, mailbox: bool = True) -> FastM
     windows.register(mcp)
     macro_tools.register(mcp)
     resources.register(mcp)
+    mcp.add_middleware(ToolCallMetrics())
     mcp.add_middleware(UnknownNames(mcp))
     registered = registered_tools(mcp)
     keep = set(select_tools(spec, registered))

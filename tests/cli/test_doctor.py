@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
+from mcp_agent_mail.archive.on_disk import worktree_paths
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.db import reset_database_state, sync_write_connection
-from mcp_agent_mail.services.doctor.archive_files import worktree_paths
 
 PROJECT = "/work/doctor-demo"
 runner = CliRunner()

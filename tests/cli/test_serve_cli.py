@@ -120,3 +120,13 @@ def test_command_line_text_that_is_not_utf8_is_invalid_argument(isolated_env, op
     stderr = result.stderr.decode()
     assert stderr.startswith(f"INVALID_ARGUMENT: {option} is not valid Unicode: it holds a lone surrogate (U+DCFF)")
     assert "Traceback" not in stderr
+
+
+def test_each_worker_of_serve_workers_builds_the_http_app(isolated_env):
+    from uvicorn.importer import import_from_string
+
+    from mcp_agent_mail.cli.serve import WORKER_APP_FACTORY
+
+    factory = import_from_string(WORKER_APP_FACTORY)
+    app = factory()
+    assert "/health/readiness" in {getattr(route, "path", None) for route in app.router.routes}

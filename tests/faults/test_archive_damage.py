@@ -13,13 +13,16 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from load_http import PROJECT, audit, call_tool, setup_agents, wait_for_archive
 
 from mcp_agent_mail import archive
+from mcp_agent_mail.archive.on_disk import compare_archive
 from mcp_agent_mail.archive.repo import TMP_DIR, stale_lock_files
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.services.doctor.archive_files import compare_archive
 from mcp_agent_mail.services.doctor.checks import read_connection
+
+pytestmark = pytest.mark.slow
 
 
 async def _send(url: str, agents: list[tuple[str, str]], count: int, tag: str) -> list[int]:

@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from load_http import ToolFailed, audit, call_tool, setup_agents, wait_for_archive
+
+pytestmark = pytest.mark.slow
 
 PROJECT = "/work/load-test"
 HOLD_S = 3.0

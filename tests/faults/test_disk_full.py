@@ -7,7 +7,6 @@ archive disk fills up.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import os
@@ -21,6 +20,9 @@ import pytest
 from load_http import PROJECT, audit, call_tool, pending_rows, setup_agents, wait_for_archive
 
 from mcp_agent_mail.archive.repo import TMP_DIR, stale_lock_files
+from wait_kit import async_wait_until
+
+pytestmark = pytest.mark.slow
 
 SIZE = "8m"
 
@@ -116,7 +118,12 @@ async def test_mail_is_queued_while_the_archive_disk_is_full_and_archived_after(
             },
         )
         assert len(inbox) >= 13
-        await asyncio.sleep(2.5)  # the writer has woken and polled, and failed, meanwhile
+        # The writer wakes, tries the queue and fails on the full disk; every row stays queued.
+        await async_wait_until(
+            lambda: "No space left on device" in mailbox.log.read_text(errors="replace"),
+            timeout=30,
+            message="the archive writer never reported the full disk",
+        )
         queued = pending_rows(mailbox.db_path)
         assert queued >= 20, "the full disk did not hold the archive back"
         ready = httpx.get(f"{server.base}/health/readiness", timeout=10)

@@ -10,7 +10,10 @@ import subprocess
 import time
 
 import httpx
+import pytest
 from load_http import PROJECT, audit, call_tool, setup_agents, wait_for_archive
+
+pytestmark = pytest.mark.slow
 
 SENDERS = 4
 KILLS = 2

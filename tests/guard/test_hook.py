@@ -18,7 +18,7 @@ from gitrepo import run_git
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.db.types import to_db_text
 from mcp_agent_mail.guard.hook import parse_name_status
-from mcp_agent_mail.guard.install import install_guard
+from mcp_agent_mail.services.reservations.guard_install import install_guard
 from mcp_agent_mail.timeutil import utcnow
 
 

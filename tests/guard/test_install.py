@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError
-from mcp_agent_mail.guard.install import (
+from mcp_agent_mail.services.reservations.guard import install_precommit_guard, uninstall_precommit_guard
+from mcp_agent_mail.services.reservations.guard_install import (
     chain_runner_script,
     guard_status,
     hooks_dir,
@@ -19,7 +20,6 @@ from mcp_agent_mail.guard.install import (
     plugin_script,
     uninstall_guard,
 )
-from mcp_agent_mail.services.reservations.guard import install_precommit_guard, uninstall_precommit_guard
 
 
 def foreign_hook(path: Path, marker: Path, *, text: str = "") -> str:

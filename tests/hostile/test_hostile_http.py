@@ -32,10 +32,10 @@ from strategies import SWEEP_VALUES, Ref, tool_calls, with_lone_surrogate
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.archive import clear_repo_cache
+from mcp_agent_mail.archive.on_disk import compare_archive, worktree_paths
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db import reset_database_state
 from mcp_agent_mail.http.app import build_http_app
-from mcp_agent_mail.services.doctor.archive_files import compare_archive, worktree_paths
 from mcp_agent_mail.services.doctor.checks import read_connection
 from mcp_agent_mail.text_guard import find_invalid_text
 

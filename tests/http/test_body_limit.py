@@ -207,6 +207,7 @@ def post_huge(port: int, total: int, *, chunked: bool) -> tuple[int, bytes, int]
     return status, body, sent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_200_mib_post_costs_the_server_no_memory(real_server, chunked):
     # Warm up: a call served in full, then a refusal, so lazy start-up allocations are behind us.

@@ -139,6 +139,20 @@ async def test_direct_calls_are_counted_in_the_metrics(make_app):
         assert counts()["whois"] == (calls + 2, errors + 1)
 
 
+async def test_both_routes_record_a_call_the_same_way(make_app):
+    async with mailbox(make_app) as (app, http, (alice, _bob)):
+        for agent in (alice["name"], "Nobody"):
+            body, headers = request("legacy", "whois", {"project_key": PROJECT, "agent_name": agent})
+            metrics.reset()
+            await both_ways(app, http, body, headers)
+            direct, through_sdk = [metrics.record_dict(record) for record in metrics.recent_calls(600)]
+            for entry in (direct, through_sdk):
+                del entry["timestamp"], entry["duration_ms"]
+            assert (
+                direct == through_sdk == {"tool": "whois", "ok": agent != "Nobody", "project": PROJECT, "agent": agent}
+            )
+
+
 async def test_requests_it_cannot_answer_go_the_regular_way(make_app):
     async with mailbox(make_app) as (app, http, (alice, _bob)):
         whois = {"project_key": PROJECT, "agent_name": alice["name"]}

@@ -139,6 +139,7 @@ def bearer_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             proc.wait(timeout=5)
 
 
+@pytest.mark.slow
 async def test_real_server_with_bearer_token(bearer_server):
     base, log = bearer_server
     refused = httpx.post(f"{base}/mcp/", json=health(), headers=JSON_HEADERS, timeout=10)

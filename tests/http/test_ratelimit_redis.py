@@ -7,10 +7,13 @@ import sys
 import textwrap
 import time
 
+import pytest
 import redis
 from http_kit import assert_refused, free_port, health, serving
 
 from mcp_agent_mail.http.ratelimit import REDIS_KEY_PREFIX, Limit, RedisRateLimiter
+
+pytestmark = pytest.mark.slow
 
 TAKER = textwrap.dedent(
     """

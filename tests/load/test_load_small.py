@@ -5,9 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import load_http
+
+pytestmark = pytest.mark.slow
 
 AGENTS = 8
 ROUNDS = 10

@@ -7,9 +7,13 @@ import contextlib
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import load_http
+
+pytestmark = pytest.mark.slow
 
 AGENTS_PER_SERVER = 4
 ROUNDS = 8

@@ -7,9 +7,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import load_http
+
+pytestmark = pytest.mark.slow
 
 
 class _WorkersServer(load_http.ServerProcess):

@@ -11,8 +11,8 @@ from fastmcp.exceptions import McpError
 from resource_kit import PROJECT, call, fingerprint, read, settle
 
 from mcp_agent_mail.config import clear_settings_cache, get_settings
-from mcp_agent_mail.resources.tooling import _masked_url
 from mcp_agent_mail.services import metrics
+from mcp_agent_mail.services.database import printable_url
 
 P = quote(PROJECT, safe="")
 STATIC = {
@@ -71,7 +71,7 @@ async def test_environment_never_shows_secrets(isolated_env, monkeypatch):
     env = await _json(contents)
     assert env["environment"] == "test" and env["http"] == {"host": "127.0.0.1", "port": 8765, "path": "/mcp/"}
     assert env["database_url"] == get_settings().database.url and env["identity_mode"] == "trusted"
-    masked = _masked_url("postgresql+asyncpg://mail:hunter2@db.example:5432/mail?sslpassword=x2&sslmode=require")
+    masked = printable_url("postgresql+asyncpg://mail:hunter2@db.example:5432/mail?sslpassword=x2&sslmode=require")
     assert "hunter2" not in masked and "x2" not in masked
     assert masked.startswith("postgresql+asyncpg://mail:***@db.example:5432/mail") and "sslmode=require" in masked
 

@@ -101,6 +101,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         assert any(SUBJECT in path.read_text() for path in (root / "archive").rglob("*.md")), "message not archived"
 
 
+@pytest.mark.slow
 async def test_http_carries_the_whole_mail_journey(server):
     async with Client(f"{server.base}/mcp/", timeout=30) as client:
         sender, recipient = await register_pair(client)
@@ -111,6 +112,7 @@ async def test_http_carries_the_whole_mail_journey(server):
         pytest.skip(f"tools not available yet: {', '.join(missing)}")
 
 
+@pytest.mark.slow
 async def test_api_path_serves_the_same_mailbox(server):
     async with Client(f"{server.base}/api/", timeout=30) as client:
         via_api = (await client.call_tool("ensure_project", {"human_key": "/work/alias-check"})).data
@@ -119,6 +121,7 @@ async def test_api_path_serves_the_same_mailbox(server):
     assert via_api["id"] == via_mcp["id"]
 
 
+@pytest.mark.slow
 def test_plain_json_rpc_call_needs_no_session(server):
     for path in ("/api/", "/mcp/", "/mcp"):
         response = httpx.post(f"{server.base}{path}", json=TOOL_CALL, headers=JSON_HEADERS, timeout=10)
@@ -127,6 +130,7 @@ def test_plain_json_rpc_call_needs_no_session(server):
         assert response.json()["result"]["structuredContent"]["human_key"] == PROJECT
 
 
+@pytest.mark.slow
 def test_health_endpoints_of_running_server(server):
     alive = httpx.get(f"{server.base}/health/liveness", timeout=5)
     assert alive.status_code == 200 and alive.json() == {"status": "alive"}
@@ -136,6 +140,7 @@ def test_health_endpoints_of_running_server(server):
     assert "MCP over HTTP at http://127.0.0.1:" in server.log.read_text()
 
 
+@pytest.mark.slow
 def test_running_server_is_visible_to_maintenance_commands(server, monkeypatch):
     from mcp_agent_mail.config import get_settings
     from mcp_agent_mail.errors import ServerRunningError
@@ -149,6 +154,7 @@ def test_running_server_is_visible_to_maintenance_commands(server, monkeypatch):
         pass
 
 
+@pytest.mark.slow
 def test_errors_over_http_start_with_their_code(server):
     call = {**TOOL_CALL, "params": {"name": "ensure_project", "arguments": {"human_key": "rel/path"}}}
     result = httpx.post(f"{server.base}/mcp/", json=call, headers=JSON_HEADERS, timeout=10).json()["result"]
@@ -156,6 +162,7 @@ def test_errors_over_http_start_with_their_code(server):
     assert result["content"][0]["text"].startswith("INVALID_ARGUMENT: ")
 
 
+@pytest.mark.slow
 def test_lone_surrogates_over_http_are_invalid_argument_naming_the_parameter(server):
     call = {**TOOL_CALL, "params": {"name": "ensure_project", "arguments": {"human_key": "/work/\ud800"}}}
     response = httpx.post(f"{server.base}/mcp/", content=json.dumps(call).encode(), headers=JSON_HEADERS, timeout=10)

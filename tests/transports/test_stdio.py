@@ -14,6 +14,8 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 from mail_scenario import PROJECT, assert_coded_error, assert_coded_refusals, exchange_mail, register_pair
 
+pytestmark = pytest.mark.slow
+
 
 def _stdio_client(env: dict[str, str], log_file: Path) -> Client:
     transport = StdioTransport(

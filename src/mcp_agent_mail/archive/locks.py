@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import time
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp_agent_mail.archive.repo import LOCK_NAME, stale_lock_files
+from mcp_agent_mail.fsutil import LockMode, try_flock, unlock
 
 
 def writer_lock_held(root: Path) -> bool | None:
@@ -21,11 +21,9 @@ def writer_lock_held(root: Path) -> bool | None:
     except FileNotFoundError:
         return None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not try_flock(fd, LockMode.SHARED):
             return True
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        unlock(fd)
         return False
     finally:
         os.close(fd)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, RowMapping, Select, bindparam, or_, select
 
 from mcp_agent_mail.archive import jsontext, paths
 from mcp_agent_mail.db import schema
-from mcp_agent_mail.db.shapes import agent_dict, project_dict
+from mcp_agent_mail.db.shapes import agent_dict, agent_label, project_dict, reservation_dict
 from mcp_agent_mail.timeutil import iso
 
 DIGEST_PREVIEW_CHARS = 1200
@@ -83,11 +83,6 @@ def _contacts_stmt() -> Select[Any]:
         .where(k.c.a_agent_id.in_(bindparam("ids", expanding=True)))
         .order_by(k.c.id)
     )
-
-
-def contacts_json(conn: Connection, agent_id: int) -> dict[str, Any]:
-    """Shape ``contacts.json``: the agent's outgoing contact links, oldest first."""
-    return _contacts(conn, [agent_id])[agent_id]
 
 
 def _contacts(conn: Connection, agent_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -163,7 +158,7 @@ def render_reservation(conn: Connection, reservation_id: int) -> Rendered | None
     r, a, p = schema.file_reservations, schema.agents, schema.projects
     row = (
         conn.execute(
-            select(r, a.c.name.label("agent_name"), p.c.slug, p.c.human_key)
+            select(r, a.c.name.label("agent"), p.c.slug, p.c.human_key)
             .join(a, a.c.id == r.c.agent_id)
             .join(p, p.c.id == r.c.project_id)
             .where(r.c.id == reservation_id)
@@ -173,27 +168,12 @@ def render_reservation(conn: Connection, reservation_id: int) -> Rendered | None
     )
     if row is None:
         return None
-    data: dict[str, Any] = {
-        "id": row["id"],
-        "project": row["human_key"],
-        "agent": row["agent_name"],
-        "path_pattern": row["path_pattern"],
-        "exclusive": bool(row["exclusive"]),
-        "reason": row["reason"],
-        "created_ts": iso(row["created_ts"]),
-        "expires_ts": iso(row["expires_ts"]),
-    }
-    if row["released_ts"] is not None:
-        data["released_ts"] = iso(row["released_ts"])
+    data = reservation_dict(row, project=row["human_key"])
     return Rendered(
         files={paths.reservation_file(row["slug"], row["id"]): json_bytes(data)},
-        summary=f"file_reservation: {row['agent_name']} {row['path_pattern']}",
-        trailers=[("Agent", row["agent_name"])],
+        summary=f"file_reservation: {row['agent']} {row['path_pattern']}",
+        trailers=[("Agent", row["agent"])],
     )
-
-
-def _agent_label(name: str, agent_project_id: int, agent_slug: str, message_project_id: int) -> str:
-    return name if agent_project_id == message_project_id else f"{name}@{agent_slug}"
 
 
 @cache
@@ -291,8 +271,8 @@ def _render_message_row(conn: Connection, row: RowMapping, recipients: list[RowM
     pid = row["project_id"]
     labels: dict[str, list[str]] = {"to": [], "cc": [], "bcc": []}
     for r in recipients:
-        labels.setdefault(r["kind"], []).append(_agent_label(r["name"], r["agent_project_id"], r["agent_slug"], pid))
-    sender = _agent_label(row["sender_name"], row["sender_project_id"], row["sender_slug"], pid)
+        labels.setdefault(r["kind"], []).append(agent_label(r["name"], r["agent_project_id"], r["agent_slug"], pid))
+    sender = agent_label(row["sender_name"], row["sender_project_id"], row["sender_slug"], pid)
     front: dict[str, Any] = {
         "id": row["id"],
         "thread_id": row["thread_id"],
@@ -321,7 +301,7 @@ def _render_message_row(conn: Connection, row: RowMapping, recipients: list[RowM
     for r in recipients:
         copy: dict[str, Any] = {**front, "kind": r["kind"], "read_ts": iso(r["read_ts"]), "ack_ts": iso(r["ack_ts"])}
         if r["kind"] == "bcc":
-            copy["bcc"] = [_agent_label(r["name"], r["agent_project_id"], r["agent_slug"], pid)]
+            copy["bcc"] = [agent_label(r["name"], r["agent_project_id"], r["agent_slug"], pid)]
         inbox = paths.mailbox_file(r["agent_slug"], r["name"], "inbox", created, subject, message_id)
         files[inbox] = message_document(copy, body)
     visible = ", ".join(labels["to"] + labels["cc"])
@@ -389,11 +369,6 @@ def threads_members(conn: Connection, project_id: int, keys: list[str]) -> dict[
     return found
 
 
-def thread_members(conn: Connection, project_id: int, key: str) -> list[RowMapping]:
-    """Return the messages of a thread (thread_id == key, or id == key for a numeric key), oldest first."""
-    return threads_members(conn, project_id, [key])[key]
-
-
 def render_thread_digest(conn: Connection, project: RowMapping, key: str) -> tuple[str, bytes | None] | None:
     """Render a thread digest; content None means the thread has no replies left (file must go)."""
     return render_thread_digests(conn, project, [key]).get(key)
@@ -411,7 +386,7 @@ def render_thread_digests(
     recipients = [r for start in range(0, len(ids), 5000) for r in _recipients(conn, ids[start : start + 5000])]
     for r in recipients:
         if r["kind"] in ("to", "cc"):
-            label = _agent_label(r["name"], r["agent_project_id"], r["agent_slug"], project["id"])
+            label = agent_label(r["name"], r["agent_project_id"], r["agent_slug"], project["id"])
             by_message.setdefault(r["message_id"], {"to": [], "cc": []})[r["kind"]].append(label)
     result: dict[str, tuple[str, bytes | None]] = {}
     for key in valid:
@@ -428,7 +403,7 @@ def _digest_text(
     lines = [f"# Thread {key}", "", f"Project: {project['human_key']}", ""]
     for row in members:
         names = by_message.get(row["id"], {"to": [], "cc": []})
-        sender = _agent_label(row["sender_name"], row["sender_project_id"], row["sender_slug"], project["id"])
+        sender = agent_label(row["sender_name"], row["sender_project_id"], row["sender_slug"], project["id"])
         link = paths.relative_link(
             target, paths.canonical_message_file(slug, row["created_ts"], row["subject"], row["id"])
         )

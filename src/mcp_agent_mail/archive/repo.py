@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import os
 import shutil
 import threading
@@ -26,6 +25,7 @@ from dulwich.repo import Repo
 from mcp_agent_mail.archive import durable, objects, paths, trees, workindex
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.errors import UnavailableError
+from mcp_agent_mail.fsutil import LockMode, flock_until, unlock
 
 LOCK_NAME = "mcp-agent-mail-writer.lock"
 TMP_DIR = "mcp-agent-mail-tmp"
@@ -34,6 +34,8 @@ LOOSE_OBJECTS_PER_FANOUT = 27  # about 7000 loose objects in total
 _FILE_MODE = trees.FILE_MODE
 
 _process_lock = threading.Lock()
+# (thread, archive root) of the writer-lock holder in this process, while it holds the lock.
+_holder: list[tuple[int, str]] = []
 _repos: dict[str, tuple[int, Repo]] = {}
 
 
@@ -50,25 +52,24 @@ def writer_lock(root: Path, timeout: float) -> Iterator[bool]:
         gitdir.mkdir(parents=True, exist_ok=True)
         fd = os.open(gitdir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            delay = 0.01
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        yield False
-                        return
-                    time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                    delay = min(delay * 2, 0.1)
+            if not flock_until(fd, LockMode.EXCLUSIVE, deadline, pause=0.01, max_pause=0.1):
+                yield False
+                return
+            _holder[:] = [(threading.get_ident(), os.path.abspath(root))]
             try:
                 yield True
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                _holder.clear()
+                unlock(fd)
         finally:
             os.close(fd)
     finally:
         _process_lock.release()
+
+
+def holds_writer_lock(root: Path) -> bool:
+    """Tell whether the calling thread holds the writer lock of the archive at ``root``."""
+    return _holder == [(threading.get_ident(), os.path.abspath(root))]
 
 
 def lock_timeout_error(root: Path, timeout: float) -> UnavailableError:
@@ -118,7 +119,7 @@ def _open_or_init(root: Path) -> Repo:
         if any(p.is_file() for p in (gitdir / "objects").rglob("*")):
             raise UnavailableError(
                 f"The archive repository at {root} is damaged (no HEAD or config, but objects exist).",
-                hint="Repair it with git or restore a saved archive; the database still holds every change.",
+                hint="Repair it with git or go back to a restore point; the database still holds every change.",
             )
         # A first initialisation was interrupted: start it over.
         for entry in gitdir.iterdir():
@@ -155,6 +156,15 @@ def open_repo(settings: Settings) -> Repo:
     return repo
 
 
+def is_git_lock(rel: str) -> bool:
+    """Tell whether a path relative to the storage root is a lock file inside ``.git`` (the writer lock too).
+
+    Git never keeps data in a file whose name ends in ``.lock`` (ref names may not end so), so such
+    a file only matters to the process that made it: restore points leave every one of them out.
+    """
+    return rel.startswith(".git/") and rel.endswith(".lock")
+
+
 def stale_lock_files(root: Path, *, objects: bool = True) -> list[Path]:
     """Return Git lock files under ``root/.git`` (index, HEAD, refs, loose objects), the writer lock excepted."""
     gitdir = root / ".git"
@@ -168,10 +178,20 @@ def stale_lock_files(root: Path, *, objects: bool = True) -> list[Path]:
 
 
 def clear_stale_locks(root: Path, *, objects: bool = True) -> list[Path]:
-    """Delete Git lock files left by a writer that died (caller holds the writer lock); return them.
+    """Delete the Git lock files a writer that died left behind; return them (the caller holds the writer lock).
 
-    ``objects=False`` skips the scan of the loose-object folders (the costly part on a large archive).
+    The one rule for removing Git lock files: only the holder of the archive writer lock writes
+    the repository, so while the calling thread holds it every lock file found (see
+    :func:`stale_lock_files`) belongs to a writer that is gone. Files are never judged by age,
+    the writer lock itself is never touched, and calling this without the writer lock raises
+    RuntimeError instead of deleting anything. ``objects=False`` skips the scan of the
+    loose-object folders (the costly part on a large archive).
     """
+    gitdir = root / ".git"
+    if not gitdir.is_dir():
+        return []
+    if not holds_writer_lock(root):
+        raise RuntimeError(f"Git lock files under {root} may only be removed by the holder of the writer lock.")
     removed = []
     for lock in stale_lock_files(root, objects=objects):
         with contextlib.suppress(FileNotFoundError):

@@ -46,8 +46,8 @@ def install(
 @handle_errors
 def uninstall(repo: Annotated[str, typer.Argument(help="The code repository to remove the guard from.")]) -> None:
     """Remove the guard's hooks, restoring any hook it had chained."""
-    from mcp_agent_mail.guard.install import hooks_dir
     from mcp_agent_mail.services.reservations.guard import repo_path, uninstall_precommit_guard
+    from mcp_agent_mail.services.reservations.guard_install import hooks_dir
 
     path = repo_path(_absolute(repo))
     hooks = hooks_dir(path)
@@ -72,8 +72,8 @@ def status(repo: Annotated[str, typer.Argument(help="The code repository to insp
     from rich.console import Console
     from rich.table import Table
 
-    from mcp_agent_mail.guard.install import guard_status
     from mcp_agent_mail.services.reservations.guard import repo_path
+    from mcp_agent_mail.services.reservations.guard_install import guard_status
 
     report = guard_status(repo_path(_absolute(repo)))
     table = Table(title=f"Guard in {report['hooks_dir']}")

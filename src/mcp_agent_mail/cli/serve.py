@@ -15,9 +15,12 @@ from mcp_agent_mail import __version__
 from mcp_agent_mail.cli import handle_errors
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, UnavailableError
+from mcp_agent_mail.services.database import prepare_database, printable_url
 from mcp_agent_mail.text_guard import check_text
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WORKER_APP_FACTORY = "mcp_agent_mail.http:app_from_environment"
+"""What each ``serve --workers N`` process imports (uvicorn's ``module:attribute``) and calls to build its app."""
 
 
 def _normalise_path(path: str) -> str:
@@ -62,24 +65,6 @@ def _apply_tools_option(tools: str | None) -> Settings:
     settings = get_settings()
     build_mcp_server(settings.tools_profile, mailbox=False)
     return settings
-
-
-def _prepare_database(settings: Settings) -> int:
-    """Create or upgrade the schema now, so a broken database fails before the server starts."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from mcp_agent_mail.db import ensure_schema, sync_read_connection
-    from mcp_agent_mail.db.migrations import current_version
-
-    try:
-        ensure_schema(settings)
-        with sync_read_connection(settings) as conn:
-            return current_version(conn)
-    except (SQLAlchemyError, OSError) as exc:
-        raise ConfigurationError(
-            f"Cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
-            hint="Check DATABASE_URL and that its directory is writable.",
-        ) from exc
 
 
 def _bind_error(host: str, port: int, exc: OSError) -> ConfigurationError | UnavailableError:
@@ -137,15 +122,9 @@ def _hold_mailbox(settings: Settings, transport: str) -> contextlib.AbstractCont
 
 def _banner(settings: Settings, transport: str) -> str:
     return (
-        f"mcp-agent-mail {__version__}: {transport} | database {_describe_db(settings.database.url)}"
+        f"mcp-agent-mail {__version__}: {transport} | database {printable_url(settings.database.url)}"
         f" | archive {settings.storage.root}"
     )
-
-
-def _describe_db(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def serve(
@@ -172,7 +151,7 @@ def serve(
     settings = _apply_tools_option(tools)
     configure_logging(settings.log_level)
     _check_port_free(settings.http.host, settings.http.port)
-    _prepare_database(settings)
+    prepare_database(settings)
     app = build_http_app(settings)
     url = f"http://{settings.http.host}:{settings.http.port}{settings.http.path}"
     typer.echo(_banner(settings, f"MCP over HTTP at {url}"), err=True)
@@ -184,7 +163,7 @@ def serve(
             err=True,
         )
     # Several workers each build the app from the environment the options above were written to.
-    target: Any = app if workers == 1 else "mcp_agent_mail.http:app_from_environment"
+    target: Any = app if workers == 1 else WORKER_APP_FACTORY
     freeze_startup_heap()
     with _hold_mailbox(settings, "http"):
         uvicorn.run(
@@ -210,7 +189,7 @@ def stdio(tools: ToolsOption = None) -> None:
 
     settings = _apply_tools_option(tools)
     configure_logging(settings.log_level, stream=sys.stderr)
-    _prepare_database(settings)
+    prepare_database(settings)
     server = build_mcp_server()
     print(_banner(settings, "MCP over stdio"), file=sys.stderr, flush=True)
     with _hold_mailbox(settings, "stdio"):
@@ -220,8 +199,8 @@ def stdio(tools: ToolsOption = None) -> None:
 def migrate() -> None:
     """Create or upgrade the database schema and print its version."""
     settings = get_settings()
-    version = _prepare_database(settings)
-    typer.echo(f"Schema version {version} ({_describe_db(settings.database.url)})")
+    version = prepare_database(settings)
+    typer.echo(f"Schema version {version} ({printable_url(settings.database.url)})")
 
 
 def version() -> None:

@@ -26,6 +26,8 @@ from sqlalchemy.pool import NullPool
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
 from mcp_agent_mail.db.group_commit import GroupCommitWriter
 from mcp_agent_mail.db.migrations import migrate
+from mcp_agent_mail.db.restore_journal import finish_interrupted_restore, journal_path
+from mcp_agent_mail.db.sqlite_facts import set_connection_pragmas
 from mcp_agent_mail.db.thread_pool import LoopThreadPool
 from mcp_agent_mail.db.writer_lock import cross_process_writer
 from mcp_agent_mail.errors import AgentMailError, ConfigurationError, InvalidArgumentError, UnavailableError
@@ -90,14 +92,7 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA temp_store=MEMORY")
-        cursor.execute("PRAGMA cache_size=-16384")
-        cursor.close()
+        set_connection_pragmas(dbapi_connection, busy_timeout_ms=busy_timeout_ms)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -120,9 +115,7 @@ def _prepare_sqlite_file(url: str) -> None:
 
 def _finish_interrupted_restore(path: Path) -> None:
     """Before opening ``path``, finish or undo a restore that a crash interrupted (one stat when there is none)."""
-    if Path(f"{path}.restore-journal").exists():
-        from mcp_agent_mail.services.recovery.restore_journal import finish_interrupted_restore
-
+    if journal_path(path).exists():
         finish_interrupted_restore(path)
 
 

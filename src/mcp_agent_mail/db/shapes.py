@@ -9,6 +9,11 @@ from sqlalchemy import RowMapping
 from mcp_agent_mail.timeutil import iso
 
 
+def agent_label(name: str, agent_project_id: int, agent_slug: str, reader_project_id: int) -> str:
+    """Name an agent for a reader: ``name`` in the reader's project, ``name@slug`` from another project."""
+    return name if agent_project_id == reader_project_id else f"{name}@{agent_slug}"
+
+
 def project_dict(row: RowMapping) -> dict[str, Any]:
     """Shape a project row (``archived_at`` only when set)."""
     result: dict[str, Any] = {
@@ -37,4 +42,25 @@ def agent_dict(row: RowMapping) -> dict[str, Any]:
     }
     if row["retired_at"] is not None:
         result["retired_at"] = iso(row["retired_at"])
+    return result
+
+
+def reservation_dict(row: RowMapping, *, project: str | None = None) -> dict[str, Any]:
+    """Shape a reservation row joined with its holder's name (``agent``); ``released_ts`` only when set.
+
+    ``project`` (a project's path, as the archive's JSON files name it) follows the id when given.
+    """
+    result: dict[str, Any] = {"id": row["id"]}
+    if project is not None:
+        result["project"] = project
+    result.update(
+        agent=row["agent"],
+        path_pattern=row["path_pattern"],
+        exclusive=bool(row["exclusive"]),
+        reason=row["reason"],
+        created_ts=iso(row["created_ts"]),
+        expires_ts=iso(row["expires_ts"]),
+    )
+    if row.get("released_ts") is not None:
+        result["released_ts"] = iso(row["released_ts"])
     return result

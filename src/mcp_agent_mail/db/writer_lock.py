@@ -19,11 +19,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Windows
-    fcntl = None  # type: ignore[assignment]
+from mcp_agent_mail.fsutil import HAVE_FLOCK, LockMode, flock_until, unlock
 
+_FIRST_POLL_S = 0.0001
 _MAX_POLL_S = 0.002
 
 _files: dict[tuple[int, str], int] = {}
@@ -53,7 +51,7 @@ def cross_process_writer(database: Path | None, timeout_s: float) -> Iterator[bo
     busy timeout then decides, exactly as without this lock. Callers in one process must already
     be serialised (the lock belongs to the process, not the thread).
     """
-    if database is None or fcntl is None:
+    if database is None or not HAVE_FLOCK:
         yield False
         return
     try:
@@ -62,25 +60,15 @@ def cross_process_writer(database: Path | None, timeout_s: float) -> Iterator[bo
         yield False
         return
     deadline = time.monotonic() + max(timeout_s, 0.0)
-    pause = 0.0001
-    taken = False
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            taken = True
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(pause)
-            pause = min(pause * 2, _MAX_POLL_S)
-        except OSError:
-            break
+    try:
+        taken = flock_until(fd, LockMode.EXCLUSIVE, deadline, pause=_FIRST_POLL_S, max_pause=_MAX_POLL_S)
+    except OSError:
+        taken = False
     try:
         yield taken
     finally:
         if taken:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            unlock(fd)
 
 
 __all__ = ["cross_process_writer", "lock_path"]

@@ -123,7 +123,7 @@ def find_conflicts(
 ) -> list[Conflict]:
     """Return, in path order, every (path, reservation) pair that another agent's active exclusive lease blocks.
 
-    A stored pattern that cannot be read (restored from an old archive, or stored before a
+    A stored pattern that cannot be read (from an old restore point, or stored before a
     limit existed) covers every path, with ``problem`` saying why: the guard cannot show that
     the holder's files are elsewhere. Raises MailboxUnreadable when the database cannot be
     read or has no project ``project_slug``.

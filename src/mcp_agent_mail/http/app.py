@@ -22,13 +22,11 @@ import contextlib
 import gc
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from fastmcp import FastMCP
-from fastmcp.tools.base import Tool
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -36,10 +34,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import HttpSettings, Settings, get_settings
 from mcp_agent_mail.errors import AgentMailError, ForbiddenError, RateLimitedError
 from mcp_agent_mail.http.auth import Authenticator, Principal, forbid_no_role, forbid_writer_call
 from mcp_agent_mail.http.body_limit import MAX_BODY_BYTES, BodyLimit, invalid_text_reply
+from mcp_agent_mail.http.catalog import ToolCatalog
 from mcp_agent_mail.http.origins import OriginPolicy, cors_options, cors_origins, header
 from mcp_agent_mail.http.ratelimit import Limit, RateLimiter, build_rate_limiter
 from mcp_agent_mail.http.tool_route import ToolCallFastPath
@@ -134,38 +134,6 @@ def rpc_calls(document: Any) -> list[RpcCall] | None:
             tool = name if isinstance(name, str) else UNKNOWN_TOOL
         calls.append(RpcCall(method, tool))
     return calls
-
-
-def parse_rpc_body(body: bytes) -> list[RpcCall] | None:
-    """Return the JSON-RPC requests in a POST body (a single object or a batch), or None if it is not JSON-RPC."""
-    return rpc_calls(decode_body(body))
-
-
-class ToolCatalog:
-    """The server's tools by name (whether each is annotated read-only, the tool itself), looked up once."""
-
-    def __init__(self, server: FastMCP) -> None:
-        self.server = server
-        self._tools: dict[str, Tool] | None = None
-        self._loaded_at = 0.0
-
-    async def tool(self, name: str) -> Tool | None:
-        """Return the tool of this name (re-reading the list at most every few seconds for unknown names)."""
-        now = time.monotonic()
-        stale = self._tools is not None and name not in self._tools and now - self._loaded_at > 5.0
-        if self._tools is None or stale:
-            self._tools = {tool.name: tool for tool in await self.server.list_tools()}
-            self._loaded_at = now
-        return self._tools.get(name)
-
-    async def known(self, name: str) -> bool:
-        """Return True when the server has a tool of this name."""
-        return await self.tool(name) is not None
-
-    async def is_read_only(self, name: str) -> bool:
-        """Return True only for a registered tool whose annotations say readOnlyHint=true."""
-        tool = await self.tool(name)
-        return bool(tool is not None and tool.annotations is not None and tool.annotations.read_only_hint)
 
 
 def _refusal(error: AgentMailError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -389,8 +357,6 @@ def build_http_app(
     origins_for_cors = cors_origins(settings.http)
     limiter = build_rate_limiter(settings.http.rate_limit)
     if server is None:
-        from mcp_agent_mail.app import build_mcp_server
-
         server = build_mcp_server()
     primary = settings.http.path
     app = server.http_app(
@@ -426,7 +392,7 @@ def build_http_app(
     return app
 
 
-__all__ = ["AccessControl", "ToolCatalog", "build_http_app", "liveness", "readiness"]
+__all__ = ["AccessControl", "build_http_app", "liveness", "readiness"]
 
 
 def freeze_startup_heap() -> None:

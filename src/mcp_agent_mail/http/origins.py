@@ -20,7 +20,6 @@ from mcp_agent_mail.config import HttpSettings
 from mcp_agent_mail.errors import ConfigurationError
 
 FORWARDING_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip")
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 CORS_ALLOW_HEADERS = (
     "Authorization",
     "Content-Type",

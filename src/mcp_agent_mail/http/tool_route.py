@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mcp_types as mcp_wire
 from fastmcp import FastMCP
@@ -36,11 +36,9 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 from starlette.types import Scope, Send
 
 from mcp_agent_mail.http.body_limit import SURROGATE_ESCAPE
-from mcp_agent_mail.resources.tooling import ToolCallMetrics, record_tool_call
+from mcp_agent_mail.http.catalog import ToolCatalog
+from mcp_agent_mail.tools.call_metrics import ToolCallMetrics, record_tool_call
 from mcp_agent_mail.tools.unknown_names import UnknownNames
-
-if TYPE_CHECKING:
-    from mcp_agent_mail.http.app import ToolCatalog
 
 logger = logging.getLogger("mcp_agent_mail.http")
 
@@ -168,14 +166,7 @@ class ToolCallFastPath:
                 "error": {"code": _INTERNAL_ERROR, "message": "Internal error"},
             }
         finally:
-            project = arguments.get("project_key") or arguments.get("human_key")
-            record_tool_call(
-                call.tool.name,
-                ok,
-                (time.perf_counter() - started) * 1000,
-                project if isinstance(project, str) else None,
-                arguments,
-            )
+            record_tool_call(call.tool.name, ok, (time.perf_counter() - started) * 1000, arguments)
         payload = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
         headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})

@@ -12,12 +12,11 @@ from fastmcp import FastMCP
 from fastmcp.exceptions import ResourceError
 from fastmcp.resources import ResourceSecurity
 from mcp.types import Annotations
-from sqlalchemy import RowMapping, select
 
-from mcp_agent_mail.db import get_session, schema
 from mcp_agent_mail.errors import AgentMailError, InvalidArgumentError
 from mcp_agent_mail.services.identity import auth
-from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
+from mcp_agent_mail.services.identity.reader import ProjectAndAgent, find_reader
+from mcp_agent_mail.tools._adapter import current_session_key
 
 logger = logging.getLogger("mcp_agent_mail.resources")
 
@@ -31,8 +30,6 @@ _SECURITY = ResourceSecurity(exempt_params={"project", "project_key", "slug"})
 
 def session_key() -> str | None:
     """Return the calling MCP session's key (the same one the tools bind identities to)."""
-    from mcp_agent_mail.tools._adapter import current_session_key
-
     return current_session_key()
 
 
@@ -125,27 +122,12 @@ async def authorize_owner(project: str, agent: str, agent_token: str | None, res
     )
 
 
-async def viewer(
-    project_key: str, agent: str | None, agent_token: str | None, resource: str
-) -> tuple[RowMapping, RowMapping]:
+async def viewer(project_key: str, agent: str | None, agent_token: str | None, resource: str) -> ProjectAndAgent:
     """Return the project and the agent reading a message or thread (named, proved by token, or bound)."""
-    key = session_key()
-    named = agent.strip() if agent and agent.strip() else None
-    proof = await auth.authorize_agent(
-        project_key, named, agent_token, key, action=f"Reading {resource}", token_param="agent_token"
-    )
-    async with get_session() as session:
-        project = await resolve_project(session, project_key)
-        name = named or proof.agent_name
-        if name:
-            return project, await get_agent(session, project, name, field="agent")
-        bound = auth.BINDINGS.agents_in(key, project["id"])
-        if len(bound) == 1:
-            a = schema.agents
-            row = (await session.execute(select(a).where(a.c.id == bound[0]))).mappings().first()
-            if row is not None:
-                return project, row
-    raise InvalidArgumentError(
-        f"{resource} shows only mail you sent or received, and does not know who you are.",
-        hint="Add ?agent=<your agent name> (and agent_token=<your registration_token> in strict mode).",
-    )
+    project, reader = await find_reader(project_key, agent, agent_token, session_key(), action=f"Reading {resource}")
+    if reader is None:
+        raise InvalidArgumentError(
+            f"{resource} shows only mail you sent or received, and does not know who you are.",
+            hint="Add ?agent=<your agent name> (and agent_token=<your registration_token> in strict mode).",
+        )
+    return project, reader

@@ -1,4 +1,4 @@
-"""Project resources: every project, one project with its agents, and a project's agent directory."""
+"""Project resources: every project, one project with its agents, and a project's agent roster."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail.resources._common import json_resource
-from mcp_agent_mail.services.identity import roster as directory
+from mcp_agent_mail.services.identity import roster
 from mcp_agent_mail.services.identity.projects import list_projects
 
 
@@ -39,7 +39,7 @@ def register(mcp: FastMCP) -> None:
         description="One project (slug or absolute path, URL-encoded) with all its agents, retired ones included.",
     )
     async def project(slug: str) -> dict[str, Any]:
-        return await directory.project_with_agents(slug)
+        return await roster.project_with_agents(slug)
 
     @json_resource(
         mcp,
@@ -49,4 +49,4 @@ def register(mcp: FastMCP) -> None:
         "human_key}, agents, retired_agents?}. project_key is the slug or the URL-encoded absolute path.",
     )
     async def agents(project_key: str) -> dict[str, Any]:
-        return await directory.agents_directory(project_key)
+        return await roster.agents_directory(project_key)

@@ -7,7 +7,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail.resources._common import bool_param, json_resource
-from mcp_agent_mail.services.identity import roster as directory
+from mcp_agent_mail.services.reservations.status import reservation_statuses
 
 
 def register(mcp: FastMCP) -> None:
@@ -23,4 +23,4 @@ def register(mcp: FastMCP) -> None:
     )
     async def file_reservations(slug: str, active_only: str | None = None) -> list[dict[str, Any]]:
         only_active = bool_param(active_only, "active_only", True)
-        return await directory.reservation_statuses(slug, active_only=only_active)
+        return await reservation_statuses(slug, active_only=only_active)

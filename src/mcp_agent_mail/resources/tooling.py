@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import posixpath
-import time
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from fastmcp import FastMCP
-from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
-from sqlalchemy.engine import make_url
 
-from mcp_agent_mail import __version__, archive
-from mcp_agent_mail.archive.locks import lock_report
+from mcp_agent_mail import __version__
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session
-from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.resources._common import int_param, json_resource
 from mcp_agent_mail.services import metrics
+from mcp_agent_mail.services.database import printable_url
+from mcp_agent_mail.services.health import archive_locks
 from mcp_agent_mail.services.identity import auth
-from mcp_agent_mail.services.identity.names import name_key
-from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
+from mcp_agent_mail.services.identity.roster import agent_standing
+from mcp_agent_mail.services.recent_calls import recent_calls
 from mcp_agent_mail.timeutil import iso, utcnow
 
 CLUSTERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -165,73 +157,8 @@ def _args(tool: Any) -> dict[str, list[str]]:
     return shape
 
 
-def _masked_url(url: str) -> str:
-    """Render a database URL with its password and secret-looking query values hidden."""
-    try:
-        parsed = make_url(url)
-    except Exception:
-        return "<unparseable database url>"
-    secret = ("pass", "token", "secret", "key", "auth")
-    query = {k: ("***" if any(s in k.lower() for s in secret) else v) for k, v in parsed.query.items()}
-    return parsed.set(query=query).render_as_string(hide_password=True)
-
-
-def _matches_project(recorded: str | None, wanted: set[str], slug: str | None) -> bool:
-    if recorded is None:
-        return False
-    if recorded in wanted or (recorded.startswith("/") and posixpath.normpath(recorded) in wanted):
-        return True
-    return slug is not None and recorded.lower() == slug
-
-
-async def _project_keys(project: str) -> tuple[set[str], str | None]:
-    """Return every spelling of a project (raw, human key) and its slug, for filtering recent calls."""
-    raw = project.strip()
-    keys = {raw, posixpath.normpath(raw)} if raw.startswith("/") else {raw}
-    try:
-        async with get_session() as session:
-            row = await resolve_project(session, raw)
-    except AgentMailError:
-        return keys, None
-    return keys | {row["human_key"], row["slug"]}, row["slug"]
-
-
-_AGENT_ARGS = ("agent_name", "sender_name", "from_agent", "name")
-
-
-def record_tool_call(name: str, ok: bool, elapsed_ms: float, project: str | None, arguments: Mapping[str, Any]) -> None:
-    """Record one tool call in the metrics, with the project and the agent its arguments named."""
-    agent = next((arguments[k] for k in _AGENT_ARGS if isinstance(arguments.get(k), str)), None)
-    metrics.record_call(name, ok, elapsed_ms, project, agent)
-
-
-class ToolCallMetrics(Middleware):
-    """Count every tool call (success or failure) in :mod:`mcp_agent_mail.services.metrics`."""
-
-    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
-        """Time the call and record its outcome, the project and the agent it named."""
-        params = context.message
-        arguments = getattr(params, "arguments", None) or {}
-        project = arguments.get("project_key") or arguments.get("human_key")
-        started = time.perf_counter()
-        ok = False
-        try:
-            result = await call_next(context)
-            ok = not getattr(result, "is_error", False)
-            return result
-        finally:
-            record_tool_call(
-                str(getattr(params, "name", "?")),
-                ok,
-                (time.perf_counter() - started) * 1000,
-                project if isinstance(project, str) else None,
-                arguments,
-            )
-
-
 def register(mcp: FastMCP) -> None:
-    """Register the tooling and configuration resources, and the middleware counting tool calls."""
-    mcp.add_middleware(ToolCallMetrics())
+    """Register the tooling and configuration resources."""
 
     @json_resource(
         mcp,
@@ -245,7 +172,7 @@ def register(mcp: FastMCP) -> None:
         return {
             "environment": settings.environment,
             "version": __version__,
-            "database_url": _masked_url(settings.database.url),
+            "database_url": printable_url(settings.database.url),
             "storage_root": settings.storage.root,
             "http": {"host": settings.http.host, "port": settings.http.port, "path": settings.http.path},
             "identity_mode": auth.identity_mode(),
@@ -314,14 +241,7 @@ def register(mcp: FastMCP) -> None:
     )
     async def recent(window_seconds: str, agent: str | None = None, project: str | None = None) -> dict[str, Any]:
         window = int_param(window_seconds, "window_seconds", 60, maximum=7 * 86400)
-        records = metrics.recent_calls(window)
-        if project and project.strip():
-            keys, slug = await _project_keys(project)
-            records = [r for r in records if _matches_project(r.project_key, keys, slug)]
-        if agent and agent.strip():
-            wanted = name_key(agent)
-            records = [r for r in records if r.agent is not None and name_key(r.agent) == wanted]
-        entries = [metrics.record_dict(r) for r in records]
+        entries = await recent_calls(window, project=project, agent=agent)
         return {"generated_at": iso(utcnow()), "window_seconds": window, "count": len(entries), "entries": entries}
 
     @json_resource(
@@ -332,10 +252,7 @@ def register(mcp: FastMCP) -> None:
         "(stale_suspected when no writer holds the lock), and outbox rows not yet in the archive.",
     )
     async def locks() -> dict[str, Any]:
-        settings = get_settings()
-        report = await asyncio.to_thread(lock_report, Path(settings.storage.root))
-        pending = await asyncio.to_thread(archive.pending_count, settings)
-        return {"generated_at": iso(utcnow()), **report, "archive_pending": pending}
+        return {"generated_at": iso(utcnow()), **await archive_locks()}
 
     @json_resource(
         mcp,
@@ -350,13 +267,11 @@ def register(mcp: FastMCP) -> None:
         result: dict[str, Any] = {"generated_at": iso(utcnow()), "agent": agent, "identity_mode": auth.identity_mode()}
         writable = True
         if project and project.strip():
-            async with get_session() as session:
-                row = await resolve_project(session, project.strip())
-                found = await get_agent(session, row, agent, field="agent")
-            result.update(project=row["human_key"], agent=found["name"])
-            if row["archived_at"] is not None or found["retired_at"] is not None:
+            standing = await agent_standing(project.strip(), agent)
+            result.update(project=standing["project"], agent=standing["agent"])
+            if standing["read_only_reason"] is not None:
                 writable = False
-                result["read_only_reason"] = "project archived" if row["archived_at"] is not None else "agent retired"
+                result["read_only_reason"] = standing["read_only_reason"]
         caps = ["read", *groups] if writable else ["read", "search"]
         result["capabilities"] = sorted(set(caps))
         return result

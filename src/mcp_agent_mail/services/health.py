@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail import __version__
+from mcp_agent_mail import __version__, archive
+from mcp_agent_mail.archive.locks import lock_report
 from mcp_agent_mail.archive.outbox import FAILED_COUNT, FailedEntry, failed_entries_stmt
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import run_read, schema
@@ -55,3 +58,11 @@ async def health_check() -> dict[str, Any]:
         result["status"] = "degraded"
         result["database"] = f"error: {type(exc).__name__}"
     return result
+
+
+async def archive_locks() -> dict[str, Any]:
+    """Report the archive writer lock, Git lock files (stale ones flagged) and the outbox backlog; changes nothing."""
+    settings = get_settings()
+    report = await asyncio.to_thread(lock_report, Path(settings.storage.root))
+    pending = await asyncio.to_thread(archive.pending_count, settings)
+    return {**report, "archive_pending": pending}

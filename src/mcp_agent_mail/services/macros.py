@@ -23,7 +23,7 @@ from mcp_agent_mail.services.identity import agents, auth, projects
 from mcp_agent_mail.services.identity.names import normalise_agent_name
 from mcp_agent_mail.services.identity.resolve import check_limit, find_agent, normalise_human_key, resolve_project
 from mcp_agent_mail.services.mail import inbox
-from mcp_agent_mail.services.mail.messages import check_thread_id
+from mcp_agent_mail.services.mail.drafts import check_thread_id
 from mcp_agent_mail.services.reservations import leases as reservations
 from mcp_agent_mail.services.summaries import summarize as summaries
 from mcp_agent_mail.services.summaries.extract import empty_summary

@@ -1,8 +1,8 @@
 """In-process counters of tool calls and a bounded log of recent calls.
 
-:func:`record_call` is called once per tool call, success or failure (by the
-MCP server's tool-call middleware, ``resources.tooling.ToolCallMetrics``);
-``resource://tooling/metrics`` and ``resource://tooling/recent`` read them.
+:func:`record_call` is called once per tool call, success or failure, by
+whichever transport ran it; ``resource://tooling/metrics`` and
+``resource://tooling/recent`` read them.
 Counters live in memory for the life of the server process.
 """
 

@@ -20,8 +20,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
-from mcp_agent_mail.db.engine import database_error
 from mcp_agent_mail.errors import AgentMailError
+from mcp_agent_mail.services.database import database_error
 from mcp_agent_mail.services.identity import auth
 from mcp_agent_mail.text_guard import find_invalid_text, invalid_text_error
 from mcp_agent_mail.tools.formatting import FormatParam, normalise_format, prune, table_result

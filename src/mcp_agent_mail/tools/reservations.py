@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastmcp import FastMCP
 from pydantic import Field
 
+from mcp_agent_mail.services import lease_takeover
 from mcp_agent_mail.services.reservations import leases as reservations
 from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool
@@ -65,4 +66,4 @@ def register(mcp: FastMCP) -> None:
     ) -> dict[str, Any]:
         """Release another agent's reservation if its holder went quiet (inactive, no recent mail or file
         changes); else RESERVATION_ACTIVE with reasons."""
-        return await reservations.force_release(project_key, agent_name, file_reservation_id, notify_previous, note)
+        return await lease_takeover.force_release(project_key, agent_name, file_reservation_id, notify_previous, note)

@@ -21,6 +21,7 @@ from mcp_types import INVALID_PARAMS
 from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.errors import NotFoundError as MailNotFoundError
 from mcp_agent_mail.text_guard import find_invalid_text, invalid_text_error
+from mcp_agent_mail.tools._adapter import registered_tools
 
 logger = logging.getLogger("mcp_agent_mail.tools")
 
@@ -54,8 +55,6 @@ class UnknownNames(Middleware):
         found = find_invalid_text(name, "the tool name")
         if found is not None:
             return invalid_text_error(found).render()
-        from mcp_agent_mail.tools._adapter import registered_tools
-
         listed = sorted(tool.name for tool in await self.server.list_tools())
         shown = repr(name[:100])
         if name in registered_tools(self.server):

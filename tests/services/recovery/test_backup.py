@@ -33,7 +33,7 @@ from mcp_agent_mail.services.recovery.server_registry import (
     registry_paths,
     running_servers,
 )
-from mcp_agent_mail.services.recovery.zipsafe import check_member_name, verify_archive
+from mcp_agent_mail.services.recovery.zipsafe import check_member_name, verify_restore_point
 
 PROJECT = "/work/backup-service"
 runner = CliRunner()
@@ -153,7 +153,7 @@ async def test_save_skips_git_locks_and_restore_drops_stale_ones(isolated_env, t
         out.writestr("storage_repo/.git/index.lock", b"stale")
         metadata["files"]["storage_repo/.git/index.lock"] = hashlib.sha256(b"stale").hexdigest()
         out.writestr("metadata.json", json.dumps(metadata))
-    assert "storage_repo/.git/index.lock" in verify_archive(crafted).files
+    assert "storage_repo/.git/index.lock" in verify_restore_point(crafted).files
     result = runner.invoke(app, ["archive", "restore", str(crafted), "--force"])
     assert result.exit_code == 0, result.output
     assert (storage / ".git" / "HEAD").is_file()

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from gitrepo import init_repo
 from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
+from mcp_agent_mail.archive.on_disk import worktree_paths
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import reset_database_state, sync_read_connection, sync_write_connection
-from mcp_agent_mail.services.doctor.archive_files import worktree_paths
 from mcp_agent_mail.services.recovery.server_registry import hold_server_registration
 
 MAIN = "/work/rebuild-main"

@@ -28,14 +28,14 @@ from mcp_agent_mail.archive import clear_repo_cache, flush_pending
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db import reset_database_state
-from mcp_agent_mail.errors import UnavailableError
-from mcp_agent_mail.services.recovery.restore_journal import (
+from mcp_agent_mail.db.restore_journal import (
     CRASH_ENV,
     Journal,
     Step,
     finish_interrupted_restore,
     journal_path,
 )
+from mcp_agent_mail.errors import UnavailableError
 from mcp_agent_mail.services.recovery.restore_points import save_restore_point
 from mcp_agent_mail.services.recovery.staging import OWNER_FILE, staging_dir
 
@@ -169,6 +169,7 @@ async def _open_mailbox(agent: str) -> list[str]:
 # ---------------------------------------------------------------------------- killed at each step
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", FORWARD_STEPS)
 async def test_restore_killed_at_each_step_is_finished_by_doctor_check(scene, step: str):
     killed = _run("archive", "restore", str(scene["point"]), "--force", crash_at=step)
@@ -190,6 +191,7 @@ async def test_restore_killed_at_each_step_is_finished_by_doctor_check(scene, st
     assert findings["database"]["status"] == "ok" and findings["archive"]["status"] == "ok"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["journal", "aside:database-shm", "linked:database", "placed:database"])
 async def test_the_next_mcp_session_finishes_a_killed_restore_before_it_opens_the_database(scene, step: str):
     killed = _run("archive", "restore", str(scene["point"]), "--force", crash_at=step)
@@ -200,6 +202,7 @@ async def test_the_next_mcp_session_finishes_a_killed_restore_before_it_opens_th
     assert len(_backups()) == 1
 
 
+@pytest.mark.slow
 async def test_a_command_that_only_opens_the_database_finishes_a_killed_restore_first(scene):
     assert _run("archive", "restore", str(scene["point"]), "--force", crash_at="aside:database").returncode < 0
     assert not _db_path().exists()  # without the journal, opening it now would start an empty mailbox
@@ -210,6 +213,7 @@ async def test_a_command_that_only_opens_the_database_finishes_a_killed_restore_
     assert _state() == scene["new"]
 
 
+@pytest.mark.slow
 async def test_a_recovery_that_is_killed_too_is_finished_by_the_next_one(scene):
     assert _run("archive", "restore", str(scene["point"]), "--force", crash_at="aside:storage").returncode < 0
     assert _run("doctor", "check", crash_at="placed:database").returncode == -signal.SIGKILL
@@ -231,6 +235,7 @@ async def unplaceable(scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return scene
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["journal-back", "back:database-shm", "back:database-wal", "back:database"])
 async def test_restore_killed_while_undoing_a_failure_is_undone_by_the_next_command(unplaceable, step: str):
     killed = _run("archive", "restore", str(unplaceable["point"]), "--force", crash_at=step)
@@ -241,6 +246,7 @@ async def test_restore_killed_while_undoing_a_failure_is_undone_by_the_next_comm
     assert _state() == unplaceable["old"] and not _backups()
 
 
+@pytest.mark.slow
 async def test_a_killed_restore_that_cannot_be_finished_is_undone(unplaceable):
     killed = _run("archive", "restore", str(unplaceable["point"]), "--force", crash_at="aside:database")
     assert killed.returncode == -signal.SIGKILL
@@ -286,6 +292,7 @@ def test_a_running_restore_is_waited_for_not_replayed(isolated_env, tmp_path: Pa
 # ---------------------------------------------------------------------------- working folders of killed runs
 
 
+@pytest.mark.slow
 async def test_folders_of_killed_saves_and_restores_are_removed_by_the_next_run(scene, monkeypatch: pytest.MonkeyPatch):
     states = get_settings().data_dir / "archived_mailbox_states"  # where the commands in subprocesses save
     monkeypatch.setattr("mcp_agent_mail.cli._archive_states_dir", lambda create=True: states)
@@ -310,6 +317,7 @@ async def test_folders_of_killed_saves_and_restores_are_removed_by_the_next_run(
     assert "staging" not in _doctor_check()
 
 
+@pytest.mark.slow
 async def test_doctor_repair_removes_folders_of_killed_restores(scene):
     assert _run("archive", "restore", str(scene["point"]), "--force", crash_at="done").returncode < 0
     db_dir = _db_path().parent

@@ -4,32 +4,38 @@ Checks only read. They never create the database, never migrate it and never
 write to the archive, so ``doctor check`` is safe to run next to live servers.
 The one exception is a restore that a crash interrupted: like every command
 that opens the mailbox, ``doctor check`` first finishes it (see
-:mod:`.restore_journal`) and reports that it did.
+:mod:`mcp_agent_mail.db.restore_journal`) and reports that it did.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+from mcp_agent_mail.archive.on_disk import compare_archive, git_lock_files, idle_writer
 from mcp_agent_mail.archive.outbox import count_failed, failed_entries, tracks_failures
 from mcp_agent_mail.archive.render import render_archive_files
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import get_sync_engine, is_sqlite, sqlite_path_from_url
 from mcp_agent_mail.db.migrations import LATEST_VERSION, current_version
+from mcp_agent_mail.db.sqlite_facts import (
+    fts_coverage,
+    fts_integrity_problem,
+    has_fts_index,
+    quick_check,
+)
 from mcp_agent_mail.db.types import UTCDateTime
-from mcp_agent_mail.services.doctor.archive_files import compare_archive, git_lock_files, idle_writer
+from mcp_agent_mail.services.doctor.findings import ERROR, OK, WARNING, Finding, Report
+from mcp_agent_mail.services.doctor.restore_state import check_restore, check_staging
 from mcp_agent_mail.services.recovery.server_registry import describe_servers, running_servers
 from mcp_agent_mail.timeutil import ensure_utc, iso, utcnow
 
-OK, WARNING, ERROR = "ok", "warning", "error"
 PENDING_WARN_AFTER = timedelta(minutes=1)
 _SAMPLE = 20
 
@@ -41,54 +47,6 @@ ORPHANS: tuple[tuple[str, str, str, bool], ...] = (
     ("messages_without_sender", "messages", "sender_id NOT IN (SELECT id FROM agents)", False),
     ("agents_without_project", "agents", "project_id NOT IN (SELECT id FROM projects)", False),
 )
-
-
-@dataclass
-class Finding:
-    """The result of one check."""
-
-    name: str
-    status: str
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-    repairable: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form ``{name, status, message, details, repairable}``."""
-        return {
-            "name": self.name,
-            "status": self.status,
-            "message": self.message,
-            "details": self.details,
-            "repairable": self.repairable,
-        }
-
-
-@dataclass
-class Report:
-    """Every finding of one ``doctor check`` run."""
-
-    findings: list[Finding]
-
-    def summary(self) -> dict[str, int]:
-        """Count findings per status."""
-        counts = {OK: 0, WARNING: 0, ERROR: 0}
-        for finding in self.findings:
-            counts[finding.status] = counts.get(finding.status, 0) + 1
-        return counts
-
-    @property
-    def has_errors(self) -> bool:
-        """True when any finding is an error."""
-        return any(f.status == ERROR for f in self.findings)
-
-    def get(self, name: str) -> Finding | None:
-        """Return the finding of one check by name."""
-        return next((f for f in self.findings if f.name == name), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form ``{findings: [...], summary: {ok, warning, error}}``."""
-        return {"findings": [f.to_dict() for f in self.findings], "summary": self.summary()}
 
 
 @contextlib.contextmanager
@@ -108,8 +66,8 @@ def check_integrity(conn: Connection) -> Finding:
     """Run SQLite's quick_check (structure of every table and index page)."""
     if conn.dialect.name != "sqlite":
         return Finding("database", OK, "Integrity check skipped (not SQLite).")
-    rows = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check(50)").fetchall()]
-    if rows == ["ok"]:
+    rows = quick_check(conn)
+    if not rows:
         return Finding("database", OK, "Database integrity check passed.")
     return Finding(
         "database",
@@ -145,50 +103,25 @@ def check_schema(conn: Connection) -> Finding:
     )
 
 
-def _fts_integrity(conn: Connection) -> str | None:
-    """Run FTS5's integrity-check against the messages table; return the problem or None (None if busy too)."""
-    try:
-        with conn.begin_nested():
-            conn.exec_driver_sql("INSERT INTO fts_messages(fts_messages, rank) VALUES ('integrity-check', 1)")
-    except DBAPIError as exc:
-        message = str(exc.orig)
-        if "locked" in message or "busy" in message:
-            return None
-        return message
-    return None
-
-
 def check_fts(conn: Connection) -> Finding:
     """Check that every message, and nothing else, is in the full-text index."""
     if conn.dialect.name != "sqlite":
         return Finding("fts_index", OK, "Full-text index check skipped (not SQLite).")
-    if not inspect(conn).has_table("fts_messages_docsize"):
+    if not has_fts_index(conn):
         return Finding(
             "fts_index",
             ERROR,
             "The full-text index table is missing.",
             {"hint": "Start the server once so migrations create it."},
         )
-    missing = [
-        int(r[0])
-        for r in conn.exec_driver_sql(
-            "SELECT id FROM messages WHERE id NOT IN (SELECT id FROM fts_messages_docsize) ORDER BY id"
-        ).fetchall()
-    ]
-    stale = [
-        int(r[0])
-        for r in conn.exec_driver_sql(
-            "SELECT id FROM fts_messages_docsize WHERE id NOT IN (SELECT id FROM messages) ORDER BY id"
-        ).fetchall()
-    ]
-    indexed = int(conn.exec_driver_sql("SELECT count(*) FROM fts_messages_docsize").scalar_one())
-    messages = int(conn.exec_driver_sql("SELECT count(*) FROM messages").scalar_one())
-    details: dict[str, Any] = {"messages": messages, "indexed": indexed}
+    coverage = fts_coverage(conn)
+    missing, stale, messages = coverage.missing, coverage.stale, coverage.messages
+    details: dict[str, Any] = {"messages": messages, "indexed": coverage.indexed}
     if missing:
         details.update(missing=len(missing), missing_ids_sample=missing[:_SAMPLE])
     if stale:
         details.update(stale=len(stale), stale_ids_sample=stale[:_SAMPLE])
-    problem = None if (missing or stale) else _fts_integrity(conn)
+    problem = None if (missing or stale) else fts_integrity_problem(conn)
     if problem:
         details["integrity_check"] = problem
     if missing or stale or problem:
@@ -365,8 +298,6 @@ def _database_checks(settings: Settings, root: Path) -> list[Finding]:
 
 def run_checks(settings: Settings) -> Report:
     """Run every check and return the findings (reads only, once an interrupted restore is finished)."""
-    from mcp_agent_mail.services.recovery.restore_doctor import check_restore, check_staging
-
     root = Path(settings.storage.root)
     db_path = database_file(settings)
     findings: list[Finding] = []
@@ -386,4 +317,4 @@ def run_checks(settings: Settings) -> Report:
     return Report(findings)
 
 
-__all__ = ["ERROR", "OK", "ORPHANS", "WARNING", "Finding", "Report", "read_connection", "run_checks"]
+__all__ = ["ORPHANS", "read_connection", "run_checks"]

@@ -13,13 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcp_agent_mail.archive.repo import ArchiveBatch, lock_timeout_error, open_repo, writer_lock
+from mcp_agent_mail.archive.flush import flush_pending, retry_failed
+from mcp_agent_mail.archive.on_disk import compare_archive, idle_writer
+from mcp_agent_mail.archive.render import render_archive_files
+from mcp_agent_mail.archive.repo import ArchiveBatch, clear_stale_locks, lock_timeout_error, open_repo, writer_lock
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import ensure_schema, sync_read_connection, sync_write_connection
 from mcp_agent_mail.db.migrations import rebuild_fts
+from mcp_agent_mail.db.sqlite_facts import fts_indexed_count
 from mcp_agent_mail.errors import AgentMailError, UnavailableError
-from mcp_agent_mail.services.doctor.archive_files import compare_archive, git_lock_files, idle_writer
-from mcp_agent_mail.services.doctor.checks import OK, ORPHANS, Report, run_checks
+from mcp_agent_mail.services.doctor.checks import ORPHANS, run_checks
+from mcp_agent_mail.services.doctor.findings import OK, Report
+from mcp_agent_mail.services.doctor.restore_state import remove_staging
+from mcp_agent_mail.services.recovery.restore_points import save_restore_point
 
 _BODY_LINES = 50
 
@@ -88,17 +94,13 @@ def plan_repair(settings: Settings) -> tuple[Report, list[RepairAction]]:
 
 def remove_stale_locks(root: Path) -> list[str]:
     """Delete Git lock files while holding the writer lock (so no writer can be using them); return their paths."""
-    removed: list[str] = []
     with idle_writer(root) as idle:
         if not idle:
             raise UnavailableError(
                 "The archive writer is running, so its Git lock files are not stale.",
                 hint="Let the writer finish; run `doctor check` again afterwards.",
             )
-        for lock in git_lock_files(root):
-            lock.unlink(missing_ok=True)
-            removed.append(str(lock.relative_to(root)))
-    return removed
+        return [str(lock.relative_to(root)) for lock in clear_stale_locks(root)]
 
 
 def delete_orphans(settings: Settings) -> int:
@@ -118,8 +120,6 @@ def reproject_archive(settings: Settings, *, timeout: float = 30.0) -> tuple[lis
         if not acquired:
             raise lock_timeout_error(root, timeout)
         repo = open_repo(settings)
-        from mcp_agent_mail.archive.render import render_archive_files
-
         with sync_read_connection(settings) as conn:
             expected = render_archive_files(conn)
         drift = compare_archive(expected, root)
@@ -152,19 +152,15 @@ def _run_orphans(settings: Settings) -> str:
 def _run_fts(settings: Settings) -> str:
     with sync_write_connection(settings) as conn:
         rebuild_fts(conn)
-        count = int(conn.exec_driver_sql("SELECT count(*) FROM fts_messages_docsize").scalar_one())
+        count = fts_indexed_count(conn)
     return f"index rebuilt ({count} message(s))"
 
 
 def _run_queue(settings: Settings) -> str:
-    from mcp_agent_mail.archive import flush_pending
-
     return f"wrote {flush_pending(settings)} queued change(s)"
 
 
 def _run_failed(settings: Settings) -> str:
-    from mcp_agent_mail.archive.flush import retry_failed
-
     report = retry_failed(settings)
     if report.still_failing:
         shown = "; ".join(entry.describe() for entry in report.still_failing[:3])
@@ -186,8 +182,6 @@ def _run_archive(settings: Settings) -> str:
 
 
 def _run_staging(settings: Settings) -> str:
-    from mcp_agent_mail.services.recovery.restore_doctor import remove_staging
-
     return remove_staging(settings)
 
 
@@ -205,8 +199,6 @@ _RUNNERS: dict[str, Callable[[Settings], str]] = {
 
 def execute_repair(settings: Settings, states_dir: Path, before: Report, actions: list[RepairAction]) -> RepairOutcome:
     """Save a ``pre-repair`` restore point, run ``actions`` in order and check again."""
-    from mcp_agent_mail.services.recovery.restore_points import save_restore_point
-
     outcome = RepairOutcome(before, actions, dry_run=False)
     if not actions:
         return outcome

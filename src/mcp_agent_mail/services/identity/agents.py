@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, bindparam, func, select, update
+from sqlalchemy import RowMapping, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,7 +81,6 @@ _UPDATE_AGENT = (
     .returning(*_a.c)
 )
 _SET_CONTACT_POLICY = update(_a).where(_a.c.id == bindparam("agent_id")).values(contact_policy=bindparam("policy"))
-_PROJECT_AGENTS = select(_a).where(_a.c.project_id == bindparam("project_id")).order_by(_a.c.name)
 
 
 async def _insert_agent(
@@ -308,13 +307,3 @@ async def set_contact_policy(project_key: str, agent_name: str, policy: str) -> 
     name = await run_write(unit)
     archive.wake_writer()
     return {"agent": name, "policy": cleaned}
-
-
-async def list_agents(project_key: str) -> list[dict[str, Any]]:
-    """Return the agents of a project, by name."""
-
-    async def read(session: AsyncSession) -> list[RowMapping]:
-        project = await resolve_project(session, project_key)
-        return list((await session.execute(_PROJECT_AGENTS, {"project_id": project["id"]})).mappings())
-
-    return [agent_dict(r) for r in await run_read(read)]

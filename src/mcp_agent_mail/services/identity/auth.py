@@ -165,7 +165,7 @@ class Proof:
 def _how_to_prove(name: str, token_param: str, has_token: bool) -> str:
     if not has_token:
         return (
-            f"{name} has no registration token yet (e.g. restored from the archive): call register_agent with "
+            f"{name} has no registration token yet (e.g. rebuilt from the Git archive): call register_agent with "
             f"name={name!r} to claim one, then pass it as {token_param}."
         )
     return (

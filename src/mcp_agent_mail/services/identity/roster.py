@@ -1,19 +1,16 @@
-"""Read-only directory views: a project's agents with unread counts, and its reservations with staleness facts."""
+"""Read-only views of a project's agents: the roster with unread counts, and what one agent may still do."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy import func, select
 
 from mcp_agent_mail.db import get_session, schema
 from mcp_agent_mail.db.shapes import agent_dict, project_dict
-from mcp_agent_mail.services.identity.resolve import resolve_project
-from mcp_agent_mail.services.reservations.leases import reservation_view, staleness
-from mcp_agent_mail.timeutil import iso, utcnow
+from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 
-a, r, fr = schema.agents, schema.message_recipients, schema.file_reservations
+a, r = schema.agents, schema.message_recipients
 
 
 async def project_with_agents(project_key: str) -> dict[str, Any]:
@@ -65,54 +62,14 @@ async def agents_directory(project_key: str) -> dict[str, Any]:
     return result
 
 
-def _status(row: Any, now: Any) -> str:
-    if row["released_ts"] is not None:
-        return "released"
-    return "active" if row["expires_ts"] > now else "expired"
-
-
-async def reservation_statuses(project_key: str, *, active_only: bool = True) -> list[dict[str, Any]]:
-    """List the project's reservations, oldest first; active ones carry the staleness verdict. Changes nothing."""
-    now = utcnow()
+async def agent_standing(project_key: str, agent_name: str) -> dict[str, Any]:
+    """Return the project's path, the agent's name and why it may only read (project archived, agent retired)."""
     async with get_session() as session:
         project = await resolve_project(session, project_key)
-        query = (
-            select(fr, a.c.name.label("agent"))
-            .join(a, a.c.id == fr.c.agent_id)
-            .where(fr.c.project_id == project["id"])
-            .order_by(fr.c.created_ts, fr.c.id)
-        )
-        if active_only:
-            query = query.where(fr.c.released_ts.is_(None), fr.c.expires_ts > now)
-        rows = (await session.execute(query)).mappings().all()
-        holder_ids = {row["agent_id"] for row in rows if _status(row, now) == "active"}
-        holders = (await session.execute(select(a).where(a.c.id.in_(holder_ids)))).mappings().all()
-        activity = {h["id"]: await staleness.agent_activity(session, h) for h in holders}
-    items = []
-    for row in rows:
-        item = reservation_view(row)
-        item["status"] = _status(row, now)
-        if item["status"] == "active":
-            holder = activity[row["agent_id"]]
-            item.update(await _staleness_facts(project["human_key"], row["path_pattern"], holder, now))
-        if not item["reason"]:
-            del item["reason"]
-        items.append(item)
-    return items
-
-
-async def _staleness_facts(human_key: str, pattern: str, activity: staleness.AgentActivity, now: Any) -> dict[str, Any]:
-    """Judge one active reservation; the workspace is inspected only when the cheap signals say stale."""
-    verdict = staleness.judge(activity, None, now)
-    if verdict.stale:
-        workspace = await asyncio.to_thread(staleness.workspace_activity, human_key, pattern, now)
-        verdict = staleness.judge(activity, workspace, now)
-    facts: dict[str, Any] = {"stale": verdict.stale, "stale_reasons": verdict.reasons}
-    evidence = {
-        "last_agent_activity_ts": verdict.last_agent_activity,
-        "last_mail_activity_ts": verdict.last_mail_activity,
-        "last_filesystem_activity_ts": verdict.last_filesystem_activity,
-        "last_git_activity_ts": verdict.last_git_activity,
-    }
-    facts.update({key: iso(value) for key, value in evidence.items() if value is not None})
-    return facts
+        agent = await get_agent(session, project, agent_name, field="agent")
+    reason = None
+    if project["archived_at"] is not None:
+        reason = "project archived"
+    elif agent["retired_at"] is not None:
+        reason = "agent retired"
+    return {"project": project["human_key"], "agent": agent["name"], "read_only_reason": reason}

@@ -17,9 +17,10 @@ from mcp_agent_mail.errors import (
 )
 from mcp_agent_mail.services.identity import auth
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
-from mcp_agent_mail.services.mail import messages
 from mcp_agent_mail.services.mail import recipients as rcpt
+from mcp_agent_mail.services.mail.drafts import Draft, check_body, check_subject, check_thread_id
 from mcp_agent_mail.services.mail.policy import link_active
+from mcp_agent_mail.services.mail.store import ensure_active, ensure_writable, store_message
 from mcp_agent_mail.timeutil import ensure_utc, iso, utcnow
 
 REQUEST_TTL_SECONDS = 7 * 86400
@@ -131,7 +132,7 @@ async def _send_intro(
     target: RowMapping,
     reason: str,
 ) -> dict[str, Any]:
-    draft = messages.Draft(
+    draft = Draft(
         subject=f"Contact request from {requester['name']}",
         body_md=_intro_body(requester, req_project, target, tgt_project, reason),
         importance="normal",
@@ -141,13 +142,13 @@ async def _send_intro(
     )
     recipients = rcpt.Recipients(home_project_id=req_project["id"])
     recipients.add(target, "to", tgt_project["slug"])
-    return await messages.store_message(session, req_project, requester, draft, recipients)
+    return await store_message(session, req_project, requester, draft, recipients)
 
 
 def _check_target(requester: RowMapping, target: RowMapping, tgt_project: RowMapping) -> None:
     if target["id"] == requester["id"]:
         raise InvalidArgumentError("An agent cannot request contact with itself.", hint="Name another agent.")
-    messages.ensure_writable(tgt_project)
+    ensure_writable(tgt_project)
     if target["retired_at"] is not None:
         raise AgentRetiredError(f"Agent {target['name']!r} is retired.", hint="Address an active agent.")
     if target["contact_policy"] == "block_all":
@@ -168,9 +169,9 @@ async def request_contact(
     why = check_reason(reason)
     async with write_session() as session:
         project = await resolve_project(session, project_key)
-        messages.ensure_writable(project)
+        ensure_writable(project)
         requester = await get_agent(session, project, from_agent, field="from_agent")
-        messages.ensure_active(requester)
+        ensure_active(requester)
         tgt_project, target = await _target(session, project, to_agent, to_project, "to_agent")
         _check_target(requester, target, tgt_project)
         existing = await _link(session, requester, target)
@@ -220,9 +221,9 @@ async def respond_contact(
     ttl = check_ttl(ttl_seconds, notices) if accept else ttl_seconds
     async with write_session() as session:
         project = await resolve_project(session, project_key)
-        messages.ensure_writable(project)
+        ensure_writable(project)
         responder = await get_agent(session, project, to_agent, field="to_agent")
-        messages.ensure_active(responder)
+        ensure_active(responder)
         req_project, requester = await _target(session, project, from_agent, from_project, "from_agent")
         if requester["id"] == responder["id"]:
             raise InvalidArgumentError("An agent cannot respond to itself.", hint="Name the requesting agent.")
@@ -326,12 +327,12 @@ async def contact_handshake(
     why = check_reason(reason)
     welcome_draft = None
     if subject:
-        welcome_draft = messages.Draft(
-            subject=messages.check_subject(subject, notices),
-            body_md=messages.check_body(body),
+        welcome_draft = Draft(
+            subject=check_subject(subject, notices),
+            body_md=check_body(body),
             importance="normal",
             ack_required=False,
-            thread_id=messages.check_thread_id(thread_id),
+            thread_id=check_thread_id(thread_id),
             topic=None,
         )
     if not auto_accept:
@@ -339,9 +340,9 @@ async def contact_handshake(
         return {"request": result}
     async with write_session() as session:
         project = await resolve_project(session, project_key)
-        messages.ensure_writable(project)
+        ensure_writable(project)
         sender = await get_agent(session, project, requester, field="requester")
-        messages.ensure_active(sender)
+        ensure_active(sender)
         tgt_project, tgt = await _target(session, project, target, to_project, "target")
         _check_target(sender, tgt, tgt_project)
         # The caller approves on the target's behalf: it must be allowed to act as the target.
@@ -360,7 +361,7 @@ async def contact_handshake(
         if welcome_draft is not None:
             recipients = rcpt.Recipients(home_project_id=project["id"])
             recipients.add(tgt, "to", tgt_project["slug"])
-            welcome = await messages.store_message(session, project, sender, welcome_draft, recipients)
+            welcome = await store_message(session, project, sender, welcome_draft, recipients)
     archive.wake_writer()
     side = {
         "from": sender["name"],

@@ -14,7 +14,8 @@ from mcp_agent_mail.db import run_read, run_write, schema
 from mcp_agent_mail.errors import NotFoundError
 from mcp_agent_mail.services.identity.project_agent import Row, project_and_agent
 from mcp_agent_mail.services.identity.resolve import check_limit
-from mcp_agent_mail.services.mail.messages import ensure_writable
+from mcp_agent_mail.services.mail.entries import message_entry
+from mcp_agent_mail.services.mail.store import ensure_writable
 from mcp_agent_mail.timeutil import iso, parse_timestamp, utcnow
 
 URGENT_LEVELS = ("high", "urgent")
@@ -25,36 +26,6 @@ def since(since_ts: str | None) -> datetime | None:
     if since_ts is None or not since_ts.strip():
         return None
     return parse_timestamp(since_ts, field="since_ts")
-
-
-def item(row: RowMapping, include_bodies: bool, reader_project_id: int) -> dict[str, Any]:
-    """Shape one received-message row as an inbox entry (sender with @slug when from another project)."""
-    item: dict[str, Any] = {
-        "id": row["id"],
-        "project_id": row["project_id"],
-        "sender_id": row["sender_id"],
-        "from": row["sender_name"],
-    }
-    if row["sender_project_id"] != reader_project_id:
-        item["from"] = f"{row['sender_name']}@{row['sender_slug']}"
-    if row["thread_id"] is not None:
-        item["thread_id"] = row["thread_id"]
-    if row["topic"] is not None:
-        item["topic"] = row["topic"]
-    item.update(
-        subject=row["subject"],
-        importance=row["importance"],
-        ack_required=bool(row["ack_required"]),
-        created_ts=iso(row["created_ts"]),
-        kind=row["kind"],
-    )
-    if include_bodies:
-        item["body_md"] = row["body_md"]
-    if row["read_ts"] is not None:
-        item["read_ts"] = iso(row["read_ts"])
-    if row["ack_ts"] is not None:
-        item["ack_ts"] = iso(row["ack_ts"])
-    return item
 
 
 async def fetch_inbox(
@@ -77,7 +48,7 @@ async def fetch_inbox(
         return project, list((await session.execute(query, params)).mappings().all())
 
     project, rows = await run_read(read)
-    return [item(row, include_bodies, project["id"]) for row in rows]
+    return [message_entry(row, project["id"], body=include_bodies, receipt=True) for row in rows]
 
 
 @lru_cache(maxsize=8)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import re
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, RowMapping, bindparam, exists, or_, select
@@ -16,101 +14,24 @@ from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import run_read, run_write, schema
 from mcp_agent_mail.errors import (
     AgentMailError,
-    AgentRetiredError,
     ContactRequiredError,
     InvalidArgumentError,
     NotFoundError,
-    ProjectArchivedError,
 )
 from mcp_agent_mail.services.identity.project_agent import project_and_agent
-from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project, touch_agent
-from mcp_agent_mail.services.mail import attachments, policy
+from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
+from mcp_agent_mail.services.mail import attachments, contacts, policy
 from mcp_agent_mail.services.mail import recipients as rcpt
-from mcp_agent_mail.timeutil import iso, utcnow
-
-IMPORTANCE_LEVELS = ("low", "normal", "high", "urgent")
-SUBJECT_MAX = 200
-BODY_MAX_BYTES = 1024 * 1024
-_THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A validated message, ready to store."""
-
-    subject: str
-    body_md: str
-    importance: str
-    ack_required: bool
-    thread_id: str | None
-    topic: str | None
-    notices: tuple[str, ...] = ()
-    attachments: tuple[dict[str, Any], ...] = ()
-
-
-def check_importance(value: str) -> str:
-    """Return the lowercase importance, or raise INVALID_ARGUMENT if it is not low|normal|high|urgent."""
-    cleaned = (value or "").strip().lower() if isinstance(value, str) else ""
-    if cleaned not in IMPORTANCE_LEVELS:
-        raise InvalidArgumentError(
-            f"importance {value!r} is not one of {', '.join(IMPORTANCE_LEVELS)}.",
-            hint="Use normal unless the message really is high or urgent.",
-        )
-    return cleaned
-
-
-def check_subject(value: str, notices: list[str]) -> str:
-    """Return the trimmed subject, cut to 200 characters (adding a notice), or raise if empty."""
-    cleaned = (value or "").strip() if isinstance(value, str) else ""
-    if not cleaned:
-        raise InvalidArgumentError("subject is empty.", hint="Give the message a short subject line.")
-    if len(cleaned) > SUBJECT_MAX:
-        notices.append(f"subject was {len(cleaned)} characters and was cut to {SUBJECT_MAX}.")
-        cleaned = cleaned[:SUBJECT_MAX].rstrip()
-    return cleaned
-
-
-def check_body(value: str) -> str:
-    """Return the Markdown body, or raise if it is not a string or larger than 1 MiB."""
-    if not isinstance(value, str):
-        raise InvalidArgumentError("body_md must be a string of Markdown.")
-    size = len(value.encode("utf-8", errors="surrogatepass"))
-    if size > BODY_MAX_BYTES:
-        raise InvalidArgumentError(
-            f"body_md is {size} bytes; the limit is {BODY_MAX_BYTES} bytes.",
-            hint="Shorten the body or split it into several messages in one thread.",
-        )
-    return value
-
-
-def check_thread_id(value: str | None) -> str | None:
-    """Return the trimmed thread id (None when blank), or raise if it has invalid characters."""
-    if value is None:
-        return None
-    cleaned = str(value).strip()
-    if not cleaned:
-        return None
-    if not _THREAD_ID.match(cleaned):
-        raise InvalidArgumentError(
-            f"thread_id {value!r} is not valid.",
-            hint="Use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. FEAT-123 or 42).",
-        )
-    return cleaned
-
-
-def check_topic(value: str | None) -> str | None:
-    """Return the trimmed topic (None when blank), or raise if it is not 1-64 of [A-Za-z0-9_-]."""
-    if value is None:
-        return None
-    cleaned = value.strip()
-    if not cleaned:
-        return None
-    if not _TOPIC.match(cleaned):
-        raise InvalidArgumentError(
-            f"topic {value!r} is not valid.", hint="Use 1-64 letters, digits, '_' or '-', e.g. build-status."
-        )
-    return cleaned
+from mcp_agent_mail.services.mail.drafts import (
+    BODY_MAX_BYTES,
+    Draft,
+    check_body,
+    check_importance,
+    check_subject,
+    check_thread_id,
+    check_topic,
+)
+from mcp_agent_mail.services.mail.store import ensure_active, ensure_writable, store_message
 
 
 def in_thread(thread_id: str) -> ColumnElement[bool]:
@@ -122,21 +43,7 @@ def in_thread(thread_id: str) -> ColumnElement[bool]:
     return condition
 
 
-def ensure_writable(project: RowMapping) -> None:
-    """Raise PROJECT_ARCHIVED when the project accepts no new writes."""
-    if project["archived_at"] is not None:
-        raise ProjectArchivedError(f"Project {project['slug']!r} is archived.")
-
-
-def ensure_active(agent: RowMapping) -> None:
-    """Raise AGENT_RETIRED when the agent may not send."""
-    if agent["retired_at"] is not None:
-        raise AgentRetiredError(f"Agent {agent['name']!r} is retired.")
-
-
 _m, _r = schema.messages, schema.message_recipients
-_INSERT_MESSAGE = _m.insert().returning(_m.c.id)
-_INSERT_RECIPIENTS = _r.insert()
 _VISIBLE_MESSAGE = select(_m).where(
     _m.c.id == bindparam("message_id"),
     (_m.c.sender_id == bindparam("agent_id"))
@@ -159,72 +66,6 @@ async def _project_and_sender(
     ensure_writable(project)
     ensure_active(sender)
     return project, sender
-
-
-async def store_message(
-    session: AsyncSession,
-    project: RowMapping,
-    sender: RowMapping,
-    draft: Draft,
-    recipients: rcpt.Recipients,
-    blobs: dict[str, tuple[str, bytes]] | None = None,
-) -> dict[str, Any]:
-    """Insert a message, its recipient rows and attachment blobs, queue it for the archive; return its payload."""
-    now = utcnow()
-    await attachments.store_blobs(session, blobs or {}, now)
-    values = {
-        "project_id": project["id"],
-        "sender_id": sender["id"],
-        "thread_id": draft.thread_id,
-        "topic": draft.topic,
-        "subject": draft.subject,
-        "body_md": draft.body_md,
-        "importance": draft.importance,
-        "ack_required": draft.ack_required,
-        "created_ts": now,
-        # Keys sorted as in the archive's front matter, so a rebuilt row is the same text.
-        "attachments": [dict(sorted(meta.items())) for meta in draft.attachments],
-    }
-    message_id = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
-    await session.execute(_INSERT_RECIPIENTS, recipients.rows(message_id))
-    await touch_agent(session, sender["project_id"], sender["id"], now)
-    await archive.enqueue(session, project["id"], "message", message_id)
-    return _payload(message_id, project, sender, draft, recipients, now)
-
-
-def _payload(
-    message_id: int,
-    project: RowMapping,
-    sender: RowMapping,
-    draft: Draft,
-    recipients: rcpt.Recipients,
-    created: datetime,
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "id": message_id,
-        "project_id": project["id"],
-        "sender_id": sender["id"],
-        "from": sender["name"],
-    }
-    if draft.thread_id is not None:
-        payload["thread_id"] = draft.thread_id
-    if draft.topic is not None:
-        payload["topic"] = draft.topic
-    payload.update(
-        subject=draft.subject,
-        importance=draft.importance,
-        ack_required=draft.ack_required,
-        created_ts=iso(created),
-    )
-    if draft.attachments:
-        payload["attachments"] = list(draft.attachments)
-    payload.update(
-        body_md=draft.body_md,
-        to=recipients.names("to"),
-        cc=recipients.names("cc"),
-        bcc=recipients.names("bcc"),
-    )
-    return payload
 
 
 def _result(project: RowMapping, payload: dict[str, Any], notices: tuple[str, ...]) -> dict[str, Any]:
@@ -326,8 +167,6 @@ async def _add_broadcast(
 
 async def _request_contacts(project_key: str, sender_name: str, exc: ContactRequiredError) -> list[str]:
     """Send a contact request to each recipient that needs one; return those that got it."""
-    from mcp_agent_mail.services.mail import contacts
-
     requested: list[str] = []
     for label in exc.data.get("recipients_blocked", []):
         address = rcpt.parse_address(label)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import is_sqlite, run_read, schema
+from mcp_agent_mail.db.shapes import agent_label
 from mcp_agent_mail.db.types import UTCDateTime
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.project_agent import Row, project_and_agent
@@ -214,9 +215,7 @@ def _excerpt(snippet: str | None) -> str:
 
 
 def _hit(row: RowMapping, project_id: int) -> dict[str, Any]:
-    sender = row["sender_name"]
-    if row["sender_project_id"] != project_id:
-        sender = f"{sender}@{row['sender_slug']}"
+    sender = agent_label(row["sender_name"], row["sender_project_id"], row["sender_slug"], project_id)
     hit: dict[str, Any] = {
         "id": row["id"],
         "subject": row["subject"],

@@ -18,10 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mcp_agent_mail.archive import commits, paths
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db.shapes import agent_label
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.resolve import check_limit, get_agent, resolve_project
 from mcp_agent_mail.services.mail import inbox
-from mcp_agent_mail.services.mail.messages import check_thread_id, in_thread, visible_message
+from mcp_agent_mail.services.mail.drafts import check_thread_id
+from mcp_agent_mail.services.mail.entries import message_entry
+from mcp_agent_mail.services.mail.messages import in_thread, visible_message
 from mcp_agent_mail.timeutil import ensure_utc, iso, utcnow
 
 m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
@@ -66,28 +69,6 @@ def _payload(project: RowMapping, agent: RowMapping, items: list[dict[str, Any]]
     return {"project": project["human_key"], "agent": agent["name"], **extra, "count": len(items), "messages": items}
 
 
-def _message(row: RowMapping, reader_project_id: int, include_body: bool) -> dict[str, Any]:
-    """Shape a message row the way ``fetch_inbox`` shapes inbox items (sender from another project: name@slug)."""
-    item: dict[str, Any] = {"id": row["id"], "project_id": row["project_id"], "sender_id": row["sender_id"]}
-    item["from"] = row["sender_name"]
-    if row["sender_project_id"] != reader_project_id:
-        item["from"] = f"{row['sender_name']}@{row['sender_slug']}"
-    for key in ("thread_id", "topic"):
-        if row[key] is not None:
-            item[key] = row[key]
-    item.update(
-        subject=row["subject"],
-        importance=row["importance"],
-        ack_required=bool(row["ack_required"]),
-        created_ts=iso(row["created_ts"]),
-    )
-    if row["attachments"]:
-        item["attachments"] = row["attachments"]
-    if include_body:
-        item["body_md"] = row["body_md"]
-    return item
-
-
 async def _recipient_lists(session: AsyncSession, message_ids: list[int]) -> dict[int, list[tuple[str, str, int]]]:
     """Return ``message_id -> [(kind, label, agent_id)]`` (label ``name@slug`` for another project's agent)."""
     if not message_ids:
@@ -104,7 +85,7 @@ async def _recipient_lists(session: AsyncSession, message_ids: list[int]) -> dic
     ).all()
     found: dict[int, list[tuple[str, str, int]]] = {}
     for message_id, kind, agent_id, name, agent_project, slug, message_project in rows:
-        label = name if agent_project == message_project else f"{name}@{slug}"
+        label = agent_label(name, agent_project, slug, message_project)
         found.setdefault(message_id, []).append((kind, label, agent_id))
     return found
 
@@ -161,13 +142,7 @@ async def _received(
 
 
 def _received_item(row: RowMapping, project_id: int) -> dict[str, Any]:
-    item = _message(row, project_id, include_body=False)
-    item["kind"] = row["kind"]
-    if row["read_ts"] is not None:
-        item["read_ts"] = iso(row["read_ts"])
-    if row["ack_ts"] is not None:
-        item["ack_ts"] = iso(row["ack_ts"])
-    return item
+    return message_entry(row, project_id, body=False, attachments=True, receipt=True)
 
 
 async def mailbox_view(project_key: str, agent_name: str, *, limit: int, with_commits: bool) -> dict[str, Any]:
@@ -280,7 +255,7 @@ async def outbox_view(
         recipients = await _recipient_lists(session, [row["id"] for row in rows])
     items = []
     for row in rows:
-        item = _message(row, project["id"], include_bodies)
+        item = message_entry(row, project["id"], body=include_bodies, attachments=True)
         _add_recipients(item, recipients.get(row["id"], []), agent["id"])
         items.append(item)
     return _payload(project, agent, items)
@@ -308,7 +283,7 @@ async def thread_view(
         recipients = await _recipient_lists(session, [row["id"] for row in rows])
     items = []
     for row in rows:
-        item = _message(row, project["id"], include_bodies)
+        item = message_entry(row, project["id"], body=include_bodies, attachments=True)
         _add_recipients(item, recipients.get(row["id"], []), viewer["id"])
         items.append(item)
     return {
@@ -339,7 +314,7 @@ async def message_view(project: RowMapping, viewer: RowMapping, message_id: int)
                 select(r.c.read_ts, r.c.ack_ts).where(r.c.message_id == message_id, r.c.agent_id == viewer["id"])
             )
         ).first()
-    item = _message(row, project["id"], include_body=True)
+    item = message_entry(row, project["id"], body=True, attachments=True)
     _add_recipients(item, recipients.get(message_id, []), viewer["id"])
     if receipt is not None:
         if receipt[0] is not None:

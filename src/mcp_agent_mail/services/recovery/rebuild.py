@@ -24,24 +24,25 @@ from dulwich.refs import HEADREF
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
+from mcp_agent_mail import archive
+from mcp_agent_mail.archive.on_disk import (
+    archive_source_files,
+    attachment_sha,
+    is_managed,
+    open_existing_repo,
+)
 from mcp_agent_mail.archive.render import render_archive_files
 from mcp_agent_mail.archive.repo import archive_quiet
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.db.engine import require_sqlite_path, reset_database_state
 from mcp_agent_mail.db.migrations import migrate, rebuild_fts
+from mcp_agent_mail.db.sqlite_facts import SQLITE_SIDECARS, set_connection_pragmas, table_names
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError, UnavailableError
-from mcp_agent_mail.services.doctor.archive_files import (
-    archive_source_files,
-    attachment_sha,
-    is_managed,
-    open_existing_repo,
-)
+from mcp_agent_mail.fsutil import backup_suffix, fsync_dir
 from mcp_agent_mail.services.recovery.rebuild_parse import RecoveredRows, recover_rows
 from mcp_agent_mail.services.recovery.server_registry import exclusive_mailbox
-from mcp_agent_mail.timeutil import utcnow
 
-_SIDECARS = ("-wal", "-shm")
 _CORE = ("projects", "agents", "messages", "message_recipients", "file_reservations")
 _SEQUENCED = ("projects", "agents", "messages", "file_reservations", "agent_links", "archive_outbox")
 _MESSAGE_ID_TRAILER = re.compile(r"^Message-Id: (\d+)\s*$", re.MULTILINE)
@@ -83,7 +84,7 @@ def inspect_database(db_path: Path) -> DatabaseState:
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
         try:
-            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            names = table_names(conn)
             counts = {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in _CORE if t in names}
         finally:
             conn.close()
@@ -121,10 +122,7 @@ def _engine(path: Path) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
+        set_connection_pragmas(dbapi_connection, wal=False)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -201,30 +199,12 @@ def _build(
     return sequences, verification
 
 
-def _backup_suffix(db_path: Path) -> str:
-    stamp = f".backup-{utcnow():%Y%m%d-%H%M%S}Z"
-    for n in range(10000):
-        suffix = stamp if n == 0 else f"{stamp}-{n:02d}"
-        if not any(os.path.lexists(f"{db_path}{suffix}{extra}") for extra in ("", *_SIDECARS)):
-            return suffix
-    raise UnavailableError("Could not find a free name for the database backup.", hint="Remove old *.backup-* files.")
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _swap(db_path: Path, new_db: Path) -> list[Path]:
     """Move the old database (and its -wal/-shm) aside, then link the new one into place; undo on failure."""
-    suffix = _backup_suffix(db_path)
+    suffix = backup_suffix([db_path], sidecars=SQLITE_SIDECARS)
     moved: list[tuple[Path, Path]] = []
     try:
-        for extra in ("", *_SIDECARS):
+        for extra in ("", *SQLITE_SIDECARS):
             current = Path(f"{db_path}{extra}")
             if os.path.lexists(current):
                 backup = Path(f"{db_path}{suffix}{extra}")
@@ -240,15 +220,13 @@ def _swap(db_path: Path, new_db: Path) -> list[Path]:
             hint="Fix the cause named in the message and run the rebuild again.",
         ) from exc
     new_db.unlink()
-    _fsync_dir(db_path.parent)
+    fsync_dir(db_path.parent)
     return [backup for _orig, backup in moved]
 
 
 def _reset_process_caches() -> None:
     reset_database_state()
-    from mcp_agent_mail.archive import clear_repo_cache
-
-    clear_repo_cache()
+    archive.clear_repo_cache()
 
 
 def _refuse_existing(db_path: Path, state: DatabaseState) -> None:
@@ -291,14 +269,14 @@ def rebuild_database(
             )
         db_path.parent.mkdir(parents=True, exist_ok=True)
         temp = db_path.parent / f".{db_path.name}.rebuild-{os.getpid()}.tmp"
-        for extra in ("", "-journal", *_SIDECARS):
+        for extra in ("", "-journal", *SQLITE_SIDECARS):
             Path(f"{temp}{extra}").unlink(missing_ok=True)
         try:
             sequences, verification = _build(temp, rows, floors, source)
             _reset_process_caches()
             backups = _swap(db_path, temp)
         finally:
-            for extra in ("", "-journal", *_SIDECARS):
+            for extra in ("", "-journal", *SQLITE_SIDECARS):
                 Path(f"{temp}{extra}").unlink(missing_ok=True)
         _reset_process_caches()
     return RebuildResult(

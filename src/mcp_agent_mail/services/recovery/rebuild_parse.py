@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from mcp_agent_mail.archive import paths
+from mcp_agent_mail.archive.on_disk import attachment_sha
 from mcp_agent_mail.archive.render import parse_message_document
 from mcp_agent_mail.errors import AgentMailError
-from mcp_agent_mail.services.doctor.archive_files import attachment_sha
 from mcp_agent_mail.services.identity.names import name_key
 from mcp_agent_mail.timeutil import parse_timestamp
 

@@ -1,14 +1,14 @@
 """Restore a saved restore point: verify, rebuild it in staging, move the current data aside, swap it in.
 
-Nothing live is touched until the archive has been verified completely and
+Nothing live is touched until the restore point has been verified completely and
 rebuilt next to the live data: the database as a fresh file made by this
 version's migrations holding the snapshot's rows (:mod:`.restore_db`), the Git
 archive without hooks, redirections or foreign config (:mod:`.restore_git`).
 The database (with its ``-wal``/``-shm``) and the storage root are then *moved*
 aside to ``<name>.backup-<UTC stamp>`` siblings, never deleted, under a journal
-(:mod:`.restore_journal`): a failure puts back exactly what was there before,
-and a crash at any instant is finished by the next process that opens the
-mailbox.
+(:mod:`mcp_agent_mail.db.restore_journal`): a failure puts back exactly what was
+there before, and a crash at any instant is finished by the next process that
+opens the mailbox.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mcp_agent_mail import archive
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import require_sqlite_path, reset_database_state
-from mcp_agent_mail.errors import ArchiveError, ConfigurationError, UnavailableError
-from mcp_agent_mail.services.recovery import restore_git, zipsafe
-from mcp_agent_mail.services.recovery.restore_db import RebuiltDatabase, SnapshotRefused, rebuild_snapshot
-from mcp_agent_mail.services.recovery.restore_journal import (
+from mcp_agent_mail.db.restore_journal import (
     BACK,
     Journal,
     Step,
@@ -36,18 +34,20 @@ from mcp_agent_mail.services.recovery.restore_journal import (
     run_back,
     run_forward,
 )
+from mcp_agent_mail.db.sqlite_facts import SQLITE_SIDECARS
+from mcp_agent_mail.errors import ArchiveError, ConfigurationError, UnavailableError
+from mcp_agent_mail.fsutil import backup_suffix
+from mcp_agent_mail.services.recovery import restore_git, zipsafe
+from mcp_agent_mail.services.recovery.restore_db import RebuiltDatabase, SnapshotRefused, rebuild_snapshot
 from mcp_agent_mail.services.recovery.server_registry import exclusive_mailbox
 from mcp_agent_mail.services.recovery.staging import RESTORE_PREFIX, staging_dir, sweep_abandoned
-from mcp_agent_mail.timeutil import utcnow
-
-_DB_SIDECARS = ("-wal", "-shm")
 
 
 @dataclass
 class RestorePlan:
     """What a restore will do, computed without changing anything."""
 
-    archive: Path
+    restore_point: Path
     metadata: dict[str, Any]
     db_path: Path
     storage_root: Path
@@ -75,23 +75,12 @@ class RestoreResult:
     swept: list[Path] = field(default_factory=list)
 
 
-def _backup_suffix(db_path: Path, storage_root: Path) -> str:
-    stamp = f".backup-{utcnow():%Y%m%d-%H%M%S}Z"
-    for n in range(10000):
-        suffix = stamp if n == 0 else f"{stamp}-{n:02d}"
-        names = [Path(f"{db_path}{suffix}"), Path(f"{storage_root}{suffix}")]
-        names += [Path(f"{db_path}{suffix}{s}") for s in _DB_SIDECARS]
-        if not any(os.path.lexists(p) for p in names):
-            return suffix
-    raise UnavailableError("Could not find a free name for the backups.", hint="Remove old *.backup-* files.")
-
-
 def _refresh_moves(plan: RestorePlan) -> None:
     """Recompute what exists now and where it will be moved (the WAL may vanish when connections close)."""
-    suffix = _backup_suffix(plan.db_path, plan.storage_root)
+    suffix = backup_suffix([plan.db_path, plan.storage_root], sidecars=SQLITE_SIDECARS)
     plan.backup_suffix = suffix
     plan.moves_aside = []
-    for extra in ("", *_DB_SIDECARS):
+    for extra in ("", *SQLITE_SIDECARS):
         current = Path(f"{plan.db_path}{extra}")
         if os.path.lexists(current):
             plan.moves_aside.append((current, Path(f"{plan.db_path}{suffix}{extra}")))
@@ -99,7 +88,7 @@ def _refresh_moves(plan: RestorePlan) -> None:
         plan.moves_aside.append((plan.storage_root, Path(f"{plan.storage_root}{suffix}")))
 
 
-def plan_restore(settings: Settings, verified: zipsafe.VerifiedArchive) -> RestorePlan:
+def plan_restore(settings: Settings, verified: zipsafe.VerifiedRestorePoint) -> RestorePlan:
     """Compute the moves of a restore of ``verified`` over the configured database and storage root."""
     db_path = require_sqlite_path(settings)
     storage_root = Path(settings.storage.root)
@@ -111,7 +100,7 @@ def plan_restore(settings: Settings, verified: zipsafe.VerifiedArchive) -> Resto
     if verified.path.is_relative_to(storage_root):
         raise ConfigurationError(
             f"The restore point {verified.path} lies inside the storage root it would replace.",
-            hint="Move the restore point elsewhere (e.g. the archive list directory) and try again.",
+            hint="Move the restore point elsewhere (e.g. the folder `archive list` shows) and try again.",
         )
     plan = RestorePlan(verified.path, verified.metadata, db_path, storage_root, "")
     _refresh_moves(plan)
@@ -125,7 +114,7 @@ def plan_restore(settings: Settings, verified: zipsafe.VerifiedArchive) -> Resto
     return plan
 
 
-def _check_free_space(plan: RestorePlan, verified: zipsafe.VerifiedArchive) -> None:
+def _check_free_space(plan: RestorePlan, verified: zipsafe.VerifiedRestorePoint) -> None:
     parent = plan.db_path.parent
     while not parent.exists():
         parent = parent.parent
@@ -137,7 +126,7 @@ def _check_free_space(plan: RestorePlan, verified: zipsafe.VerifiedArchive) -> N
         )
 
 
-def _restore_database(verified: zipsafe.VerifiedArchive, stage: Path, target: Path) -> RebuiltDatabase:
+def _restore_database(verified: zipsafe.VerifiedRestorePoint, stage: Path, target: Path) -> RebuiltDatabase:
     """Extract the snapshot into ``stage`` and rebuild it as a fresh database at ``target``."""
     snapshot = stage / "snapshot.sqlite3"
     zipsafe.extract_file(verified, verified.snapshot_member, snapshot)
@@ -149,7 +138,7 @@ def _restore_database(verified: zipsafe.VerifiedArchive, stage: Path, target: Pa
         snapshot.unlink(missing_ok=True)
 
 
-def _restore_storage(verified: zipsafe.VerifiedArchive, target: Path) -> tuple[int, list[str]]:
+def _restore_storage(verified: zipsafe.VerifiedRestorePoint, target: Path) -> tuple[int, list[str]]:
     """Extract the storage root into ``target`` without hooks or unknown Git files; return (files, notes)."""
     prefix = zipsafe.STORAGE_PREFIX
     members = [name[len(prefix) :] for name in verified.files if name.startswith(prefix)]
@@ -171,7 +160,7 @@ def _swap(plan: RestorePlan, new_db: Path, new_storage: Path, stages: list[Path]
     """Carry out the renames under a journal, so a crash at any point is finished by the next process."""
     journal = Journal(
         plan.db_path,
-        str(plan.archive),
+        str(plan.restore_point),
         [Step(_aside_label(src, plan), src, dst) for src, dst in plan.moves_aside],
         [Step("database", new_db, plan.db_path), Step("storage", new_storage, plan.storage_root)],
         stages,
@@ -212,9 +201,7 @@ def _undo(journal: Journal, exc: BaseException) -> None:
 
 def _reset_process_caches() -> None:
     reset_database_state()
-    from mcp_agent_mail.archive import clear_repo_cache
-
-    clear_repo_cache()
+    archive.clear_repo_cache()
 
 
 def _sweep_stages(plan: RestorePlan) -> list[Path]:
@@ -231,7 +218,7 @@ def _same_device(a: Path, b: Path) -> bool:
 
 
 def execute_restore(
-    settings: Settings, verified: zipsafe.VerifiedArchive, plan: RestorePlan, *, ignore_running: bool = False
+    settings: Settings, verified: zipsafe.VerifiedRestorePoint, plan: RestorePlan, *, ignore_running: bool = False
 ) -> RestoreResult:
     """Carry out ``plan``: rebuild and check the restore point in staging, then swap it in under a journal."""
     guard = contextlib.nullcontext() if ignore_running else exclusive_mailbox(settings)

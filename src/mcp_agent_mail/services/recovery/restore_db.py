@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.db.migrations import LATEST_VERSION, MIGRATIONS, migrate, rebuild_fts
+from mcp_agent_mail.db.sqlite_facts import quick_check, schema_objects, table_definitions
 from mcp_agent_mail.errors import ArchiveError
 from mcp_agent_mail.timeutil import utcnow
 
@@ -67,19 +68,14 @@ def _connect(path: Path, *, read_only: bool) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _objects(conn: sqlite3.Connection, db: str = "main") -> dict[tuple[str, str], str]:
-    rows = conn.execute(f"SELECT type, name, sql FROM {db}.sqlite_master").fetchall()
-    return {(str(t), str(n)): " ".join(str(s or "").split()) for t, n, s in rows}
-
-
 def _read_snapshot(snapshot: Path) -> tuple[int, dict[tuple[str, str], str]]:
     """Check the snapshot's integrity and return (schema version, its schema objects)."""
     try:
         with _connect(snapshot, read_only=True) as conn:
-            status = conn.execute("PRAGMA quick_check").fetchone()
-            objects = _objects(conn)
-            if not status or status[0] != "ok":
-                raise SnapshotRefused(f"the database snapshot fails its integrity check ({status})")
+            problems = quick_check(conn)
+            objects = schema_objects(conn)
+            if problems:
+                raise SnapshotRefused(f"the database snapshot fails its integrity check ({problems[0]})")
             for table in REQUIRED_TABLES:
                 if ("table", table) not in objects:
                     raise SnapshotRefused(f"the database snapshot is not a mailbox database (no {table} table)")
@@ -105,8 +101,8 @@ def _migrate_to(conn: Connection, version: int) -> None:
 
 def _copyable(conn: sqlite3.Connection) -> list[str]:
     """Return the ordinary tables of the new database whose rows come from the snapshot."""
-    tables = conn.execute("SELECT name, sql FROM main.sqlite_master WHERE type = 'table' ORDER BY rowid").fetchall()
-    virtual = [name for name, sql in tables if str(sql or "").upper().startswith("CREATE VIRTUAL TABLE")]
+    tables = table_definitions(conn)
+    virtual = [name for name, sql in tables if sql.upper().startswith("CREATE VIRTUAL TABLE")]
     return [
         name
         for name, _sql in tables
@@ -134,11 +130,7 @@ def _copy_rows(conn: sqlite3.Connection, snapshot_objects: dict[tuple[str, str],
         cursor = conn.execute(f"INSERT INTO main.{_q(table)} ({columns}) SELECT {columns} FROM {_SNAP}.{_q(table)}")
         rows[table] = cursor.rowcount
     if ("table", "sqlite_sequence") in snapshot_objects:
-        autoincrement = {
-            name
-            for name, sql in conn.execute("SELECT name, sql FROM main.sqlite_master WHERE type = 'table'")
-            if "AUTOINCREMENT" in str(sql or "").upper()
-        }
+        autoincrement = {name for name, sql in table_definitions(conn) if "AUTOINCREMENT" in sql.upper()}
         for name, seq in conn.execute(f"SELECT name, seq FROM {_SNAP}.sqlite_sequence").fetchall():
             if name in autoincrement and isinstance(seq, int):
                 updated = conn.execute(
@@ -162,12 +154,12 @@ def _left_out(snapshot_objects: dict[tuple[str, str], str], ours: dict[tuple[str
     return out
 
 
-def rebuild_snapshot(snapshot: Path, target: Path, archive: Path) -> RebuiltDatabase:
+def rebuild_snapshot(snapshot: Path, target: Path, restore_point: Path) -> RebuiltDatabase:
     """Build ``target`` (a new file) with the migrations and the mailbox rows of ``snapshot``."""
     version, snapshot_objects = _read_snapshot(snapshot)
     if version > LATEST_VERSION:
         raise ArchiveError(
-            f"{archive.name} cannot be restored: its database has schema version {version}, newer than this "
+            f"{restore_point.name} cannot be restored: its database has schema version {version}, newer than this "
             f"program knows ({LATEST_VERSION}).",
             hint="Upgrade mcp-agent-mail, then restore it again.",
         )
@@ -185,8 +177,8 @@ def rebuild_snapshot(snapshot: Path, target: Path, archive: Path) -> RebuiltData
             migrate(conn)
             rebuild_fts(conn)
         with _connect(target, read_only=False) as conn:
-            status = conn.execute("PRAGMA quick_check").fetchone()
-            ours = _objects(conn)
+            problems = quick_check(conn)
+            ours = schema_objects(conn)
     except sqlite3.DatabaseError as exc:
         raise SnapshotRefused(f"the snapshot's rows do not fit this version's tables ({exc})") from exc
     except SQLAlchemyError as exc:
@@ -194,8 +186,8 @@ def rebuild_snapshot(snapshot: Path, target: Path, archive: Path) -> RebuiltData
         raise SnapshotRefused(f"the snapshot's rows do not fit this version's tables ({reason})") from exc
     finally:
         engine.dispose()
-    if not status or status[0] != "ok":
-        raise SnapshotRefused(f"the rebuilt database fails its integrity check ({status})")
+    if problems:
+        raise SnapshotRefused(f"the rebuilt database fails its integrity check ({problems[0]})")
     return RebuiltDatabase(version, rows, _left_out(snapshot_objects, ours))
 
 

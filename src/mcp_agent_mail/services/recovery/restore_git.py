@@ -17,6 +17,8 @@ from pathlib import Path
 
 from dulwich.refs import Ref, check_ref_format
 
+from mcp_agent_mail.archive.repo import is_git_lock
+
 GIT_DIR = ".git"
 CONFIG = """[core]
 \trepositoryformatversion = 0
@@ -78,7 +80,7 @@ def restored(rel: str) -> bool:
     parts = rel.split("/")
     if parts[0] != GIT_DIR or len(parts) == 1:
         return True
-    if parts[-1].endswith(".lock"):
+    if is_git_lock(rel):
         return False
     if parts[1] == "info":
         return "/".join(parts[1:]) in _KEPT_INFO
@@ -152,7 +154,7 @@ def secure_git_dir(storage: Path) -> list[str]:
 def left_out(members: list[str]) -> list[str]:
     """Return the notes for storage members that a restore does not restore (hooks and unknown ``.git`` files)."""
     hooks = sorted(m for m in members if m.startswith(f"{GIT_DIR}/hooks/"))
-    other = sorted(m for m in members if not restored(m) and m not in hooks and not m.endswith(".lock"))
+    other = sorted(m for m in members if not restored(m) and m not in hooks and not is_git_lock(m))
     notes = []
     if hooks:
         notes.append(

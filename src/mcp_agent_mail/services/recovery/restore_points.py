@@ -24,12 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mcp_agent_mail import __version__
-from mcp_agent_mail.archive.repo import archive_quiet
+from mcp_agent_mail import __version__, archive
+from mcp_agent_mail.archive.repo import TMP_DIR, archive_quiet, is_git_lock
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import require_sqlite_path
+from mcp_agent_mail.db.restore_journal import crash_for_tests, finish_interrupted_restore
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
-from mcp_agent_mail.services.recovery.restore_journal import crash_for_tests, finish_interrupted_restore
+from mcp_agent_mail.fsutil import fsync_dir
 from mcp_agent_mail.services.recovery.staging import SAVE_PREFIX, staging_dir, sweep_abandoned
 from mcp_agent_mail.services.recovery.zipsafe import (
     CHUNK,
@@ -79,9 +80,7 @@ def label_slug(label: str | None) -> str:
 
 def flush_archive_writer(settings: Settings) -> int:
     """Apply the archive writer's pending queue to Git; return how many queued changes were applied."""
-    from mcp_agent_mail.archive import flush_pending
-
-    return flush_pending(settings)
+    return archive.flush_pending(settings)
 
 
 def snapshot_database(source: Path, target: Path) -> None:
@@ -174,9 +173,7 @@ def _storage_order(rel: str) -> tuple[int, str]:
 
 def _is_transient(rel: str) -> bool:
     """Git lock files and the writer's staging folder only matter to a process that is running now."""
-    from mcp_agent_mail.archive.repo import TMP_DIR
-
-    return rel.startswith(".git/") and (rel.endswith(".lock") or rel.startswith(f".git/{TMP_DIR}/"))
+    return is_git_lock(rel) or rel.startswith(f".git/{TMP_DIR}/")
 
 
 def storage_entries(root: Path) -> tuple[list[str], list[str]]:
@@ -266,15 +263,6 @@ def _publish(partial: Path, directory: Path, stem: str) -> Path:
         partial.unlink()
         return candidate
     raise InvalidArgumentError(f"Too many restore points named {stem}*.zip in {directory}.")
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @dataclass
@@ -400,7 +388,7 @@ def _write_restore_point(job: _SaveJob) -> SavedRestorePoint:
         os.fsync(handle.fileno())
     crash_for_tests("save:written")
     final = _publish(partial, job.states_dir, job.stem)
-    _fsync_dir(job.states_dir)
+    fsync_dir(job.states_dir)
     return SavedRestorePoint(final, metadata, final.stat().st_size, len(hashes))
 
 

@@ -12,7 +12,6 @@ processes are ignored and swept.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import json
 import os
@@ -24,11 +23,13 @@ from typing import IO, Any
 
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import sqlite_path_from_url
+from mcp_agent_mail.db.restore_journal import finish_interrupted_restore
 from mcp_agent_mail.errors import ServerRunningError, UnavailableError
-from mcp_agent_mail.services.recovery.restore_journal import finish_interrupted_restore
+from mcp_agent_mail.fsutil import LockMode, flock_until, try_flock
 from mcp_agent_mail.timeutil import iso, utcnow
 
 _counter = itertools.count(1)
+_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -73,18 +74,12 @@ def hold_server_registration(
     handle = _open_lock(paths.lock_file)
     sidecar: Path | None = None
     try:
+        busy = UnavailableError(
+            "The mailbox is being restored; the server cannot start now.",
+            hint="Wait for `mcp-agent-mail archive restore` to finish, then start the server again.",
+        )
         deadline = time.monotonic() + max(0.0, wait_seconds)
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as exc:
-                if time.monotonic() >= deadline:
-                    raise UnavailableError(
-                        "The mailbox is being restored; the server cannot start now.",
-                        hint="Wait for `mcp-agent-mail archive restore` to finish, then start the server again.",
-                    ) from exc
-                time.sleep(0.1)
+        flock_until(handle.fileno(), LockMode.SHARED, deadline, pause=_POLL_S, max_pause=_POLL_S, busy=busy)
         db_path = sqlite_path_from_url(settings.database.url)
         if db_path is not None:
             # Before this server touches the database or the archive: finish a restore a crash interrupted.
@@ -125,9 +120,7 @@ def _registered_servers(settings: Settings) -> list[dict[str, Any]]:
     if not paths.lock_file.exists():
         return []
     with _open_lock(paths.lock_file) as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not try_flock(handle.fileno(), LockMode.EXCLUSIVE):
             records = _read_sidecars(paths.sidecar_dir, sweep=False)
             return records or [{"pid": None, "started_at": None, "transport": "unknown"}]
         _read_sidecars(paths.sidecar_dir, sweep=True)
@@ -168,15 +161,13 @@ def exclusive_mailbox(settings: Settings) -> Iterator[None]:
     """Hold the mailbox alone for the block; raise ServerRunningError while a server runs."""
     paths = registry_paths(settings)
     with _open_lock(paths.lock_file) as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+        if not try_flock(handle.fileno(), LockMode.EXCLUSIVE):
             servers = _read_sidecars(paths.sidecar_dir, sweep=False)
             raise ServerRunningError(
                 f"A server is using this mailbox: {describe_servers(servers)}.",
                 hint=f"Stop {describe_servers(servers)} first, or pass --ignore-running if you are sure it is safe.",
                 data={"servers": servers},
-            ) from exc
+            )
         _read_sidecars(paths.sidecar_dir, sweep=True)
         yield
 

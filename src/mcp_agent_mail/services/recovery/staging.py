@@ -21,6 +21,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcp_agent_mail.fsutil import LockMode, try_flock
+
 SAVE_PREFIX = ".save-"
 RESTORE_PREFIX = ".restore-"
 OWNER_FILE = ".owner"
@@ -54,9 +56,7 @@ def staging_dir(parent: Path, prefix: str) -> Iterator[StagingDir]:
 
 
 def _abandoned(entry: Path, fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not try_flock(fd, LockMode.EXCLUSIVE):
         return False
     if (entry / OWNER_FILE).exists():
         return True

@@ -1,8 +1,8 @@
-"""Restore point archives: the member layout, integrity checks and safe extraction.
+"""Restore points: the zip's member layout, integrity checks and safe extraction.
 
 A restore point is a zip holding ``metadata.json`` (with the SHA-256 of every
 other member), ``snapshot/mailbox.sqlite3`` and the storage root under
-``storage_repo/``. Nothing in an archive is trusted until every member name is
+``storage_repo/``. Nothing in a restore point is trusted until every member name is
 proven harmless (including what it would mean to Git, see :mod:`.restore_git`)
 and every hash matches. Extracted files never get an execute bit.
 """
@@ -38,7 +38,7 @@ _INVALID_HINT = "The file is damaged or was not made by `mcp-agent-mail archive 
 
 
 @dataclass
-class VerifiedArchive:
+class VerifiedRestorePoint:
     """A restore point whose names and hashes have all been checked."""
 
     path: Path
@@ -49,9 +49,9 @@ class VerifiedArchive:
     total_bytes: int = 0
 
 
-def invalid(archive: Path, reason: str) -> ArchiveError:
+def invalid(restore_point: Path, reason: str) -> ArchiveError:
     """Build the error raised for an unusable restore point."""
-    return ArchiveError(f"{archive.name} cannot be restored: {reason}.", hint=_INVALID_HINT)
+    return ArchiveError(f"{restore_point.name} cannot be restored: {reason}.", hint=_INVALID_HINT)
 
 
 def check_member_name(raw: str) -> str:
@@ -86,7 +86,7 @@ def _member_kind(info: zipfile.ZipInfo) -> str:
 
 
 def read_metadata(zf: zipfile.ZipFile) -> dict[str, Any]:
-    """Return the parsed ``metadata.json`` of an open archive (ValueError if missing or malformed)."""
+    """Return the parsed ``metadata.json`` of an open restore point (ValueError if missing or malformed)."""
     try:
         raw = zf.read(METADATA_NAME)
     except KeyError as exc:
@@ -147,7 +147,7 @@ def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     return digest.hexdigest()
 
 
-def verify_archive(path: Path) -> VerifiedArchive:
+def verify_restore_point(path: Path) -> VerifiedRestorePoint:
     """Check a restore point completely (names, layout, hashes) without extracting it."""
     if not path.is_file():
         raise invalid(path, "it is not a file")
@@ -172,7 +172,7 @@ def verify_archive(path: Path) -> VerifiedArchive:
         raise
     except _ZIP_ERRORS as exc:
         raise invalid(path, str(exc) or type(exc).__name__) from exc
-    return VerifiedArchive(path, metadata, snapshot, files, directories, total)
+    return VerifiedRestorePoint(path, metadata, snapshot, files, directories, total)
 
 
 def _copy_hashed(source: IO[bytes], target: IO[bytes]) -> str:
@@ -183,7 +183,7 @@ def _copy_hashed(source: IO[bytes], target: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _entries_under(verified: VerifiedArchive, prefix: str) -> Iterator[tuple[str, str, bool]]:
+def _entries_under(verified: VerifiedRestorePoint, prefix: str) -> Iterator[tuple[str, str, bool]]:
     for name in sorted(verified.directories):
         if name.startswith(prefix):
             yield name, name[len(prefix) :], True
@@ -192,7 +192,7 @@ def _entries_under(verified: VerifiedArchive, prefix: str) -> Iterator[tuple[str
             yield name, name[len(prefix) :], False
 
 
-def extract_file(verified: VerifiedArchive, member: str, target: Path) -> None:
+def extract_file(verified: VerifiedRestorePoint, member: str, target: Path) -> None:
     """Write one verified member to ``target`` (which must not exist), re-checking its hash."""
     try:
         with zipfile.ZipFile(verified.path) as zf, zf.open(member) as src, open(target, "xb") as dst:
@@ -204,7 +204,7 @@ def extract_file(verified: VerifiedArchive, member: str, target: Path) -> None:
 
 
 def extract_tree(
-    verified: VerifiedArchive, prefix: str, dest: Path, *, keep: Callable[[str], bool] | None = None
+    verified: VerifiedRestorePoint, prefix: str, dest: Path, *, keep: Callable[[str], bool] | None = None
 ) -> int:
     """Extract the members under ``prefix`` (those ``keep`` accepts, by relative path) into the new ``dest``.
 
@@ -241,11 +241,11 @@ __all__ = [
     "METADATA_NAME",
     "SNAPSHOT_NAME",
     "STORAGE_PREFIX",
-    "VerifiedArchive",
+    "VerifiedRestorePoint",
     "check_member_name",
     "extract_file",
     "extract_tree",
     "invalid",
     "read_metadata",
-    "verify_archive",
+    "verify_restore_point",
 ]

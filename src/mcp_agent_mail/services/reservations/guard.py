@@ -12,9 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import run_read, sqlite_path_from_url
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError, UnauthorizedError
-from mcp_agent_mail.guard.install import HOOKS, PLUGIN_NAME, hooks_dir, install_guard, read_plugin, uninstall_guard
 from mcp_agent_mail.services.identity.auth import STRICT, identity_mode
 from mcp_agent_mail.services.identity.resolve import resolve_project
+from mcp_agent_mail.services.reservations.guard_install import (
+    HOOKS,
+    PLUGIN_NAME,
+    hooks_dir,
+    install_guard,
+    read_plugin,
+    uninstall_guard,
+)
 
 
 def repo_path(code_repo_path: str) -> Path:

@@ -5,7 +5,7 @@ expired row is simply inactive, nothing releases a live holder behind its back.
 Another agent's active reservation conflicts with a request when either side is
 exclusive and the patterns overlap. Conflicting paths are reported with their
 holders and not granted; the rest of the request is granted. Another agent's
-lease ends early only through :func:`force_release`, and only when its holder is
+lease ends early only through :func:`release_stale`, and only when its holder is
 provably stale (see :mod:`mcp_agent_mail.services.reservations.staleness`).
 """
 
@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -25,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import get_session, run_read, run_write, schema, write_session
+from mcp_agent_mail.db.shapes import reservation_dict
 from mcp_agent_mail.errors import (
-    AgentMailError,
     AgentRetiredError,
     InvalidArgumentError,
     NotFoundError,
@@ -236,7 +237,7 @@ def _report_unreadable(pattern: str, problem: str) -> None:
 def _overlaps(stored: str, requested: str) -> bool:
     """Tell whether a stored lease's pattern overlaps a requested (valid, normalised) pattern.
 
-    A stored pattern that no longer validates (restored from an old archive, or stored before
+    A stored pattern that no longer validates (from an old restore point, or stored before
     a limit existed) overlaps every request: its holder meant to keep something, and what
     cannot be read cannot be shown to be elsewhere. Its holder can still release it, and
     others can force-release it once it is stale.
@@ -568,19 +569,7 @@ async def list_active_reservations(project_key: str) -> list[dict[str, Any]]:
         project = await resolve_project(session, project_key)
         return await _load_active(session, project["id"], utcnow())
 
-    rows = await run_read(read)
-    return [
-        {
-            "id": r["id"],
-            "agent": r["agent"],
-            "path_pattern": r["path_pattern"],
-            "exclusive": bool(r["exclusive"]),
-            "reason": r["reason"],
-            "created_ts": iso(r["created_ts"]),
-            "expires_ts": iso(r["expires_ts"]),
-        }
-        for r in rows
-    ]
+    return [reservation_dict(row) for row in await run_read(read)]
 
 
 # ---------------------------------------------------------------------------
@@ -627,24 +616,12 @@ def _already_released(row: RowMapping) -> dict[str, Any]:
     return {"released": 0, "released_at": iso(row["released_ts"]), "already_released": True}
 
 
-def reservation_view(row: RowMapping) -> dict[str, Any]:
-    """Shape a reservation row joined with its holder's name (``agent``) for clients."""
-    view: dict[str, Any] = {
-        "id": row["id"],
-        "agent": row["agent"],
-        "path_pattern": row["path_pattern"],
-        "exclusive": bool(row["exclusive"]),
-        "reason": row["reason"],
-        "created_ts": iso(row["created_ts"]),
-        "expires_ts": iso(row["expires_ts"]),
-    }
-    if row["released_ts"] is not None:
-        view["released_ts"] = iso(row["released_ts"])
-    return view
+# The reservation as clients see it (one shape for the tools, the resources and the archive).
+reservation_view = reservation_dict
 
 
 def _released_view(row: RowMapping, verdict: staleness.Staleness, released: datetime) -> dict[str, Any]:
-    view = reservation_view(row)
+    view = reservation_dict(row)
     view["released_ts"] = iso(released)
     view["stale_reasons"] = verdict.reasons
     evidence = {
@@ -666,20 +643,39 @@ def _refuse_unless_stale(row: RowMapping, verdict: staleness.Staleness) -> None:
         )
 
 
-async def force_release(
-    project_key: str,
-    agent_name: str,
-    file_reservation_id: int,
-    notify_previous: bool = True,
-    note: str = "",
-) -> dict[str, Any]:
-    """Release another agent's reservation when its holder is provably stale, and tell the holder by mail."""
+@dataclass(frozen=True)
+class HolderNotice:
+    """The mail a holder is owed when another agent releases its stale lease."""
+
+    project_key: str
+    sender: str
+    recipient: str
+    subject: str
+    body_md: str
+    thread_id: str
+
+
+@dataclass(frozen=True)
+class StaleRelease:
+    """What a force release did (the tool's result), and the notice owed to the holder (None when none is)."""
+
+    result: dict[str, Any]
+    notice: HolderNotice | None = None
+
+    @property
+    def released_now(self) -> bool:
+        """True when this call released the lease (not when it was already released or had expired)."""
+        return "reservation" in self.result
+
+
+async def release_stale(project_key: str, agent_name: str, file_reservation_id: int, note: str = "") -> StaleRelease:
+    """Release another agent's reservation when its holder is provably stale; say what the holder should be told."""
     note_text = _check_force_args(file_reservation_id, note)
     async with get_session() as session:
         project, actor = await _writable_holder(session, project_key, agent_name)
         row = await _reservation_with_holder(session, project["id"], file_reservation_id)
         if row["released_ts"] is not None:
-            return _already_released(row)
+            return StaleRelease(_already_released(row))
         activity = await staleness.agent_activity(session, await _holder(session, row["agent_id"]))
     now = utcnow()
     own = row["agent_id"] == actor["id"]
@@ -692,7 +688,7 @@ async def force_release(
     async with write_session() as session:
         row = await _reservation_with_holder(session, project["id"], file_reservation_id)
         if row["released_ts"] is not None:
-            return _already_released(row)
+            return StaleRelease(_already_released(row))
         now = utcnow()
         expired = row["expires_ts"] <= now
         if expired or own:
@@ -707,25 +703,12 @@ async def force_release(
         await _touch(session, project["id"], actor, now)
     archive.wake_writer()
     if expired:
-        return {"released": 0, "released_at": iso(now), "already_released": True, "expired": True}
-    view = _released_view(row, verdict, now)
-    view["notified"] = False
-    if notify_previous and not own:
-        try:
-            await _notify_holder(project, actor, row, verdict, note_text)
-            view["notified"] = True
-        except AgentMailError as exc:
-            view["notification_error"] = exc.to_dict()
-        except Exception as exc:  # the lease is already released; report, do not fail
-            logger.exception("could not notify %s about force release of %s", row["agent"], row["id"])
-            view["notification_error"] = {"code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}
-    return {"released": 1, "released_at": iso(now), "reservation": view}
+        return StaleRelease({"released": 0, "released_at": iso(now), "already_released": True, "expired": True})
+    result = {"released": 1, "released_at": iso(now), "reservation": _released_view(row, verdict, now)}
+    return StaleRelease(result, None if own else _holder_notice(project, actor, row, verdict, note_text))
 
 
-async def _notify_holder(project: Row, actor: Row, row: RowMapping, verdict: staleness.Staleness, note: str) -> None:
-    from mcp_agent_mail.services.mail import messages
-
-    subject = f"[file-reservations] Released stale lease on {row['path_pattern']}"
+def _holder_notice(project: Row, actor: Row, row: RowMapping, verdict: staleness.Staleness, note: str) -> HolderNotice:
     body = staleness.release_notice(
         holder=row["agent"],
         actor=actor["name"],
@@ -735,17 +718,24 @@ async def _notify_holder(project: Row, actor: Row, row: RowMapping, verdict: sta
         verdict=verdict,
         note=note,
     )
-    await messages.send_message(
-        project["human_key"], actor["name"], [row["agent"]], subject, body, thread_id=f"file-reservation-{row['id']}"
+    return HolderNotice(
+        project_key=project["human_key"],
+        sender=actor["name"],
+        recipient=row["agent"],
+        subject=f"[file-reservations] Released stale lease on {row['path_pattern']}",
+        body_md=body,
+        thread_id=f"file-reservation-{row['id']}",
     )
 
 
 __all__ = [
     "MAX_PATHS",
+    "HolderNotice",
+    "StaleRelease",
     "check_reserve_request",
-    "force_release",
     "list_active_reservations",
     "release_reservations",
+    "release_stale",
     "renew_reservations",
     "reserve_paths",
 ]

@@ -153,7 +153,7 @@ def pattern_matches(pattern: str, path: str, *, ignorecase: bool = False) -> boo
 def read_stored_pattern(raw: str) -> tuple[str, str | None]:
     """Return ``(pattern, problem)`` for a stored pattern; one that no longer validates reads as ``**``.
 
-    Rows restored from an old archive, or stored before a limit existed, may hold a pattern
+    Rows restored from an old restore point, or stored before a limit existed, may hold a pattern
     that :func:`normalise_pattern` refuses today. Checks must not fail on them, and must not
     let them lapse silently either: such a pattern is taken to cover every path, and
     ``problem`` says why, for the caller to report.

@@ -16,14 +16,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.db import get_session, schema, write_session
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.names import name_key
-from mcp_agent_mail.services.identity.resolve import check_limit, get_agent, in_project_scope, resolve_project
-from mcp_agent_mail.services.mail.messages import check_thread_id, in_thread
+from mcp_agent_mail.services.identity.resolve import check_limit, resolve_project
+from mcp_agent_mail.services.mail.drafts import check_thread_id
+from mcp_agent_mail.services.mail.messages import in_thread
+from mcp_agent_mail.services.mail.visibility import viewer_row, viewer_scope
 from mcp_agent_mail.services.summaries.extract import MailItem, combine, summarize
 from mcp_agent_mail.services.summaries.llm_summary import refine
 from mcp_agent_mail.timeutil import iso, utcnow
@@ -31,25 +33,6 @@ from mcp_agent_mail.timeutil import iso, utcnow
 MAX_HOURS = 24 * 365
 MAX_THREADS = 50
 EXAMPLES = 3
-
-
-def visible_to(agent_id: int) -> ColumnElement[bool]:
-    """Return the condition for messages an agent sent or received (to, cc or bcc)."""
-    m, r = schema.messages, schema.message_recipients
-    received = exists().where(and_(r.c.message_id == m.c.id, r.c.agent_id == agent_id))
-    return or_(m.c.sender_id == agent_id, received)
-
-
-def viewer_scope(project: RowMapping, viewer: RowMapping | None) -> ColumnElement[bool]:
-    """Return what a viewer sees, wherever it is stored: its own mail, or without a viewer the project's mail."""
-    return in_project_scope(project["id"]) if viewer is None else visible_to(viewer["id"])
-
-
-async def viewer_row(session: AsyncSession, project: RowMapping, agent_name: str | None) -> RowMapping | None:
-    """Return the named viewer agent, or None when no name was given (the whole project)."""
-    if agent_name is None or not str(agent_name).strip():
-        return None
-    return await get_agent(session, project, agent_name)
 
 
 def check_hours(value: float, *, field: str = "since_hours") -> float:

@@ -8,19 +8,19 @@ itself). Every step can be replayed whether or not it already happened, so
 replaying the journal to its end and deleting it always leaves either the
 previous mailbox or the restored one, never neither.
 
-The restoring process holds the ``flock`` of its staging folder (see
-:mod:`.staging`) until the journal is gone, so another process can tell a
-restore that is running from one whose process died: only the second is
-replayed, by the next process that opens the mailbox (a server checks for a
-journal when it registers, before its archive writer starts; the database engine
-checks before it opens the file; ``archive save`` and ``doctor check`` check
-first thing).
+The restoring process holds the ``flock`` of its staging folder until the
+journal is gone, so another process can tell a restore that is running from one
+whose process died: only the second is replayed, by the next process that opens
+the mailbox (a server checks for a journal when it registers, before its archive
+writer starts; the database engine checks before it opens the file; ``archive
+save`` and ``doctor check`` check first thing). The journal needs nothing but the
+file system, so it sits with the database: the engine that opens the file and the
+recovery services that write journals both use it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp_agent_mail.errors import ArchiveError, UnavailableError
+from mcp_agent_mail.fsutil import LockMode, flock_until, fsync_dir
 from mcp_agent_mail.timeutil import iso, utcnow
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class Journal:
     """Everything needed to finish or undo one restore."""
 
     db_path: Path
-    archive: str
+    restore_point: str
     aside: list[Step]
     place: list[Step]
     stages: list[Path]
@@ -92,7 +93,7 @@ class Journal:
             {
                 "format": _FORMAT,
                 "database": str(self.db_path),
-                "archive": self.archive,
+                "archive": self.restore_point,
                 "started_at": self.started_at,
                 "pid": self.pid,
                 "direction": self.direction,
@@ -134,16 +135,6 @@ class Journal:
         """Delete the journal: the restore is complete (or completely undone)."""
         self.path.unlink(missing_ok=True)
         fsync_dir(self.path.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make the renames inside ``directory`` durable (best effort)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _unreadable(path: Path, reason: str) -> ArchiveError:
@@ -302,7 +293,7 @@ def _remove_stages(journal: Journal) -> None:
 
 def replay(journal: Journal) -> str:
     """Finish ``journal`` in its direction (undo it when going forward fails); delete it; say what was done."""
-    what = f"the restore of {Path(journal.archive).name or 'a restore point'} started at {journal.started_at}"
+    what = f"the restore of {Path(journal.restore_point).name or 'a restore point'} started at {journal.started_at}"
     if journal.direction == FORWARD:
         try:
             run_forward(journal)
@@ -337,22 +328,18 @@ def _stage_lock(stage: Path, db_path: Path, wait_seconds: float) -> Iterator[boo
         yield True  # the folder is gone, so no process is using it
         return
     try:
+        busy = UnavailableError(
+            "A restore of this mailbox is in progress.",
+            hint="Wait for `mcp-agent-mail archive restore` to finish, then try again.",
+        )
         deadline = time.monotonic() + max(0.0, wait_seconds)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not os.path.lexists(journal_path(db_path)):
-                    yield False
-                    return
-                if time.monotonic() >= deadline:
-                    raise UnavailableError(
-                        "A restore of this mailbox is in progress.",
-                        hint="Wait for `mcp-agent-mail archive restore` to finish, then try again.",
-                    ) from None
-                time.sleep(_POLL_S)
-        yield True
+
+        def journal_gone() -> bool:
+            return not os.path.lexists(journal_path(db_path))
+
+        yield flock_until(
+            fd, LockMode.EXCLUSIVE, deadline, pause=_POLL_S, max_pause=_POLL_S, give_up=journal_gone, busy=busy
+        )
     finally:
         os.close(fd)
 
@@ -391,7 +378,6 @@ __all__ = [
     "Step",
     "crash_for_tests",
     "finish_interrupted_restore",
-    "fsync_dir",
     "journal_path",
     "load_journal",
     "pending_stages",

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db.engine import sqlite_path_from_url
+from mcp_agent_mail.db.restore_journal import finish_interrupted_restore, pending_stages
 from mcp_agent_mail.errors import AgentMailError
-from mcp_agent_mail.services.doctor.checks import ERROR, WARNING, Finding
-from mcp_agent_mail.services.recovery.restore_journal import finish_interrupted_restore, pending_stages
+from mcp_agent_mail.services.doctor.findings import ERROR, WARNING, Finding
 from mcp_agent_mail.services.recovery.staging import RESTORE_PREFIX, SAVE_PREFIX, abandoned_dirs, sweep_abandoned
 
 STATES_DIR_NAME = "archived_mailbox_states"
