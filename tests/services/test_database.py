@@ -1,0 +1,56 @@
+"""The database at start-up: schema prepared once and reported, unusable URLs refused, URLs shown without secrets."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from mcp_agent_mail.config import clear_settings_cache, get_settings
+from mcp_agent_mail.db.migrations import LATEST_VERSION
+from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, UnavailableError
+from mcp_agent_mail.services.database import database_error, prepare_database, printable_url
+
+
+def test_prepare_creates_the_schema_and_returns_its_version(isolated_env):
+    assert prepare_database(get_settings()) == LATEST_VERSION
+    with sqlite3.connect(isolated_env["db_path"]) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"projects", "agents", "messages", "message_recipients", "file_reservations"} <= tables
+    assert prepare_database(get_settings()) == LATEST_VERSION
+
+
+def test_an_unusable_database_is_a_configuration_error_and_creates_nothing(isolated_env, monkeypatch):
+    blocker = isolated_env["tmp_path"] / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{blocker / 'db.sqlite3'}")
+    clear_settings_cache()
+    with pytest.raises(ConfigurationError, match=r"^Cannot open the database: ") as caught:
+        prepare_database(get_settings())
+    assert caught.value.hint == "Check DATABASE_URL and that its directory is writable."
+    assert blocker.read_text() == "not a directory"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite+aiosqlite:////var/mail/db.sqlite3", "sqlite+aiosqlite:////var/mail/db.sqlite3"),
+        (
+            "postgresql+asyncpg://mail:hunter2@db.example:5432/mail?sslpassword=x2&sslmode=require&api_key=k9",
+            "postgresql+asyncpg://mail:***@db.example:5432/mail?api_key=%2A%2A%2A&sslmode=require"
+            "&sslpassword=%2A%2A%2A",
+        ),
+        ("not a url at all", "<unparseable database url>"),
+    ],
+)
+def test_printable_url_hides_passwords_and_secret_query_values(url, shown):
+    assert printable_url(url) == shown
+
+
+def test_database_errors_become_coded_errors_only_when_the_caller_can_act():
+    busy = OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+    assert isinstance(database_error(busy), UnavailableError)
+    assert isinstance(database_error(OverflowError("int too large")), InvalidArgumentError)
+    assert database_error(OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))) is None
+    assert database_error(ValueError("unrelated")) is None
