@@ -261,6 +261,28 @@ async def create_agent_identity(
     return agent
 
 
+async def ensure_reserved_agent(
+    session: AsyncSession, project: Row, name: str, *, program: str, model: str, task_description: str
+) -> RowMapping:
+    """Return the project's agent with a reserved name, creating it (open to all mail) inside this transaction.
+
+    For identities the server itself speaks as, such as the web UI's human overseer. The name must
+    be one register_agent refuses (neither Adjective+Noun nor an id with '-', '_' or '.'), so no
+    agent can take it first; its registration token is never handed out, so in strict identity
+    mode no MCP client can act as it.
+    """
+    if normalise_agent_name(name) is not None:
+        raise ValueError(f"{name!r} is a name agents can register; a reserved identity needs one they cannot")
+    existing = await find_agent(session, project["id"], name)
+    if existing is not None:
+        return existing
+    agent, _unused_token = await _insert_agent(session, project, name, program, model, task_description, "auto")
+    await session.execute(_SET_CONTACT_POLICY, {"agent_id": agent["id"], "policy": "open"})
+    created = await find_agent(session, project["id"], name)
+    assert created is not None
+    return created
+
+
 async def whois(
     project_key: str,
     agent_name: str,
