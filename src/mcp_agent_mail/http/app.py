@@ -6,7 +6,7 @@ app's lifespan is the MCP server's lifespan: it runs the archive writer, and
 its exit (on SIGTERM/SIGINT under uvicorn) flushes the archive queue.
 
 Every request except the two health probes passes :class:`AccessControl` first:
-``Origin`` allow-list, authentication (:mod:`mcp_agent_mail.http.auth`), roles
+``Origin`` allow-list, authentication (:mod:`mcp_agent_mail.access.auth`), roles
 (``tools/call`` of a tool not annotated read-only needs the writer role; every
 element of a JSON-RPC batch is checked) and rate limits
 (:mod:`mcp_agent_mail.http.ratelimit`). A refused request never reaches a tool; it is
@@ -14,6 +14,9 @@ answered 401/403/429 with ``{"error": {"code", "message", "hint"}}``.
 
 With no authentication configured the server only answers direct loopback
 requests and refuses to listen on any other interface.
+
+The web UI for people is mounted at ``/mail`` (:mod:`mcp_agent_mail.web`); it applies the
+same rules itself, adding a sign-in session cookie and CSRF tokens for browsers.
 """
 
 from __future__ import annotations
@@ -31,24 +34,26 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_agent_mail.access.auth import Authenticator, Principal, forbid_no_role, forbid_writer_call
+from mcp_agent_mail.access.origins import OriginPolicy, cors_options, cors_origins, header
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import HttpSettings, Settings, get_settings
 from mcp_agent_mail.errors import AgentMailError, ForbiddenError, RateLimitedError
-from mcp_agent_mail.http.auth import Authenticator, Principal, forbid_no_role, forbid_writer_call
 from mcp_agent_mail.http.body_limit import MAX_BODY_BYTES, BodyLimit, invalid_text_reply
 from mcp_agent_mail.http.catalog import ToolCatalog
-from mcp_agent_mail.http.origins import OriginPolicy, cors_options, cors_origins, header
 from mcp_agent_mail.http.ratelimit import Limit, RateLimiter, build_rate_limiter
 from mcp_agent_mail.http.tool_route import ToolCallFastPath
 from mcp_agent_mail.services.health import health_check
+from mcp_agent_mail.web.app import build_web_app
 
 logger = logging.getLogger("mcp_agent_mail.http")
 
 MCP_PATH_ALIASES = ("/mcp/", "/api/")
 OPEN_PATHS = frozenset({"/health/liveness", "/health/readiness"})
+WEB_PREFIX = "/mail"  # the web UI checks its own callers (sign-in cookie, CSRF): mcp_agent_mail.web.security
 UNKNOWN_TOOL = "?"
 
 
@@ -178,7 +183,7 @@ class AccessControl:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let the request through to the app, or answer it with a refusal."""
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or _is_web(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:
@@ -273,6 +278,10 @@ class AccessControl:
                     data={"retry_after": decision.retry_after},
                 )
                 raise _Refused(error, {"Retry-After": str(decision.retry_after)})
+
+
+def _is_web(path: str) -> bool:
+    return path == WEB_PREFIX or path.startswith(WEB_PREFIX + "/")
 
 
 def _www_authenticate(error: AgentMailError, scope: Scope) -> str:
@@ -370,6 +379,7 @@ def build_http_app(
         app.router.routes.append(Route(path, endpoint=endpoint.endpoint, methods=endpoint.methods))
     app.router.routes.append(Route("/health/liveness", liveness, methods=["GET"]))
     app.router.routes.append(Route("/health/readiness", readiness, methods=["GET"]))
+    app.router.routes.append(Mount(WEB_PREFIX, app=build_web_app(settings, authenticator)))
     app.state.mcp_paths = _mcp_paths(primary)
     app.state.authenticator = authenticator
     app.state.rate_limiter = limiter

@@ -25,11 +25,11 @@ import httpx
 import jwt
 from starlette.types import Scope
 
+from mcp_agent_mail.access.origins import header, is_direct_local_request, is_loopback_address, peer_host
 from mcp_agent_mail.config import HttpSettings, JwtSettings, RbacSettings
 from mcp_agent_mail.errors import ConfigurationError, ForbiddenError, UnauthorizedError, UnavailableError
-from mcp_agent_mail.http.origins import header, is_direct_local_request, is_loopback_address, peer_host
 
-logger = logging.getLogger("mcp_agent_mail.http.auth")
+logger = logging.getLogger("mcp_agent_mail.access.auth")
 
 READER = "reader"
 WRITER = "writer"
