@@ -77,6 +77,8 @@ class _EnvSettings(BaseSettings):
     http_rate_limit_tools_burst: int = Field(0, alias="HTTP_RATE_LIMIT_TOOLS_BURST")
     redis_url: str = Field("", alias="REDIS_URL")
     http_rate_limit_redis_url: str = Field("", alias="HTTP_RATE_LIMIT_REDIS_URL")
+    http_web_session_secret: str = Field("", alias="HTTP_WEB_SESSION_SECRET", repr=False)
+    http_web_session_hours: float = Field(12.0, alias="HTTP_WEB_SESSION_HOURS")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     file_reservation_min_ttl_seconds: int = Field(60, alias="FILE_RESERVATION_MIN_TTL_SECONDS")
     file_reservation_max_ttl_seconds: int = Field(7 * 86400, alias="FILE_RESERVATION_MAX_TTL_SECONDS")
@@ -178,6 +180,8 @@ class HttpSettings:
     jwt: JwtSettings = field(default_factory=JwtSettings)
     rbac: RbacSettings = field(default_factory=RbacSettings)
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    web_session_secret: str = field(default="", repr=False)
+    web_session_hours: float = 12.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +241,8 @@ def _http_settings(env: _EnvSettings) -> HttpSettings:
         path=_normalise_http_path(env.http_path),
         bearer_token=env.http_bearer_token.strip(),
         allow_localhost_unauthenticated=env.http_allow_localhost_unauthenticated,
+        web_session_secret=env.http_web_session_secret.strip(),
+        web_session_hours=env.http_web_session_hours if env.http_web_session_hours > 0 else 12.0,
         allowed_origins=tuple(origin.rstrip("/") for origin in _csv(env.http_allowed_origins)),
         cors_enabled=env.http_cors_enabled,
         cors_origins=tuple(origin.rstrip("/") for origin in _csv(env.http_cors_origins)),
