@@ -59,3 +59,26 @@ ensure_redis_server() {
         echo "warning: installing redis-server failed; Redis tests will be skipped." >&2
     fi
 }
+
+# Install Debian's chromium when it is missing (the browser tests in tests/web/browser drive it with Playwright;
+# no browser is ever downloaded). Fast no-op when present; a warning, not a failure, when it cannot be installed.
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo="sudo -n"
+        else
+            echo "warning: /usr/bin/chromium is missing and installing it needs root; browser tests will be skipped." >&2
+            return 0
+        fi
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "warning: /usr/bin/chromium is missing and apt-get is unavailable; browser tests will be skipped." >&2
+        return 0
+    fi
+    echo "Installing chromium (Debian package)..." >&2
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null; then
+        echo "warning: installing chromium failed; browser tests will be skipped." >&2
+    fi
+}
