@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with foreign keys on and a bounded busy timeout. Every
 write transaction starts with ``BEGIN IMMEDIATE`` (so two processes never
 deadlock upgrading a read lock), and inside one process writes are serialised
-by an asyncio lock: one write path, as in datasette.
+by an asyncio lock: one write path, as in datasette. A PostgreSQL URL opens
+psycopg 3 instead; :mod:`.backend_url` says which URLs are accepted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
+from mcp_agent_mail.db.backend_url import database_backend, parse_database_url
 from mcp_agent_mail.db.group_commit import GroupCommitWriter
 from mcp_agent_mail.db.migrations import migrate
 from mcp_agent_mail.db.restore_journal import finish_interrupted_restore, journal_path
@@ -79,13 +81,7 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sync_url(url: str) -> str:
-    parsed = make_url(url)
-    driver = parsed.drivername
-    if driver.startswith("sqlite"):
-        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
-    if driver.startswith("postgresql"):
-        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return url
+    return parse_database_url(url).sync_url
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
@@ -142,9 +138,13 @@ def _pooled_engine(settings: Settings, slot: str, pool_size: int, max_overflow: 
         if engine is None:
             url = settings.database.url
             _prepare_sqlite_file(url)
-            kwargs: dict[str, Any] = {"echo": settings.database.echo}
+            kwargs: dict[str, Any] = {
+                "echo": settings.database.echo,
+                "pool_size": pool_size,
+                "max_overflow": max_overflow,
+            }
             if is_sqlite(url):
-                kwargs.update(pool_size=pool_size, max_overflow=max_overflow, connect_args={"check_same_thread": False})
+                kwargs.update(connect_args={"check_same_thread": False})
             engine = create_engine(_sync_url(url), **kwargs)
             if is_sqlite(url):
                 _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
@@ -170,10 +170,14 @@ def get_engine(settings: Settings | None = None) -> AsyncEngine:
         if _state.async_engine is None:
             url = settings.database.url
             _prepare_sqlite_file(url)
-            kwargs: dict[str, Any] = {"echo": settings.database.echo, "pool_pre_ping": False}
-            if is_sqlite(url):
-                kwargs.update(pool_size=settings.database.pool_size, max_overflow=2, pool_timeout=30)
-            engine = create_async_engine(url, **kwargs)
+            kwargs: dict[str, Any] = {
+                "echo": settings.database.echo,
+                "pool_pre_ping": False,
+                "pool_size": settings.database.pool_size,
+                "max_overflow": 2,
+                "pool_timeout": 30,
+            }
+            engine = create_async_engine(parse_database_url(url).async_url, **kwargs)
             if is_sqlite(url):
                 _install_sqlite_hooks(engine.sync_engine, settings.database.busy_timeout_ms)
             _state.async_engine = engine
@@ -182,12 +186,14 @@ def get_engine(settings: Settings | None = None) -> AsyncEngine:
 
 
 def _check_url(url: str) -> None:
-    if _state.url is None:
-        _state.url = url
-    elif _state.url != url:
+    """Accept ``url`` as the process's database, refusing (CONFIGURATION_ERROR) before anything opens it."""
+    if _state.url == url:
+        return
+    database_backend(url)  # an unsupported URL or a missing driver stops here, with nothing opened
+    if _state.url is not None:
         # Settings changed underneath us (tests, restore): start over on the new URL.
         _dispose_locked()
-        _state.url = url
+    _state.url = url
 
 
 def ensure_schema(settings: Settings | None = None) -> None:
