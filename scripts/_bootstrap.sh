@@ -82,3 +82,27 @@ ensure_chromium() {
         echo "warning: installing chromium failed; browser tests will be skipped." >&2
     fi
 }
+
+# Install Debian's postgresql when no server binaries are present (MCP_AGENT_MAIL_TEST_BACKEND=postgresql runs the
+# suite on a private cluster made with them). Fast no-op when present; a warning, not a failure, when it cannot be
+# installed. Only the binaries are used: the tests never start or touch the system's own cluster.
+ensure_postgresql() {
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo="sudo -n"
+        else
+            echo "warning: PostgreSQL is missing and installing it needs root; PostgreSQL tests cannot run." >&2
+            return 0
+        fi
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "warning: PostgreSQL is missing and apt-get is unavailable; PostgreSQL tests cannot run." >&2
+        return 0
+    fi
+    echo "Installing postgresql (Debian package)..." >&2
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql; } >/dev/null; then
+        echo "warning: installing postgresql failed; PostgreSQL tests cannot run." >&2
+    fi
+}

@@ -14,6 +14,9 @@ from mcp_agent_mail.archive import clear_repo_cache
 from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.db import reset_database_state
 
+# MCP_AGENT_MAIL_TEST_BACKEND=postgresql runs the suite on a private PostgreSQL cluster (see tests/pg_cluster.py).
+pytest_plugins = ["pg_cluster"]
+
 
 def _reset_caches() -> None:
     clear_repo_cache()
@@ -22,12 +25,14 @@ def _reset_caches() -> None:
 
 
 @pytest.fixture
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
-    """Point DATABASE_URL and STORAGE_ROOT at a temporary directory for one test."""
+def isolated_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_database_url: str | None
+) -> Iterator[dict[str, Path]]:
+    """Point DATABASE_URL at a fresh database (SQLite file or PostgreSQL) and STORAGE_ROOT at a temporary directory."""
     db_path = tmp_path / "test.sqlite3"
     storage = tmp_path / "storage"
     monkeypatch.setenv("MCP_AGENT_MAIL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{db_path}")
+    monkeypatch.setenv("DATABASE_URL", pg_database_url or f"sqlite+aiosqlite:///{db_path}")
     monkeypatch.setenv("STORAGE_ROOT", str(storage))
     monkeypatch.setenv("HTTP_HOST", "127.0.0.1")
     monkeypatch.setenv("HTTP_PORT", "8765")

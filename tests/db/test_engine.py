@@ -49,6 +49,7 @@ def test_sqlite_urls_name_their_file(tmp_path, monkeypatch):
     assert is_sqlite("sqlite+aiosqlite:///x.db") and not is_sqlite("postgresql://db/mail")
 
 
+@pytest.mark.sqlite_only
 def test_operations_on_a_database_file_refuse_other_backends(isolated_env, monkeypatch):
     assert require_sqlite_path() == isolated_env["db_path"]
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://user:secret@db.example/mail")

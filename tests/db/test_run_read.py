@@ -64,6 +64,7 @@ async def test_a_read_may_only_await_its_session(isolated_env):
     assert await run_read(lambda session: session.scalar(_COUNT)) == 0
 
 
+@pytest.mark.sqlite_only
 async def test_busy_database_is_unavailable_and_the_loop_keeps_running(isolated_env, monkeypatch):
     monkeypatch.setenv("DATABASE_BUSY_TIMEOUT_MS", "600")
     clear_settings_cache()

@@ -21,6 +21,8 @@ from mcp_agent_mail.db.sqlite_facts import (
     table_names,
 )
 
+pytestmark = pytest.mark.sqlite_only
+
 CORE = {"projects", "agents", "messages", "message_recipients", "file_reservations", "schema_version"}
 PAGE = 4096
 

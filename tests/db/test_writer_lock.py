@@ -7,11 +7,14 @@ import sys
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import insert
 
 from mcp_agent_mail.db import run_write, schema
 from mcp_agent_mail.db.writer_lock import lock_path
 from mcp_agent_mail.timeutil import utcnow
+
+pytestmark = pytest.mark.sqlite_only
 
 HOLD = """
 import fcntl, os, sys, time

@@ -39,6 +39,8 @@ from mcp_agent_mail.errors import UnavailableError
 from mcp_agent_mail.services.recovery.restore_points import save_restore_point
 from mcp_agent_mail.services.recovery.staging import OWNER_FILE, staging_dir
 
+pytestmark = pytest.mark.sqlite_only
+
 PROJECT = "/work/restore-journal"
 RUN_TIMEOUT_S = 120
 runner = CliRunner()

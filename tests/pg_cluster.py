@@ -1,0 +1,277 @@
+"""Pytest plugin: with MCP_AGENT_MAIL_TEST_BACKEND=postgresql, tests run on a private, throwaway PostgreSQL cluster.
+
+Without that variable nothing here starts and the suite runs on SQLite. With it, the first test that needs a
+database starts one cluster for the session (``initdb`` in a temporary directory, as the ``postgres`` user when
+the tests run as root, listening on 127.0.0.1 and a free port), each test gets a fresh database of its own,
+and the cluster is stopped and its directory removed at the end, even when tests fail or the run is interrupted.
+Tests marked ``sqlite_only`` are skipped on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import glob
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+BACKEND_ENV = "MCP_AGENT_MAIL_TEST_BACKEND"
+BACKENDS = ("sqlite", "postgresql")
+SUPERUSER = "postgres"
+ROLE = "mcp_agent_mail"
+ROLE_PASSWORD = "mcp_agent_mail"
+RUN_DATABASE = "mcp_agent_mail"
+START_ATTEMPTS = 3
+COMMAND_TIMEOUT_S = 120
+
+
+def selected_backend() -> str:
+    """Return the database backend this test run uses: ``sqlite`` (the default) or ``postgresql``."""
+    value = os.environ.get(BACKEND_ENV, "").strip().lower()
+    return value or "sqlite"
+
+
+def on_postgresql() -> bool:
+    """Return True when this test run uses the PostgreSQL backend."""
+    return selected_backend() == "postgresql"
+
+
+def find_pg_bindir() -> Path | None:
+    """Return the directory of the newest installed PostgreSQL server binaries, or None when there are none."""
+    found = sorted(
+        (Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")),
+        key=lambda bindir: _version_key(bindir.parent.name),
+    )
+    if found:
+        return found[-1]
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else -1 for part in name.split("."))
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PgCluster:
+    """One private PostgreSQL cluster in a temporary directory, with a role and a database per test."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.root: Path | None = None
+        self.port = 0
+        self._counter = 0
+        self._running = False
+        self._as_postgres = os.geteuid() == 0
+
+    @property
+    def data_dir(self) -> Path:
+        """The cluster's data directory."""
+        assert self.root is not None, "cluster not started"
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        """The server log (kept until the directory is removed)."""
+        assert self.root is not None, "cluster not started"
+        return self.root / "server.log"
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if self._as_postgres:
+            command = ["runuser", "-u", SUPERUSER, "--", *command]
+        return subprocess.run(
+            command, cwd=self.root, capture_output=True, text=True, check=False, timeout=COMMAND_TIMEOUT_S
+        )
+
+    def start(self) -> None:
+        """Create the cluster, start it on a free local port, and create the run's role and database."""
+        atexit.register(self.stop)
+        self.root = Path(tempfile.mkdtemp(prefix="mcp-agent-mail-pg-"))
+        if self._as_postgres:
+            owner = pwd.getpwnam(SUPERUSER)
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+        done = self._run(
+            "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "-A", "trust",
+            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr.strip() or done.stdout.strip()}")
+        for _ in range(START_ATTEMPTS):
+            self.port = _free_port()
+            options = " ".join(
+                shlex.quote(option)
+                for option in (
+                    "-c", "listen_addresses=127.0.0.1", "-p", str(self.port), "-k", str(self.root),
+                    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                    "-c", "max_connections=300",
+                )
+            )  # fmt: skip
+            done = self._run(
+                "pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60", "-o", options
+            )
+            if done.returncode == 0:
+                self._running = True
+                break
+        else:
+            raise RuntimeError(f"pg_ctl start failed: {done.stderr.strip()}\n{self._log_tail()}")
+        with self.admin() as conn:
+            conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{ROLE_PASSWORD}'")
+            conn.execute(f"CREATE DATABASE {RUN_DATABASE} OWNER {ROLE} TEMPLATE template0")
+
+    def _log_tail(self) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-20:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Stop the server at once and remove the cluster directory; safe to call more than once."""
+        if self._running:
+            self._running = False
+            done = self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w", "-t", "30")
+            if done.returncode != 0:
+                self._kill_postmaster()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+    def _kill_postmaster(self) -> None:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+            os.kill(pid, signal.SIGKILL)
+
+    def postmaster_pid(self) -> int:
+        """Return the running server's process id."""
+        return int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+
+    def url(self, database: str, *, driver: str = "postgresql+psycopg") -> str:
+        """Return the SQLAlchemy URL of ``database`` for the run's role."""
+        return f"{driver}://{ROLE}:{ROLE_PASSWORD}@127.0.0.1:{self.port}/{database}"
+
+    def conninfo(self, database: str) -> str:
+        """Return a libpq connection string for ``database`` as the run's role (for plain psycopg)."""
+        return f"host=127.0.0.1 port={self.port} user={ROLE} password={ROLE_PASSWORD} dbname={database}"
+
+    @contextlib.contextmanager
+    def admin(self) -> Iterator[Any]:
+        """Yield an autocommit superuser connection to the ``postgres`` database."""
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True, connect_timeout=10
+        ) as conn:
+            yield conn
+
+    def create_database(self) -> str:
+        """Create an empty database owned by the run's role and return its name."""
+        self._counter += 1
+        name = f"test_{self._counter}"
+        with self.admin() as conn:
+            conn.execute(f"CREATE DATABASE {name} OWNER {ROLE} TEMPLATE template0")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name``, ending any connection a test left open to it."""
+        with self.admin() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def databases(self) -> set[str]:
+        """Return the names of the cluster's non-template databases."""
+        with self.admin() as conn:
+            return {row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE NOT datistemplate")}
+
+
+def _interrupt_on_sigterm() -> Any:
+    """Turn SIGTERM into KeyboardInterrupt so pytest tears the session down; return the previous handler."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, handler)
+    return previous
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse an unknown backend name before anything runs."""
+    if selected_backend() not in BACKENDS:
+        raise pytest.UsageError(f"{BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {selected_backend()!r}")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say which database backend the run uses when it is not the default."""
+    if on_postgresql():
+        return f"database backend: postgresql (private cluster from {find_pg_bindir()})"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``sqlite_only`` when the run uses PostgreSQL."""
+    if not on_postgresql():
+        return
+    skip = pytest.mark.skip(reason=f"SQLite-only by nature ({BACKEND_ENV}=postgresql)")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """The session's private PostgreSQL cluster (only when the run uses PostgreSQL)."""
+    if not on_postgresql():
+        pytest.skip(f"needs {BACKEND_ENV}=postgresql")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.exit(f"{BACKEND_ENV}=postgresql needs psycopg: pip install 'psycopg[binary]>=3.2'", returncode=4)
+    bindir = find_pg_bindir()
+    if bindir is None:
+        pytest.exit(
+            f"{BACKEND_ENV}=postgresql needs the PostgreSQL server binaries (Debian: apt-get install postgresql)",
+            returncode=4,
+        )
+    cluster = PgCluster(bindir)
+    previous = _interrupt_on_sigterm()
+    try:
+        try:
+            cluster.start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            pytest.exit(f"could not start a private PostgreSQL cluster: {exc}", returncode=4)
+        yield cluster
+    finally:
+        cluster.stop()
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture
+def pg_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """A fresh PostgreSQL database URL for one test (dropped after it), or None when the run uses SQLite."""
+    if not on_postgresql():
+        yield None
+        return
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    name = cluster.create_database()
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name)
