@@ -30,11 +30,41 @@ bootstrap_venv() {
     digest="$(.venv/bin/python -c 'import hashlib, sys; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest()[:16])')"
     local stamp=".venv/.installed-${extras:-runtime}-${digest}"
     if [ ! -f "$stamp" ]; then
-        echo "Installing mcp-agent-mail ($spec) into .venv..." >&2
-        .venv/bin/python -m pip install --quiet -e "$spec"
+        echo "Installing mcp-agent-mail ($spec) into .venv: under a minute on a fresh clone, a dot per package..." >&2
+        local started=$SECONDS log=".venv/pip-install.log" status=0
+        .venv/bin/python -m pip install --progress-bar off -e "$spec" >"$log" 2>&1 &
+        local pip_pid=$!
+        _pip_dots "$log" "$pip_pid"
+        wait "$pip_pid" || status=$?
+        if [ "$status" -ne 0 ]; then
+            echo "error: pip install failed (exit $status); its output follows (also in $log)." >&2
+            cat "$log" >&2
+            return "$status"
+        fi
         rm -f .venv/.installed-"${extras:-runtime}"-*
         touch "$stamp"
+        echo "Done: .venv is ready ($((SECONDS - started)) s; pip's log is $log)." >&2
     fi
+}
+
+# Print a dot on stderr for each package pip collects or unpacks, until process $2 ends.
+_pip_dots() {
+    local log="$1" pid="$2" shown=0 seen
+    while kill -0 "$pid" 2>/dev/null; do
+        seen="$(grep -cE '^(Collecting|Processing) ' "$log" 2>/dev/null || true)"
+        while [ "${seen:-0}" -gt "$shown" ]; do
+            printf . >&2
+            shown=$((shown + 1))
+        done
+        sleep 0.5
+    done
+    seen="$(grep -cE '^(Collecting|Processing) ' "$log" 2>/dev/null || true)"
+    while [ "${seen:-0}" -gt "$shown" ]; do
+        printf . >&2
+        shown=$((shown + 1))
+    done
+    [ "$shown" -gt 0 ] && echo >&2
+    return 0
 }
 
 # Install Debian's redis-server when it is missing (the rate-limit tests start a private one).

@@ -34,6 +34,13 @@ VARIABLES = (
     "LOG_LEVEL",
     "MCP_AGENT_MAIL_WINDOW_ID",
     "ATTACHMENT_ROOTS",
+    "HTTP_JWT_ENABLED",
+    "HTTP_JWT_SECRET",
+    "HTTP_RBAC_DEFAULT_ROLE",
+    "HTTP_RATE_LIMIT_ENABLED",
+    "HTTP_RATE_LIMIT_TOOLS_PER_MINUTE",
+    "HTTP_CORS_ENABLED",
+    "HTTP_CORS_ORIGINS",
 )
 
 
@@ -159,3 +166,28 @@ def test_settings_are_read_once_until_the_cache_is_cleared(home, monkeypatch):
     assert get_settings() is first and first.tools_profile == "full"
     clear_settings_cache()
     assert get_settings().tools_profile == "minimal"
+
+
+def test_the_original_servers_attribute_names_read_the_same_settings(home, monkeypatch):
+    monkeypatch.setenv("HTTP_JWT_ENABLED", "true")
+    monkeypatch.setenv("HTTP_JWT_SECRET", "s3")
+    monkeypatch.setenv("HTTP_JWT_ROLE_CLAIM", "roles")
+    monkeypatch.setenv("HTTP_RBAC_READER_ROLES", "Viewer")
+    monkeypatch.setenv("HTTP_RBAC_DEFAULT_ROLE", "writer")
+    monkeypatch.setenv("HTTP_RATE_LIMIT_ENABLED", "yes")
+    monkeypatch.setenv("HTTP_RATE_LIMIT_TOOLS_PER_MINUTE", "7")
+    monkeypatch.setenv("HTTP_CORS_ENABLED", "1")
+    monkeypatch.setenv("HTTP_CORS_ORIGINS", "https://a.example/")
+    monkeypatch.setenv("LLM_MODEL", "small-model")
+    settings = get_settings()
+    http = settings.http
+    assert http.jwt_enabled is True and http.jwt_secret == "s3" and http.jwt_role_claim == "roles"
+    assert http.jwt_algorithms == ("HS256",) and http.jwt_audience is None and http.jwt_jwks_url is None
+    assert http.rbac_enabled is True and http.rbac_reader_roles == ("viewer",) and http.rbac_default_role == "writer"
+    assert http.rate_limit_enabled is True and http.rate_limit_tools_per_minute == 7
+    assert http.rate_limit_backend == "memory" and http.rate_limit_redis_url == ""
+    assert settings.cors.enabled is True and settings.cors.origins == ("https://a.example",)
+    assert settings.llm.default_model == "small-model"
+    with pytest.raises((AttributeError, TypeError)):  # read-only: frozen dataclass, property without a setter
+        http.jwt_role_claim = "other"  # type: ignore[misc]
+    assert http.jwt_role_claim == "roles"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fastmcp import Client
@@ -23,3 +24,13 @@ async def test_every_tool_is_documented(isolated_env):
         names = {tool.name for tool in await client.list_tools()}
     missing = sorted(name for name in names if f"`{name}`" not in README)
     assert missing == []
+
+
+async def test_the_resource_list_names_every_resource_with_its_path_parameters(isolated_env):
+    async with Client(build_mcp_server()) as client:
+        uris = [str(r.uri) for r in await client.list_resources()]
+        uris += [t.uriTemplate for t in await client.list_resource_templates()]
+    served = {re.sub(r"\{(\w+)\*\}", r"{\1}", uri.split("{?", 1)[0]) for uri in uris}
+    documented = {uri.split("{?", 1)[0] for uri in re.findall(r"`(resource://[^`\s]+)`", README)}
+    assert served - documented == set(), "served but not in the README"
+    assert documented - served == set(), "in the README but not served"

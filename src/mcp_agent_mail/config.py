@@ -88,6 +88,7 @@ class _EnvSettings(BaseSettings):
     contact_auto_ttl_seconds: int = Field(86400, alias="CONTACT_AUTO_TTL_SECONDS")
     contact_auto_allow_same_project: bool = Field(True, alias="CONTACT_AUTO_ALLOW_SAME_PROJECT")
     agent_identity_mode: str = Field("trusted", alias="AGENT_IDENTITY_MODE")
+    agent_capabilities_file: str = Field("", alias="AGENT_CAPABILITIES_FILE")
     llm_enabled: bool = Field(False, alias="LLM_ENABLED")
     llm_base_url: str = Field("https://api.openai.com/v1", alias="LLM_BASE_URL")
     llm_api_key: str = Field("", alias="LLM_API_KEY", repr=False)
@@ -183,6 +184,100 @@ class HttpSettings:
     web_session_secret: str = field(default="", repr=False)
     web_session_hours: float = 12.0
 
+    # Read-only aliases under the flat names the original server's Settings used (``settings.http.jwt_role_claim``).
+    @property
+    def jwt_enabled(self) -> bool:
+        """Alias of ``jwt.enabled``."""
+        return self.jwt.enabled
+
+    @property
+    def jwt_algorithms(self) -> tuple[str, ...]:
+        """Alias of ``jwt.algorithms``."""
+        return self.jwt.algorithms
+
+    @property
+    def jwt_secret(self) -> str | None:
+        """Alias of ``jwt.secret`` (None when unset)."""
+        return self.jwt.secret or None
+
+    @property
+    def jwt_jwks_url(self) -> str | None:
+        """Alias of ``jwt.jwks_url`` (None when unset)."""
+        return self.jwt.jwks_url or None
+
+    @property
+    def jwt_audience(self) -> str | None:
+        """Alias of ``jwt.audience`` (None when unset)."""
+        return self.jwt.audience or None
+
+    @property
+    def jwt_issuer(self) -> str | None:
+        """Alias of ``jwt.issuer`` (None when unset)."""
+        return self.jwt.issuer or None
+
+    @property
+    def jwt_role_claim(self) -> str:
+        """Alias of ``jwt.role_claim``."""
+        return self.jwt.role_claim
+
+    @property
+    def rbac_enabled(self) -> bool:
+        """Alias of ``rbac.enabled``."""
+        return self.rbac.enabled
+
+    @property
+    def rbac_reader_roles(self) -> tuple[str, ...]:
+        """Alias of ``rbac.reader_roles``."""
+        return self.rbac.reader_roles
+
+    @property
+    def rbac_writer_roles(self) -> tuple[str, ...]:
+        """Alias of ``rbac.writer_roles``."""
+        return self.rbac.writer_roles
+
+    @property
+    def rbac_default_role(self) -> str:
+        """Alias of ``rbac.default_role``."""
+        return self.rbac.default_role
+
+    @property
+    def rate_limit_enabled(self) -> bool:
+        """Alias of ``rate_limit.enabled``."""
+        return self.rate_limit.enabled
+
+    @property
+    def rate_limit_backend(self) -> str:
+        """Alias of ``rate_limit.backend``."""
+        return self.rate_limit.backend
+
+    @property
+    def rate_limit_per_minute(self) -> int:
+        """Alias of ``rate_limit.per_minute``."""
+        return self.rate_limit.per_minute
+
+    @property
+    def rate_limit_tools_per_minute(self) -> int:
+        """Alias of ``rate_limit.tools_per_minute``."""
+        return self.rate_limit.tools_per_minute
+
+    @property
+    def rate_limit_tools_burst(self) -> int:
+        """Alias of ``rate_limit.tools_burst``."""
+        return self.rate_limit.tools_burst
+
+    @property
+    def rate_limit_redis_url(self) -> str:
+        """Alias of ``rate_limit.redis_url``."""
+        return self.rate_limit.redis_url
+
+
+@dataclass(frozen=True, slots=True)
+class CorsSettings:
+    """The CORS part of the HTTP settings, under the names the original server used (``settings.cors``)."""
+
+    enabled: bool = False
+    origins: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True, slots=True)
 class LlmSettings:
@@ -195,6 +290,11 @@ class LlmSettings:
     timeout_seconds: float = 30.0
     max_tokens: int = 1024
     temperature: float = 0.2
+
+    @property
+    def default_model(self) -> str:
+        """Alias of ``model`` (the original server's name)."""
+        return self.model
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +315,7 @@ class Settings:
     contact_auto_ttl_seconds: int = 86400
     contact_auto_allow_same_project: bool = True
     agent_identity_mode: str = "trusted"
+    agent_capabilities_file: str = ""
     session_binding_ttl_seconds: int = 86400
     retention_max_age_days: int = 180
     ack_ttl_seconds: int = 1800
@@ -223,6 +324,11 @@ class Settings:
     window_ttl_days: int = 30
     llm: LlmSettings = field(default_factory=LlmSettings)
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cors(self) -> CorsSettings:
+        """The CORS settings (``http.cors_enabled`` and ``http.cors_origins``) as the original's ``settings.cors``."""
+        return CorsSettings(enabled=self.http.cors_enabled, origins=self.http.cors_origins)
 
 
 def _normalise_http_path(path: str) -> str:
@@ -337,6 +443,9 @@ def _build_settings() -> Settings:
         contact_auto_ttl_seconds=max(0, env.contact_auto_ttl_seconds),
         contact_auto_allow_same_project=env.contact_auto_allow_same_project,
         agent_identity_mode=env.agent_identity_mode.strip().lower() or "trusted",
+        agent_capabilities_file=str(
+            Path(env.agent_capabilities_file.strip() or home / "agent_capabilities.json").expanduser()
+        ),
         llm=LlmSettings(
             enabled=env.llm_enabled,
             base_url=env.llm_base_url.strip(),
@@ -367,6 +476,7 @@ def clear_settings_cache() -> None:
 
 
 __all__ = [
+    "CorsSettings",
     "DatabaseSettings",
     "HttpSettings",
     "JwtSettings",

@@ -310,3 +310,16 @@ async def test_rebuild_db_reports_recovered_links_and_attachment_blobs(states, i
     assert result.exit_code == 0, result.output
     recovered = next(line for line in result.output.splitlines() if "Recovered:" in line)
     assert "Also 1 contact link and 0 attachment blobs." in recovered
+
+
+async def test_rebuild_db_counts_read_in_the_singular_for_one(states, isolated_env):
+    await populate()
+    archive.flush_pending()
+    reset_database_state()
+    archive.clear_repo_cache()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{isolated_env['db_path']}{suffix}").unlink(missing_ok=True)
+    result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
+    assert result.exit_code == 0, result.output
+    recovered = next(line for line in result.output.splitlines() if "Recovered:" in line)
+    assert recovered.strip().startswith("Recovered: 1 project, 3 agents, ")

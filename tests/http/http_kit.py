@@ -66,8 +66,9 @@ def health() -> dict[str, Any]:
 
 
 def assert_refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Assert a refusal's status and ``{"error": {code, message, hint}}`` body; return the error."""
+    """Assert a refusal's status and ``{"detail": str, "error": {code, message, hint}}`` body; return the error."""
     assert response.status_code == status, response.text
+    assert isinstance(response.json().get("detail"), str) and response.json()["detail"]
     error = response.json()["error"]
     assert error["code"] == code
     assert error["message"] and error["hint"]

@@ -58,9 +58,38 @@ async def test_message_hides_bcc_from_everyone_but_the_sender(world):
         with pytest.raises(McpError, match=r"^NOT_FOUND"):
             await read(c, f"resource://message/{world['m3']}?project={P}&agent=GreenCastle")
         with pytest.raises(McpError, match=r"^INVALID_ARGUMENT"):
-            await read(c, f"resource://message/{m2}?project={P}")  # who is reading?
-        with pytest.raises(McpError, match=r"^INVALID_ARGUMENT"):
             await read(c, f"resource://message/abc?project={P}&agent=RedFox")
+
+
+async def test_trusted_mode_reads_message_and_thread_without_agent_with_bcc_hidden(world):
+    async with Client(world["server"]) as c:
+        message = await read(c, f"resource://message/{world['m2']}?project={P}")
+        assert message["subject"] == "Secret plan" and message["body_md"] == "hush"
+        assert message["to"] == ["RedFox"] and "bcc" not in message and "kind" not in message
+        thread = await read(c, f"resource://thread/{world['m1']}?project={P}&include_bodies=true")
+        assert [m["id"] for m in thread["messages"]] == [world["m1"], world["m3"]]
+        assert "viewer" not in thread and all("bcc" not in m for m in thread["messages"])
+        with pytest.raises(McpError, match=r"^NOT_FOUND: Message 999"):
+            await read(c, f"resource://message/999?project={P}")
+
+
+async def test_anonymous_reader_sees_only_the_named_projects_mail(world):
+    async with Client(world["server"]) as c:
+        await call(c, "ensure_project", human_key="/work/other-project")
+        with pytest.raises(McpError, match=r"^NOT_FOUND: Message"):
+            await read(c, f"resource://message/{world['m2']}?project=work-other-project")
+        empty = await read(c, f"resource://thread/{world['m1']}?project=work-other-project")
+        assert empty["count"] == 0 and empty["messages"] == []
+
+
+async def test_strict_mode_still_asks_who_reads_a_message_or_thread(strict_mode, world):
+    async with Client(world["server"]) as c:
+        for uri in (
+            f"resource://message/{world['m2']}?project={P}",
+            f"resource://thread/{world['m1']}?project={P}",
+        ):
+            with pytest.raises(McpError, match=r"^UNAUTHORIZED"):
+                await read(c, uri)
 
 
 async def test_thread_lists_visible_messages_oldest_first(world):

@@ -123,3 +123,20 @@ async def test_identity_describes_the_repository_without_writing(server, tmp_pat
     assert identity["discovery"] == {"product_uid": "prod-7"} and "worktree_name" not in identity
     assert await fingerprint() == before
     assert sorted(p.relative_to(work) for p in (work / ".git").rglob("*")) == git_before
+
+
+async def test_identity_finds_the_project_by_its_absolute_path_however_it_is_encoded(server, tmp_path: Path):
+    work = tmp_path / "my repo"
+    work.mkdir()
+    async with Client(server) as c:
+        project = await call(c, "ensure_project", human_key=str(work))
+        for segment in (
+            quote(str(work), safe=""),  # /, spaces percent-encoded
+            quote(str(work)),  # slashes left as they are
+            quote(quote(str(work), safe=""), safe=""),  # encoded twice
+            quote(f"{work}/", safe=""),  # trailing slash
+        ):
+            identity = await read(c, f"resource://identity/{segment}")
+            assert identity["slug"] == project["slug"] and identity["human_key"] == str(work), segment
+        with pytest.raises(McpError, match=r"^NOT_FOUND"):
+            await read(c, f"resource://identity/{quote(str(tmp_path / 'elsewhere'), safe='')}")

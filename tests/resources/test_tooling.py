@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,7 +41,7 @@ TEMPLATES = {
     "file_reservations/{slug}",
     "tooling/recent/{window_seconds}",
     "tooling/capabilities/{agent}",
-    "identity/{project}",
+    "identity/{project*}",  # the path may keep its slashes unencoded
 }
 
 
@@ -141,12 +142,37 @@ async def test_capabilities_follow_the_agent_state(world):
     async with Client(world["server"]) as c:
         caps = await read(c, f"resource://tooling/capabilities/redfox?project={P}")
         assert caps["agent"] == "RedFox" and caps["project"] == PROJECT
-        assert {"messaging", "file_reservations", "read"} <= set(caps["capabilities"])
+        assert {"messaging", "file_reservations", "read"} <= set(caps["tool_groups"])
         await call(c, "retire_agent", project_key=PROJECT, agent_name="RedFox")
         retired = await read(c, f"resource://tooling/capabilities/RedFox?project={P}")
-        assert retired["capabilities"] == ["read", "search"] and retired["read_only_reason"] == "agent retired"
+        assert retired["tool_groups"] == ["read", "search"] and retired["read_only_reason"] == "agent retired"
         with pytest.raises(McpError, match=r"^NOT_FOUND"):
             await read(c, f"resource://tooling/capabilities/Nobody?project={P}")
+
+
+async def test_an_agent_without_configured_capabilities_has_none(world):
+    async with Client(world["server"]) as c:
+        caps = await read(c, f"resource://tooling/capabilities/RedFox?project={P}")
+        assert caps["capabilities"] == [] and caps["agent"] == "RedFox"
+        assert (await read(c, "resource://tooling/capabilities/BlueLake"))["capabilities"] == []
+
+
+async def test_configured_capabilities_are_listed_per_agent_and_project(world, monkeypatch, tmp_path: Path):
+    config = tmp_path / "caps.json"
+    entries = [
+        {"name": "RedFox", "project": PROJECT, "capabilities": ["send", "reserve"]},
+        {"name": "RedFox", "capabilities": ["read"]},
+        {"name": "RedFox", "project": "/elsewhere", "capabilities": ["admin"]},
+    ]
+    config.write_text(json.dumps({"agents": entries}))
+    monkeypatch.setenv("AGENT_CAPABILITIES_FILE", str(config))
+    clear_settings_cache()
+    async with Client(world["server"]) as c:
+        caps = await read(c, f"resource://tooling/capabilities/RedFox?project={P}")
+        assert caps["capabilities"] == ["read", "reserve", "send"]
+        assert (await read(c, f"resource://tooling/capabilities/BlueLake?project={P}"))["capabilities"] == []
+        config.write_text("not json")
+        assert (await read(c, f"resource://tooling/capabilities/RedFox?project={P}"))["capabilities"] == []
 
 
 async def test_reading_every_resource_changes_nothing(world):

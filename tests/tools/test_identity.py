@@ -209,3 +209,24 @@ async def test_whois_in_strict_mode_shows_only_mail_the_caller_may_read(identity
         )
         seen = await subjects(session, "BlueLake")
         assert "Secret plan" in seen and "Lunch" in seen
+
+
+async def test_unknown_agent_hint_ends_a_cut_list_with_an_ellipsis(client):
+    names = ["worker-1", "worker-2", "worker-3", "worker-4", "BlueLake", "GreenCastle"]
+    for name in names:
+        await client.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": name})
+    with pytest.raises(ToolError) as close:
+        await client.call_tool("whois", {"project_key": PROJECT, "agent_name": "worker-9"})
+    assert str(close.value).startswith("NOT_FOUND: ")
+    assert str(close.value).count("worker-") == 4  # the name asked for and three of the four close ones
+    assert str(close.value).endswith(", …?")
+    with pytest.raises(ToolError) as listed:
+        await client.call_tool("whois", {"project_key": PROJECT, "agent_name": "Zq"})
+    assert "Hint: Agents in this project: BlueLake, GreenCastle, worker-1, worker-2, worker-3, …." in str(listed.value)
+
+
+async def test_unknown_agent_hint_names_a_short_list_whole(client):
+    await client.call_tool("register_agent", {"project_key": PROJECT, "program": "p", "model": "m", "name": "RedFox"})
+    with pytest.raises(ToolError) as caught:
+        await client.call_tool("whois", {"project_key": PROJECT, "agent_name": "Zq"})
+    assert str(caught.value).endswith("Hint: Agents in this project: RedFox.")

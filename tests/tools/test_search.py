@@ -65,9 +65,25 @@ async def test_hit_shape(client):
     hits = await search(client, "pizza")
     assert len(hits) == 1
     hit = hits[0]
-    assert set(hit) == {"id", "subject", "importance", "ack_required", "created_ts", "from", "snippet"}
+    assert set(hit) == {"id", "subject", "importance", "ack_required", "created_ts", "from", "snippet", "snippet_marks"}
     assert hit["ack_required"] is False and hit["from"] == "BlueLake"
-    assert "**Pizza**" in hit["snippet"]
+    assert "\u27e6Pizza\u27e7" in hit["snippet"] and hit["snippet_marks"] == "\u27e6hit\u27e7"
+
+
+async def test_snippet_marks_do_not_collide_with_markdown_bold_in_the_body(client):
+    await client.call_tool(
+        "send_message",
+        {
+            "project_key": PROJECT,
+            "sender_name": "BlueLake",
+            "to": ["RedFox"],
+            "subject": "Server notes",
+            "body_md": "We now build on **fastmcp** for the transport.",
+        },
+    )
+    (hit,) = await search(client, "fastmcp")
+    assert "**\u27e6fastmcp\u27e7**" in hit["snippet"] and "****" not in hit["snippet"]
+    assert hit["snippet_marks"] == "\u27e6hit\u27e7"
 
 
 async def test_hyphenated_tokens_are_literal(client):

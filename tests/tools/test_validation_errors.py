@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import McpError, ToolError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import get_session, schema, write_session
 
 PROJECT = "/work/validation-test"
 CODED = re.compile(r"^[A-Z][A-Z_]+: .+ Hint: .+", re.DOTALL)
@@ -126,3 +127,34 @@ async def test_a_client_error_in_a_resource_is_an_invalid_params_error(client):
         await client.read_resource(f"resource://inbox/RedFox?project={PROJECT}&limit=lots")
     assert caught.value.error.code == -32602
     assert caught.value.error.message.startswith("INVALID_ARGUMENT: limit")
+
+
+async def test_an_unknown_tool_with_many_close_names_ends_its_guesses_with_an_ellipsis(client):
+    with pytest.raises(ToolError) as caught:
+        await client.call_tool("file_reservation", {"project_key": PROJECT})
+    text = str(caught.value)
+    assert text.startswith("NOT_FOUND: no tool named 'file_reservation'.")
+    assert text.endswith(" or …?")
+    assert text.count("Did you mean") == 1 and text.count("' or '") == 1
+
+
+async def test_a_refused_resource_read_logs_one_line_without_a_traceback(client, caplog):
+    uri = f"resource://inbox/RedFox?project={PROJECT}&limit=lots"
+    with caplog.at_level(logging.INFO), pytest.raises(McpError):
+        await client.read_resource(uri)
+    records = [r for r in caplog.records if r.levelno >= logging.INFO and "resource" in r.getMessage().lower()]
+    assert len(records) == 1
+    assert records[0].exc_info is None
+    assert "INVALID_ARGUMENT" in records[0].getMessage()
+
+
+async def test_a_failing_resource_read_logs_one_error_line_without_a_traceback(client, caplog):
+    async with write_session() as session:
+        await session.execute(text("ALTER TABLE projects RENAME TO projects_away"))
+    with caplog.at_level(logging.INFO), pytest.raises(McpError) as caught:
+        await client.read_resource("resource://projects")
+    assert caught.value.error.message.startswith("INTERNAL_ERROR: OperationalError")
+    records = [r for r in caplog.records if r.levelno >= logging.INFO and "resource" in r.getMessage().lower()]
+    assert [r.levelno for r in records] == [logging.ERROR]
+    assert "resource://projects" in records[0].getMessage() and "OperationalError" in records[0].getMessage()
+    assert records[0].exc_info is None

@@ -199,3 +199,12 @@ async def test_readiness_is_503_when_the_database_cannot_open(isolated_env, monk
     assert ready.status_code == 503
     assert ready.json()["status"] == "unavailable" and ready.json()["code"] == "UNAVAILABLE"
     assert alive.status_code == 200
+
+
+@pytest.mark.slow
+def test_running_server_says_where_it_serves_where_data_lives_and_how_to_connect(server):
+    log = server.log.read_text()
+    url = f"{server.base}/mcp/"
+    assert f"MCP over HTTP at {url}" in log
+    assert " | database sqlite" in log and " | archive " in log
+    assert f"claude mcp add --transport http mcp-agent-mail {url}" in log

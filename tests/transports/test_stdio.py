@@ -112,3 +112,10 @@ async def test_stdio_reports_errors_with_their_code(mailbox_env):
     result = messages[-1]["result"]
     assert result["isError"] is True
     assert result["content"][0]["text"].startswith("INVALID_ARGUMENT: ")
+
+
+async def test_stdio_health_check_reports_no_http_address(mailbox_env):
+    messages, _stderr = await _raw_session(mailbox_env, [("health_check", {})])
+    report = messages[-1]["result"]["structuredContent"]
+    assert report["status"] == "ok"
+    assert "http_port" not in report and "http_host" not in report

@@ -132,8 +132,9 @@ def rebuild_db(
     counts = result.counts
     typer.secho(f"Rebuilt {result.db_path} from the archive.", fg=typer.colors.GREEN)
     typer.echo(
-        f"  Recovered: {counts['projects']} projects, {counts['agents']} agents, {counts['messages']} messages, "
-        f"{counts['recipients']} recipients, {counts['file_reservations']} file reservations. "
+        f"  Recovered: {_plural(counts['projects'], 'project')}, {_plural(counts['agents'], 'agent')}, "
+        f"{_plural(counts['messages'], 'message')}, {_plural(counts['recipients'], 'recipient')}, "
+        f"{_plural(counts['file_reservations'], 'file reservation')}. "
         f"Also {_plural(counts.get('agent_links', 0), 'contact link')} and "
         f"{_plural(counts.get('attachment_blobs', 0), 'attachment blob')}."
     )

@@ -155,6 +155,11 @@ def serve(
     app = build_http_app(settings)
     url = f"http://{settings.http.host}:{settings.http.port}{settings.http.path}"
     typer.echo(_banner(settings, f"MCP over HTTP at {url}"), err=True)
+    typer.echo(
+        f"Connect a client: claude mcp add --transport http mcp-agent-mail {url} "
+        f'(other clients: {{"type": "http", "url": "{url}"}} in their MCP config). Ctrl-C stops the server.',
+        err=True,
+    )
     if settings.http.host not in _LOOPBACK and not (settings.http.bearer_token or settings.http.jwt.enabled):
         typer.secho(
             f"warning: listening on {settings.http.host} without authentication; anyone who can reach this port "

@@ -10,7 +10,8 @@ Every request except the two health probes passes :class:`AccessControl` first:
 (``tools/call`` of a tool not annotated read-only needs the writer role; every
 element of a JSON-RPC batch is checked) and rate limits
 (:mod:`mcp_agent_mail.http.ratelimit`). A refused request never reaches a tool; it is
-answered 401/403/429 with ``{"error": {"code", "message", "hint"}}``.
+answered 401/403/429 with ``{"detail": "...", "error": {"code", "message", "hint"}}``
+(``detail`` is the fixed phrase clients of the original server read, e.g. ``Unauthorized``).
 
 With no authentication configured the server only answers direct loopback
 requests and refuses to listen on any other interface.
@@ -44,6 +45,8 @@ from mcp_agent_mail.config import HttpSettings, Settings, get_settings
 from mcp_agent_mail.errors import AgentMailError, ForbiddenError, RateLimitedError
 from mcp_agent_mail.http.body_limit import MAX_BODY_BYTES, BodyLimit, invalid_text_reply
 from mcp_agent_mail.http.catalog import ToolCatalog
+from mcp_agent_mail.http.error_body import detail_for, error_response
+from mcp_agent_mail.http.lifespan_guard import LifespanGuard, marking_lifespan
 from mcp_agent_mail.http.ratelimit import Limit, RateLimiter, build_rate_limiter
 from mcp_agent_mail.http.tool_route import ToolCallFastPath
 from mcp_agent_mail.services.health import health_check
@@ -75,6 +78,7 @@ async def readiness(_request: Request) -> JSONResponse:
         if key in report:
             body[key] = report[key]
     if not ready:
+        body["detail"] = detail_for(503, "database unavailable")
         body["code"] = "UNAVAILABLE"
         body["hint"] = "Check DATABASE_URL and that the database file is readable and writable."
     return JSONResponse(body, status_code=200 if ready else 503)
@@ -142,11 +146,8 @@ def rpc_calls(document: Any) -> list[RpcCall] | None:
 
 
 def _refusal(error: AgentMailError, headers: dict[str, str] | None = None) -> JSONResponse:
-    """Render a refusal as its HTTP status and ``{"error": {code, message, hint}}``."""
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.hint:
-        body["hint"] = error.hint
-    return JSONResponse({"error": body}, status_code=error.http_status, headers=headers)
+    """Render a refusal as its HTTP status and ``{"detail": ..., "error": {code, message, hint}}``."""
+    return error_response(error, headers)
 
 
 class _Refused(Exception):
@@ -385,6 +386,7 @@ def build_http_app(
     app.state.rate_limiter = limiter
     catalog = ToolCatalog(server)
     app.state.fast_path = ToolCallFastPath(server, catalog) if fast_path and stateless and json_response else None
+    app.add_middleware(LifespanGuard, state=app.state, mcp_paths=frozenset(app.state.mcp_paths))
     app.add_middleware(
         AccessControl,
         http=settings.http,
@@ -399,6 +401,7 @@ def build_http_app(
         app.add_middleware(CORSMiddleware, **cors_options(origins_for_cors))
     if limiter is not None:
         app.router.lifespan_context = _closing(app.router.lifespan_context, limiter)
+    app.router.lifespan_context = marking_lifespan(app.router.lifespan_context, app.state)
     return app
 
 

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_agent_mail.errors import AgentMailError, InvalidArgumentError, PayloadTooLargeError
+from mcp_agent_mail.http.error_body import error_response
 from mcp_agent_mail.text_guard import InvalidText, find_invalid_text, invalid_text_error
 
 logger = logging.getLogger("mcp_agent_mail.http")
@@ -55,12 +56,8 @@ def _too_large(limit: int, declared: int | None) -> PayloadTooLargeError:
 
 
 def _error_response(error: AgentMailError, *, close: bool = False) -> JSONResponse:
-    """Render a refusal as its HTTP status and ``{"error": {code, message, hint}}``."""
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.hint:
-        body["hint"] = error.hint
-    headers = {"Connection": "close"} if close else None
-    return JSONResponse({"error": body}, status_code=error.http_status, headers=headers)
+    """Render a refusal as its HTTP status and ``{"detail": ..., "error": {code, message, hint}}``."""
+    return error_response(error, {"Connection": "close"} if close else None)
 
 
 @dataclass(slots=True)

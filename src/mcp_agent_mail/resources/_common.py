@@ -15,7 +15,7 @@ from mcp.types import Annotations
 
 from mcp_agent_mail.errors import AgentMailError, InvalidArgumentError
 from mcp_agent_mail.services.identity import auth
-from mcp_agent_mail.services.identity.reader import ProjectAndAgent, find_reader
+from mcp_agent_mail.services.identity.reader import ProjectAndViewer, find_reader
 from mcp_agent_mail.tools._adapter import current_session_key
 
 logger = logging.getLogger("mcp_agent_mail.resources")
@@ -54,12 +54,16 @@ def json_resource(mcp: FastMCP, uri: str, *, name: str, description: str) -> Cal
             try:
                 result = await fn(*args, **kwargs)
             except AgentMailError as exc:
-                raise ResourceError(exc.render(), log_level=logging.INFO) from exc
+                # One line per failed read; the traceback only at DEBUG (fastmcp logs it at the error's level).
+                logger.info("resource %s refused: %s", uri, exc.render())
+                raise ResourceError(exc.render(), log_level=logging.DEBUG) from exc
             except Exception as exc:
-                logger.exception("resource %s failed", uri)
+                logger.error("resource %s failed: %s: %s", uri, type(exc).__name__, exc)
+                logger.debug("resource %s failed", uri, exc_info=True)
                 raise ResourceError(
                     f"INTERNAL_ERROR: {type(exc).__name__}: {exc}. Hint: reading changes nothing; retry, and if it "
-                    "persists run `mcp-agent-mail doctor check`."
+                    "persists run `mcp-agent-mail doctor check`.",
+                    log_level=logging.DEBUG,
                 ) from exc
             return json.dumps(prune(result), separators=(",", ":"), ensure_ascii=False)
 
@@ -122,10 +126,14 @@ async def authorize_owner(project: str, agent: str, agent_token: str | None, res
     )
 
 
-async def viewer(project_key: str, agent: str | None, agent_token: str | None, resource: str) -> ProjectAndAgent:
-    """Return the project and the agent reading a message or thread (named, proved by token, or bound)."""
+async def viewer(project_key: str, agent: str | None, agent_token: str | None, resource: str) -> ProjectAndViewer:
+    """Return the project and the agent reading a message or thread (named, proved by token, or bound).
+
+    Nobody named is allowed in trusted identity mode (the reader then sees the project's mail without
+    bcc lists); strict mode insists on knowing who reads.
+    """
     project, reader = await find_reader(project_key, agent, agent_token, session_key(), action=f"Reading {resource}")
-    if reader is None:
+    if reader is None and auth.identity_mode() == auth.STRICT:
         raise InvalidArgumentError(
             f"{resource} shows only mail you sent or received, and does not know who you are.",
             hint="Add ?agent=<your agent name> (and agent_token=<your registration_token> in strict mode).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from fastmcp import FastMCP
 
@@ -15,11 +16,19 @@ def register(mcp: FastMCP) -> None:
 
     @json_resource(
         mcp,
-        "resource://identity/{project}",
+        "resource://identity/{project*}",
         name="identity",
         description="A registered project's repository facts: slug, human_key, canonical_path, repo_root, "
         "git_common_dir, branch, worktree_name, core_ignorecase, normalized_remote (host/owner/repo), project_uid "
         "and its source, discovery. project is the slug or the URL-encoded absolute path. Writes nothing.",
     )
     async def identity(project: str) -> dict[str, Any]:
-        return await project_identity(project)
+        return await project_identity(project_key_from_uri(project))
+
+
+def project_key_from_uri(segment: str) -> str:
+    """Return the project key a URI segment names: percent-decoded (once more if still encoded), no trailing slash."""
+    key = unquote(segment) if "%" in segment else segment
+    if "%2f" in key.lower():
+        key = unquote(key)
+    return key.rstrip("/") or key

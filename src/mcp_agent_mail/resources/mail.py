@@ -106,7 +106,8 @@ def register(mcp: FastMCP) -> None:
         name="thread",
         description="The messages of a thread that you sent or received, oldest first: {project, thread_id, viewer, "
         "count, messages}. thread_id may be the id of the thread's first message. agent names you (or pass "
-        "agent_token); include_bodies; limit 1-1000 (200).",
+        "agent_token); without it (trusted mode only) you see the project's messages, bcc hidden. include_bodies; "
+        "limit 1-1000 (200).",
     )
     async def thread(
         thread_id: str,
@@ -127,7 +128,7 @@ def register(mcp: FastMCP) -> None:
         "resource://message/{message_id}{?project,agent,agent_token}",
         name="message",
         description="One message you sent or received, with body_md and its recipients (bcc only to its sender). "
-        "agent names you (or pass agent_token).",
+        "agent names you (or pass agent_token); without it (trusted mode only) bcc is hidden.",
     )
     async def message(
         message_id: str, project: str | None = None, agent: str | None = None, agent_token: str | None = None

@@ -13,6 +13,7 @@ from mcp_agent_mail.services import metrics
 from mcp_agent_mail.services.database import printable_url
 from mcp_agent_mail.services.health import archive_locks
 from mcp_agent_mail.services.identity import auth
+from mcp_agent_mail.services.identity.capabilities import configured_capabilities
 from mcp_agent_mail.services.identity.roster import agent_standing
 from mcp_agent_mail.services.recent_calls import recent_calls
 from mcp_agent_mail.timeutil import iso, utcnow
@@ -258,20 +259,23 @@ def register(mcp: FastMCP) -> None:
         mcp,
         "resource://tooling/capabilities/{agent}{?project}",
         name="tooling-capabilities",
-        description="What an agent can do on this server: the tool groups it may use (read-only ones "
-        "when it is retired or its project archived) and the identity mode.",
+        description="An agent's capabilities as configured in AGENT_CAPABILITIES_FILE ([] when it has no entry), "
+        "the tool groups it may use (read-only ones when it is retired or its project archived) and the "
+        "identity mode.",
     )
     async def capabilities(agent: str, project: str | None = None) -> dict[str, Any]:
         tools = {t.name for t in await _live_tools(mcp)}
         groups = [key for _title, key, _p, names in CLUSTERS if tools.intersection(names)]
         result: dict[str, Any] = {"generated_at": iso(utcnow()), "agent": agent, "identity_mode": auth.identity_mode()}
         writable = True
+        project_keys: tuple[str, ...] = ()
         if project and project.strip():
             standing = await agent_standing(project.strip(), agent)
             result.update(project=standing["project"], agent=standing["agent"])
+            project_keys = (project.strip(), standing["project"])
             if standing["read_only_reason"] is not None:
                 writable = False
                 result["read_only_reason"] = standing["read_only_reason"]
-        caps = ["read", *groups] if writable else ["read", "search"]
-        result["capabilities"] = sorted(set(caps))
+        result["capabilities"] = configured_capabilities(result["agent"], project_keys)
+        result["tool_groups"] = sorted(set(["read", *groups] if writable else ["read", "search"]))
         return result

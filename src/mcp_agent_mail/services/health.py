@@ -34,17 +34,17 @@ async def _archive_backlog(session: AsyncSession) -> tuple[int, int, FailedEntry
     return pending, failed, FailedEntry.from_row(latest) if latest is not None else None
 
 
-async def health_check() -> dict[str, Any]:
-    """Probe the database and report the archive backlog and failed archive changes; never reveals credentials."""
+async def health_check(transport: str | None = None) -> dict[str, Any]:
+    """Probe the database and report the archive backlog and failed archive changes; never reveals credentials.
+
+    ``transport`` is how the caller reached the server; over stdio no HTTP address is reported.
+    """
     settings = get_settings()
-    result: dict[str, Any] = {
-        "status": "ok",
-        "version": __version__,
-        "environment": settings.environment,
-        "http_host": settings.http.host,
-        "http_port": settings.http.port,
-        "database_backend": _backend(settings.database.url),
-    }
+    result: dict[str, Any] = {"status": "ok", "version": __version__, "environment": settings.environment}
+    if transport != "stdio":
+        result["http_host"] = settings.http.host
+        result["http_port"] = settings.http.port
+    result["database_backend"] = _backend(settings.database.url)
     try:
         pending, failed, latest = await run_read(_archive_backlog)
         result["database"] = "ok"

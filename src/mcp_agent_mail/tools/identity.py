@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastmcp import FastMCP
+from fastmcp.server.dependencies import get_context
 from pydantic import Field
 
 from mcp_agent_mail.services import health
@@ -16,13 +17,21 @@ from mcp_agent_mail.tools.params import HumanKey, Model, Program, ProjectKey, Ta
 Policy = Annotated[str | None, Field(json_schema_extra={"enum": ["auto", "inline", "file"]})]
 
 
+def _transport() -> str | None:
+    """Return how the current call reached the server ("stdio", "streamable-http", ...), or None if unknown."""
+    try:
+        return get_context().transport
+    except RuntimeError:  # the HTTP fast path answers without an MCP context
+        return None
+
+
 def register(mcp: FastMCP) -> None:
     """Add the identity tools to ``mcp``."""
 
     @agent_mail_tool(mcp, read_only=True, idempotent=True, output=out.HEALTH)
     async def health_check() -> dict[str, Any]:
         """Check that the server, its database and archive writer work. Use when calls fail oddly."""
-        return await health.health_check()
+        return await health.health_check(transport=_transport())
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, output=out.PROJECT)
     async def ensure_project(human_key: HumanKey) -> dict[str, Any]:

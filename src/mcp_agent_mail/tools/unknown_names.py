@@ -24,12 +24,17 @@ from mcp_agent_mail.text_guard import find_invalid_text, invalid_text_error
 from mcp_agent_mail.tools._adapter import registered_tools
 
 logger = logging.getLogger("mcp_agent_mail.tools")
+_SHOWN = 2  # close names a hint offers
 
 
 def _closest(name: str, candidates: dict[str, str]) -> str:
-    """Return `` Did you mean 'x'?`` for the candidates (key: what to compare, value: what to show) near ``name``."""
-    matches = difflib.get_close_matches(name, list(candidates), n=2, cutoff=0.6)
-    return f" Did you mean {' or '.join(repr(candidates[match]) for match in matches)}?" if matches else ""
+    """Return `` Did you mean 'x'?`` for the candidates (key: what to compare, value: what to show) near ``name``.
+
+    At most two are named; "…" ends the list when more were close.
+    """
+    matches = difflib.get_close_matches(name, list(candidates), n=_SHOWN + 1, cutoff=0.6)
+    shown = [repr(candidates[match]) for match in matches[:_SHOWN]] + (["…"] if len(matches) > _SHOWN else [])
+    return f" Did you mean {' or '.join(shown)}?" if matches else ""
 
 
 def _resource_path(uri: str) -> str:

@@ -11,12 +11,15 @@ from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 ProjectAndAgent = tuple[RowMapping, RowMapping]
 """A project row and the row of the agent reading in it."""
 
+ProjectAndViewer = tuple[RowMapping, RowMapping | None]
+"""A project row and the row of the agent reading in it, or None when nobody says who reads."""
+
 _AGENT_BY_ID = select(schema.agents).where(schema.agents.c.id == bindparam("agent_id"))
 
 
 async def find_reader(
     project_key: str, agent_name: str | None, agent_token: str | None, session_key: str | None, *, action: str
-) -> tuple[RowMapping, RowMapping | None]:
+) -> ProjectAndViewer:
     """Return the project and the agent reading on the caller's behalf, or None for the agent when nobody says.
 
     The caller must be allowed to act as that agent (a token, or a bound session; required in strict

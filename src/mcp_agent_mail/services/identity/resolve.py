@@ -23,6 +23,13 @@ _PROJECT_BY_SLUG = select(_p).where(_p.c.slug == bindparam("slug"))
 _PROJECT_NAMES = select(_p.c.slug, _p.c.human_key)
 _AGENT_BY_NAME = select(_a).where(_a.c.project_id == bindparam("project_id"), _a.c.name_key == bindparam("name_key"))
 _AGENT_NAMES = select(_a.c.name).where(_a.c.project_id == bindparam("project_id"))
+_SHOWN = 3  # suggestions named in a hint
+
+
+def cut_list(names: list[str], limit: int = _SHOWN) -> str:
+    """Join up to ``limit`` names with commas, ending with "…" when some were left out."""
+    shown = ", ".join(names[:limit])
+    return f"{shown}, …" if len(names) > limit else shown
 
 
 def slugify(value: str) -> str:
@@ -82,13 +89,13 @@ async def resolve_project(session: AsyncSession, project_key: str) -> RowMapping
         row = (await session.execute(_PROJECT_BY_SLUG, {"slug": slugify(raw)})).mappings().first()
     if row is None:
         slugs = list((await session.execute(_PROJECT_NAMES)).all())
-        close = difflib.get_close_matches(slugify(raw), [s for s, _ in slugs], n=3, cutoff=0.4)
+        close = difflib.get_close_matches(slugify(raw), [s for s, _ in slugs], n=_SHOWN + 1, cutoff=0.4)
         hint = (
-            f"Did you mean {', '.join(close)}?"
+            f"Did you mean {cut_list(close)}?"
             if close
             else "Call ensure_project with the repository's absolute path first."
         )
-        raise NotFoundError(f"Project {raw!r} not found.", hint=hint, data={"suggestions": close})
+        raise NotFoundError(f"Project {raw!r} not found.", hint=hint, data={"suggestions": close[:_SHOWN]})
     return row
 
 
@@ -109,15 +116,15 @@ async def get_agent(session: AsyncSession, project: RowMapping, name: str, *, fi
     if row is not None:
         return row
     names = list((await session.execute(_AGENT_NAMES, {"project_id": project["id"]})).scalars())
-    close = difflib.get_close_matches(cleaned, names, n=3, cutoff=0.4)
+    close = difflib.get_close_matches(cleaned, names, n=_SHOWN + 1, cutoff=0.4)
     if close:
-        hint = f"Did you mean {', '.join(close)}?"
+        hint = f"Did you mean {cut_list(close)}?"
     elif names:
-        hint = f"Agents in this project: {', '.join(sorted(names)[:5])}."
+        hint = f"Agents in this project: {cut_list(sorted(names), 5)}."
     else:
         hint = "The project has no agents yet; call register_agent or create_agent_identity."
     raise NotFoundError(
-        f"Agent {cleaned!r} not found in project {project['slug']!r}.", hint=hint, data={"suggestions": close}
+        f"Agent {cleaned!r} not found in project {project['slug']!r}.", hint=hint, data={"suggestions": close[:_SHOWN]}
     )
 
 

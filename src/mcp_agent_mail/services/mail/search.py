@@ -29,6 +29,9 @@ _NEAR = re.compile(r"NEAR\((?P<terms>[^,]*)(?:,\s*(?P<distance>\d+))?\s*\)")
 _WORD = re.compile(r"\w+")
 _MAX_FALLBACK_TERMS = 8
 _SNIPPET_CHARS = 160
+HIT_OPEN, HIT_CLOSE = "\u27e6", "\u27e7"
+"""Markers around matched words in a snippet (``⟦word⟧``): they cannot be mistaken for Markdown in the body."""
+SNIPPET_MARKS = f"{HIT_OPEN}hit{HIT_CLOSE}"
 RANK_WINDOW = 1000
 MAX_QUERY_CHARS = 1000
 
@@ -147,7 +150,7 @@ def _fts_statement(agent_scope: bool) -> TextualSelect:
     return text(
         "SELECT m.id, m.subject, m.importance, m.ack_required, m.created_ts, m.thread_id, "
         "a.name AS sender_name, a.project_id AS sender_project_id, sp.slug AS sender_slug, "
-        "snippet(fts_messages, 1, '**', '**', '…', 16) AS snippet "
+        f"snippet(fts_messages, 1, '{HIT_OPEN}', '{HIT_CLOSE}', '…', 16) AS snippet "
         "FROM fts_messages JOIN messages m ON m.id = fts_messages.rowid "
         "JOIN agents a ON a.id = m.sender_id JOIN projects sp ON sp.id = a.project_id "
         f"WHERE fts_messages MATCH :match{scope} AND fts_messages.rowid > {floor} "
@@ -211,7 +214,12 @@ async def _like(
 
 def _excerpt(snippet: str | None) -> str:
     text_ = " ".join((snippet or "").split())
-    return text_ if len(text_) <= _SNIPPET_CHARS else text_[: _SNIPPET_CHARS - 1].rstrip() + "…"
+    if len(text_) <= _SNIPPET_CHARS:
+        return text_
+    cut = text_[: _SNIPPET_CHARS - 2].rstrip()
+    if cut.count(HIT_OPEN) > cut.count(HIT_CLOSE):
+        cut += HIT_CLOSE
+    return cut + "…"
 
 
 def _hit(row: RowMapping, project_id: int) -> dict[str, Any]:
@@ -229,6 +237,8 @@ def _hit(row: RowMapping, project_id: int) -> dict[str, Any]:
     snippet = _excerpt(row["snippet"])
     if snippet:
         hit["snippet"] = snippet
+        if HIT_OPEN in snippet:
+            hit["snippet_marks"] = SNIPPET_MARKS  # says how matched words are marked in the snippet
     return hit
 
 

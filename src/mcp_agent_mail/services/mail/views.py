@@ -19,7 +19,7 @@ from mcp_agent_mail.archive import commits, paths
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import get_session, schema
 from mcp_agent_mail.db.shapes import agent_label
-from mcp_agent_mail.errors import InvalidArgumentError
+from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.resolve import check_limit, get_agent, resolve_project
 from mcp_agent_mail.services.mail import inbox
 from mcp_agent_mail.services.mail.drafts import check_thread_id
@@ -90,7 +90,7 @@ async def _recipient_lists(session: AsyncSession, message_ids: list[int]) -> dic
     return found
 
 
-def _add_recipients(item: dict[str, Any], recipients: list[tuple[str, str, int]], viewer_id: int) -> None:
+def _add_recipients(item: dict[str, Any], recipients: list[tuple[str, str, int]], viewer_id: int | None) -> None:
     """Attach to/cc (and bcc when the viewer sent the message), and the viewer's own ``kind``."""
     show_bcc = item["sender_id"] == viewer_id
     for kind in ("to", "cc", "bcc"):
@@ -266,10 +266,19 @@ def _visible_to(viewer_id: int) -> ColumnElement[bool]:
     return (m.c.sender_id == viewer_id) | received
 
 
+def _viewer_id(viewer: RowMapping | None) -> int | None:
+    return None if viewer is None else int(viewer["id"])
+
+
+def _visible(project: RowMapping, viewer: RowMapping | None) -> ColumnElement[bool]:
+    """Messages the viewer sent or received; with no viewer, the project's own messages."""
+    return m.c.project_id == project["id"] if viewer is None else _visible_to(viewer["id"])
+
+
 async def thread_view(
-    project: RowMapping, viewer: RowMapping, thread_id: str, *, include_bodies: bool, limit: int
+    project: RowMapping, viewer: RowMapping | None, thread_id: str, *, include_bodies: bool, limit: int
 ) -> dict[str, Any]:
-    """Return the messages of a thread the viewer sent or received, oldest first."""
+    """Return the messages of a thread the viewer sent or received (no viewer: all of the project's), oldest first."""
     key = check_thread_id(thread_id)
     if key is None:
         raise InvalidArgumentError(
@@ -278,44 +287,50 @@ async def thread_view(
     check_limit(limit)
     columns = [*_BASE_COLUMNS, m.c.body_md] if include_bodies else list(_BASE_COLUMNS)
     async with get_session() as session:
-        query = select(*columns).select_from(_joined(m)).where(in_thread(key), _visible_to(viewer["id"]))
+        query = select(*columns).select_from(_joined(m)).where(in_thread(key), _visible(project, viewer))
         rows = (await session.execute(query.order_by(m.c.id).limit(limit))).mappings().all()
         recipients = await _recipient_lists(session, [row["id"] for row in rows])
     items = []
     for row in rows:
         item = message_entry(row, project["id"], body=include_bodies, attachments=True)
-        _add_recipients(item, recipients.get(row["id"], []), viewer["id"])
+        _add_recipients(item, recipients.get(row["id"], []), _viewer_id(viewer))
         items.append(item)
     return {
         "project": project["human_key"],
         "thread_id": key,
-        "viewer": viewer["name"],
+        "viewer": None if viewer is None else viewer["name"],
         "count": len(items),
         "messages": items,
     }
 
 
-async def message_view(project: RowMapping, viewer: RowMapping, message_id: int) -> dict[str, Any]:
-    """Return one message the viewer sent or received, with its body and the recipients it may see."""
+async def message_view(project: RowMapping, viewer: RowMapping | None, message_id: int) -> dict[str, Any]:
+    """Return one message the viewer sent or received (no viewer: one of the project's), with body and recipients.
+
+    Only the sender sees the ``bcc`` list; an anonymous reader never does.
+    """
     async with get_session() as session:
-        found = await visible_message(session, viewer, message_id)
-        row = (
-            (
-                await session.execute(
-                    select(*_BASE_COLUMNS, m.c.body_md).select_from(_joined(m)).where(m.c.id == found["id"])
-                )
+        if viewer is not None:
+            message_id = (await visible_message(session, viewer, message_id))["id"]
+        query = select(*_BASE_COLUMNS, m.c.body_md).select_from(_joined(m)).where(m.c.id == message_id)
+        if viewer is None:
+            query = query.where(m.c.project_id == project["id"])
+        row = (await session.execute(query)).mappings().first()
+        if row is None:
+            raise NotFoundError(
+                f"Message {message_id} not found in project {project['slug']!r}.",
+                hint="List the project's mail with fetch_inbox or search_messages to find a message id.",
             )
-            .mappings()
-            .one()
-        )
         recipients = await _recipient_lists(session, [message_id])
-        receipt = (
-            await session.execute(
-                select(r.c.read_ts, r.c.ack_ts).where(r.c.message_id == message_id, r.c.agent_id == viewer["id"])
-            )
-        ).first()
+        receipt = None
+        if viewer is not None:
+            receipt = (
+                await session.execute(
+                    select(r.c.read_ts, r.c.ack_ts).where(r.c.message_id == message_id, r.c.agent_id == viewer["id"])
+                )
+            ).first()
     item = message_entry(row, project["id"], body=True, attachments=True)
-    _add_recipients(item, recipients.get(message_id, []), viewer["id"])
+    _add_recipients(item, recipients.get(message_id, []), _viewer_id(viewer))
     if receipt is not None:
         if receipt[0] is not None:
             item["read_ts"] = iso(receipt[0])
