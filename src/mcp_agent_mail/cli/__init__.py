@@ -81,7 +81,15 @@ def handle_errors(command: Callable[..., T]) -> Callable[..., T]:
 def _attach_subcommands() -> None:
     import importlib
 
-    for module_name in ("serve", "archive_cmds", "doctor_cmds", "tools_cmds", "guard_cmds"):
+    for module_name in (
+        "serve",
+        "archive_cmds",
+        "doctor_cmds",
+        "tools_cmds",
+        "guard_cmds",
+        "import_cmds",
+        "integrate_cmds",
+    ):
         try:
             module = importlib.import_module(f"mcp_agent_mail.cli.{module_name}")
         except ModuleNotFoundError as exc:

@@ -1,0 +1,1 @@
+"""One module per coding agent, each defining ``CLIENT`` (see :mod:`.base`)."""
