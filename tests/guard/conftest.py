@@ -11,6 +11,7 @@ import pytest
 
 from gitrepo import run_git
 from mcp_agent_mail.services.identity.projects import ensure_project
+from pg_cluster import on_postgresql
 
 Git = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -28,6 +29,13 @@ def repo(code_repo: Path) -> Path:
 
 
 @pytest.fixture
+def postgresql_only() -> None:
+    """Skip the test unless the run uses PostgreSQL (MCP_AGENT_MAIL_TEST_BACKEND=postgresql)."""
+    if not on_postgresql():
+        pytest.skip("PostgreSQL only: run with MCP_AGENT_MAIL_TEST_BACKEND=postgresql")
+
+
+@pytest.fixture
 async def project(isolated_env: dict[str, Path], repo: Path) -> dict[str, Any]:
-    """The mailbox project whose human key is ``repo`` (a real SQLite database with the schema)."""
+    """The mailbox project whose human key is ``repo`` (in the test's SQLite or PostgreSQL database)."""
     return await ensure_project(str(repo))

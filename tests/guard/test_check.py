@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
+from guard_kit import edit_reservation, guard_mailbox
+from sqlalchemy import update
 
 from gitrepo import init_repo, run_git
 from mcp_agent_mail.app import build_mcp_server
+from mcp_agent_mail.db import schema, sync_write_connection
 from mcp_agent_mail.guard.check import (
     Conflict,
     MailboxUnreadable,
@@ -41,7 +44,10 @@ def reserve(key: str, agent: str, paths: list[str], **extra: Any) -> tuple[str, 
 
 @pytest.fixture
 def mailbox(isolated_env: dict[str, Path], isolated_git: None, tmp_path: Path) -> dict[str, Any]:
-    """A Git repository registered as a project: BlueLake holds ``src/**``, RedFox ``lib/**`` and ``docs/**``."""
+    """A Git repository registered as a project: BlueLake holds ``src/**``, RedFox ``lib/**`` and ``docs/**``.
+
+    ``db`` is the mailbox as the guard reads it: the SQLite file, or the PostgreSQL database.
+    """
     repo = init_repo(tmp_path / "code", files={}, commit=False)
     key = str(repo)
     project, *_, blue, red = mcp(
@@ -52,7 +58,7 @@ def mailbox(isolated_env: dict[str, Path], isolated_git: None, tmp_path: Path) -
         reserve(key, "RedFox", ["lib/**", "docs/**"]),
     )
     leases = {g["path_pattern"]: g for g in [*blue["granted"], *red["granted"]]}
-    return {"repo": repo, "slug": project["slug"], "db": isolated_env["db_path"], "leases": leases}
+    return {"repo": repo, "slug": project["slug"], "db": guard_mailbox(), "leases": leases}
 
 
 def expires(lease: dict[str, Any]) -> datetime:
@@ -95,26 +101,31 @@ def test_ignorecase_lowercases_both_sides(mailbox):
 
 
 def test_reads_while_a_writer_holds_its_transaction(mailbox):
-    writer = sqlite3.connect(mailbox["db"], isolation_level=None)
-    try:
-        writer.execute("BEGIN IMMEDIATE")
-        writer.execute("UPDATE file_reservations SET reason = 'busy'")
+    class RolledBack(Exception):
+        pass
+
+    with pytest.raises(RolledBack), sync_write_connection() as writer:  # BEGIN IMMEDIATE on SQLite
+        writer.execute(update(schema.file_reservations).values(reason="busy"))
         found = find_conflicts(mailbox["db"], mailbox["slug"], ["src/app.py"], agent_name="RedFox")
         assert [c.holder for c in found] == ["BlueLake"]
-    finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+        raise RolledBack
 
 
-def test_never_writes_the_database(mailbox):
+@pytest.mark.sqlite_only
+def test_never_writes_the_database_file(mailbox):
     before = mailbox["db"].stat().st_mtime_ns, mailbox["db"].read_bytes()
     find_conflicts(mailbox["db"], mailbox["slug"], ["src/app.py"], agent_name=None)
     assert (mailbox["db"].stat().st_mtime_ns, mailbox["db"].read_bytes()) == before
 
 
-def test_unreadable_mailboxes_raise(mailbox, tmp_path):
-    with pytest.raises(MailboxUnreadable, match="has no project 'elsewhere'"):
+def test_a_missing_project_is_unreadable(mailbox):
+    with pytest.raises(MailboxUnreadable, match="has no project 'elsewhere'") as caught:
         find_conflicts(mailbox["db"], "elsewhere", ["src/app.py"], agent_name=None)
+    assert caught.value.path == mailbox["db"]
+
+
+@pytest.mark.sqlite_only
+def test_unreadable_mailbox_files_raise(mailbox, tmp_path):
     missing = tmp_path / "gone.sqlite3"
     with pytest.raises(MailboxUnreadable) as caught:
         find_conflicts(missing, mailbox["slug"], ["a"], agent_name=None)
@@ -195,8 +206,7 @@ def test_run_check_in_a_linked_worktree_uses_the_main_tree_project(mailbox, tmp_
 def test_an_unreadable_stored_pattern_covers_every_path_and_is_reported(mailbox, capsys):
     # A row restored from an old archive may hold a pattern the server refuses today.
     lease = mailbox["leases"]["lib/**"]
-    with sqlite3.connect(mailbox["db"]) as db:
-        db.execute("UPDATE file_reservations SET path_pattern = 'lib/[z-a]*.py' WHERE id = ?", (lease["id"],))
+    edit_reservation(lease["id"], path_pattern="lib/[z-a]*.py")
     found = find_conflicts(mailbox["db"], mailbox["slug"], ["README.md", "src/app.py"], agent_name="BlueLake")
     problem = "path pattern 'lib/[z-a]*.py' has a reversed character range 'z-a'."
     assert found == [

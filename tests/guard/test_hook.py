@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,12 +12,13 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
+from guard_kit import edit_reservation, hook_mailbox, unreachable_target
 
 from gitrepo import run_git
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.db.types import to_db_text
 from mcp_agent_mail.guard.hook import parse_name_status
-from mcp_agent_mail.services.reservations.guard_install import install_guard
+from mcp_agent_mail.guard.mailbox import parse_postgres_url
+from mcp_agent_mail.services.reservations.guard_install import MailboxTarget, install_guard
 from mcp_agent_mail.timeutil import utcnow
 
 
@@ -39,10 +39,11 @@ def mcp(*calls: tuple[str, dict[str, Any]]) -> list[Any]:
 
 @dataclass
 class Guarded:
-    """A guarded repository: its path, its mailbox database, and BlueLake's ``src/**`` reservation."""
+    """A guarded repository: its path, the mailbox its hooks read, and BlueLake's ``src/**`` reservation."""
 
     path: Path
-    database: Path
+    slug: str
+    database: MailboxTarget
     reservation: dict[str, Any]
 
     def reserve(self, agent: str, paths: list[str], **extra: Any) -> dict[str, Any]:
@@ -89,8 +90,9 @@ def guarded(isolated_env: dict[str, Path], code_repo: Path) -> Guarded:
             },
         ),
     )
-    install_guard(repo, database_path=isolated_env["db_path"], project_slug=project["slug"], prepush=True)
-    return Guarded(repo, isolated_env["db_path"], reserved["granted"][0])
+    mailbox = hook_mailbox()
+    install_guard(repo, mailbox=mailbox, project_slug=project["slug"], prepush=True)
+    return Guarded(repo, project["slug"], mailbox, reserved["granted"][0])
 
 
 def until(lease: dict[str, Any]) -> str:
@@ -130,11 +132,7 @@ def test_shared_released_expired_and_virtual_reservations_do_not_block(guarded):
     guarded.reserve("BlueLake", ["docs/**"], exclusive=False)
     guarded.reserve("BlueLake", ["tool://deploy"])
     expired = guarded.reserve("BlueLake", ["lib/**"])
-    with sqlite3.connect(guarded.database) as db:
-        db.execute(
-            "UPDATE file_reservations SET expires_ts = ? WHERE id = ?",
-            (to_db_text(utcnow() - timedelta(minutes=1)), expired["id"]),
-        )
+    edit_reservation(expired["id"], expires_ts=utcnow() - timedelta(minutes=1))
     blocked = guarded.commit("docs/guide.md", "lib/util.py", "src/app.py", AGENT_NAME="RedFox")
     assert blocked.returncode != 0
     assert "1 file(s) are reserved" in blocked.stderr and "  src/app.py  matches src/**" in blocked.stderr
@@ -189,7 +187,9 @@ def test_without_agent_name_every_holder_counts(guarded):
     assert done.stderr == "" and guarded.head() != before
 
 
+@pytest.mark.sqlite_only
 def test_a_missing_mailbox_refuses_in_block_mode_and_warns_in_warn_mode(guarded):
+    assert isinstance(guarded.database, Path)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{guarded.database}{suffix}").unlink(missing_ok=True)
     before = guarded.head()
@@ -206,6 +206,31 @@ def test_a_missing_mailbox_refuses_in_block_mode_and_warns_in_warn_mode(guarded)
     warned = sh_git(guarded.path, "commit", "-q", "-m", "warned", AGENT_NAME="RedFox", AGENT_MAIL_GUARD_MODE="warn")
     assert warned.returncode == 0, warned.stderr
     assert warned.stderr.splitlines()[0] == message
+    assert guarded.head() != before
+
+
+@pytest.mark.usefixtures("postgresql_only")
+def test_an_unreachable_postgresql_mailbox_refuses_in_block_mode_and_warns_in_warn_mode(guarded):
+    moved = unreachable_target(guarded.database)
+    install_guard(guarded.path, mailbox=moved, project_slug=guarded.slug)
+    target = parse_postgres_url(moved.url)
+    before = guarded.head()
+    refused = guarded.commit("README.md", AGENT_NAME="RedFox")
+    assert refused.returncode != 0
+    first = refused.stderr.splitlines()[0]
+    assert first.startswith(
+        f"[pre-commit] mcp-agent-mail guard cannot read the mailbox at {target}: PostgreSQL at {target.address} "
+        f"(database {target.dbname}, user {target.user}) cannot be reached: "
+    )
+    assert "refused" in first.lower()
+    assert "Check that the database is up" in refused.stderr and "AGENT_MAIL_BYPASS=1" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert guarded.head() == before
+    assert "README.md" in sh_git(guarded.path, "diff", "--cached", "--name-only").stdout
+
+    warned = sh_git(guarded.path, "commit", "-q", "-m", "warned", AGENT_NAME="RedFox", AGENT_MAIL_GUARD_MODE="warn")
+    assert warned.returncode == 0, warned.stderr
+    assert warned.stderr.splitlines()[0] == first
     assert guarded.head() != before
 
 
@@ -251,8 +276,7 @@ def test_core_ignorecase_makes_other_spellings_match(guarded):
 
 def test_an_unreadable_stored_pattern_refuses_commits_with_a_reason_until_released(guarded):
     legacy = guarded.reserve("BlueLake", ["legacy/**"])
-    with sqlite3.connect(guarded.database) as db:
-        db.execute("UPDATE file_reservations SET path_pattern = '[z-a]' WHERE id = ?", (legacy["id"],))
+    edit_reservation(legacy["id"], path_pattern="[z-a]")
     before = guarded.head()
     refused = guarded.commit("README.md", AGENT_NAME="RedFox")
     assert refused.returncode != 0

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from guard_kit import hook_mailbox
 
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.reservations.guard import install_precommit_guard, uninstall_precommit_guard
 from mcp_agent_mail.services.reservations.guard_install import (
+    PostgresTarget,
     chain_runner_script,
     guard_status,
     hooks_dir,
@@ -48,7 +50,19 @@ def commit(git: Any, repo: Path, file: str = "README.md", **env: str) -> Any:
 
 
 def install(repo: Path, project: dict[str, Any], isolated_env: dict[str, Path], **kw: Any) -> Path:
-    return install_guard(repo, database_path=isolated_env["db_path"], project_slug=project["slug"], **kw)
+    """Install the guard for the test's mailbox (SQLite or PostgreSQL) as ``guard install`` would."""
+    return install_guard(repo, mailbox=hook_mailbox(), project_slug=project["slug"], **kw)
+
+
+def plugin_target(mailbox: Path | PostgresTarget) -> tuple[str, dict[str, Any]]:
+    """The mailbox arguments a plugin passes to run_hook, and the matching part of ``guard_status``."""
+    if isinstance(mailbox, PostgresTarget):
+        passfile = str(mailbox.passfile) if mailbox.passfile else None
+        state: dict[str, Any] = {"database_url": mailbox.url}
+        if passfile:
+            state.update(passfile=passfile, passfile_exists=True)
+        return f"database_url={mailbox.url!r}, passfile={passfile!r}", state
+    return f"database_path={str(mailbox)!r}", {"database_path": str(mailbox), "database_exists": True}
 
 
 def test_install_writes_an_executable_runner_and_plugin(repo, project, isolated_env):
@@ -61,13 +75,14 @@ def test_install_writes_an_executable_runner_and_plugin(repo, project, isolated_
         assert path.read_text().startswith(f"#!{sys.executable}\n")
     assert "mcp-agent-mail chain-runner (pre-commit)" in hook.read_text()
     assert hook.read_text() == chain_runner_script("pre-commit")
-    assert plugin.read_text() == plugin_script("pre-commit", isolated_env["db_path"], project["slug"])
+    mailbox = hook_mailbox()
+    where, state = plugin_target(mailbox)
+    assert plugin.read_text() == plugin_script("pre-commit", mailbox, project["slug"])
     assert plugin.read_text().splitlines()[1:] == [
         f"# mcp-agent-mail guard plugin (pre-commit) for project {project['slug']}",
         "import sys",
         "from mcp_agent_mail.guard.hook import run_hook",
-        f'sys.exit(run_hook("pre-commit", database_path={str(isolated_env["db_path"])!r}, '
-        f"project_slug={project['slug']!r}, argv=sys.argv[1:]))",
+        f'sys.exit(run_hook("pre-commit", {where}, project_slug={project["slug"]!r}, argv=sys.argv[1:]))',
     ]
     assert not (hooks / "pre-push").exists() and not (hooks / "hooks.d" / "pre-push").exists()
 
@@ -77,8 +92,7 @@ def test_install_writes_an_executable_runner_and_plugin(repo, project, isolated_
         "installed": True,
         "chained_orig": False,
         "project_slug": project["slug"],
-        "database_path": str(isolated_env["db_path"]),
-        "database_exists": True,
+        **state,
     }
     assert status["hooks"]["pre-push"] == {"installed": False, "chained_orig": False}
 
@@ -237,14 +251,19 @@ async def test_service_errors_are_coded_and_write_nothing(repo, project, isolate
         await install_precommit_guard(str(repo), "relative/path")
     with pytest.raises(InvalidArgumentError):
         await install_precommit_guard(str(repo), str(repo / "README.md"))
-    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@localhost/mail")
     from mcp_agent_mail.config import clear_settings_cache
-
-    clear_settings_cache()
     from mcp_agent_mail.services.reservations import guard as guard_service
 
-    with pytest.raises(ConfigurationError, match="SQLite"):
-        guard_service.mailbox_database_path()
+    monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite:///:memory:")
+    clear_settings_cache()
+    with pytest.raises(ConfigurationError, match="in-memory database") as memory:
+        guard_service.mailbox_target()
+    assert "PostgreSQL" in memory.value.hint
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:secret@localhost/mail")
+    clear_settings_cache()
+    with pytest.raises(ConfigurationError, match="asyncpg") as driver:
+        guard_service.mailbox_target()
+    assert "secret" not in f"{driver.value.message} {driver.value.hint}"
     assert snapshot(hooks) == before and list(plain.iterdir()) == []
 
 

@@ -3,23 +3,43 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
+from sqlalchemy.engine import make_url
 
 from gitrepo import run_git
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.config import clear_settings_cache
+from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.services.identity.auth import BINDINGS
+from mcp_agent_mail.services.reservations.guard_install import PLUGIN_NAME, read_plugin
 
 
 @pytest.fixture
 def repo(code_repo: Path) -> Path:
     """A Git work tree with one commit (src/app.py, README.md)."""
     return code_repo
+
+
+def assert_no_password_in(hooks: Path) -> None:
+    """Check that no hook file under ``hooks`` holds DATABASE_URL's password (PostgreSQL hooks name a password file)."""
+    password = make_url(get_settings().database.url).password
+    plugin = read_plugin(hooks / "hooks.d" / "pre-commit" / PLUGIN_NAME)
+    if password is None:
+        assert set(plugin) == {"database_path", "project_slug"}
+        return
+    assert set(plugin) == {"database_url", "passfile", "project_slug"}
+    assert urlsplit(plugin["database_url"]).password is None and "password" not in plugin["database_url"]
+    for path in hooks.rglob("*"):
+        if path.is_file():
+            assert f":{password}@" not in path.read_text(errors="replace"), path
+    passfile = Path(plugin["passfile"])
+    assert stat.S_IMODE(passfile.stat().st_mode) == 0o600 and passfile.read_text().endswith(f":{password}\n")
 
 
 def commit_as(repo: Path, agent: str, file: str, text: str) -> subprocess.CompletedProcess[str]:
@@ -41,6 +61,7 @@ async def test_installed_guard_refuses_commits_on_files_another_agent_reserved(i
         ).data
         hook = Path(installed["hook"])
         assert hook.is_absolute() and hook.name == "pre-commit" and os.access(hook, os.X_OK)
+        assert_no_password_in(hook.parent)
         await c.call_tool(
             "file_reservation_paths",
             {"project_key": str(repo), "agent_name": "BlueLake", "paths": ["src/**"], "reason": "refactor"},

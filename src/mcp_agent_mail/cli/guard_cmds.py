@@ -39,6 +39,9 @@ def install(
     typer.secho(f"Installed guard for {installed['human_key']} at {installed['hook']}", fg=typer.colors.GREEN)
     if prepush:
         typer.echo(f"  Pushes are guarded too: {Path(installed['hook']).with_name('pre-push')}")
+    typer.echo(f"  Mailbox database: {installed['mailbox']}")
+    if installed.get("passfile"):
+        typer.echo(f"  Its password is kept apart from the hooks, in {installed['passfile']} (readable by you only).")
     typer.echo("  Committers set AGENT_NAME so their own reservations pass; AGENT_MAIL_BYPASS=1 skips once.")
 
 
@@ -65,6 +68,30 @@ def _state(state: dict[str, Any]) -> str:
     return "not installed (another hook is there)" if state.get("other_hook") else "not installed"
 
 
+def _mailbox_lines(state: dict[str, Any]) -> list[str]:
+    """Say which mailbox a hook reads and, for PostgreSQL, where its password comes from."""
+    if "database_path" in state:
+        missing = (
+            ""
+            if state.get("database_exists")
+            else "  [red](missing: the hooks refuse commits until you reinstall)[/red]"
+        )
+        return [f"Mailbox database: {state['database_path']}{missing}"]
+    if "database_url" not in state:
+        return []
+    lines = [f"Mailbox database: {state['database_url']}"]
+    if "passfile" in state:
+        gone = (
+            ""
+            if state.get("passfile_exists")
+            else "  [red](missing: logins that need it fail until you reinstall)[/red]"
+        )
+        lines.append(f"Password file: {state['passfile']}{gone}")
+    else:
+        lines.append("Password: none stored; libpq takes it from PGPASSWORD or ~/.pgpass")
+    return lines
+
+
 @guard_app.command("status")
 @handle_errors
 def status(repo: Annotated[str, typer.Argument(help="The code repository to inspect.")] = ".") -> None:
@@ -84,10 +111,8 @@ def status(repo: Annotated[str, typer.Argument(help="The code repository to insp
         table.add_row(hook, _state(state), state.get("project_slug", "-"), chained)
     console = Console(width=200)
     console.print(table)
-    for database in dict.fromkeys(s["database_path"] for s in report["hooks"].values() if "database_path" in s):
-        found = Path(database).is_file()
-        note = "" if found else "  [red](missing: the hooks refuse commits until you reinstall)[/red]"
-        console.print(f"Mailbox database: {database}{note}", highlight=False, soft_wrap=True)
+    for line in dict.fromkeys(line for state in report["hooks"].values() for line in _mailbox_lines(state)):
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(f"AGENT_MAIL_GUARD_MODE: {report['guard_mode']}", highlight=False)
     agent = os.environ.get("AGENT_NAME", "").strip()
     console.print(f"AGENT_NAME: {agent or '(unset: every holder counts)'}", highlight=False)

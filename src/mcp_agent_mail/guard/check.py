@@ -1,47 +1,25 @@
 """Find the paths that other agents hold under active exclusive reservations, reading the mailbox read-only.
 
 This module runs inside Git hooks, so it imports only the standard library and the
-small pattern and name helpers; it opens the SQLite file with ``mode=ro`` and never
+small pattern and name helpers; the mailbox is a SQLite file opened with ``mode=ro``
+(:mod:`mcp_agent_mail.guard.sqlite_reader`) or a PostgreSQL database read in a read-only
+transaction (:mod:`mcp_agent_mail.guard.postgres_reader`, which loads psycopg only then). It never
 writes, never talks to the server and never reads the Git archive.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
+from mcp_agent_mail.guard.mailbox import Mailbox, MailboxReader, MailboxUnreadable, PostgresMailbox
+from mcp_agent_mail.guard.postgres_reader import reading_postgres
+from mcp_agent_mail.guard.sqlite_reader import reading_sqlite
 from mcp_agent_mail.services.identity.names import name_key
 from mcp_agent_mail.services.reservations.patterns import is_virtual, pattern_matches, read_stored_pattern
-
-BUSY_TIMEOUT_SECONDS = 5.0
-_STORED_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-
-_ACTIVE_EXCLUSIVE = """
-SELECT fr.path_pattern, a.name, fr.expires_ts
-FROM file_reservations AS fr
-JOIN agents AS a ON a.id = fr.agent_id
-JOIN projects AS p ON p.id = fr.project_id
-WHERE p.slug = ?
-  AND fr.exclusive = 1
-  AND fr.released_ts IS NULL
-  AND fr.expires_ts > ?
-ORDER BY fr.id
-"""
-
-
-class MailboxUnreadable(Exception):
-    """The mailbox database is missing, unreadable, or not a mailbox (wraps OSError / sqlite3.Error)."""
-
-    def __init__(self, path: Path, why: str) -> None:
-        super().__init__(f"{path}: {why}")
-        self.path = path
-        self.why = why
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,51 +48,19 @@ def normalise_path(path: str) -> str:
             return text
 
 
-def _stored_now() -> str:
-    return datetime.now(UTC).replace(tzinfo=None).strftime(_STORED_FORMAT)
+def reading(mailbox: Mailbox | str) -> AbstractContextManager[MailboxReader]:
+    """Open ``mailbox`` (a SQLite file or a PostgreSQL database) for reading; failures are MailboxUnreadable."""
+    if isinstance(mailbox, PostgresMailbox):
+        return reading_postgres(mailbox)
+    return reading_sqlite(Path(mailbox))
 
 
-def _parse_stored(value: str) -> datetime:
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    except ValueError:
-        return datetime.max.replace(tzinfo=UTC)
-
-
-def _connect(database_path: Path) -> sqlite3.Connection:
-    """Open ``database_path`` read-only, or raise MailboxUnreadable when it is not there."""
-    path = Path(database_path)
-    if not path.is_file():
-        raise MailboxUnreadable(path, "the file does not exist" if not path.exists() else "it is not a file")
-    if not os.access(path, os.R_OK):
-        raise MailboxUnreadable(path, "permission denied")
-    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
-    try:
-        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)
-    except sqlite3.Error as exc:
-        raise MailboxUnreadable(path, str(exc)) from exc
-
-
-@contextmanager
-def _reading(database_path: Path) -> Iterator[sqlite3.Connection]:
-    """Yield a read-only connection, turning every SQLite failure inside the block into MailboxUnreadable."""
-    path = Path(database_path)
-    connection = _connect(path)
-    try:
-        yield connection
-    except sqlite3.OperationalError as exc:
-        why = str(exc)
-        if "no such table" in why or "no such column" in why:
-            why = f"it is not a mailbox database ({why})"
-        raise MailboxUnreadable(path, why) from exc
-    except sqlite3.Error as exc:
-        raise MailboxUnreadable(path, str(exc)) from exc
-    finally:
-        connection.close()
+def _location(mailbox: Mailbox | str) -> Mailbox:
+    return mailbox if isinstance(mailbox, PostgresMailbox) else Path(mailbox)
 
 
 def find_conflicts(
-    database_path: Path,
+    mailbox: Mailbox | str,
     project_slug: str,
     paths: list[str],
     *,
@@ -129,13 +75,13 @@ def find_conflicts(
     read or has no project ``project_slug``.
     """
     wanted = list(dict.fromkeys(p for p in (normalise_path(p) for p in paths) if p))
-    with _reading(database_path) as db:
-        if db.execute("SELECT 1 FROM projects WHERE slug = ?", (project_slug,)).fetchone() is None:
-            raise MailboxUnreadable(Path(database_path), f"it has no project {project_slug!r}")
-        rows = db.execute(_ACTIVE_EXCLUSIVE, (project_slug, _stored_now())).fetchall() if wanted else []
+    with reading(mailbox) as db:
+        if not db.has_project(project_slug):
+            raise MailboxUnreadable(_location(mailbox), f"it has no project {project_slug!r}")
+        rows = db.active_exclusive(project_slug, datetime.now(UTC)) if wanted else []
     own = name_key(agent_name) if agent_name and agent_name.strip() else None
     leases = [
-        (pattern, holder, _parse_stored(expires), *read_stored_pattern(pattern))
+        (pattern, holder, expires, *read_stored_pattern(pattern))
         for pattern, holder, expires in rows
         if not is_virtual(pattern.strip()) and (own is None or name_key(holder) != own)
     ]
@@ -147,14 +93,21 @@ def find_conflicts(
     ]
 
 
-def project_slug_for_repo(database_path: Path, repo_root: Path) -> str | None:
+def project_slug_for_repo(mailbox: Mailbox | str, repo_root: Path) -> str | None:
     """Return the slug of the project whose human key is ``repo_root`` (as given or resolved), else None."""
     root = Path(repo_root)
     candidates = list(dict.fromkeys([os.path.normpath(str(root.absolute())), str(root.resolve())]))
-    marks = ", ".join("?" for _ in candidates)
-    with _reading(database_path) as db:
-        row = db.execute(f"SELECT slug FROM projects WHERE human_key IN ({marks}) ORDER BY id", candidates).fetchone()
-    return str(row[0]) if row else None
+    with reading(mailbox) as db:
+        return db.slug_for_human_keys(candidates)
 
 
-__all__ = ["Conflict", "MailboxUnreadable", "find_conflicts", "normalise_path", "project_slug_for_repo"]
+__all__ = [
+    "Conflict",
+    "Mailbox",
+    "MailboxUnreadable",
+    "PostgresMailbox",
+    "find_conflicts",
+    "normalise_path",
+    "project_slug_for_repo",
+    "reading",
+]

@@ -1,7 +1,9 @@
 """The guard's hook body: collect the paths a commit or push touches and refuse those other agents reserved.
 
 ``run_hook`` is what the installed plugin calls; ``run_check`` backs ``mcp-agent-mail
-guard check``. Both read the mailbox database directly (see ``guard.check``).
+guard check``. Both read the mailbox database directly (see ``guard.check``): a SQLite file
+(``database_path``) or a PostgreSQL database (``database_url``, stored without its password,
+and the ``passfile`` that ``guard install`` wrote; see :mod:`mcp_agent_mail.guard`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,15 @@ from pathlib import Path
 
 from mcp_agent_mail.guard.check import (
     Conflict,
-    MailboxUnreadable,
     find_conflicts,
     project_slug_for_repo,
+)
+from mcp_agent_mail.guard.mailbox import (
+    Mailbox,
+    MailboxUnreadable,
+    PostgresMailbox,
+    is_postgres_url,
+    parse_postgres_url,
 )
 
 BYPASS_ENV = "AGENT_MAIL_BYPASS"
@@ -146,10 +154,26 @@ def report_conflicts(tag: str, conflicts: list[Conflict], *, agent_name: str | N
 
 def _report_unreadable(tag: str, exc: MailboxUnreadable) -> None:
     _say(f"{tag} mcp-agent-mail guard cannot read the mailbox at {exc.path}: {exc.why}")
-    _say(
-        f"Reinstall the guard with `mcp-agent-mail guard install <project> <repo>`, "
-        f"or set {BYPASS_ENV}=1 to skip it once."
-    )
+    reinstall = "reinstall the guard with `mcp-agent-mail guard install <project> <repo>`"
+    if isinstance(exc.path, PostgresMailbox):
+        _say(
+            f"Check that the database is up and reachable from here, {reinstall} if it moved, or set {BYPASS_ENV}=1 "
+            "to skip it once."
+        )
+    else:
+        _say(f"{reinstall[0].upper()}{reinstall[1:]}, or set {BYPASS_ENV}=1 to skip it once.")
+
+
+def plugin_mailbox(database_path: str | Path | None, database_url: str | None, passfile: str | None) -> Mailbox:
+    """Return the mailbox an installed plugin names: its SQLite file, or its PostgreSQL URL and password file."""
+    if database_url:
+        try:
+            return parse_postgres_url(database_url, passfile=passfile)
+        except ValueError as exc:
+            raise MailboxUnreadable(Path("<hook>"), f"{exc}; reinstall the guard") from None
+    if database_path is None or not str(database_path).strip():
+        raise MailboxUnreadable(Path("<hook>"), "the hook names no mailbox database; reinstall the guard")
+    return Path(database_path)
 
 
 def _warn_mode(tag: str) -> bool:
@@ -159,7 +183,15 @@ def _warn_mode(tag: str) -> bool:
     return mode in WARN_MODES
 
 
-def run_hook(hook: str, *, database_path: str | Path, project_slug: str, argv: list[str]) -> int:
+def run_hook(
+    hook: str,
+    *,
+    project_slug: str,
+    argv: list[str],
+    database_path: str | Path | None = None,
+    database_url: str | None = None,
+    passfile: str | None = None,
+) -> int:
     """Run the guard as Git's ``hook`` (pre-commit or pre-push) and return the exit code for Git."""
     tag = f"[{hook}]"
     if os.environ.get(BYPASS_ENV, "").strip().lower() in TRUTHY:
@@ -176,9 +208,8 @@ def run_hook(hook: str, *, database_path: str | Path, project_slug: str, argv: l
     if not paths:
         return 0
     try:
-        conflicts = find_conflicts(
-            Path(database_path), project_slug, paths, agent_name=agent, ignorecase=_git_ignorecase()
-        )
+        mailbox = plugin_mailbox(database_path, database_url, passfile)
+        conflicts = find_conflicts(mailbox, project_slug, paths, agent_name=agent, ignorecase=_git_ignorecase())
     except MailboxUnreadable as exc:
         _report_unreadable(tag, exc)
         return refuse
@@ -190,11 +221,18 @@ def run_hook(hook: str, *, database_path: str | Path, project_slug: str, argv: l
     return refuse
 
 
-def _configured_database() -> Path | None:
+def _configured_database() -> Mailbox | None:
+    """Return the mailbox DATABASE_URL names (a PostgreSQL one with its password, kept in memory only)."""
     from mcp_agent_mail.config import get_settings
     from mcp_agent_mail.db.engine import sqlite_path_from_url
 
-    return sqlite_path_from_url(get_settings().database.url)
+    url = get_settings().database.url
+    if is_postgres_url(url):
+        try:
+            return parse_postgres_url(url)
+        except ValueError:
+            return None
+    return sqlite_path_from_url(url)
 
 
 def _main_work_tree(root: Path) -> Path:
@@ -213,9 +251,12 @@ def run_check(
     repo: Path,
     agent_name: str | None,
     advisory: bool,
-    database_path: Path | None = None,
+    database_path: Mailbox | None = None,
 ) -> int:
-    """Check ``paths`` of the repository at ``repo`` against other agents' exclusive reservations; return 0 or 1."""
+    """Check ``paths`` of the repository at ``repo`` against other agents' exclusive reservations; return 0 or 1.
+
+    ``database_path`` is the mailbox to read (a SQLite file or a PostgresMailbox); by default, DATABASE_URL's.
+    """
     tag = "[guard check]"
     refuse = 0 if advisory else 1
     try:
@@ -225,7 +266,7 @@ def run_check(
         return refuse
     database = database_path or _configured_database()
     if database is None:
-        _say(f"{tag} the guard reads a SQLite mailbox, but DATABASE_URL names another database.")
+        _say(f"{tag} the guard reads a SQLite file or a PostgreSQL database, and DATABASE_URL names neither.")
         return refuse
     try:
         slug = project_slug_for_repo(database, root)

@@ -7,21 +7,30 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import RowMapping
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import run_read, sqlite_path_from_url
+from mcp_agent_mail.db.backend_url import parse_database_url
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError, UnauthorizedError
 from mcp_agent_mail.services.identity.auth import STRICT, identity_mode
 from mcp_agent_mail.services.identity.resolve import resolve_project
 from mcp_agent_mail.services.reservations.guard_install import (
     HOOKS,
     PLUGIN_NAME,
+    MailboxTarget,
+    PasswordEntry,
+    PostgresTarget,
     hooks_dir,
     install_guard,
     read_plugin,
     uninstall_guard,
 )
+
+PASSFILE_NAME = "guard.pgpass"
+"""The libpq password file (mode 0600) in the data directory that PostgreSQL guards read their password from."""
+_SECRET_QUERY_KEYS = ("password", "sslpassword")
 
 
 def repo_path(code_repo_path: str) -> Path:
@@ -45,30 +54,71 @@ def repo_path(code_repo_path: str) -> Path:
     return path
 
 
-def mailbox_database_path() -> Path:
-    """Return the configured SQLite database file the hooks read, or raise CONFIGURATION_ERROR."""
-    path = sqlite_path_from_url(get_settings().database.url)
+def _query_value(url: URL, key: str) -> str:
+    value = url.query.get(key)
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    return str(value) if value else ""
+
+
+def postgres_target(url: str, passfile: Path) -> PostgresTarget:
+    """Return the hooks' view of a PostgreSQL DATABASE_URL: the URL without its password, the password kept apart."""
+    parsed = make_url(url)
+    password = parsed.password or _query_value(parsed, "password")
+    # URL.set() ignores None, so the password is dropped with the named tuple's _replace.
+    stored = parsed._replace(drivername="postgresql", password=None).difference_update_query(_SECRET_QUERY_KEYS)
+    text = stored.render_as_string(hide_password=False)
+    if not password:
+        return PostgresTarget(text)
+    host = parsed.host or _query_value(parsed, "host")
+    port = parsed.port or _query_value(parsed, "port")
+    entry = PasswordEntry(
+        host="localhost" if not host or host.startswith("/") else host,
+        port=str(port) if port else "*",
+        database=parsed.database or _query_value(parsed, "dbname") or "*",
+        user=parsed.username or _query_value(parsed, "user") or "*",
+        password=str(password),
+    )
+    return PostgresTarget(text, passfile, entry)
+
+
+def mailbox_target() -> MailboxTarget:
+    """Return the mailbox the hooks will read (a SQLite file, or PostgreSQL); raise CONFIGURATION_ERROR otherwise."""
+    settings = get_settings()
+    url = settings.database.url
+    if parse_database_url(url).dialect == "postgresql":
+        return postgres_target(url, settings.data_dir / PASSFILE_NAME)
+    path = sqlite_path_from_url(url)
     if path is None:
         raise ConfigurationError(
-            "The Git guard reads the mailbox from a SQLite file, but DATABASE_URL names another database.",
-            hint="Point DATABASE_URL at a sqlite+aiosqlite:/// file to use the guard.",
+            "The Git guard reads the mailbox from another process, but DATABASE_URL names an in-memory database.",
+            hint="Point DATABASE_URL at a sqlite+aiosqlite:/// file or a PostgreSQL database to use the guard.",
         )
     return path
 
 
 async def install_for_project(project_key: str, code_repo_path: str, *, prepush: bool = False) -> dict[str, Any]:
-    """Install the guard for a project; return the hook path and the project's human key and slug."""
+    """Install the guard for a project; return the hook path, the project's human key and slug, and what it reads.
+
+    ``mailbox`` is the SQLite file or the PostgreSQL URL (without its password) the hooks read;
+    ``passfile`` is the 0600 password file they take the password from, when DATABASE_URL has one.
+    """
 
     async def read(session: AsyncSession) -> RowMapping:
         return await resolve_project(session, project_key)
 
     project = await run_read(read)
     repo = repo_path(code_repo_path)
-    database = mailbox_database_path()
-    hook = await asyncio.to_thread(
-        install_guard, repo, database_path=database, project_slug=project["slug"], prepush=prepush
-    )
-    return {"hook": str(hook), "human_key": project["human_key"], "slug": project["slug"]}
+    mailbox = mailbox_target()
+    hook = await asyncio.to_thread(install_guard, repo, mailbox=mailbox, project_slug=project["slug"], prepush=prepush)
+    installed = {"hook": str(hook), "human_key": project["human_key"], "slug": project["slug"]}
+    if isinstance(mailbox, PostgresTarget):
+        installed["mailbox"] = mailbox.url
+        if mailbox.passfile is not None:
+            installed["passfile"] = str(mailbox.passfile)
+    else:
+        installed["mailbox"] = str(mailbox)
+    return installed
 
 
 async def install_precommit_guard(project_key: str, code_repo_path: str, *, prepush: bool = False) -> dict[str, Any]:

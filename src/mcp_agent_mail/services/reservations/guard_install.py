@@ -7,11 +7,13 @@ runs hooks from:
   ``hooks.d/H/`` in name order, then ``H.orig``, stopping at the first failure;
 - ``hooks.d/H/50-agent-mail.py`` is the guard plugin, which calls
   :func:`mcp_agent_mail.guard.hook.run_hook` with the mailbox database and the
-  project baked in;
+  project baked in: a SQLite file's path, or a PostgreSQL URL without its password
+  plus the password file the hook hands to libpq (see :mod:`mcp_agent_mail.guard`);
 - ``H.orig`` is the hook that was there before, kept and still run.
 
 Every check happens before the first write, so a refused install changes
-nothing, and no existing hook is ever overwritten.
+nothing, and no existing hook is ever overwritten. No password is ever written
+into a hook: it goes, when there is one, into a 0600 libpq password file.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError
 
@@ -79,8 +82,45 @@ _PLUGIN = """#!{python}
 # mcp-agent-mail guard plugin ({hook}) for project {slug}
 import sys
 from mcp_agent_mail.guard.hook import run_hook
-sys.exit(run_hook("{hook}", database_path={database!r}, project_slug={slug!r}, argv=sys.argv[1:]))
+sys.exit(run_hook("{hook}", {mailbox}, project_slug={slug!r}, argv=sys.argv[1:]))
 """
+_PLUGIN_KEYWORDS = ("database_path", "database_url", "passfile", "project_slug")
+
+
+def _pgpass_field(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+@dataclass(frozen=True)
+class PasswordEntry:
+    """One line of a libpq password file: where it applies (``*`` for any) and the password, which is never shown."""
+
+    host: str
+    port: str
+    database: str
+    user: str
+    password: str = field(repr=False)
+
+    def key(self) -> str:
+        """Return the line's first four fields (host:port:database:user), escaped as libpq reads them."""
+        return ":".join(_pgpass_field(part) for part in (self.host, self.port, self.database, self.user))
+
+    def line(self) -> str:
+        """Return the whole line, escaped as libpq reads it."""
+        return f"{self.key()}:{_pgpass_field(self.password)}"
+
+
+@dataclass(frozen=True)
+class PostgresTarget:
+    """A PostgreSQL mailbox for the hooks: its URL without a password and, if it had one, where to keep it."""
+
+    url: str
+    passfile: Path | None = None
+    entry: PasswordEntry | None = field(default=None, repr=False)
+
+
+MailboxTarget = Path | PostgresTarget
+"""What a plugin reads: a SQLite file, or a PostgreSQL database."""
 
 
 def runner_marker(hook: str) -> str:
@@ -109,13 +149,64 @@ def chain_runner_script(hook: str) -> str:
     return _RUNNER.format(python=_python(), marker=runner_marker(hook), hook=hook)
 
 
-def plugin_script(hook: str, database_path: Path | str, project_slug: str) -> str:
+def plugin_script(hook: str, mailbox: MailboxTarget | str, project_slug: str) -> str:
     """Return the source of the guard plugin ``hooks.d/<hook>/50-agent-mail.py``."""
     _check_hook(hook)
     if not _SLUG.match(project_slug or ""):
         raise InvalidArgumentError(f"Project slug {project_slug!r} cannot name a guarded project.")
-    database = str(Path(database_path).expanduser().absolute())
-    return _PLUGIN.format(python=_python(), hook=hook, database=database, slug=project_slug)
+    if isinstance(mailbox, PostgresTarget):
+        if urlsplit(mailbox.url).password is not None or "password=" in urlsplit(mailbox.url).query:
+            raise ConfigurationError(
+                "The guard's hooks never hold a password, but the database URL given for them has one.",
+                hint="Give the URL without its password; the password goes into the guard's password file.",
+            )
+        passfile = str(mailbox.passfile) if mailbox.passfile else None
+        where = f"database_url={mailbox.url!r}, passfile={passfile!r}"
+    else:
+        where = f"database_path={str(Path(mailbox).expanduser().absolute())!r}"
+    return _PLUGIN.format(python=_python(), hook=hook, mailbox=where, slug=project_slug)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically, readable and writable by its owner only (0600)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def save_password(passfile: Path, entry: PasswordEntry) -> None:
+    """Put ``entry`` into the libpq password file ``passfile`` (0600), replacing any line for the same login."""
+    if "\n" in entry.password or "\r" in entry.password:
+        raise ConfigurationError(
+            "The PostgreSQL password in DATABASE_URL contains a line break, which a password file cannot hold.",
+            hint="Use PGPASSWORD or ~/.pgpass for this login, and a DATABASE_URL without the password.",
+        )
+    try:
+        old = passfile.read_text(encoding="utf-8").splitlines() if passfile.is_file() else []
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Could not read the guard's password file {passfile}: {exc.strerror or exc}",
+            hint="Check its permissions (it should be yours, mode 0600), or remove it and install again.",
+        ) from None
+    prefix = entry.key() + ":"
+    kept = [line for line in old if line.strip() and not line.startswith(prefix)]
+    try:
+        _write_private(passfile, "".join(f"{line}\n" for line in [*kept, entry.line()]))
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Could not write the guard's password file {passfile}: {exc.strerror or exc}",
+            hint="Check the permissions of the data directory (MCP_AGENT_MAIL_HOME).",
+        ) from None
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -238,12 +329,14 @@ def _apply(step: _Step, runner: str, plugin: str) -> None:
         staged.unlink(missing_ok=True)
 
 
-def install_guard(repo: Path, *, database_path: Path, project_slug: str, prepush: bool = False) -> Path:
+def install_guard(repo: Path, *, mailbox: MailboxTarget, project_slug: str, prepush: bool = False) -> Path:
     """Install the guard's pre-commit hook (and pre-push when asked) and return the pre-commit hook's path."""
     hooks = hooks_dir(repo)
     wanted = ("pre-commit", "pre-push") if prepush else ("pre-commit",)
-    scripts = {h: (chain_runner_script(h), plugin_script(h, database_path, project_slug)) for h in wanted}
+    scripts = {h: (chain_runner_script(h), plugin_script(h, mailbox, project_slug)) for h in wanted}
     steps = [_plan(hooks, h) for h in wanted]
+    if isinstance(mailbox, PostgresTarget) and mailbox.passfile is not None and mailbox.entry is not None:
+        save_password(mailbox.passfile, mailbox.entry)
     try:
         for step in steps:
             _apply(step, *scripts[step.hook])
@@ -289,7 +382,10 @@ def uninstall_guard(repo: Path) -> bool:
 
 
 def read_plugin(path: Path) -> dict[str, str]:
-    """Return the ``database_path`` and ``project_slug`` a plugin file passes to run_hook (empty if unreadable)."""
+    """Return the mailbox and ``project_slug`` a plugin file passes to run_hook (empty if unreadable).
+
+    The mailbox is ``database_path`` (SQLite) or ``database_url`` and ``passfile`` (PostgreSQL).
+    """
     content = _read(path)
     if content is None:
         return {}
@@ -301,8 +397,9 @@ def read_plugin(path: Path) -> dict[str, str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "run_hook":
             found: dict[str, str] = {}
             for keyword in node.keywords:
-                if keyword.arg in ("database_path", "project_slug") and isinstance(keyword.value, ast.Constant):
-                    found[keyword.arg] = str(keyword.value.value)
+                value = keyword.value
+                if keyword.arg in _PLUGIN_KEYWORDS and isinstance(value, ast.Constant) and value.value is not None:
+                    found[keyword.arg] = str(value.value)
             return found
     return {}
 
@@ -317,6 +414,8 @@ def _hook_status(hooks: Path, hook: str) -> dict[str, Any]:
         status.update(read_plugin(plugin))
         if "database_path" in status:
             status["database_exists"] = Path(status["database_path"]).is_file()
+        if "passfile" in status:
+            status["passfile_exists"] = Path(status["passfile"]).is_file()
         if not runner:
             status["problem"] = f"{top} is not the guard's chain-runner, so the plugin never runs; reinstall."
     elif os.path.lexists(top) and not runner:
