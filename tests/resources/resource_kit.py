@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from fastmcp import Client, FastMCP
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import clear_settings_cache, get_settings
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import fulltext, get_session, schema, sync_read_connection
 from mcp_agent_mail.services.identity.auth import BINDINGS
 
 PROJECT = "/work/resource-test"
@@ -48,7 +48,8 @@ async def fingerprint() -> tuple[str, str]:
         for table in schema.metadata.sorted_tables:
             rows = (await session.execute(select(table).order_by(*table.primary_key.columns))).all()
             digest.update(f"{table.name}:{len(rows)}:{rows!r}".encode())
-        digest.update(repr((await session.execute(text("SELECT count(*) FROM fts_messages"))).all()).encode())
+    with sync_read_connection() as conn:
+        digest.update(f"fulltext:{fulltext.indexed_count(conn)}".encode())
     files = hashlib.sha256()
     root = Path(get_settings().storage.root)
     for folder, dirs, names in sorted(os.walk(root)):

@@ -71,7 +71,7 @@ async def test_environment_never_shows_secrets(isolated_env, monkeypatch):
     assert not any(secret in text for secret in ("bearer-secret-1", "sk-secret-2", "jwt-secret-3"))
     env = await _json(contents)
     assert env["environment"] == "test" and env["http"] == {"host": "127.0.0.1", "port": 8765, "path": "/mcp/"}
-    assert env["database_url"] == get_settings().database.url and env["identity_mode"] == "trusted"
+    assert env["database_url"] == printable_url(get_settings().database.url) and env["identity_mode"] == "trusted"
     masked = printable_url("postgresql+asyncpg://mail:hunter2@db.example:5432/mail?sslpassword=x2&sslmode=require")
     assert "hunter2" not in masked and "x2" not in masked
     assert masked.startswith("postgresql+asyncpg://mail:***@db.example:5432/mail") and "sslmode=require" in masked

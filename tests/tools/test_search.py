@@ -170,14 +170,10 @@ async def test_very_common_words_rank_the_newest_matches(client, monkeypatch):
 
 
 async def test_plain_text_fallback_when_the_index_is_missing(client):
-    from sqlalchemy import text
+    from mcp_agent_mail.db import fulltext, sync_write_connection
 
-    from mcp_agent_mail.db import write_session
-
-    async with write_session() as session:
-        for trigger in ("fts_messages_ai", "fts_messages_ad", "fts_messages_au"):
-            await session.execute(text(f"DROP TRIGGER {trigger}"))
-        await session.execute(text("DROP TABLE fts_messages"))
+    with sync_write_connection() as conn:
+        fulltext.drop(conn)
     assert await subjects(client, "pizza") == ["Lunch"]
     assert await subjects(client, "pol-358 MIGRATION") == ["Ticket POL-358 migration"]
     assert await subjects(client, "100%") == []
@@ -185,3 +181,16 @@ async def test_plain_text_fallback_when_the_index_is_missing(client):
     assert await subjects(client, "pizza", agent_name="RedFox") == []
     hit = (await search(client, "pasta"))[0]
     assert hit["snippet"].startswith("Pizza or pasta")
+
+
+async def test_rebuilding_the_index_brings_search_back(client):
+    from mcp_agent_mail.db import fulltext, sync_read_connection, sync_write_connection
+
+    with sync_write_connection() as conn:
+        fulltext.drop(conn)
+    with sync_write_connection() as conn:
+        fulltext.rebuild(conn)
+    with sync_read_connection() as conn:
+        assert fulltext.indexed_count(conn) == 6
+    assert await subjects(client, '"quick brown fox"') == ["Lunch"]
+    assert "\u27e6pasta\u27e7" in (await search(client, "pasta"))[0]["snippet"]

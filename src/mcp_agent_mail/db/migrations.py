@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, inspect, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, inspect, select
 
-from mcp_agent_mail.db import schema
+from mcp_agent_mail.db import fulltext, schema
+from mcp_agent_mail.db.fulltext import fts5, pg
 from mcp_agent_mail.db.types import UTCDateTime
 from mcp_agent_mail.timeutil import utcnow
 
@@ -57,30 +58,8 @@ def _create_core_tables(conn: Connection) -> None:
 
 
 def _create_fts(conn: Connection) -> None:
-    if conn.dialect.name != "sqlite":
-        return
-    conn.exec_driver_sql(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS fts_messages USING fts5("
-        "subject, body_md, content='messages', content_rowid='id', "
-        "tokenize=\"unicode61 remove_diacritics 2\", prefix='2 3')"
-    )
-    conn.exec_driver_sql(
-        "CREATE TRIGGER IF NOT EXISTS fts_messages_ai AFTER INSERT ON messages BEGIN "
-        "INSERT INTO fts_messages(rowid, subject, body_md) VALUES (new.id, new.subject, new.body_md); END"
-    )
-    conn.exec_driver_sql(
-        "CREATE TRIGGER IF NOT EXISTS fts_messages_ad AFTER DELETE ON messages BEGIN "
-        "INSERT INTO fts_messages(fts_messages, rowid, subject, body_md) "
-        "VALUES ('delete', old.id, old.subject, old.body_md); END"
-    )
-    conn.exec_driver_sql(
-        "CREATE TRIGGER IF NOT EXISTS fts_messages_au AFTER UPDATE OF subject, body_md ON messages BEGIN "
-        "INSERT INTO fts_messages(fts_messages, rowid, subject, body_md) "
-        "VALUES ('delete', old.id, old.subject, old.body_md); "
-        "INSERT INTO fts_messages(rowid, subject, body_md) VALUES (new.id, new.subject, new.body_md); END"
-    )
-    # Rows that predate the index (or were loaded by a restore) become searchable.
-    conn.exec_driver_sql("INSERT INTO fts_messages(fts_messages) VALUES ('rebuild')")
+    if conn.dialect.name == "sqlite":
+        fts5.install(conn)
 
 
 def _create_attachment_blobs(conn: Connection) -> None:
@@ -109,6 +88,12 @@ def _add_outbox_failures(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
+def _create_pg_search(conn: Connection) -> None:
+    """Give PostgreSQL its full-text index (SQLite has had FTS5 since migration 2)."""
+    if conn.dialect.name == "postgresql":
+        pg.install(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _create_core_tables),
     Migration(2, "full-text index on subject and body", _create_fts),
@@ -116,6 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "stored message summaries", _create_message_summaries),
     Migration(5, "window identities", _create_window_identities),
     Migration(6, "archive outbox failure tracking", _add_outbox_failures),
+    Migration(7, "full-text index on PostgreSQL", _create_pg_search),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -148,6 +134,5 @@ def migrate(conn: Connection) -> list[int]:
 
 
 def rebuild_fts(conn: Connection) -> None:
-    """Rebuild the full-text index from the messages table (SQLite only)."""
-    if conn.dialect.name == "sqlite":
-        conn.execute(text("INSERT INTO fts_messages(fts_messages) VALUES ('rebuild')"))
+    """Rebuild the full-text index from the messages table (recreating it when it is gone)."""
+    fulltext.rebuild(conn)

@@ -12,28 +12,21 @@ escapes every piece and marks the matched ones, so nothing from a message is eve
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import Boolean, RowMapping, String, and_, exists, or_, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import is_sqlite, run_read, schema
+from mcp_agent_mail.db import fulltext, run_read
+from mcp_agent_mail.db.fulltext import ORDERS, Order
 from mcp_agent_mail.db.shapes import agent_label
-from mcp_agent_mail.db.types import UTCDateTime
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.resolve import resolve_project
-from mcp_agent_mail.services.mail.search import MAX_QUERY_CHARS, fts_query, words
+from mcp_agent_mail.services.mail.search import MAX_QUERY_CHARS
 from mcp_agent_mail.timeutil import iso
 
-logger = logging.getLogger("mcp_agent_mail.search")
-
-Order = Literal["relevance", "time"]
-ORDERS: tuple[str, ...] = ("relevance", "time")
 MAX_PAGE = 200
 MAX_PAGE_SIZE = 100
 _OPEN, _CLOSE = "\x02", "\x03"  # snippet markers: control characters that never reach a reader
@@ -134,93 +127,6 @@ def _excerpt(body: str, terms: list[tuple[str, bool]]) -> list[Piece]:
     return pieces
 
 
-_SCOPE = (
-    "(m.project_id = :project_id OR EXISTS (SELECT 1 FROM message_recipients r "
-    "JOIN agents ra ON ra.id = r.agent_id WHERE r.message_id = m.id AND ra.project_id = :project_id))"
-)
-_ORDER_SQL = {
-    "relevance": "bm25(fts_messages, 3.0, 1.0), m.id DESC",
-    "time": "m.created_ts DESC, m.id DESC",
-}
-
-
-def _fts_statement(order: Order) -> Any:
-    return text(
-        "SELECT m.id, m.subject, m.importance, m.ack_required, m.created_ts, m.thread_id, "
-        "a.name AS sender_name, a.project_id AS sender_project_id, sp.slug AS sender_slug, "
-        f"snippet(fts_messages, 1, '{_OPEN}', '{_CLOSE}', '…', {_SNIPPET_TOKENS}) AS snippet, "
-        "NULL AS body_md "
-        "FROM fts_messages JOIN messages m ON m.id = fts_messages.rowid "
-        "JOIN agents a ON a.id = m.sender_id JOIN projects sp ON sp.id = a.project_id "
-        f"WHERE fts_messages MATCH :match AND {_SCOPE} "
-        f"ORDER BY {_ORDER_SQL[order]} LIMIT :limit OFFSET :offset"
-    ).columns(created_ts=UTCDateTime(), ack_required=Boolean(), snippet=String(), body_md=String())
-
-
-def _escape_like(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-async def _like(
-    session: AsyncSession, terms: list[str], project_id: int, order: Order, limit: int, offset: int
-) -> list[RowMapping]:
-    """Match every word anywhere in subject or body (the engine for databases without full-text search)."""
-    m, a, r, p = schema.messages, schema.agents, schema.message_recipients, schema.projects
-    ra = a.alias("recipient_agent")
-    delivered = exists().where(and_(r.c.message_id == m.c.id, ra.c.id == r.c.agent_id, ra.c.project_id == project_id))
-    query = (
-        select(
-            m.c.id,
-            m.c.subject,
-            m.c.importance,
-            m.c.ack_required,
-            m.c.created_ts,
-            m.c.thread_id,
-            a.c.name.label("sender_name"),
-            a.c.project_id.label("sender_project_id"),
-            p.c.slug.label("sender_slug"),
-            m.c.body_md,
-        )
-        .join(a, a.c.id == m.c.sender_id)
-        .join(p, p.c.id == a.c.project_id)
-        .where(or_(m.c.project_id == project_id, delivered))
-    )
-    for term in terms:
-        pattern = f"%{_escape_like(term.lower())}%"
-        query = query.where(or_(m.c.subject.ilike(pattern, escape="\\"), m.c.body_md.ilike(pattern, escape="\\")))
-    query = query.order_by(m.c.created_ts.desc(), m.c.id.desc()).limit(limit).offset(offset)
-    return list((await session.execute(query)).mappings().all())
-
-
-async def _fts(
-    session: AsyncSession, match: str, project_id: int, order: Order, limit: int, offset: int
-) -> list[RowMapping]:
-    params = {"match": match, "project_id": project_id, "limit": limit, "offset": offset}
-    return list((await session.execute(_fts_statement(order), params)).mappings().all())
-
-
-def _quote(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
-async def _search_rows(
-    session: AsyncSession, query: str, project_id: int, order: Order, limit: int, offset: int
-) -> tuple[list[RowMapping], bool]:
-    """Return matching rows and whether the query had to be searched for its plain words instead."""
-    plain = words(query)
-    if not is_sqlite(get_settings().database.url):
-        return await _like(session, plain, project_id, order, limit, offset), False
-    structured = fts_query(query)
-    candidates = [(structured, False)] if structured else []
-    candidates.append((" AND ".join(_quote(t) for t in plain), structured is None))
-    for match, simplified in candidates:
-        try:
-            return await _fts(session, match, project_id, order, limit, offset), simplified
-        except DBAPIError as exc:
-            logger.info("full-text query %r failed (%s); trying a simpler form", match, exc.orig)
-    return await _like(session, plain, project_id, order, limit, offset), True
-
-
 def _hit(row: RowMapping, project_id: int, terms: list[tuple[str, bool]]) -> dict[str, Any]:
     hit: dict[str, Any] = {
         "id": row["id"],
@@ -251,7 +157,7 @@ async def search_page(
             f"The search is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed.",
             hint="Search for a few distinctive words.",
         )
-    plain = words(query)
+    plain = fulltext.words(query)
     terms = _terms(query)
     offset = (page - 1) * page_size
 
@@ -259,8 +165,15 @@ async def search_page(
         project = await resolve_project(session, project_key)
         if not plain:
             return project, [], False
-        rows, simplified = await _search_rows(session, query, project["id"], chosen, page_size + 1, offset)
-        return project, rows, simplified
+        request = fulltext.Request(
+            scope=fulltext.Scope(project["id"]),
+            snippet=fulltext.Snippet(_OPEN, _CLOSE, _SNIPPET_TOKENS),
+            order=chosen,
+            limit=page_size + 1,
+            offset=offset,
+        )
+        found = await fulltext.search(session, query, request)
+        return project, found.rows, found.simplified
 
     project, rows, simplified = await run_read(read)
     result = SearchPage(
