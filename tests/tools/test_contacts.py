@@ -186,8 +186,6 @@ async def test_contact_request_refusals(client):
         to_agent="RedFox",
         reason="x" * 513,
     )
-    await policy(client, "RedFox", "block_all")
-    await refused(client, "request_contact", r"^CONTACT_BLOCKED", from_agent="BlueLake", to_agent="RedFox")
     await retire("GreenCastle")
     await refused(client, "request_contact", r"^AGENT_RETIRED", from_agent="BlueLake", to_agent="GreenCastle")
     short = await call(client, "request_contact", from_agent="RedFox", to_agent="BlueLake", ttl_seconds=5)
@@ -210,7 +208,7 @@ async def test_each_policy_on_send(client):
     await refused(
         client,
         "send_message",
-        r"^CONTACT_BLOCKED: Recipient\(s\) not accepting messages from RedFox",
+        r"^CONTACT_BLOCKED: Recipient is not accepting messages from RedFox: BlueLake",
         sender_name="RedFox",
         to=["BlueLake"],
         subject="s",
@@ -348,24 +346,24 @@ async def test_broadcast_skips_refusing_agents(client):
     await refused(
         client,
         "send_message",
-        r"^INVALID_ARGUMENT: broadcast=true",
+        r"^INVALID_ARGUMENT: broadcast=true and to are mutually exclusive",
         sender_name="BlueLake",
         to=["RedFox"],
         broadcast=True,
         subject="s",
         body_md="b",
     )
+    # Nobody left who may receive it: a success that delivers nothing and says why.
     await policy(client, "GoldHawk", "contacts_only")
-    await refused(
-        client,
-        "send_message",
-        r"^INVALID_ARGUMENT: Nobody in project",
-        sender_name="BlueLake",
-        to=[],
-        broadcast=True,
-        subject="s",
-        body_md="b",
-    )
+    before = await snapshot()
+    empty = await call(client, "send_message", sender_name="BlueLake", to=[], broadcast=True, subject="s", body_md="b")
+    assert empty["deliveries"] == [] and empty["count"] == 0
+    assert empty["skipped"] == [
+        {"name": "GoldHawk", "reason": "CONTACT_REQUIRED"},
+        {"name": "RedFox", "reason": "CONTACT_REQUIRED"},
+    ]
+    assert "Nobody in project" in empty["notices"][0] and "2 agents need request_contact" in empty["notices"][0]
+    assert await snapshot() == before
 
 
 async def test_handshake_auto_accept_with_welcome(client):

@@ -109,6 +109,14 @@ async def test_conflicts_are_reported_with_holders_and_not_granted(client, held,
                     "expires_ts": held_lease["expires_ts"],
                 }
             ],
+            # The original project's flat conflict keys, naming the first holder.
+            "type": "FILE_RESERVATION_CONFLICT",
+            "message": f"{requested} is held by BlueLake ({held}) until {held_lease['expires_ts']}.",
+            "surface": requested,
+            "holder": "BlueLake",
+            "path_pattern": held,
+            "exclusive": True,
+            "expires_ts": held_lease["expires_ts"],
         }
     ]
     assert [r["path_pattern"] for r in await rows()] == [held, "docs/notes.txt"]

@@ -20,7 +20,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
-from mcp_agent_mail.errors import AgentMailError
+from mcp_agent_mail.errors import AgentMailError, InvalidArgumentError
 from mcp_agent_mail.services.database import database_error
 from mcp_agent_mail.services.identity import auth
 from mcp_agent_mail.text_guard import find_invalid_text, invalid_text_error
@@ -33,6 +33,10 @@ logger = logging.getLogger("mcp_agent_mail.tools")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 _REGISTERED: weakref.WeakKeyDictionary[FastMCP, list[str]] = weakref.WeakKeyDictionary()
+
+# Every name the original project gave the caller's own token on some tool. A tool accepts each
+# of them (unpublished) for the token parameter it publishes.
+CALLER_TOKEN_NAMES = ("registration_token", "sender_token", "requester_registration_token")
 
 
 def registered_tools(mcp: FastMCP) -> list[str]:
@@ -66,7 +70,16 @@ def _token_annotation(token_param: str, project_admin: bool) -> Any:
         return Annotated[str | None, Field(description="Any project agent's token.")]
     if token_param == "registration_token":
         return str | None
-    return Annotated[str | None, Field(description="Your registration_token.")]
+    return Annotated[str | None, Field(description="Your token.")]
+
+
+def _aliases(schema: dict[str, Any], token_param: str, explicit: dict[str, str]) -> dict[str, str]:
+    """Return the unpublished names a tool accepts: ``explicit`` plus the other spellings of its token."""
+    published = schema.get("properties", {})
+    own = next((name for name in (token_param, "registration_token") if name in published), None)
+    found = {name: own for name in CALLER_TOKEN_NAMES if own is not None and name not in published}
+    found.update({alias: name for alias, name in explicit.items() if alias not in published})
+    return found
 
 
 def _expose_params(wrapper: Any, fn: Callable[..., Any], extra: dict[str, Any]) -> set[str]:
@@ -86,18 +99,47 @@ def _expose_params(wrapper: Any, fn: Callable[..., Any], extra: dict[str, Any]) 
     return {p.name for p in added}
 
 
+def apply_aliases(aliases: dict[str, str], arguments: dict[str, Any]) -> dict[str, Any]:
+    """Return ``arguments`` with each alias renamed to its parameter; INVALID_ARGUMENT if both differ."""
+    if not any(alias in arguments for alias in aliases):
+        return arguments
+    renamed = dict(arguments)
+    for alias, name in aliases.items():
+        if alias not in renamed:
+            continue
+        value = renamed.pop(alias)
+        if value is None:
+            continue
+        current = renamed.get(name)
+        if current is not None and current != value:
+            raise InvalidArgumentError(
+                f"{alias} and {name} are the same parameter but were given different values.",
+                hint=f"Pass only {name}.",
+            )
+        renamed[name] = value
+    return renamed
+
+
 class LeanTool(FunctionTool):
     """A function tool listed without a display title and without fastmcp's ``_meta`` (empty tags), whose
     argument errors reach clients as INVALID_ARGUMENT naming the parameter.
 
     Title and ``_meta`` are optional in MCP; a client shows the tool name instead of the title.
+    ``aliases`` maps unpublished parameter names (the original project's spellings) to the
+    parameters they stand for; they are renamed before validation.
     """
 
+    aliases: dict[str, str] = Field(default_factory=dict, exclude=True)
+
     async def run(self, arguments: dict[str, Any]) -> ToolResult:
-        """Refuse text that is not valid Unicode, validate the arguments, then run the tool."""
+        """Refuse text that is not valid Unicode, rename aliases, validate the arguments, then run the tool."""
         found = find_invalid_text(arguments)
         if found is not None:
             raise ToolError(invalid_text_error(found).render(), log_level=logging.INFO)
+        try:
+            arguments = apply_aliases(self.aliases, arguments)
+        except AgentMailError as exc:
+            raise ToolError(exc.render(), log_level=logging.INFO) from exc
         try:
             return await super().run(arguments)
         except ValidationError as exc:
@@ -156,6 +198,7 @@ def agent_mail_tool(
     acts_as: str | None = None,
     token_param: str = "registration_token",
     project_admin: bool = False,
+    aliases: dict[str, str] | None = None,
 ) -> Callable[[F], F]:
     """Register an async function as a tool whose errors reach clients as ``CODE: message Hint: ...``.
 
@@ -168,7 +211,9 @@ def agent_mail_tool(
     is checked by :mod:`mcp_agent_mail.services.identity.auth` before ``fn`` runs, and a dict result gains
     ``verified`` (``verified_sender`` for senders). ``project_admin`` checks instead that the caller
     speaks for the project (a token of any of its agents). A result carrying a fresh
-    ``registration_token`` binds the calling session to that agent.
+    ``registration_token`` binds the calling session to that agent. ``aliases`` (unpublished name ->
+    parameter) are accepted besides the published parameters, as is every name of
+    :data:`CALLER_TOKEN_NAMES` for the tool's own token parameter.
     """
     checks_identity = acts_as is not None or project_admin
     verified_key = "verified_sender" if acts_as == "sender_name" else "verified"
@@ -229,7 +274,11 @@ def agent_mail_tool(
         tool = LeanTool.from_function(
             wrapper, annotations=annotations, output_schema=output if output is not None else NotSet
         )
+        assert isinstance(tool, LeanTool)
         tool.parameters = lean_input_schema(tool.parameters)
+        if tool.description:
+            tool.description = " ".join(tool.description.split())  # a docstring's line breaks mean nothing
+        tool.aliases = _aliases(tool.parameters, token_param, aliases or {})
         mcp.add_tool(tool)
         _REGISTERED.setdefault(mcp, []).append(tool.name)
         return fn

@@ -19,8 +19,7 @@ Other = Annotated[str, Field(description="The other agent; Name@project for anot
 Ttl = int
 
 
-def _pick(primary: str | None, alias: str | None, field: str) -> str:
-    value = primary if primary is not None and primary.strip() else alias
+def _required(value: str | None, field: str) -> str:
     if value is None or not value.strip():
         raise InvalidArgumentError(f"{field} is missing.", hint=f"Pass {field} (the agent's name).")
     return value
@@ -60,7 +59,13 @@ def register(mcp: FastMCP) -> None:
         Answer pending incoming ones with respond_contact."""
         return await contacts.list_contacts(project_key, agent_name)
 
-    @agent_mail_tool(mcp, read_only=False, acts_as="requester", output=out.HANDSHAKE)
+    @agent_mail_tool(
+        mcp,
+        read_only=False,
+        acts_as="requester",
+        output=out.HANDSHAKE,
+        aliases={"agent_name": "requester", "to_agent": "target"},
+    )
     async def macro_contact_handshake(
         project_key: ProjectKey,
         requester: Annotated[str | None, Field(description="Your agent name.")] = None,
@@ -73,14 +78,12 @@ def register(mcp: FastMCP) -> None:
         welcome_body: str | None = None,
         thread_id: str | None = None,
         target_registration_token: str | None = None,
-        agent_name: Annotated[str | None, Field(description="Alias of requester.")] = None,
-        to_agent: Annotated[str | None, Field(description="Alias of target.")] = None,
     ) -> dict[str, Any]:
         """request_contact; with auto_accept (you control both agents) also approve it and send a welcome."""
         return await contacts.contact_handshake(
             project_key,
-            _pick(requester, agent_name, "requester"),
-            _pick(target, to_agent, "target"),
+            _required(requester, "requester"),
+            _required(target, "target"),
             to_project,
             reason,
             ttl_seconds,

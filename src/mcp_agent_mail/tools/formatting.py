@@ -13,7 +13,7 @@ import json
 from typing import Annotated, Any
 
 from mcp.types import TextContent
-from pydantic import Field
+from pydantic import WithJsonSchema
 
 from mcp_agent_mail.errors import InvalidArgumentError
 
@@ -25,12 +25,7 @@ _JSON_ALIASES = {"json", "application/json", "text/json"}
 # so they stay in results even when empty.
 KEEP_EMPTY = frozenset({"granted", "conflicts", "deliveries", "file_reservations", "inbox", "result"})
 
-FormatParam = Annotated[
-    str,
-    Field(
-        description="json or table (text rows).",
-    ),
-]
+FormatParam = Annotated[str, WithJsonSchema({"type": "string", "enum": list(FORMATS)})]
 
 
 def normalise_format(value: str | None) -> str:

@@ -35,8 +35,7 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, output=out.PROJECT)
     async def ensure_project(human_key: HumanKey) -> dict[str, Any]:
-        """Create or get the project of a repo; call it first. Other tools take its path or slug as
-        project_key."""
+        """Create or get a repo's project; call it first. Other tools take its path or slug as project_key."""
         return await projects.ensure_project(human_key)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, output=out.AGENT)
@@ -49,8 +48,8 @@ def register(mcp: FastMCP) -> None:
         attachments_policy: Policy = None,
         registration_token: str | None = None,
     ) -> dict[str, Any]:
-        """Register in a project, or update the given fields of your agent. A new agent gets its
-        registration_token once: keep it, it proves who you are."""
+        """Register in a project, or update your agent's given fields. A new agent gets its registration_token
+        once: keep it, it proves who you are."""
         return await agents.register_agent(
             project_key,
             program,
@@ -71,7 +70,7 @@ def register(mcp: FastMCP) -> None:
         task_description: Task = "",
         attachments_policy: str = "auto",
     ) -> dict[str, Any]:
-        """Create a new agent with a fresh name; keep the registration_token returned once."""
+        """New agent with a fresh name; keep the registration_token returned once."""
         return await agents.create_agent_identity(
             project_key,
             program,

@@ -33,8 +33,8 @@ def register(mcp: FastMCP) -> None:
         inbox_limit: InboxLimit = 10,
         registration_token: Token = None,
     ) -> dict[str, Any]:
-        """One call to start: ensure_project, register_agent (keep the registration_token returned once),
-        file_reservation_paths, fetch_inbox."""
+        """ensure_project + register_agent (keep the registration_token returned once) + file_reservation_paths
+        + fetch_inbox in one call."""
         return await macros.start_session(
             human_key,
             program,

@@ -25,9 +25,9 @@ def register(mcp: FastMCP) -> None:
     async def send_message(
         project_key: ProjectKey,
         sender_name: Me,
-        to: Annotated[list[str] | str, str_list("Agent names; Name@project elsewhere.")],
+        to: Annotated[list[str] | str, str_list("Names; Name@project elsewhere.")],
         subject: str,
-        body_md: Annotated[str, Field(description="Markdown; ![](img.png) repo images are attached.")],
+        body_md: Annotated[str, Field(description="Markdown; ![](repo.png) gets attached.")],
         cc: Names = None,
         bcc: Names = None,
         importance: Annotated[str, Field(json_schema_extra={"enum": ["low", "normal", "high", "urgent"]})] = "normal",
@@ -39,8 +39,8 @@ def register(mcp: FastMCP) -> None:
         broadcast: Annotated[bool, Field(description="To all agents (to=[]).")] = False,
         auto_contact_if_blocked: bool | None = None,
     ) -> dict[str, Any]:
-        """Send mail. The new id (deliveries[].payload.id) names its thread. If a recipient's policy refuses
-        you nothing is sent: CONTACT_REQUIRED (call request_contact) or CONTACT_BLOCKED."""
+        """Send mail; the new id (deliveries[].payload.id) names its thread. A refusing recipient policy sends
+        nothing: CONTACT_REQUIRED (call request_contact) or CONTACT_BLOCKED."""
         return await messages.send_message(
             project_key,
             sender_name,
@@ -65,7 +65,7 @@ def register(mcp: FastMCP) -> None:
         message_id: MessageId,
         sender_name: Me,
         body_md: str,
-        to: Annotated[list[str] | str | None, str_list("Default: the original sender.")] = None,
+        to: Annotated[list[str] | str | None, str_list("Default: original sender.")] = None,
         cc: Names = None,
         bcc: Names = None,
         subject_prefix: str = "Re:",
@@ -83,9 +83,10 @@ def register(mcp: FastMCP) -> None:
         urgent_only: bool = False,
         include_bodies: Bodies = False,
         since_ts: SinceTs = None,
+        topic: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Your mail, newest first; reading does not mark it read. Acknowledge it if ack_required."""
-        return await inbox.fetch_inbox(project_key, agent_name, limit, urgent_only, include_bodies, since_ts)
+        """Your mail, newest first (not marked read). Acknowledge if ack_required."""
+        return await inbox.fetch_inbox(project_key, agent_name, limit, urgent_only, include_bodies, since_ts, topic)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.READ)
     async def mark_message_read(project_key: ProjectKey, agent_name: Me, message_id: MessageId) -> dict[str, Any]:
@@ -104,5 +105,5 @@ def register(mcp: FastMCP) -> None:
         limit: Limit = 20,
         agent_name: Annotated[str | None, Field(description="Only mail it sent/received.")] = None,
     ) -> list[dict[str, Any]]:
-        """Search subjects and bodies of a project's mail, best match first."""
+        """Search a project's mail (subjects, bodies), best match first."""
         return await search.search_messages(project_key, query, limit, agent_name)

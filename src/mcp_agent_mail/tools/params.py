@@ -22,9 +22,12 @@ Paths = Annotated[list[str], Field(description="Repo-relative paths/globs (src/*
 Limit = int
 
 
-def str_list(description: str) -> WithJsonSchema:
-    """Publish a names/paths parameter (a list, or one plain string) as a list of strings."""
-    return WithJsonSchema({"type": "array", "items": {"type": "string"}, "description": description})
+def str_list(description: str | None = None) -> WithJsonSchema:
+    """Publish a names/paths parameter as one plain string or a list of strings (``anyOf``)."""
+    schema: dict[str, object] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    if description:
+        schema["description"] = description
+    return WithJsonSchema(schema)
 
 
-Names = Annotated[list[str] | str | None, WithJsonSchema({"type": "array", "items": {"type": "string"}})]
+Names = Annotated[list[str] | str | None, str_list()]

@@ -24,13 +24,13 @@ def register(mcp: FastMCP) -> None:
     async def file_reservation_paths(
         project_key: ProjectKey,
         agent_name: Me,
-        paths: Annotated[list[str], Field(description="Repo-relative paths/globs (src/**), or tool://x.")],
+        paths: Annotated[list[str], Field(description="Repo-relative globs (src/**) or tool://x.")],
         ttl_seconds: TtlSeconds = 3600,
         exclusive: Annotated[bool, Field(description="False: shared.")] = True,
         reason: str = "",
     ) -> dict[str, Any]:
-        """Reserve files before editing (advisory leases). Paths another agent holds are not granted but
-        listed in conflicts: message the holder or wait. Release when done."""
+        """Reserve files before editing (advisory leases). Paths others hold are not granted but listed in
+        conflicts: mail the holder or wait. Release when done."""
         return await reservations.reserve_paths(project_key, agent_name, paths, ttl_seconds, exclusive, reason)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.RELEASE)
@@ -40,7 +40,7 @@ def register(mcp: FastMCP) -> None:
         paths: Patterns = None,
         file_reservation_ids: Ids = None,
     ) -> dict[str, Any]:
-        """Release your file reservations: all, or those matching paths/ids."""
+        """Release your file reservations (all, or by paths/ids)."""
         return await reservations.release_reservations(project_key, agent_name, paths, file_reservation_ids)
 
     @agent_mail_tool(mcp, read_only=False, acts_as="agent_name", output=out.RENEW)
@@ -51,7 +51,7 @@ def register(mcp: FastMCP) -> None:
         paths: Patterns = None,
         file_reservation_ids: Ids = None,
     ) -> dict[str, Any]:
-        """Extend your active file reservations: all, or those matching paths/ids."""
+        """Extend your active file reservations (all, or by paths/ids)."""
         return await reservations.renew_reservations(
             project_key, agent_name, extend_seconds, paths, file_reservation_ids
         )

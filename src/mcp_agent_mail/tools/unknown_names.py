@@ -42,6 +42,10 @@ def _resource_path(uri: str) -> str:
     return uri.split("://", 1)[-1].split("?", 1)[0].rstrip("/")
 
 
+def _tools(count: int) -> str:
+    return "1 tool" if count == 1 else f"{count} tools"
+
+
 class UnknownNames(Middleware):
     """Answer a call of an unknown tool, or a read of an unknown resource, with NOT_FOUND and a hint."""
 
@@ -70,7 +74,7 @@ class UnknownNames(Middleware):
             ).render()
         return MailNotFoundError(
             f"no tool named {shown}.",
-            hint=f"tools/list shows the {len(listed)} tools of this server.{_closest(name, {n: n for n in listed})}",
+            hint=f"tools/list shows the {_tools(len(listed))} of this server.{_closest(name, {n: n for n in listed})}",
         ).render()
 
     async def on_read_resource(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:

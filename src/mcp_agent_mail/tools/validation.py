@@ -76,8 +76,19 @@ def _element(error: Mapping[str, Any]) -> list[int]:
     return [part for part in error["loc"][1:] if isinstance(part, int)]
 
 
+def _list_form(schema: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
+    """For a list value, return the list alternative of a "string or list" schema (else ``schema``)."""
+    options = schema.get("anyOf")
+    if isinstance(value, list) and isinstance(options, list):
+        for option in options:
+            if isinstance(option, Mapping) and option.get("type") == "array":
+                return option
+    return schema
+
+
 def _describe(param: str, errors: list[Mapping[str, Any]], value: Any, schema: Mapping[str, Any]) -> str:
     """Say what is wrong with one parameter (pydantic may report one error per union member)."""
+    schema = _list_form(schema, value)
     chosen = errors[0]
     indices: list[int] = []
     nested = len(errors) > 1 or any(isinstance(part, str) for part in chosen["loc"][1:])

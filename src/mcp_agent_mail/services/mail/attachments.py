@@ -147,7 +147,8 @@ def _read(path: Path, raw: str, settings: Settings) -> bytes:
     size = path.stat().st_size
     if size > limit:
         raise InvalidArgumentError(
-            f"Attachment {raw!r} is {size} bytes; the limit is {limit} bytes (ATTACHMENT_MAX_BYTES).",
+            f"Attachment {raw!r} is {size} bytes; the limit is {limit} byte{'' if limit == 1 else 's'} "
+            "(ATTACHMENT_MAX_BYTES).",
             hint="Attach a smaller file, or commit it to the repository and mention its path instead.",
         )
     return path.read_bytes()

@@ -145,14 +145,45 @@ async def _send_intro(
     return await store_message(session, req_project, requester, draft, recipients)
 
 
-def _check_target(requester: RowMapping, target: RowMapping, tgt_project: RowMapping) -> None:
+def _check_target(requester: RowMapping, target: RowMapping, tgt_project: RowMapping, *, refuse_blocked: bool) -> bool:
+    """Refuse self-contact, archived projects and retired targets; tell whether the target blocks all mail.
+
+    With ``refuse_blocked`` a ``block_all`` target raises CONTACT_BLOCKED instead.
+    """
     if target["id"] == requester["id"]:
-        raise InvalidArgumentError("An agent cannot request contact with itself.", hint="Name another agent.")
+        raise InvalidArgumentError(
+            "An agent cannot request contact with itself (self-contact).",
+            hint="Name another agent; writing to yourself needs no contact.",
+        )
     ensure_writable(tgt_project)
     if target["retired_at"] is not None:
         raise AgentRetiredError(f"Agent {target['name']!r} is retired.", hint="Address an active agent.")
-    if target["contact_policy"] == "block_all":
-        raise ContactBlockedError(f"Agent {target['name']!r} is not accepting contact requests.")
+    blocks_all = target["contact_policy"] == "block_all"
+    if blocks_all and refuse_blocked:
+        raise ContactBlockedError(
+            f"Recipient is not accepting messages: {target['name']} blocks all contact (block_all).",
+            hint="Coordinate through another agent.",
+        )
+    return blocks_all
+
+
+def _refused_request(
+    project: RowMapping, requester: RowMapping, tgt_project: RowMapping, target: RowMapping, notices: list[str]
+) -> dict[str, Any]:
+    """The answer to a request made to a ``block_all`` agent: status blocked, nothing stored or sent."""
+    notice = (
+        f"Recipient is not accepting messages: {target['name']} blocks all contact (block_all); "
+        "no request was stored or sent."
+    )
+    return {
+        "from": requester["name"],
+        "from_project": project["human_key"],
+        "to": target["name"],
+        "to_project": tgt_project["human_key"],
+        "status": "blocked",
+        "expires_ts": None,
+        "notices": [*notices, notice],
+    }
 
 
 async def request_contact(
@@ -173,7 +204,8 @@ async def request_contact(
         requester = await get_agent(session, project, from_agent, field="from_agent")
         ensure_active(requester)
         tgt_project, target = await _target(session, project, to_agent, to_project, "to_agent")
-        _check_target(requester, target, tgt_project)
+        if _check_target(requester, target, tgt_project, refuse_blocked=False):
+            return _refused_request(project, requester, tgt_project, target, notices)
         existing = await _link(session, requester, target)
         now = utcnow()
         if existing is not None and existing["status"] == "blocked":
@@ -226,7 +258,9 @@ async def respond_contact(
         ensure_active(responder)
         req_project, requester = await _target(session, project, from_agent, from_project, "from_agent")
         if requester["id"] == responder["id"]:
-            raise InvalidArgumentError("An agent cannot respond to itself.", hint="Name the requesting agent.")
+            raise InvalidArgumentError(
+                "An agent cannot respond to itself (self-contact).", hint="Name the requesting agent."
+            )
         existing = await _link(session, requester, responder)
         now = utcnow()
         updated = 1
@@ -344,7 +378,7 @@ async def contact_handshake(
         sender = await get_agent(session, project, requester, field="requester")
         ensure_active(sender)
         tgt_project, tgt = await _target(session, project, target, to_project, "target")
-        _check_target(sender, tgt, tgt_project)
+        _check_target(sender, tgt, tgt_project, refuse_blocked=True)
         # The caller approves on the target's behalf: it must be allowed to act as the target.
         auth.check_agent(
             tgt,

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, RowMapping, Select, bindparam, select, update
+from sqlalchemy import Integer, RowMapping, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
@@ -14,6 +14,7 @@ from mcp_agent_mail.db import run_read, run_write, schema
 from mcp_agent_mail.errors import NotFoundError
 from mcp_agent_mail.services.identity.project_agent import Row, project_and_agent
 from mcp_agent_mail.services.identity.resolve import check_limit
+from mcp_agent_mail.services.mail.drafts import check_topic
 from mcp_agent_mail.services.mail.entries import message_entry
 from mcp_agent_mail.services.mail.store import ensure_writable
 from mcp_agent_mail.timeutil import iso, parse_timestamp, utcnow
@@ -35,12 +36,16 @@ async def fetch_inbox(
     urgent_only: bool = False,
     include_bodies: bool = False,
     since_ts: str | None = None,
+    topic: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Return the agent's received messages, newest first, without marking them read."""
+    """Return the agent's received messages (of one topic, if given), newest first, without marking them read."""
     check_limit(limit)
     after = since(since_ts)
-    query = _inbox_query(bool(include_bodies), bool(urgent_only), after is not None)
+    wanted = check_topic(topic)
+    query = _inbox_query(bool(include_bodies), bool(urgent_only), after is not None, wanted is not None)
     params: dict[str, Any] = {"limit": limit, "after": after}
+    if wanted is not None:
+        params["topic"] = wanted.lower()
 
     async def read(session: AsyncSession) -> tuple[Row, list[RowMapping]]:
         project, agent = await project_and_agent(session, project_key, agent_name)
@@ -51,9 +56,9 @@ async def fetch_inbox(
     return [message_entry(row, project["id"], body=include_bodies, receipt=True) for row in rows]
 
 
-@lru_cache(maxsize=8)
-def _inbox_query(include_bodies: bool, urgent_only: bool, has_since: bool) -> Select[Any]:
-    """Return the prepared inbox statement for one combination of options (params agent_id, after, limit)."""
+@lru_cache(maxsize=16)
+def _inbox_query(include_bodies: bool, urgent_only: bool, has_since: bool, has_topic: bool = False) -> Select[Any]:
+    """Return the prepared inbox statement for one combination of options (params agent_id, after, topic, limit)."""
     m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
     columns = [
         m.c.id,
@@ -86,6 +91,8 @@ def _inbox_query(include_bodies: bool, urgent_only: bool, has_since: bool) -> Se
         query = query.where(m.c.importance.in_(URGENT_LEVELS))
     if has_since:
         query = query.where(m.c.created_ts > bindparam("after", type_=m.c.created_ts.type))
+    if has_topic:
+        query = query.where(func.lower(m.c.topic) == bindparam("topic"))
     # Ids grow with time, so the (agent_id, message_id) index yields newest first without a sort.
     return query.order_by(r.c.message_id.desc()).limit(bindparam("limit", type_=Integer))
 

@@ -156,13 +156,15 @@ async def _add_broadcast(
     merged.slugs.update(explicit.slugs)
     skipped = [{"name": row["name"], "reason": "CONTACT_BLOCKED"} for row in verdict.blocked]
     skipped += [{"name": row["name"], "reason": "CONTACT_REQUIRED"} for row in verdict.required]
-    if not merged.kinds:
-        raise InvalidArgumentError(
-            f"Nobody in project {project['slug']!r} can receive this broadcast.",
-            hint="Other agents are retired, block all mail, or need a contact request first (request_contact).",
-            data={"skipped": skipped},
-        )
     return merged, skipped
+
+
+def _nobody_notice(project: RowMapping, skipped: list[dict[str, str]]) -> str:
+    """Explain a broadcast that reached nobody."""
+    notice = f"Nobody in project {project['slug']!r} can receive this broadcast, so nothing was sent"
+    if skipped:
+        notice += f" ({len(skipped)} {'agent needs' if len(skipped) == 1 else 'agents need'} request_contact first)"
+    return notice + "; other agents are retired, block all mail, or there are none yet."
 
 
 async def _request_contacts(project_key: str, sender_name: str, exc: ContactRequiredError) -> list[str]:
@@ -215,8 +217,9 @@ async def send_message(
     if broadcast:
         if any(isinstance(name, str) and name.strip() for name in to or []):
             raise InvalidArgumentError(
-                "broadcast=true writes to every agent of the project; to must be empty.",
-                hint="Leave to empty for a broadcast, or drop broadcast to address agents by name.",
+                "broadcast=true and to are mutually exclusive: a broadcast writes to every agent of the project, "
+                "so to must be empty.",
+                hint="Pass to=[] with broadcast=true, or drop broadcast to address agents by name.",
             )
         lists = rcpt.clean_lists([], cc, bcc, allow_empty=True)
     else:
@@ -226,13 +229,15 @@ async def send_message(
 
     async def transaction(
         session: AsyncSession,
-    ) -> tuple[RowMapping, dict[str, Any], list[dict[str, str]]]:
+    ) -> tuple[RowMapping, dict[str, Any] | None, list[dict[str, str]]]:
         project, sender = await _project_and_sender(session, project_key, sender_name)
         recipients = await rcpt.resolve(session, project, lists)
         await _enforce(session, project, sender, recipients, draft.thread_id)
         skipped: list[dict[str, str]] = []
         if broadcast:
             recipients, skipped = await _add_broadcast(session, project, sender, recipients, draft.thread_id)
+            if not recipients.kinds:
+                return project, None, skipped
         payload = await store_message(session, project, sender, draft, recipients, blobs)
         return project, payload, skipped
 
@@ -251,6 +256,12 @@ async def send_message(
             hint="Wait for each recipient to call respond_contact (list_contacts shows the status), then resend.",
             data={**exc.data, "auto_contact_requested": requested},
         ) from exc
+    if payload is None:
+        empty: dict[str, Any] = {"deliveries": [], "count": 0}
+        empty["notices"] = [*draft.notices, _nobody_notice(project, skipped)]
+        if skipped:
+            empty["skipped"] = skipped
+        return empty
     archive.wake_writer()
     result = _result(project, payload, draft.notices)
     if skipped:

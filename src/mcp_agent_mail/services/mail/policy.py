@@ -226,7 +226,7 @@ def raise_refusals(
     if verdict.blocked:
         names = [label(row) for row in verdict.blocked]
         raise ContactBlockedError(
-            f"Recipient(s) not accepting messages from {sender['name']}: {', '.join(names)}.",
+            f"Recipient is not accepting messages from {sender['name']}: {', '.join(names)}.",
             hint="Nothing was sent. Remove them from the recipients and coordinate through another agent.",
             data={"recipients_blocked": names},
         )

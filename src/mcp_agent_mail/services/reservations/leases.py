@@ -356,9 +356,34 @@ def _holder_view(row: RowMapping) -> dict[str, Any]:
     return holder
 
 
+def _conflict_view(path: str, rows: list[RowMapping]) -> dict[str, Any]:
+    """Shape one refused pattern: its holders, plus the original project's flat conflict keys.
+
+    ``type``, ``message``, ``surface``, ``holder``, ``path_pattern``, ``exclusive`` and
+    ``expires_ts`` describe the first holder, as clients of the original read them.
+    """
+    holders = [_holder_view(row) for row in rows]
+    first = holders[0]
+    others = len(holders) - 1
+    message = f"{path} is held by {first['agent']} ({first['path_pattern']}) until {first['expires_ts']}"
+    if others:
+        message += f" and by {others} other {'lease' if others == 1 else 'leases'}"
+    return {
+        "path": path,
+        "holders": holders,
+        "type": "FILE_RESERVATION_CONFLICT",
+        "message": message + ".",
+        "surface": path,
+        "holder": first["agent"],
+        "path_pattern": first["path_pattern"],
+        "exclusive": first["exclusive"],
+        "expires_ts": first["expires_ts"],
+    }
+
+
 def _conflict_views(blocked: Blocked) -> list[dict[str, Any]]:
     """Shape the conflict report: each refused pattern with its holders."""
-    return [{"path": path, "holders": [_holder_view(row) for row in rows]} for path, rows in blocked]
+    return [_conflict_view(path, rows) for path, rows in blocked]
 
 
 _VIEWS_INLINE = 256  # holders shaped on the event loop; a longer report is shaped in a worker thread
