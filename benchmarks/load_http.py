@@ -61,8 +61,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def mailbox_env(root: Path, **extra: str) -> dict[str, str]:
-    """Return a server environment whose database, archive and data directory live under ``root``."""
+def mailbox_env(root: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
+    """Return a server environment whose archive and data directory live under ``root``, and whose database is
+    ``database_url`` (default: the SQLite file ``root / "mailbox.sqlite3"``)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -71,7 +72,7 @@ def mailbox_env(root: Path, **extra: str) -> dict[str, str]:
     env.update(
         {
             "MCP_AGENT_MAIL_HOME": str(root / "home"),
-            "DATABASE_URL": f"sqlite+aiosqlite:///{root / 'mailbox.sqlite3'}",
+            "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{root / 'mailbox.sqlite3'}",
             "STORAGE_ROOT": str(root / "archive"),
             "APP_ENVIRONMENT": "test",
             "LOG_LEVEL": "WARNING",
@@ -443,13 +444,36 @@ async def run_load(
     return result
 
 
-def pending_rows(db_path: Path) -> int:
-    """Return how many archive outbox rows are still queued (read straight from the SQLite file)."""
-    with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as conn:
-        return int(conn.execute("SELECT count(*) FROM archive_outbox").fetchone()[0])
+Database = Path | str
+"""A mailbox database: a SQLite file, or a database URL (SQLite or PostgreSQL)."""
 
 
-def wait_for_archive(db_path: Path, timeout: float = 60.0, poll: Callable[[], None] | None = None) -> int:
+@contextlib.contextmanager
+def database_rows(database: Database) -> Iterator[Callable[[str], list[tuple[Any, ...]]]]:
+    """Yield a function that runs one plain SELECT on ``database`` (read straight from it, no server code)."""
+    from sqlalchemy.engine import make_url
+
+    url = None if isinstance(database, Path) else make_url(database)
+    if url is None or url.drivername.startswith("sqlite"):
+        path = database if url is None else Path(str(url.database))
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+            yield lambda sql: conn.execute(sql).fetchall()
+        return
+    import psycopg
+
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database, connect_timeout=30
+    ) as conn:
+        yield lambda sql: conn.execute(sql).fetchall()
+
+
+def pending_rows(db_path: Database) -> int:
+    """Return how many archive outbox rows are still queued (read straight from the database)."""
+    with database_rows(db_path) as run:
+        return int(run("SELECT count(*) FROM archive_outbox")[0][0])
+
+
+def wait_for_archive(db_path: Database, timeout: float = 60.0, poll: Callable[[], None] | None = None) -> int:
     """Wait (bounded) until the outbox is empty; return the rows still pending at the end."""
     deadline = time.monotonic() + timeout
     while True:
@@ -517,21 +541,19 @@ def _archive_state(storage: Path) -> tuple[dict[int, list[str]], set[str]]:
     return files, committed
 
 
-def audit(db_path: Path, storage: Path, acked: list[int]) -> Audit:
+def audit(db_path: Database, storage: Path, acked: list[int]) -> Audit:
     """Check every acknowledged id once in the database and once (canonical + inbox/outbox copies) in the archive."""
     report = Audit(acked=len(acked))
     counts = Counter(acked)
     report.duplicate_acks = sorted(mid for mid, n in counts.items() if n > 1)
-    with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as conn:
-        rows = conn.execute(
-            "SELECT m.id, m.subject, m.body_md, a.name FROM messages m JOIN agents a ON a.id = m.sender_id"
-        ).fetchall()
+    with database_rows(db_path) as run:
+        rows = run("SELECT m.id, m.subject, m.body_md, a.name FROM messages m JOIN agents a ON a.id = m.sender_id")
         recipients: dict[int, list[tuple[str, str]]] = {}
-        for mid, name, kind in conn.execute(
+        for mid, name, kind in run(
             "SELECT r.message_id, a.name, r.kind FROM message_recipients r JOIN agents a ON a.id = r.agent_id"
         ):
             recipients.setdefault(mid, []).append((name, kind))
-        report.pending = int(conn.execute("SELECT count(*) FROM archive_outbox").fetchone()[0])
+        report.pending = int(run("SELECT count(*) FROM archive_outbox")[0][0])
     stored = {mid: (subject, body, sender) for mid, subject, body, sender in rows}
     report.stored = len(stored)
     report.lost = sorted(set(acked) - set(stored))

@@ -4,7 +4,9 @@ Without that variable nothing here starts and the suite runs on SQLite. With it,
 database starts one cluster for the session (``initdb`` in a temporary directory, as the ``postgres`` user when
 the tests run as root, listening on 127.0.0.1 and a free port), each test gets a fresh database of its own,
 and the cluster is stopped and its directory removed at the end, even when tests fail or the run is interrupted.
-Tests marked ``sqlite_only`` are skipped on PostgreSQL.
+Tests marked ``sqlite_only`` are skipped on PostgreSQL, and so are the node ids in ``SQLITE_ONLY_NODES``
+(tests that may not be edited to carry the marker). Tests that start their own servers take their database URLs
+from the ``new_database_url`` fixture, which follows the run's backend.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -224,14 +226,36 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return None
 
 
+# Tests that are SQLite-only by nature but are not to be edited (node id prefix -> reason).
+# The disaster-recovery acceptance test simulates the disaster by deleting the SQLite file it finds with
+# resolve_sqlite_database_path; its archive-only test runs on both backends.
+_DISASTER = "tests/test_e2e_disaster_recovery.py"
+_DELETES_THE_SQLITE_FILE = "deletes the mailbox's SQLite file (resolve_sqlite_database_path) as its disaster"
+SQLITE_ONLY_NODES: dict[str, str] = {
+    f"{_DISASTER}::TestDisasterRecoveryE2E::test_complete_disaster_recovery_scenario": _DELETES_THE_SQLITE_FILE,
+    f"{_DISASTER}::TestPartialRecovery::test_restore_to_empty_environment": _DELETES_THE_SQLITE_FILE,
+    f"{_DISASTER}::TestMultipleArchives::test_restore_specific_archive": _DELETES_THE_SQLITE_FILE,
+    f"{_DISASTER}::TestStorageRepoIntegrity::test_git_archive_intact_after_restore": _DELETES_THE_SQLITE_FILE,
+}
+
+
+def _sqlite_only_reason(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("sqlite_only"):
+        return "SQLite-only by nature"
+    for prefix, reason in SQLITE_ONLY_NODES.items():
+        if item.nodeid == prefix or item.nodeid.startswith((f"{prefix}::", f"{prefix}[")):
+            return reason
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked ``sqlite_only`` when the run uses PostgreSQL."""
+    """Skip tests marked ``sqlite_only`` (or listed in ``SQLITE_ONLY_NODES``) when the run uses PostgreSQL."""
     if not on_postgresql():
         return
-    skip = pytest.mark.skip(reason=f"SQLite-only by nature ({BACKEND_ENV}=postgresql)")
     for item in items:
-        if item.get_closest_marker("sqlite_only"):
-            item.add_marker(skip)
+        reason = _sqlite_only_reason(item)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=f"{reason} ({BACKEND_ENV}=postgresql)"))
 
 
 @pytest.fixture(scope="session")
@@ -275,3 +299,48 @@ def pg_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         yield cluster.url(name)
     finally:
         cluster.drop_database(name)
+
+
+class DatabaseUrls:
+    """Makes fresh, empty database URLs on the run's backend and drops the PostgreSQL databases it made."""
+
+    def __init__(self, cluster: PgCluster | None) -> None:
+        self.cluster = cluster
+        self.made: list[str] = []
+
+    def __call__(self, sqlite_file: Path) -> str:
+        """Return ``sqlite+aiosqlite:///<sqlite_file>`` on SQLite, else the URL of a new database of the cluster."""
+        if self.cluster is None:
+            return f"sqlite+aiosqlite:///{sqlite_file}"
+        name = self.cluster.create_database()
+        self.made.append(name)
+        return self.cluster.url(name)
+
+    def drop_all(self) -> None:
+        """Drop every database made so far."""
+        while self.made and self.cluster is not None:
+            self.cluster.drop_database(self.made.pop())
+
+
+def _database_urls(request: pytest.FixtureRequest) -> DatabaseUrls:
+    return DatabaseUrls(request.getfixturevalue("pg_cluster") if on_postgresql() else None)
+
+
+@pytest.fixture
+def new_database_url(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], str]]:
+    """A factory of fresh, empty database URLs on the run's backend, for tests that start their own servers.
+
+    ``new_database_url(path)`` returns ``sqlite+aiosqlite:///<path>`` on SQLite, and on PostgreSQL the URL of a
+    new database of the session's cluster (``path`` unused); every database it made is dropped after the test.
+    """
+    urls = _database_urls(request)
+    yield urls
+    urls.drop_all()
+
+
+@pytest.fixture(scope="session")
+def session_database_url(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], str]]:
+    """Like ``new_database_url``, for module- or session-scoped servers (databases dropped at the end of the run)."""
+    urls = _database_urls(request)
+    yield urls
+    urls.drop_all()

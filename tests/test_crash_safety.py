@@ -12,7 +12,6 @@ import random
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,7 +22,9 @@ import httpx
 import pytest
 from dulwich.repo import Repo
 from fastmcp import Client
+from sqlalchemy import text
 
+import db_kit
 from mcp_agent_mail import archive
 from mcp_agent_mail.archive.on_disk import blob_id, compare_archive, head_blobs, worktree_paths
 from mcp_agent_mail.config import get_settings
@@ -145,7 +146,7 @@ async def test_sigkill_never_loses_an_acknowledged_message(isolated_env):
     seed = int(os.environ.get("CRASH_SEED") or time.time_ns() % 2**32)
     print(f"crash-safety seed: {seed} (replay with CRASH_SEED={seed})")
     rng = random.Random(seed)
-    db_path, storage, tmp = isolated_env["db_path"], isolated_env["storage"], isolated_env["tmp_path"]
+    storage, tmp = isolated_env["storage"], isolated_env["tmp_path"]
     env = {**os.environ, "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
     log = tmp / "server.log"
     acked: list[int] = []
@@ -174,10 +175,9 @@ async def test_sigkill_never_loses_an_acknowledged_message(isolated_env):
     print(f"{len(acked)} acknowledged sends over {ROUNDS} kills in {time.monotonic() - started:.1f} s")
     assert acked, "no send was acknowledged; the kill delays are too short for this machine"
 
-    with sqlite3.connect(db_path) as conn:
-        stored = dict(conn.execute("SELECT id, subject FROM messages").fetchall())
-        recipients = conn.execute("SELECT message_id, count(*) FROM message_recipients GROUP BY message_id").fetchall()
-        names_by_id = dict(conn.execute("SELECT id, name FROM agents").fetchall())
+    stored = dict(db_kit.query("SELECT id, subject FROM messages"))
+    recipients = db_kit.query("SELECT message_id, count(*) FROM message_recipients GROUP BY message_id")
+    names_by_id = dict(db_kit.query("SELECT id, name FROM agents"))
     missing = sorted(set(acked) - set(stored))
     assert not missing, f"acknowledged but lost: {missing}"
     assert len(acked) == len(set(acked))
@@ -211,24 +211,32 @@ async def test_sigkill_never_loses_an_acknowledged_message(isolated_env):
 def test_writer_clears_lock_files_left_by_a_killed_writer(isolated_env):
     storage = isolated_env["storage"]
     with sync_write_connection() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO projects(slug, human_key, created_at) VALUES ('crash', ?, '2026-01-01 00:00:00.000000')",
-            (PROJECT,),
+        conn.execute(
+            text(
+                "INSERT INTO projects(slug, human_key, created_at) VALUES ('crash', :key, '2026-01-01 00:00:00.000000')"
+            ),
+            {"key": PROJECT},
         )
-        conn.exec_driver_sql(
-            "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (1, 'project', '1', "
-            "'2026-01-01 00:00:00.000000')"
+        conn.execute(
+            text(
+                "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (1, 'project', '1', "
+                "'2026-01-01 00:00:00.000000')"
+            )
         )
     archive.flush_pending()
     with sync_write_connection() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO agents(project_id, name, name_key, program, model, task_description, inception_ts, "
-            "last_active_ts, attachments_policy, contact_policy) VALUES (1, 'BlueLake', 'bluelake', 'p', 'm', '', "
-            "'2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', 'auto', 'auto')"
+        conn.execute(
+            text(
+                "INSERT INTO agents(project_id, name, name_key, program, model, task_description, inception_ts, "
+                "last_active_ts, attachments_policy, contact_policy) VALUES (1, 'BlueLake', 'bluelake', 'p', 'm', "
+                "'', '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', 'auto', 'auto')"
+            )
         )
-        conn.exec_driver_sql(
-            "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (1, 'agent', '1', "
-            "'2026-01-01 00:00:00.000000')"
+        conn.execute(
+            text(
+                "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (1, 'agent', '1', "
+                "'2026-01-01 00:00:00.000000')"
+            )
         )
     with read_connection(get_settings()) as conn:
         profile = next(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 from fastmcp import Client
-from sqlalchemy import text
+from sqlalchemy import select
 
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive import flush_pending, pending_count
 from mcp_agent_mail.archive.render import parse_message_document
-from mcp_agent_mail.db import get_session
+from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.timeutil import iso
 
 PROJECT = "projects/work-demo-repo"
 
@@ -198,9 +199,10 @@ async def test_profile_and_contacts_follow_activity_and_links(archive):
             body_md="hello",
         )
         flush_pending()
+    agents = schema.agents
     async with get_session() as session:
-        stored = (await session.execute(text("SELECT last_active_ts FROM agents WHERE name = 'RedFox'"))).scalar_one()
+        stored = (await session.execute(select(agents.c.last_active_ts).where(agents.c.name == "RedFox"))).scalar_one()
     profile = json.loads((archive.root / folder / "RedFox/profile.json").read_text())
-    assert profile["last_active_ts"] == stored.replace(" ", "T") + "+00:00"
+    assert profile["last_active_ts"] == iso(stored)
     assert "agent: profile RedFox" in archive.git("log", "-1", "--format=%B")
     archive.assert_clean()

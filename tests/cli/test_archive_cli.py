@@ -1,4 +1,4 @@
-"""``archive save | list | restore`` through Typer's CliRunner, on real files."""
+"""``archive save | list | restore`` through Typer's CliRunner, on real files and databases of either backend."""
 
 from __future__ import annotations
 
@@ -18,10 +18,14 @@ import pytest
 from fastmcp import Client
 from typer.testing import CliRunner
 
+from db_kit import count, digest, on_sqlite
+from db_kit import rows as table_rows
+from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.config import clear_settings_cache, get_settings
-from mcp_agent_mail.db import reset_database_state
+from mcp_agent_mail.db import reset_database_state, schema
+from mcp_agent_mail.services.recovery.restore_points import database_label
 from mcp_agent_mail.services.recovery.server_registry import hold_server_registration
 
 PROJECT = "/work/restore-points"
@@ -74,14 +78,21 @@ def _db_path() -> Path:
 
 
 def _subjects() -> list[str]:
-    with sqlite3.connect(_db_path()) as conn:
-        return [r[0] for r in conn.execute("SELECT subject FROM messages ORDER BY id")]
+    return [row[0] for row in table_rows("messages", "subject")]
+
+
+def _database_fingerprint() -> str | None:
+    """The database file's bytes on SQLite (None when missing); every row of every table elsewhere."""
+    if not on_sqlite():
+        return digest(skip=())
+    db = _db_path()
+    return hashlib.sha256(db.read_bytes()).hexdigest() if db.exists() else None
 
 
 def _fingerprint() -> dict[str, Any]:
-    """Everything a restore could change: database bytes and every file under the data directories."""
-    db = _db_path()
+    """Everything a restore could change: the database and every file under the data directories."""
     storage = Path(get_settings().storage.root)
+    beside = _db_path().parent if on_sqlite() else storage.parent
 
     def tree(root: Path) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -97,8 +108,8 @@ def _fingerprint() -> dict[str, Any]:
         return sorted(p.name for p in directory.iterdir() if p.name != "home" and not p.name.endswith(skip))
 
     return {
-        "db": hashlib.sha256(db.read_bytes()).hexdigest() if db.exists() else None,
-        "db_dir": names(db.parent),
+        "db": _database_fingerprint(),
+        "db_dir": names(beside),
         "storage": tree(storage),
         "storage_parent": names(storage.parent),
     }
@@ -172,7 +183,7 @@ async def test_save_writes_verified_snapshot_with_hashes(mailbox, states: Path):
         }
         assert metadata["projects"] == [{"slug": "work-restore-points", "human_key": PROJECT}]
         assert metadata["tool"]["version"]
-        assert metadata["database"]["source_path"] == str(_db_path())
+        assert metadata["database"]["source_path"] == database_label(get_settings())
         for name, digest in metadata["files"].items():
             assert hashlib.sha256(zf.read(name)).hexdigest() == digest
         assert set(metadata["files"]) == {n for n in zf.namelist() if not n.endswith("/")} - {"metadata.json"}
@@ -185,9 +196,9 @@ async def test_save_writes_verified_snapshot_with_hashes(mailbox, states: Path):
 
 async def test_save_leaves_the_database_unaltered(mailbox, states: Path):
     reset_database_state()  # close pooled connections so the file is at rest
-    before = hashlib.sha256(_db_path().read_bytes()).hexdigest()
+    before = _database_fingerprint()
     _save()
-    assert hashlib.sha256(_db_path().read_bytes()).hexdigest() == before
+    assert _database_fingerprint() == before
 
 
 async def test_save_never_overwrites_an_existing_restore_point(mailbox, states: Path):
@@ -382,6 +393,7 @@ def test_restore_of_missing_file_is_not_found(states: Path):
 # ---------------------------------------------------------------------------- restore: success and rollback
 
 
+@pytest.mark.sqlite_only  # the database file itself is moved aside
 async def test_restore_by_name_keeps_backups_and_confirms(mailbox, states: Path):
     path = _save("by-name")
     await _send(mailbox["writer"], mailbox["reader"], "Newer than the restore point")
@@ -413,8 +425,7 @@ async def test_two_restore_points_restore_in_either_order(mailbox, states: Path)
 
 async def test_everything_works_after_restore(mailbox, states: Path):
     path = _save()
-    with sqlite3.connect(_db_path()) as conn:
-        max_id = conn.execute("SELECT MAX(id) FROM messages").fetchone()[0]
+    max_id = max(row[0] for row in table_rows("messages", "id"))
     await _send(mailbox["writer"], mailbox["reader"], "Discarded by restore")
     assert _restore(path, "--force").exit_code == 0
     writer, reader = mailbox["writer"], mailbox["reader"]
@@ -456,6 +467,7 @@ async def test_failed_swap_rolls_back_to_exactly_what_was_there(
     (storage / "note.txt").write_text("current storage")
     path = _save()
     await _send(writer, reader, "After save")
+    archive.flush_pending()  # a restore into a database that is not a file saves the mailbox first, which flushes
     reset_database_state()
     before = _fingerprint()
     result = _restore(path, "--force")
@@ -465,3 +477,81 @@ async def test_failed_swap_rolls_back_to_exactly_what_was_there(
     assert "After save" in _subjects()
     assert not list(tmp_path.glob("*.backup-*")) and not list(tmp_path.glob(".restore-*"))
     shutil.rmtree(storage, ignore_errors=True)
+
+
+@pytest.mark.skipif(on_sqlite(), reason="the previous mailbox of a database that is not a file")
+async def test_restore_in_place_saves_the_previous_mailbox_as_a_restore_point(mailbox, states: Path):
+    path = _save("by-name")
+    await _send(mailbox["writer"], mailbox["reader"], "Newer than the restore point")
+    result = _restore(path.name, input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "Restored" in result.stdout and "To undo: mcp-agent-mail archive restore" in result.stdout
+    assert "Newer than the restore point" not in _subjects()
+    [previous] = [p for p in states.glob("*pre-restore.zip")]
+    assert str(previous) in result.stdout
+    assert _restore(previous, "--force").exit_code == 0
+    assert "Newer than the restore point" in _subjects()  # the previous mailbox came back whole
+    assert not list(states.parent.glob(".restore-*"))
+
+
+# ---------------------------------------------------------------------------- moving between backends
+
+
+def _use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    clear_settings_cache()
+    reset_database_state()
+
+
+def _per_table() -> dict[str, int]:
+    return {table.name: count(table.name) for table in schema.metadata.sorted_tables if table.name != "schema_version"}
+
+
+async def _fill_for_a_move() -> dict[str, Any]:
+    writer, reader = await _make_agents(None, "First plan", "Second thoughts", "Third rail")
+    async with Client(build_mcp_server()) as c:
+        await c.call_tool("file_reservation_paths", {"project_key": PROJECT, "agent_name": writer, "paths": ["src/**"]})
+        await c.call_tool("request_contact", {"project_key": PROJECT, "from_agent": writer, "to_agent": reader})
+    return {"writer": writer, "reader": reader, "counts": _per_table(), "rows": digest(skip=("schema_version",))}
+
+
+async def _works_after_the_move(before: dict[str, Any]) -> None:
+    """The moved mailbox answers like the old one: mail, search, new ids above the old ones."""
+    assert _per_table() == before["counts"]
+    assert digest(skip=("schema_version",)) == before["rows"]
+    top = max(row[0] for row in table_rows("messages", "id"))
+    new_id = await _send(before["writer"], before["reader"], "Moved words")
+    assert new_id > top
+    async with Client(build_mcp_server()) as c:
+        found = await c.call_tool("search_messages", {"project_key": PROJECT, "query": "moved"})
+    assert [m["id"] for m in found.data] == [new_id]
+
+
+async def test_moving_a_mailbox_from_sqlite_to_postgresql(
+    states: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_database_url: str | None
+):
+    if pg_database_url is None:
+        pytest.skip("needs MCP_AGENT_MAIL_TEST_BACKEND=postgresql")
+    _use_database(monkeypatch, f"sqlite+aiosqlite:///{tmp_path / 'old-mailbox.sqlite3'}")
+    before = await _fill_for_a_move()
+    path = _save("move")
+    _use_database(monkeypatch, pg_database_url)
+    result = _restore(path, "--force")
+    assert result.exit_code == 0, result.output
+    assert "replace every mailbox table of postgresql" in result.output
+    await _works_after_the_move(before)
+
+
+async def test_moving_a_mailbox_from_postgresql_to_sqlite(
+    states: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_database_url: str | None
+):
+    if pg_database_url is None:
+        pytest.skip("needs MCP_AGENT_MAIL_TEST_BACKEND=postgresql")
+    before = await _fill_for_a_move()
+    path = _save("move")
+    target = tmp_path / "new-mailbox.sqlite3"
+    _use_database(monkeypatch, f"sqlite+aiosqlite:///{target}")
+    result = _restore(path, "--force")
+    assert result.exit_code == 0, result.output
+    assert f"restore database snapshot -> {target}" in result.output
+    await _works_after_the_move(before)

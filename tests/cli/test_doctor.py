@@ -12,13 +12,21 @@ from typing import Any
 import pytest
 from dulwich.repo import Repo
 from fastmcp import Client
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
+from db_kit import current_url, on_sqlite
 from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive.on_disk import worktree_paths
 from mcp_agent_mail.cli import app
+from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.db import reset_database_state, sync_write_connection
+from mcp_agent_mail.db.backend_url import parse_database_url
+from mcp_agent_mail.db.fulltext import pg as pg_fulltext
+from pg_cluster import on_postgresql
 
 PROJECT = "/work/doctor-demo"
 runner = CliRunner()
@@ -62,6 +70,24 @@ async def populate() -> dict[str, Any]:
         await call("release_file_reservations", project_key=PROJECT, agent_name=a)
     archive.flush_pending()
     return {"names": names, "first": first}
+
+
+def lose_database(db_path: Path) -> None:
+    """Lose the database: its file on SQLite, every table elsewhere."""
+    reset_database_state()
+    archive.clear_repo_cache()
+    if on_sqlite():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        return
+    engine = create_engine(parse_database_url(current_url()).sync_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    reset_database_state()
 
 
 def check_json() -> tuple[int, dict[str, Any]]:
@@ -153,6 +179,7 @@ async def test_repair_restores_archive_files_after_dry_run_changes_nothing(state
     assert check_json()[0] == 0
 
 
+@pytest.mark.sqlite_only  # takes one message out of SQLite's FTS5 index by hand
 async def test_repair_rebuilds_a_stale_search_index(states):
     data = await populate()
     assert await search("numbers") == [data["first"]]
@@ -224,6 +251,7 @@ async def test_lock_of_a_live_writer_is_not_stale(states, isolated_env):
     assert by_name(check_json()[1])["locks"]["status"] == "error"
 
 
+@pytest.mark.sqlite_only  # a missing database is a missing file
 async def test_check_reports_a_missing_database_without_creating_it(states, isolated_env):
     db_path = isolated_env["db_path"]
     await populate()
@@ -243,9 +271,9 @@ async def test_check_reports_a_missing_database_without_creating_it(states, isol
 async def test_old_pending_outbox_rows_are_flushed_by_repair(states, isolated_env):
     await populate()
     with sync_write_connection() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) "
-            "SELECT 1, 'project', '1', '2020-01-01 00:00:00.000000'"
+        conn.execute(
+            text("INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (1, 'project', '1', :ts)"),
+            {"ts": "2020-01-01 00:00:00.000000"},
         )
     code, report = check_json()
     queue = by_name(report)["archive_queue"]
@@ -302,10 +330,7 @@ async def test_rebuild_db_reports_recovered_links_and_attachment_blobs(states, i
     async with Client(build_mcp_server()) as c:
         await c.call_tool("request_contact", {"project_key": PROJECT, "from_agent": a, "to_agent": b, "reason": "sync"})
     archive.flush_pending()
-    reset_database_state()
-    archive.clear_repo_cache()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{isolated_env['db_path']}{suffix}").unlink(missing_ok=True)
+    lose_database(isolated_env["db_path"])
     result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
     assert result.exit_code == 0, result.output
     recovered = next(line for line in result.output.splitlines() if "Recovered:" in line)
@@ -315,11 +340,41 @@ async def test_rebuild_db_reports_recovered_links_and_attachment_blobs(states, i
 async def test_rebuild_db_counts_read_in_the_singular_for_one(states, isolated_env):
     await populate()
     archive.flush_pending()
-    reset_database_state()
-    archive.clear_repo_cache()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{isolated_env['db_path']}{suffix}").unlink(missing_ok=True)
+    lose_database(isolated_env["db_path"])
     result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
     assert result.exit_code == 0, result.output
     recovered = next(line for line in result.output.splitlines() if "Recovered:" in line)
     assert recovered.strip().startswith("Recovered: 1 project, 3 agents, ")
+
+
+@pytest.mark.skipif(not on_postgresql(), reason="a PostgreSQL database that does not exist on its server")
+def test_check_reports_a_database_that_cannot_be_reached(states, monkeypatch: pytest.MonkeyPatch):
+    missing = make_url(current_url()).set(database="no_such_mailbox")
+    monkeypatch.setenv("DATABASE_URL", missing.render_as_string(hide_password=False))
+    clear_settings_cache()
+    reset_database_state()
+    code, report = check_json()
+    database = by_name(report)["database"]
+    assert code == 1 and database["status"] == "error"
+    assert "cannot be read" in database["message"] and "no_such_mailbox" in database["message"]
+    assert "rebuild-db" in database["details"]["hint"]
+    assert "mcp_agent_mail:mcp_agent_mail@" not in json.dumps(report)  # never the password
+
+
+@pytest.mark.skipif(not on_postgresql(), reason="PostgreSQL's full-text index is a column of messages")
+async def test_repair_rebuilds_a_stale_postgresql_search_index(states):
+    data = await populate()
+    with sync_write_connection() as conn:
+        conn.execute(text(f"ALTER TABLE messages DISABLE TRIGGER {pg_fulltext.TRIGGER}"))
+        conn.execute(text(f"UPDATE messages SET {pg_fulltext.COLUMN} = NULL WHERE id = :id"), {"id": data["first"]})
+        conn.execute(text(f"ALTER TABLE messages ENABLE TRIGGER {pg_fulltext.TRIGGER}"))
+    assert await search("numbers") == []
+    code, report = check_json()
+    fts = by_name(report)["fts_index"]
+    assert code == 1 and fts["status"] == "error" and fts["repairable"] is True
+    assert fts["details"] == {"messages": 2, "indexed": 1}
+
+    fixed = runner.invoke(app, ["doctor", "repair", "--yes"])
+    assert fixed.exit_code == 0, fixed.output
+    assert "fixed fts_index: index rebuilt (2 message(s))" in fixed.output
+    assert await search("numbers") == [data["first"]]

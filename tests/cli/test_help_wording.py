@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import db_kit
 from mcp_agent_mail.cli import app
 from vocabulary import flatten, zip_called_archive
 
@@ -63,8 +63,8 @@ def test_the_archive_group_speaks_of_restore_points():
 
 def test_a_damaged_restore_point_is_refused_as_one_and_nothing_changes(states: Path, isolated_env):
     assert runner.invoke(app, ["migrate"]).exit_code == 0
-    db_path = isolated_env["db_path"]
-    before = hashlib.sha256(db_path.read_bytes()).hexdigest(), sorted(p.name for p in db_path.parent.iterdir())
+    folder = isolated_env["tmp_path"]  # where the SQLite file, the archive and the data directory live
+    before = db_kit.digest(skip=()), sorted(p.name for p in folder.iterdir())
     (states / "broken.zip").write_bytes(b"this is not a zip file")
 
     result = runner.invoke(app, ["archive", "restore", "broken.zip", "--force"])
@@ -74,5 +74,5 @@ def test_a_damaged_restore_point_is_refused_as_one_and_nothing_changes(states: P
     assert lines[0].startswith("ARCHIVE_INVALID: broken.zip cannot be restored: "), result.output
     assert lines[1].startswith("Hint: ") and lines[1].endswith("pick another restore point."), result.output
     assert zip_called_archive(result.output) == []
-    after = hashlib.sha256(db_path.read_bytes()).hexdigest(), sorted(p.name for p in db_path.parent.iterdir())
+    after = db_kit.digest(skip=()), sorted(p.name for p in folder.iterdir())
     assert after == before

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,8 +11,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import db_kit
 from mcp_agent_mail import __version__
 from mcp_agent_mail.cli import app, run_cli
+from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.errors import NotFoundError
 
 runner = CliRunner()
@@ -36,9 +37,9 @@ def test_migrate_creates_the_schema_and_reports_its_version(isolated_env):
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Schema version ")
-    with sqlite3.connect(isolated_env["db_path"]) as conn:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"projects", "agents", "messages", "fts_messages"} <= tables
+    tables = db_kit.table_names()
+    assert {"projects", "agents", "messages", "message_recipients", "file_reservations"} <= tables
+    assert "fts_messages" in tables or not db_kit.on_sqlite()  # SQLite's full-text index is a table of its own
     again = runner.invoke(app, ["migrate"])
     assert again.exit_code == 0 and again.stdout == result.stdout
 
@@ -53,9 +54,8 @@ def test_bad_port_is_one_coded_line_on_stderr_and_exit_1(isolated_env):
 
 
 def test_unusable_database_is_reported_with_a_code(isolated_env, monkeypatch):
-    blocker = isolated_env["tmp_path"] / "file"
-    blocker.write_text("not a directory")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{blocker / 'db.sqlite3'}")
+    monkeypatch.setenv("DATABASE_URL", db_kit.unusable_url(isolated_env["tmp_path"]))
+    clear_settings_cache()
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 1
     assert result.stderr.startswith("CONFIGURATION_ERROR: ")
@@ -102,7 +102,7 @@ def test_a_port_in_use_is_one_coded_line_and_exit_1(isolated_env, busy_port, wor
     assert lines[0] == f"UNAVAILABLE: port {busy_port} on 127.0.0.1 is in use."
     assert lines[1].startswith("Hint: ") and f"--port {busy_port + 1}" in lines[1]
     assert "Errno" not in result.stderr.decode() and "Traceback" not in result.stderr.decode()
-    assert not isolated_env["db_path"].exists(), "the server prepared the database before finding the port busy"
+    assert not db_kit.database_exists(), "the server prepared the database before finding the port busy"
 
 
 def test_a_host_that_is_not_this_machine_is_a_configuration_error(isolated_env):

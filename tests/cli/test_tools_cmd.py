@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+import db_kit
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.config import clear_settings_cache
 
@@ -39,7 +40,7 @@ def test_stats_table_is_readable(env):
     assert lines[0].split() == ["profile", "tools", "bytes", "~tokens", "target"]
     assert lines[1].split()[:2] == ["core", "12"] and lines[2].split()[:2] == ["full", "40"]
     assert "OVER" not in result.stdout
-    assert not (env["tmp_path"] / "test.sqlite3").exists()  # measuring touches no mailbox
+    assert not db_kit.database_exists()  # measuring touches no mailbox
 
 
 def test_lists_the_tools_of_a_profile(env):

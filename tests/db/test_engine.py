@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from db_kit import query
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db import (
     ensure_schema,
@@ -33,9 +34,8 @@ def _project(slug: str) -> dict[str, Any]:
     return {"slug": slug, "human_key": f"/work/{slug}", "created_at": utcnow()}
 
 
-def _slugs(db_path: Path) -> list[str]:
-    with sqlite3.connect(db_path) as conn:
-        return [row[0] for row in conn.execute("SELECT slug FROM projects ORDER BY id")]
+def _slugs(url: str) -> list[str]:
+    return [row[0] for row in query("SELECT slug FROM projects ORDER BY id", url=url)]
 
 
 def test_sqlite_urls_name_their_file(tmp_path, monkeypatch):
@@ -119,7 +119,9 @@ async def test_an_out_of_range_number_is_invalid_argument_in_every_session(isola
             await session.execute(statement)
 
 
-async def test_a_changed_database_url_is_followed_without_a_restart(isolated_env, monkeypatch, tmp_path):
+async def test_a_changed_database_url_is_followed_without_a_restart(
+    isolated_env, monkeypatch, tmp_path, new_database_url
+):
     async def add(slug: str) -> None:
         async def work(session: Any) -> None:
             await session.execute(insert(schema.projects).values(**_project(slug)))
@@ -127,12 +129,13 @@ async def test_a_changed_database_url_is_followed_without_a_restart(isolated_env
         await run_write(work)
 
     await add("first")
-    second = tmp_path / "second.sqlite3"
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{second}")
+    first = get_settings().database.url
+    second = new_database_url(tmp_path / "second.sqlite3")
+    monkeypatch.setenv("DATABASE_URL", second)
     clear_settings_cache()
-    assert get_settings().database.url.endswith("second.sqlite3")
+    assert get_settings().database.url == second
     await add("second")
-    assert _slugs(isolated_env["db_path"]) == ["first"]
+    assert _slugs(first) == ["first"]
     assert _slugs(second) == ["second"]
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 import pytest
 from sqlalchemy import insert, text
 
+from db_kit import count as count_rows
+from db_kit import on_sqlite, query
 from mcp_agent_mail.db import run_write
 from mcp_agent_mail.db.engine import write_batches
 from mcp_agent_mail.errors import ReservationActiveError
@@ -29,16 +30,41 @@ def add_project(slug: str, *, fail: bool = False) -> Any:
     return work
 
 
-def slugs(db_path: Any) -> set[str]:
-    with sqlite3.connect(db_path) as conn:
-        return {row[0] for row in conn.execute("SELECT slug FROM projects")}
+def slugs() -> set[str]:
+    """The slugs of the projects the database holds (read on a connection of its own)."""
+    return {row[0] for row in query("SELECT slug FROM projects")}
+
+
+async def fails_at_commit(session: Any) -> str:
+    """A write unit whose statements succeed but whose COMMIT fails (a deferred foreign key left dangling)."""
+    if on_sqlite():
+        # An agent of a project that does not exist, checked only at COMMIT.
+        await session.execute(text("PRAGMA defer_foreign_keys=ON"))
+        await session.execute(
+            text(
+                "INSERT INTO agents (project_id, name, name_key, program, model, task_description, inception_ts,"
+                " last_active_ts, attachments_policy, contact_policy) VALUES (999, 'Ghost', 'ghost', 'p', 'm', '',"
+                " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', 'auto', 'auto')"
+            )
+        )
+    else:
+        # The schema's keys are checked at once on PostgreSQL; a deferrable one of the transaction's own is not.
+        await session.execute(text("CREATE TEMP TABLE ghost_parent (id integer PRIMARY KEY) ON COMMIT DROP"))
+        await session.execute(
+            text(
+                "CREATE TEMP TABLE ghost_child (parent integer REFERENCES ghost_parent DEFERRABLE INITIALLY DEFERRED)"
+                " ON COMMIT DROP"
+            )
+        )
+        await session.execute(text("INSERT INTO ghost_child VALUES (999)"))
+    return "orphan"
 
 
 async def test_concurrent_writes_all_commit_in_fewer_transactions(isolated_env):
     before = write_batches()
     results = await asyncio.gather(*(run_write(add_project(f"p{i}")) for i in range(60)))
     assert results == [f"p{i}" for i in range(60)]
-    assert slugs(isolated_env["db_path"]) == {f"p{i}" for i in range(60)}
+    assert slugs() == {f"p{i}" for i in range(60)}
     assert write_batches() - before < 60
 
 
@@ -51,36 +77,22 @@ async def test_a_failing_write_is_rolled_back_alone(isolated_env):
             assert isinstance(outcome, ReservationActiveError), outcome
         else:
             assert outcome == f"q{i}"
-    assert slugs(isolated_env["db_path"]) == {f"q{i}" for i in range(12) if i % 3 != 1}
+    assert slugs() == {f"q{i}" for i in range(12) if i % 3 != 1}
 
 
 async def test_a_failed_commit_fails_every_write_of_its_batch_and_keeps_none(isolated_env):
     await run_write(add_project("seed"))
-
-    async def orphan(session: Any) -> str:
-        # Checked only at COMMIT: an agent of a project that does not exist.
-        await session.execute(text("PRAGMA defer_foreign_keys=ON"))
-        await session.execute(
-            text(
-                "INSERT INTO agents (project_id, name, name_key, program, model, task_description, inception_ts,"
-                " last_active_ts, attachments_policy, contact_policy) VALUES (999, 'Ghost', 'ghost', 'p', 'm', '',"
-                " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', 'auto', 'auto')"
-            )
-        )
-        return "orphan"
-
     outcomes = await asyncio.gather(
-        run_write(add_project("r1")), run_write(orphan), run_write(add_project("r2")), return_exceptions=True
+        run_write(add_project("r1")), run_write(fails_at_commit), run_write(add_project("r2")), return_exceptions=True
     )
     failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     assert failed, outcomes
     # Whatever shared the orphan's transaction failed with it; nothing acknowledged is missing.
-    stored = slugs(isolated_env["db_path"])
+    stored = slugs()
     for slug, outcome in zip(("r1", None, "r2"), outcomes, strict=True):
         if slug is not None:
             assert (slug in stored) == (outcome == slug), (slug, outcome)
-    with sqlite3.connect(isolated_env["db_path"]) as conn:
-        assert conn.execute("SELECT count(*) FROM agents WHERE name = 'Ghost'").fetchone()[0] == 0
+    assert count_rows("agents", "name = 'Ghost'") == 0
     assert await run_write(add_project("after")) == "after"
 
 
@@ -90,7 +102,7 @@ async def test_results_arrive_only_after_commit(isolated_env, count):
 
     async def one(i: int) -> None:
         await run_write(add_project(f"s{count}-{i}"))
-        seen.append(slugs(isolated_env["db_path"]))
+        seen.append(slugs())
 
     await asyncio.gather(*(one(i) for i in range(count)))
     for i, visible in enumerate(seen):

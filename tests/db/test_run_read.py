@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import bindparam, func, insert, select
 
 from mcp_agent_mail.config import clear_settings_cache
-from mcp_agent_mail.db import ensure_schema, run_read, run_write, schema
+from mcp_agent_mail.db import ensure_schema, run_read, run_write, schema, sync_write_connection
 from mcp_agent_mail.errors import InvalidArgumentError, UnavailableError
 from mcp_agent_mail.timeutil import utcnow
 
@@ -27,16 +27,12 @@ async def _add_project(slug: str) -> None:
 
 async def test_one_read_sees_one_snapshot(isolated_env):
     await _add_project("first")
-    db_path = isolated_env["db_path"]
 
     async def work(session: Any) -> tuple[int, int]:
         before = (await session.execute(_COUNT)).scalar_one()
         # Another connection commits while this read transaction is open.
-        with sqlite3.connect(db_path, isolation_level=None) as other:
-            other.execute(
-                "INSERT INTO projects (slug, human_key, created_at) VALUES ('second', '/second', ?)",
-                ("2024-01-01 00:00:00.000000",),
-            )
+        with sync_write_connection() as other:
+            other.execute(insert(schema.projects).values(slug="second", human_key="/second", created_at=utcnow()))
         return before, (await session.execute(_COUNT)).scalar_one()
 
     assert await run_read(work) == (1, 1)

@@ -19,11 +19,12 @@ class Mailbox:
     """Where one test's database, archive and server logs live, and the servers started on them."""
 
     root: Path
+    database: str  # the database URL, on the run's backend
     servers: list[ServerProcess] = field(default_factory=list)
 
     @property
-    def db_path(self) -> Path:
-        """The SQLite database file."""
+    def sqlite_file(self) -> Path:
+        """The SQLite database file (when the run uses SQLite)."""
         return self.root / "mailbox.sqlite3"
 
     @property
@@ -38,7 +39,7 @@ class Mailbox:
 
     def env(self, **extra: str) -> dict[str, str]:
         """Return the server environment for this mailbox, with extra settings."""
-        return mailbox_env(self.root, **extra)
+        return mailbox_env(self.root, self.database, **extra)
 
     def start(self, **extra: str) -> ServerProcess:
         """Start a server on this mailbox and wait until it answers; it is stopped after the test."""
@@ -52,9 +53,9 @@ class Mailbox:
 
 
 @pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
+def mailbox(tmp_path: Path, new_database_url: Callable[[Path], str]) -> Iterator[Mailbox]:
     """A fresh mailbox; every server started on it is stopped (SIGKILL if SIGTERM hangs) at teardown."""
-    box = Mailbox(tmp_path)
+    box = Mailbox(tmp_path, new_database_url(tmp_path / "mailbox.sqlite3"))
     try:
         yield box
     finally:

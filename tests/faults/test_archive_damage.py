@@ -86,7 +86,7 @@ async def test_writer_recovers_from_stale_locks_and_torn_writes(mailbox, setting
     server = mailbox.start()
     agents = await setup_agents(server.url, 3)
     archived = await _send(server.url, agents, 4, "archived")
-    assert wait_for_archive(mailbox.db_path, timeout=30) == 0
+    assert wait_for_archive(mailbox.database, timeout=30) == 0
     server.stop()
 
     # A server whose writer waits a minute after each wake-up: what it accepts stays queued when it dies.
@@ -131,14 +131,14 @@ async def test_writer_recovers_from_stale_locks_and_torn_writes(mailbox, setting
         path.write_bytes(expected[rel][: len(expected[rel]) // 3])
 
     final = mailbox.start()
-    assert wait_for_archive(mailbox.db_path, timeout=30) == 0, final.log_tail()
+    assert wait_for_archive(mailbox.database, timeout=30) == 0, final.log_tail()
     final.stop()
     assert not stale_lock_files(mailbox.storage)
     assert not list((git / TMP_DIR).glob("*"))
     for rel in torn:
         assert (mailbox.storage / rel).read_bytes() == expected[rel], rel
     assert not _drift(mailbox.storage)
-    report = audit(mailbox.db_path, mailbox.storage, archived + queued)
+    report = audit(mailbox.database, mailbox.storage, archived + queued)
     assert report.ok, report.summary()
     _fsck(mailbox.storage)
 
@@ -148,7 +148,7 @@ async def test_doctor_repairs_a_torn_file_nothing_is_queued_for(mailbox, setting
     server = mailbox.start()
     agents = await setup_agents(server.url, 2)
     acked = await _send(server.url, agents, 3, "settled")
-    assert wait_for_archive(mailbox.db_path, timeout=30) == 0
+    assert wait_for_archive(mailbox.database, timeout=30) == 0
     server.stop()
 
     expected = _expected_files()
@@ -164,6 +164,6 @@ async def test_doctor_repairs_a_torn_file_nothing_is_queued_for(mailbox, setting
     assert _doctor(mailbox, "check").returncode == 0
     assert (mailbox.storage / rel).read_bytes() == expected[rel]
     assert not stale_lock_files(mailbox.storage)
-    report = audit(mailbox.db_path, mailbox.storage, acked)
+    report = audit(mailbox.database, mailbox.storage, acked)
     assert report.ok, report.summary()
     _fsck(mailbox.storage)

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from load_http import ToolFailed, audit, call_tool, setup_agents, wait_for_archive
 
-pytestmark = pytest.mark.slow
+# Another process holding SQLite's database-wide write lock, and the busy timeout that waits for it, are SQLite's.
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 PROJECT = "/work/load-test"
 HOLD_S = 3.0
@@ -95,7 +96,7 @@ def _stored_subjects(db_path: Path) -> dict[str, int]:
 async def test_calls_wait_for_a_lock_shorter_than_the_busy_timeout(mailbox):
     server = mailbox.start()
     agents = await setup_agents(server.url, 4)
-    locker = _hold_lock(mailbox.db_path, HOLD_S)
+    locker = _hold_lock(mailbox.sqlite_file, HOLD_S)
     started = time.monotonic()
     try:
         outcomes = await _calls_during_lock(server.url, agents, "wait")
@@ -104,19 +105,19 @@ async def test_calls_wait_for_a_lock_shorter_than_the_busy_timeout(mailbox):
     failures = [(tool, outcome) for tool, _s, outcome in outcomes if isinstance(outcome, Exception)]
     assert not failures, failures
     assert time.monotonic() - started >= HOLD_S - 0.5, "the sends did not wait for the lock"
-    stored = _stored_subjects(mailbox.db_path)
+    stored = _stored_subjects(mailbox.sqlite_file)
     acked = [int(o["deliveries"][0]["payload"]["id"]) for t, _s, o in outcomes if t == "send_message"]
     assert sorted(acked) == sorted(stored.values())
-    _consistent(mailbox.db_path)
-    assert wait_for_archive(mailbox.db_path, timeout=30) == 0
-    report = audit(mailbox.db_path, mailbox.storage, acked)
+    _consistent(mailbox.sqlite_file)
+    assert wait_for_archive(mailbox.sqlite_file, timeout=30) == 0
+    report = audit(mailbox.sqlite_file, mailbox.storage, acked)
     assert report.ok, report.summary()
 
 
 async def test_calls_fail_cleanly_when_the_lock_outlasts_the_busy_timeout(mailbox):
     server = mailbox.start(DATABASE_BUSY_TIMEOUT_MS="500")
     agents = await setup_agents(server.url, 4)
-    locker = _hold_lock(mailbox.db_path, HOLD_S)
+    locker = _hold_lock(mailbox.sqlite_file, HOLD_S)
     try:
         outcomes = await _calls_during_lock(server.url, agents, "refused")
     finally:
@@ -133,10 +134,10 @@ async def test_calls_fail_cleanly_when_the_lock_outlasts_the_busy_timeout(mailbo
         elif tool == "send_message":
             acked.append(int(outcome["deliveries"][0]["payload"]["id"]))  # type: ignore[index]
     assert refused, "no send met the lock; it was released too early"
-    stored = _stored_subjects(mailbox.db_path)
+    stored = _stored_subjects(mailbox.sqlite_file)
     assert not set(refused) & set(stored), "a refused send was stored"
     assert sorted(acked) == sorted(stored.values())
-    _consistent(mailbox.db_path)
+    _consistent(mailbox.sqlite_file)
 
     # Once the lock is gone the same sends go through, and the archive catches up with everything.
     async with httpx.AsyncClient(timeout=30) as client:
@@ -158,8 +159,8 @@ async def test_calls_fail_cleanly_when_the_lock_outlasts_the_busy_timeout(mailbo
                 },
             )
             acked.append(int(result["deliveries"][0]["payload"]["id"]))
-    assert wait_for_archive(mailbox.db_path, timeout=30) == 0
-    _consistent(mailbox.db_path)
-    report = audit(mailbox.db_path, mailbox.storage, acked)
+    assert wait_for_archive(mailbox.sqlite_file, timeout=30) == 0
+    _consistent(mailbox.sqlite_file)
+    report = audit(mailbox.sqlite_file, mailbox.storage, acked)
     assert report.ok, report.summary()
     assert server.proc.poll() is None, server.log_tail()

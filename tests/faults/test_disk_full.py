@@ -101,7 +101,7 @@ async def test_mail_is_queued_while_the_archive_disk_is_full_and_archived_after(
     async with httpx.AsyncClient(timeout=30) as client:
         for n in range(3):
             acked.append(await _send(client, server.url, agents, n, "before"))
-        assert wait_for_archive(mailbox.db_path, timeout=30) == 0
+        assert wait_for_archive(mailbox.database, timeout=30) == 0
 
         filler = _fill(small_fs)
         assert _free_bytes(small_fs) < 64 * 1024
@@ -124,7 +124,7 @@ async def test_mail_is_queued_while_the_archive_disk_is_full_and_archived_after(
             timeout=30,
             message="the archive writer never reported the full disk",
         )
-        queued = pending_rows(mailbox.db_path)
+        queued = pending_rows(mailbox.database)
         assert queued >= 20, "the full disk did not hold the archive back"
         ready = httpx.get(f"{server.base}/health/readiness", timeout=10)
         assert ready.status_code == 200 and ready.json().get("archive_pending", 0) >= 20, ready.text
@@ -132,12 +132,12 @@ async def test_mail_is_queued_while_the_archive_disk_is_full_and_archived_after(
 
         filler.unlink()
         acked.append(await _send(client, server.url, agents, 99, "after"))
-        assert wait_for_archive(mailbox.db_path, timeout=30) == 0, server.log_tail()
+        assert wait_for_archive(mailbox.database, timeout=30) == 0, server.log_tail()
     assert server.proc.poll() is None, server.log_tail()
     server.stop()
     assert not stale_lock_files(storage)
     assert not list((storage / ".git" / TMP_DIR).glob("*"))
-    report = audit(mailbox.db_path, storage, acked)
+    report = audit(mailbox.database, storage, acked)
     assert report.ok, report.summary()
     assert report.stored == len(acked)
     if shutil.which("git"):

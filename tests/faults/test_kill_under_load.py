@@ -61,10 +61,10 @@ async def test_sigkill_mid_load_loses_and_doubles_nothing(mailbox):
     assert acked, "no send was acknowledged before a kill"
 
     final = mailbox.start()
-    left = wait_for_archive(mailbox.db_path, timeout=30)
+    left = wait_for_archive(mailbox.database, timeout=30)
     final.stop()
     assert left == 0, final.log_tail()
-    report = audit(mailbox.db_path, mailbox.storage, acked)
+    report = audit(mailbox.database, mailbox.storage, acked)
     assert report.ok, report.summary()
     assert report.stored >= len(acked)
     if shutil.which("git"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,13 @@ from fastmcp.exceptions import ToolError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import db_kit
 from mcp_agent_mail.app import build_mcp_server
+from mcp_agent_mail.db import sqlite_path_from_url
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.guard.check import find_conflicts
 from mcp_agent_mail.guard.hook import run_check
+from mcp_agent_mail.guard.mailbox import PostgresMailbox, parse_postgres_url
 from mcp_agent_mail.services.reservations.globs import wildcard_count
 from mcp_agent_mail.services.reservations.patterns import (
     EVERYTHING,
@@ -224,21 +226,26 @@ def test_explosive_globs_match_long_names_exactly(glob: str, size: int, letter: 
 # The tool, the guard and the staleness scan on a real mailbox
 
 
-def _rows(db: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT * FROM file_reservations ORDER BY id").fetchall()
+def _rows() -> list[tuple[Any, ...]]:
+    return db_kit.rows("file_reservations")
+
+
+def _guard_mailbox() -> Path | PostgresMailbox:
+    """The mailbox as the Git guard reads it: the SQLite file, or the PostgreSQL database of DATABASE_URL."""
+    url = db_kit.current_url()
+    return sqlite_path_from_url(url) or parse_postgres_url(url)
 
 
 class Mailbox:
     """A project on a real Git work tree with two agents, driven through one event loop."""
 
     def __init__(self, env: dict[str, Path], repo: Path) -> None:
-        self.db = env["db_path"]
         self.repo = repo
         self.key = str(repo)
         self.server = build_mcp_server()
         self.runner = asyncio.Runner()
         self.slug = self.call(("ensure_project", {"human_key": self.key}))["slug"]
+        self.db = _guard_mailbox()
         for name in ("BlueLake", "RedFox"):
             self.call(("register_agent", {"project_key": self.key, "program": "p", "model": "m", "name": name}))
 
@@ -285,12 +292,12 @@ def _others_still_served(box: Mailbox) -> None:
 def test_reserving_hostile_globs_is_refused_cleanly_or_granted_and_never_poisons(
     mailbox: Mailbox, globs: list[str]
 ) -> None:
-    before = _rows(mailbox.db)
+    before = _rows()
     try:
         result = mailbox.reserve("BlueLake", globs)
     except ToolError as exc:
         assert str(exc).startswith("INVALID_ARGUMENT: "), str(exc)
-        assert _rows(mailbox.db) == before
+        assert _rows() == before
     else:
         assert len(result["granted"]) + len(result["conflicts"]) == len({normalise_pattern(g) for g in globs})
     _others_still_served(mailbox)
@@ -299,9 +306,10 @@ def test_reserving_hostile_globs_is_refused_cleanly_or_granted_and_never_poisons
 @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(stored=storable_globs())
 def test_hostile_patterns_stored_behind_the_servers_back_never_crash_a_check(mailbox: Mailbox, stored: str) -> None:
-    lease = mailbox.reserve("BlueLake", [f"held/{len(_rows(mailbox.db))}.txt"])["granted"][0]
-    with sqlite3.connect(mailbox.db) as conn:
-        conn.execute("UPDATE file_reservations SET path_pattern = ? WHERE id = ?", (stored, lease["id"]))
+    lease = mailbox.reserve("BlueLake", [f"held/{len(_rows())}.txt"])["granted"][0]
+    db_kit.execute(
+        "UPDATE file_reservations SET path_pattern = :pattern WHERE id = :id", pattern=stored, id=lease["id"]
+    )
     _others_still_served(mailbox)
     activity = workspace_activity(mailbox.key, stored, utcnow())
     assert isinstance(activity, WorkspaceActivity)

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import re
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import SWEEP_VALUES, Ref, tool_calls, with_lone_surrogate
 
+import db_kit
 from mcp_agent_mail import archive
 from mcp_agent_mail.archive import clear_repo_cache
 from mcp_agent_mail.archive.on_disk import compare_archive, worktree_paths
@@ -43,7 +42,6 @@ EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "500"))  # generated calls in 
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 CODED = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*: \S")
 CLEAN_RPC_ERRORS = {-32700, -32600, -32601, -32602}
-BIG_COLUMNS = "CASE WHEN typeof({c}) IN ('text', 'blob') THEN substr({c}, 1, 48) || '#' || length({c}) ELSE {c} END"
 
 
 class LoopThread:
@@ -92,8 +90,8 @@ class Seed:
 class HostileServer:
     """The HTTP app with its lifespan running, a client, and the database it writes."""
 
-    def __init__(self, db_path: Path, storage: Path) -> None:
-        self.db_path = db_path
+    def __init__(self, database_url: str, storage: Path) -> None:
+        self.database_url = database_url
         self.storage = storage
         self.loop = LoopThread()
         self.app = build_http_app(get_settings())
@@ -217,43 +215,31 @@ class HostileServer:
     def seed_intact(self) -> bool:
         """True while the seeded projects are unarchived and their agents exist and are active."""
         projects = self.seed.pools["project"][::2]
-        with contextlib.closing(sqlite3.connect(self.db_path, timeout=30)) as conn:
-            rows = conn.execute(
-                "SELECT count(*) FROM projects WHERE archived_at IS NULL AND human_key IN (?, ?)", projects
-            ).fetchone()[0]
-            names = self.seed.pools["agent"]
-            active = conn.execute(
-                f"SELECT count(*) FROM agents a JOIN projects p ON p.id = a.project_id WHERE a.retired_at IS NULL "
-                f"AND p.human_key IN (?, ?) AND a.name IN ({','.join('?' * len(names))})",
-                [*projects, *names],
-            ).fetchone()[0]
+        url, names = self.database_url, self.seed.pools["agent"]
+        rows = db_kit.count("projects", "archived_at IS NULL AND human_key IN :keys", url=url, keys=projects)
+        active = db_kit.scalar(
+            "SELECT count(*) FROM agents a JOIN projects p ON p.id = a.project_id WHERE a.retired_at IS NULL "
+            "AND p.human_key IN :keys AND a.name IN :names",
+            url=url,
+            keys=projects,
+            names=names,
+        )
         return rows == 2 and active == len(names)
 
     def fingerprint(self) -> str:
-        """A cheap digest of every table (long values by prefix and length), the archive queue by its sequence."""
-        digest = hashlib.sha256()
-        with contextlib.closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)) as conn:
-            tables = sorted(
-                name
-                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                if not name.startswith(("fts_", "sqlite_stat")) and name != "archive_outbox"
-            )
-            for table in tables:
-                columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
-                select = ", ".join(BIG_COLUMNS.format(c=f'"{c}"') for c in columns)
-                digest.update(table.encode())
-                for row in conn.execute(f'SELECT {select} FROM "{table}" ORDER BY 1'):
-                    digest.update(repr(row).encode())
-        return digest.hexdigest()
+        """A cheap digest of every table but the archive queue (long values by prefix and length)."""
+        return db_kit.digest(url=self.database_url, abbreviate=True)
 
 
 @pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
+def server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_database_url: Callable[[Path], str]
+) -> Iterator[HostileServer]:
     """A seeded mailbox served by the in-process HTTP app."""
-    db_path, storage = tmp_path / "hostile.sqlite3", tmp_path / "archive"
+    database_url, storage = new_database_url(tmp_path / "hostile.sqlite3"), tmp_path / "archive"
     env = {
         "MCP_AGENT_MAIL_HOME": str(tmp_path / "home"),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+        "DATABASE_URL": database_url,
         "STORAGE_ROOT": str(storage),
         "HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": "8765",
@@ -272,7 +258,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileS
     clear_repo_cache()
     reset_database_state()
     clear_settings_cache()
-    hostile = HostileServer(db_path, storage)
+    hostile = HostileServer(database_url, storage)
     try:
         hostile.reseed()
         yield hostile

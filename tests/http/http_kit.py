@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import sqlite3
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+
+import db_kit
 
 LOCAL = ("127.0.0.1", 40001)
 REMOTE = ("203.0.113.7", 40002)
@@ -75,17 +75,14 @@ def assert_refused(response: httpx.Response, status: int, code: str) -> dict[str
     return dict(error)
 
 
-def row_counts(db_path: Path) -> dict[str, int]:
-    """Return the row counts of the tables a tool call could change."""
-    if not db_path.exists():
+def row_counts() -> dict[str, int]:
+    """Return the row counts of the tables a tool call could change (empty when no database was created yet)."""
+    if not db_kit.database_exists():
         return {}
-    with contextlib.closing(sqlite3.connect(db_path)) as conn:
-        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        counts = {}
-        for table in ("projects", "agents", "messages", "message_recipients", "file_reservations"):
-            if table in tables:
-                counts[table] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        return counts
+    url = db_kit.current_url()
+    tables = db_kit.table_names(url)
+    names = ("projects", "agents", "messages", "message_recipients", "file_reservations")
+    return {name: db_kit.count(name, url=url) for name in names if name in tables}
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ async def test_a_declared_oversized_body_is_refused_and_changes_nothing(make_app
         assert len(over) == MAX_BODY_BYTES + 1
         assert_too_large(response)
         assert response.headers["connection"] == "close"
-        assert row_counts(isolated_env["db_path"]).get("projects", 0) == 0
+        assert row_counts().get("projects", 0) == 0
         # A body of exactly the limit is served as before.
         served = await http.post("/mcp/", content=over[:-2] + b"}")
         assert served.status_code == 200, served.text
@@ -70,7 +70,7 @@ async def test_a_streamed_body_without_length_is_refused_once_it_passes_the_limi
         assert "content-length" not in response.request.headers
         assert_too_large(response)
         assert pulled <= MAX_BODY_BYTES // MIB + 2, f"the server read {pulled} MiB before refusing"
-        assert row_counts(isolated_env["db_path"]).get("projects", 0) == 0
+        assert row_counts().get("projects", 0) == 0
 
 
 async def test_the_limit_applies_before_authentication(make_app):
@@ -111,7 +111,9 @@ def _wait_alive(server: RunningServer, deadline_s: float = 30.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def real_server(
+    tmp_path_factory: pytest.TempPathFactory, session_database_url: Callable[[Path], str]
+) -> Iterator[RunningServer]:
     """``mcp-agent-mail serve`` with a bearer token on a free 127.0.0.1 port; stopped afterwards whatever happens."""
     if not Path("/proc/self/status").exists():
         pytest.skip("needs /proc to read the server's memory")
@@ -120,7 +122,7 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
     env.update(
         {
             "MCP_AGENT_MAIL_HOME": str(root / "home"),
-            "DATABASE_URL": f"sqlite+aiosqlite:///{root / 'mail.sqlite3'}",
+            "DATABASE_URL": session_database_url(root / "mail.sqlite3"),
             "STORAGE_ROOT": str(root / "archive"),
             "APP_ENVIRONMENT": "test",
             "HTTP_BEARER_TOKEN": TOKEN,

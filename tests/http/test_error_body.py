@@ -30,7 +30,7 @@ async def test_401_403_413_and_429_say_detail_beside_the_coded_error(make_app, i
     async with serving(app) as client:
         remote = client(REMOTE)
         assert (await remote.post("/mcp/", json=ensure_project(), headers=writer)).status_code == 200
-        before = row_counts(isolated_env["db_path"])
+        before = row_counts()
 
         assert_body(await remote.post("/mcp/", json=ensure_project("/work/a")), 401, "Unauthorized", "UNAUTHORIZED")
         forbidden = await remote.post("/mcp/", json=ensure_project("/work/b"), headers=reader)
@@ -42,4 +42,4 @@ async def test_401_403_413_and_429_say_detail_beside_the_coded_error(make_app, i
         too_large = await remote.post("/mcp/", content=huge, headers=writer)
         assert too_large.status_code == 413
         assert too_large.json()["detail"] and too_large.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
-        assert row_counts(isolated_env["db_path"]) == before
+        assert row_counts() == before

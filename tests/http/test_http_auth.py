@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -26,7 +26,7 @@ async def test_without_auth_configured_only_direct_loopback_requests_are_served(
     async with serving(app) as client:
         ok = await client(LOCAL).post("/mcp/", json=ensure_project())
         assert ok.status_code == 200 and ok.json()["result"]["structuredContent"]["slug"] == "work-http-protect"
-        before = row_counts(isolated_env["db_path"])
+        before = row_counts()
 
         remote = await client(REMOTE).post("/mcp/", json=ensure_project("/work/other"))
         error = assert_refused(remote, 401, "UNAUTHORIZED")
@@ -37,7 +37,7 @@ async def test_without_auth_configured_only_direct_loopback_requests_are_served(
             "/mcp/", json=ensure_project("/work/other"), headers={"X-Forwarded-For": "198.51.100.4"}
         )
         assert_refused(proxied, 401, "UNAUTHORIZED")
-    assert row_counts(isolated_env["db_path"]) == before
+    assert row_counts() == before
 
 
 async def test_bearer_token_is_required_from_everyone_by_default(make_app, isolated_env):
@@ -54,7 +54,7 @@ async def test_bearer_token_is_required_from_everyone_by_default(make_app, isola
 
         basic = await client(REMOTE).post("/mcp/", json=ensure_project(), headers={"Authorization": f"Basic {TOKEN}"})
         assert_refused(basic, 401, "UNAUTHORIZED")
-        assert row_counts(isolated_env["db_path"]).get("projects", 0) == 0
+        assert row_counts().get("projects", 0) == 0
 
         good = await client(REMOTE).post("/api/", json=ensure_project(), headers={"Authorization": f"Bearer {TOKEN}"})
         assert good.status_code == 200, good.text
@@ -104,13 +104,13 @@ def test_refuses_to_listen_beyond_loopback_without_authentication(make_app):
 
 
 @pytest.fixture
-def bearer_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def bearer_server(tmp_path: Path, new_database_url: Callable[[Path], str]) -> Iterator[tuple[str, Path]]:
     """A real ``python -m mcp_agent_mail.http`` (the CLI's serve) with a bearer token, on a free port."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HTTP_", "DATABASE_", "STORAGE_"))}
     env.update(
         MCP_AGENT_MAIL_HOME=str(tmp_path / "home"),
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'mailbox.sqlite3'}",
+        DATABASE_URL=new_database_url(tmp_path / "mailbox.sqlite3"),
         STORAGE_ROOT=str(tmp_path / "archive"),
         HTTP_BEARER_TOKEN=TOKEN,
         PYTHONUNBUFFERED="1",

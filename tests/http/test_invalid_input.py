@@ -45,7 +45,7 @@ def send(**overrides: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "sdk"])
 async def test_a_lone_surrogate_in_a_tool_argument_is_invalid_argument(make_app, isolated_env, direct):
     async with mailbox(make_app, direct=direct) as http:
-        before = row_counts(isolated_env["db_path"])
+        before = row_counts()
         for body, where in [
             (send(subject="plan \ud800"), "subject"),
             (send(body_md="\udfff"), "body_md"),
@@ -60,7 +60,7 @@ async def test_a_lone_surrogate_in_a_tool_argument_is_invalid_argument(make_app,
             message = answer["error"]["message"]
             assert message.startswith(f"INVALID_ARGUMENT: {where} is not valid Unicode"), message
             assert SURROGATE_HINT in message
-        assert row_counts(isolated_env["db_path"]) == before
+        assert row_counts() == before
 
 
 async def test_a_lone_surrogate_anywhere_in_a_request_is_named(make_app):
@@ -93,13 +93,13 @@ async def test_escaped_surrogate_pairs_are_ordinary_text(make_app):
 
 async def test_a_body_that_is_not_utf8_is_invalid_argument(make_app, isolated_env):
     async with mailbox(make_app, direct=True) as http:
-        before = row_counts(isolated_env["db_path"])
+        before = row_counts()
         raw = escaped(send(subject="SUBJECT")).replace(b"SUBJECT", b"caf\xe9")
         response = await http.post("/mcp/", content=raw)
         assert response.status_code == 400
         message = response.json()["error"]["message"]
         assert message.startswith("INVALID_ARGUMENT: The request body is not valid UTF-8: byte 0xe9 at offset ")
-        assert row_counts(isolated_env["db_path"]) == before
+        assert row_counts() == before
 
 
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "sdk"])

@@ -33,7 +33,7 @@ async def test_hs256_token_with_writer_role_may_write(make_app, isolated_env):
         remote = client(REMOTE)
         ok = await remote.post("/mcp/", json=ensure_project(), headers=bearer(hs_token(role="writer")))
         assert ok.status_code == 200, ok.text
-        assert row_counts(isolated_env["db_path"])["projects"] == 1
+        assert row_counts()["projects"] == 1
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ async def test_bad_tokens_are_refused_with_the_reason(make_app, isolated_env, to
     error = assert_refused(response, 401, "UNAUTHORIZED")
     assert needle.lower() in error["message"].lower()
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
-    assert row_counts(isolated_env["db_path"]).get("projects", 0) == 0
+    assert row_counts().get("projects", 0) == 0
 
 
 async def test_jwt_is_required_even_from_localhost(make_app):

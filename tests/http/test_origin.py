@@ -17,7 +17,7 @@ async def test_foreign_origin_is_refused_before_anything_runs(make_app, isolated
         hostile = await local.post("/mcp/", json=ensure_project(), headers={"Origin": "https://evil.example"})
         error = assert_refused(hostile, 403, "FORBIDDEN")
         assert "evil.example" in error["message"] and "HTTP_ALLOWED_ORIGINS" in error["hint"]
-        assert row_counts(isolated_env["db_path"]).get("projects", 0) == 0
+        assert row_counts().get("projects", 0) == 0
         for own in ("http://127.0.0.1:8765", "http://localhost:8765", "http://[::1]:8765"):
             response = await local.post("/mcp/", json=health(), headers={"Origin": own})
             assert response.status_code == 200, (own, response.text)

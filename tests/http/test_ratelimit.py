@@ -22,13 +22,13 @@ async def test_tool_bucket_refuses_with_retry_after_and_never_reaches_the_tool(m
         local = client()
         for _ in range(2):
             assert (await local.post("/mcp/", json=ensure_project())).status_code == 200
-        before = row_counts(isolated_env["db_path"])
+        before = row_counts()
         limited = await local.post("/mcp/", json=ensure_project("/work/one-too-many"))
         error = assert_refused(limited, 429, "RATE_LIMITED")
         assert "ensure_project" in error["message"] and "Retry-After" in error["hint"]
         retry_after = int(limited.headers["retry-after"])
         assert 1 <= retry_after <= 30
-        assert row_counts(isolated_env["db_path"]) == before
+        assert row_counts() == before
 
         # Another tool and non-tool requests have their own buckets.
         assert (await local.post("/mcp/", json=health())).status_code == 200

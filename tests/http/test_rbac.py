@@ -27,7 +27,7 @@ async def test_reader_reads_but_never_changes_state(make_app, isolated_env):
         remote = client(REMOTE)
         setup = await remote.post("/mcp/", json=ensure_project(), headers=bearer("team-writer-token"))
         assert setup.status_code == 200
-        before = row_counts(isolated_env["db_path"])
+        before = row_counts()
 
         for call in (health(), rpc("tools/list"), rpc("resources/list"), rpc("ping")):
             response = await remote.post("/mcp/", json=call, headers=reader())
@@ -41,7 +41,7 @@ async def test_reader_reads_but_never_changes_state(make_app, isolated_env):
         agent = tool_call("create_agent_identity", {"project_key": "/work/http-protect", "program": "p", "model": "m"})
         assert_refused(await remote.post("/api/", json=agent, headers=reader()), 403, "FORBIDDEN")
         assert_refused(await remote.post("/mcp/", content=b"{not json", headers=reader()), 403, "FORBIDDEN")
-    assert row_counts(isolated_env["db_path"]) == before
+    assert row_counts() == before
 
 
 async def test_every_element_of_a_batch_is_checked(make_app, isolated_env):
@@ -52,7 +52,7 @@ async def test_every_element_of_a_batch_is_checked(make_app, isolated_env):
         assert_refused(await remote.post("/mcp/", json=batch, headers=reader()), 403, "FORBIDDEN")
         writer = bearer(hs_token(role=["auditor", "writer"], aud=None, iss=None))
         assert (await remote.post("/mcp/", json=ensure_project(), headers=writer)).status_code == 200
-    assert [row for row in row_counts(isolated_env["db_path"]).items() if row[0] == "projects"] == [("projects", 1)]
+    assert [row for row in row_counts().items() if row[0] == "projects"] == [("projects", 1)]
 
 
 async def test_default_role_and_unknown_roles(make_app):

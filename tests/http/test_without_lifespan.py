@@ -22,7 +22,7 @@ async def test_tool_calls_are_answered_without_the_lifespan(make_app, isolated_e
         response = await http.post("/mcp/", json=ensure_project("/work/no-lifespan"))
     assert response.status_code == 200, response.text
     assert response.json()["result"]["structuredContent"]["human_key"] == "/work/no-lifespan"
-    assert row_counts(isolated_env["db_path"])["projects"] == 1
+    assert row_counts()["projects"] == 1
 
 
 async def test_other_mcp_requests_say_the_lifespan_is_needed_then_work_once_it_runs(make_app, isolated_env):
@@ -41,8 +41,8 @@ async def test_other_mcp_requests_say_the_lifespan_is_needed_then_work_once_it_r
 async def test_without_the_direct_route_every_mcp_request_is_refused_without_changing_anything(isolated_env):
     clear_settings_cache()
     app = build_http_app(get_settings(), fast_path=False)
-    before = row_counts(isolated_env["db_path"])
+    before = row_counts()
     async with unstarted_client(app) as http:
         refused = await http.post("/mcp/", json=ensure_project("/work/refused"))
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "UNAVAILABLE"
-    assert row_counts(isolated_env["db_path"]) == before
+    assert row_counts() == before

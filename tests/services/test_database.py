@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 from sqlalchemy.exc import OperationalError
 
+import db_kit
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db.migrations import LATEST_VERSION
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, UnavailableError
@@ -15,21 +16,20 @@ from mcp_agent_mail.services.database import database_error, prepare_database, p
 
 def test_prepare_creates_the_schema_and_returns_its_version(isolated_env):
     assert prepare_database(get_settings()) == LATEST_VERSION
-    with sqlite3.connect(isolated_env["db_path"]) as conn:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = db_kit.table_names()
     assert {"projects", "agents", "messages", "message_recipients", "file_reservations"} <= tables
     assert prepare_database(get_settings()) == LATEST_VERSION
 
 
 def test_an_unusable_database_is_a_configuration_error_and_creates_nothing(isolated_env, monkeypatch):
-    blocker = isolated_env["tmp_path"] / "file"
-    blocker.write_text("not a directory")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{blocker / 'db.sqlite3'}")
+    url = db_kit.unusable_url(isolated_env["tmp_path"])
+    monkeypatch.setenv("DATABASE_URL", url)
     clear_settings_cache()
     with pytest.raises(ConfigurationError, match=r"^Cannot open the database: ") as caught:
         prepare_database(get_settings())
     assert caught.value.hint == "Check DATABASE_URL and that its directory is writable."
-    assert blocker.read_text() == "not a directory"
+    if db_kit.on_sqlite(url):
+        assert (isolated_env["tmp_path"] / "not-a-directory").read_text() == "a file where a directory should be"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from fastmcp.exceptions import ToolError
 from PIL import Image
 from sqlalchemy import text
 
+import db_kit
 from gitrepo import init_repo
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive import flush_pending
@@ -225,6 +226,12 @@ async def project_with_agents(client, key: str) -> None:
         await client.call_tool("register_agent", {"project_key": key, "program": "p", "model": "m", "name": name})
 
 
+def mailbox_directory() -> str:
+    """How a refusal names the test's temporary directory: the SQLite file's directory, or (on a database server)
+    the mailbox's data directory inside it."""
+    return "the directory of the mailbox database" if db_kit.on_sqlite() else "the mailbox's data directory"
+
+
 def refused_projects(tmp: Path, home: Path) -> dict[str, tuple[str, str, str]]:
     """Project directory, a file to attach relative to it, and the reason expected in the refusal."""
     return {
@@ -264,7 +271,8 @@ def hazards(isolated_env, repo, monkeypatch) -> dict[str, tuple[str, str, str]]:
         "file system root",
         "system directory",
         "inside a system directory",
-        "ancestor of the mailbox",
+        # Only a SQLite mailbox has a directory of its own; the data directory case covers a database server.
+        pytest.param("ancestor of the mailbox", marks=pytest.mark.sqlite_only),
         "home directory",
         "archive",
         "data directory",
@@ -316,7 +324,7 @@ async def test_body_images_from_a_refused_directory_are_left_as_written(client, 
     body = "Look: ![icon](repo/docs/tiny.png)"
     result = await send(client, tmp, body_md=body)
     assert result["deliveries"][0]["payload"]["body_md"] == body and "attachments" not in result
-    assert "left as written" in result["notices"][0] and "the directory of the mailbox database" in result["notices"][0]
+    assert "left as written" in result["notices"][0] and mailbox_directory() in result["notices"][0]
     assert (await state())[1] == 0
     # The same reference from the repository itself is inlined.
     inlined = await send(client, repo, body_md="Look: ![icon](docs/tiny.png)")

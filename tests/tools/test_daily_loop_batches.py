@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
+import db_kit
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.db import sync_write_connection
 from mcp_agent_mail.db.engine import write_batches
@@ -18,22 +18,19 @@ from mcp_agent_mail.db.engine import write_batches
 PROJECT = "/work/daily-loop-batches"
 
 
-def queued_ever(db_path: Any) -> int:
+def queued_ever() -> int:
     """How many archive entries were ever queued (the writer may have applied some already)."""
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'archive_outbox'").fetchone()
-    return row[0] if row else 0
+    return db_kit.outbox_last_id()
 
 
-def reservations(db_path: Any) -> list[tuple[str, str, bool]]:
-    with sqlite3.connect(db_path) as conn:
-        return [
-            (name, pattern, released is not None)
-            for name, pattern, released in conn.execute(
-                "SELECT a.name, r.path_pattern, r.released_ts FROM file_reservations r "
-                "JOIN agents a ON a.id = r.agent_id ORDER BY r.id"
-            )
-        ]
+def reservations() -> list[tuple[str, str, bool]]:
+    return [
+        (name, pattern, released is not None)
+        for name, pattern, released in db_kit.query(
+            "SELECT a.name, r.path_pattern, r.released_ts FROM file_reservations r "
+            "JOIN agents a ON a.id = r.agent_id ORDER BY r.id"
+        )
+    ]
 
 
 class HeldWriteLock:
@@ -73,11 +70,10 @@ async def call(c: Client, tool: str, **args: Any) -> Any:
 
 
 async def test_refused_calls_change_nothing_while_the_rest_of_their_batch_commits(client, isolated_env):
-    db = isolated_env["db_path"]
     sent = await call(client, "send_message", sender_name="BlueLake", to=["RedFox"], subject="hi", body_md="x")
     message_id = sent["deliveries"][0]["payload"]["id"]
     await call(client, "file_reservation_paths", agent_name="BlueLake", paths=["src/**"])
-    before_queued, before_batches = queued_ever(db), write_batches()
+    before_queued, before_batches = queued_ever(), write_batches()
 
     async with HeldWriteLock():
         tasks = [
@@ -108,7 +104,7 @@ async def test_refused_calls_change_nothing_while_the_rest_of_their_batch_commit
     assert renewed["renewed"] == 1 and renewed["file_reservations"][0]["path_pattern"] == "src/**"
     assert registered["name"] == "GreenCastle" and registered["created"] is True
 
-    assert reservations(db) == [("BlueLake", "src/**", False), ("RedFox", "docs/**", False)]
+    assert reservations() == [("BlueLake", "src/**", False), ("RedFox", "docs/**", False)]
     # Queued for the archive: the grant, the read receipt, the renewal and the new agent's profile (the holders
     # were active moments ago, so no profile is re-queued); the conflict and both refusals added nothing.
-    assert queued_ever(db) - before_queued == 4
+    assert queued_ever() - before_queued == 4

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 from typer.testing import CliRunner
 
+import db_kit
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.cli import app as cli_app
 from mcp_agent_mail.config import clear_settings_cache
@@ -124,14 +124,14 @@ def test_cli_refuses_unknown_tools_before_starting(no_profile_env, monkeypatch, 
     assert result.exit_code == 1
     assert "CONFIGURATION_ERROR" in result.stderr and "bogus_tool" in result.stderr
     assert "fetch_inbox" in result.stderr  # the valid names are listed
-    assert not Path(os.environ["DATABASE_URL"].split("///", 1)[1]).exists()  # nothing was started or created
+    assert not db_kit.database_exists()  # nothing was started or created
 
 
-async def test_stdio_process_with_core_tools(isolated_env):
+async def test_stdio_process_with_core_tools(isolated_env, new_database_url):
     tmp = isolated_env["tmp_path"]
     env = {key: value for key, value in os.environ.items() if key != "TOOLS_PROFILE"}
     env.update(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp / 'stdio.sqlite3'}",
+        DATABASE_URL=new_database_url(tmp / "stdio.sqlite3"),
         STORAGE_ROOT=str(tmp / "stdio-archive"),
         MCP_AGENT_MAIL_HOME=str(tmp / "stdio-home"),
     )

@@ -9,8 +9,9 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 from sqlalchemy import text
 
+import db_kit
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.db import get_session, write_session
+from mcp_agent_mail.db import write_session
 
 PROJECT = "/work/summary-test"
 AGENTS = ("BlueLake", "RedFox", "GreenCastle", "PurpleBear")
@@ -71,17 +72,8 @@ async def thread(client):
 
 
 async def snapshot() -> tuple[int, ...]:
-    async with get_session() as session:
-        row = (
-            await session.execute(
-                text(
-                    "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
-                    "(SELECT count(*) FROM message_summaries), "
-                    "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'archive_outbox')"
-                )
-            )
-        ).one()
-    return tuple(row)
+    counts = tuple(db_kit.count(name) for name in ("messages", "message_recipients", "message_summaries"))
+    return (*counts, db_kit.outbox_last_id())
 
 
 async def refused(client: Client, tool: str, args: dict, pattern: str) -> str:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import McpError, ToolError
 
+import db_kit
 from mcp_agent_mail.app import build_mcp_server
 
 PROJECT = "/work/unicode-test"
@@ -27,18 +24,9 @@ async def client(isolated_env):
         yield c
 
 
-def database_digest(db_path: Path) -> str:
+def database_digest() -> str:
     """A digest of every row of every table but the archive queue (the writer drains it meanwhile)."""
-    digest = hashlib.sha256()
-    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        for table in tables:
-            if table.startswith("archive_outbox"):
-                continue
-            digest.update(table.encode())
-            for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY 1'):
-                digest.update(repr(row).encode())
-    return digest.hexdigest()
+    return db_kit.digest()
 
 
 async def refused_text(client: Client, tool: str, arguments: dict[str, Any]) -> str:
@@ -69,15 +57,15 @@ CASES = [
 async def test_a_lone_surrogate_is_invalid_argument_naming_the_parameter(
     client, isolated_env, tool, arguments, where, index
 ):
-    before = database_digest(isolated_env["db_path"])
+    before = database_digest()
     text = await refused_text(client, tool, arguments)
     assert text.startswith(f"INVALID_ARGUMENT: {where} is not valid Unicode: it holds a lone surrogate (U+")
     assert f"at character {index}. {HINT}" in text
-    assert database_digest(isolated_env["db_path"]) == before
+    assert database_digest() == before
 
 
 async def test_every_text_parameter_of_every_tool_refuses_a_lone_surrogate(client, isolated_env):
-    before = database_digest(isolated_env["db_path"])
+    before = database_digest()
     swept = 0
     for tool in await client.list_tools():
         for name, schema in tool.inputSchema.get("properties", {}).items():
@@ -92,7 +80,7 @@ async def test_every_text_parameter_of_every_tool_refuses_a_lone_surrogate(clien
             assert text.startswith(f"INVALID_ARGUMENT: {where} is not valid Unicode"), (tool.name, name, text)
             swept += 1
     assert swept > 100
-    assert database_digest(isolated_env["db_path"]) == before
+    assert database_digest() == before
 
 
 async def test_text_outside_the_basic_plane_is_stored_as_sent(client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,6 @@ from mail_scenario import make_mailbox_env
 
 
 @pytest.fixture
-def mailbox_env(tmp_path: Path) -> dict[str, str]:
-    """A process environment with its own mailbox under ``tmp_path``."""
-    return make_mailbox_env(tmp_path)
+def mailbox_env(tmp_path: Path, new_database_url: Callable[[Path], str]) -> dict[str, str]:
+    """A process environment with its own mailbox (a fresh database on the run's backend, files under ``tmp_path``)."""
+    return make_mailbox_env(tmp_path, new_database_url(tmp_path / "mailbox.sqlite3"))

@@ -16,13 +16,13 @@ SUBJECT = "Schema migration plan"
 BODY = "Moving **users** to the new table; please review `db/schema.py` before Friday."
 
 
-def make_mailbox_env(root: Path) -> dict[str, str]:
-    """Return a process environment whose database, archive and data directory live under ``root``."""
+def make_mailbox_env(root: Path, database_url: str) -> dict[str, str]:
+    """Return a process environment using ``database_url``, whose archive and data directory live under ``root``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HTTP_", "DATABASE_", "STORAGE_"))}
     env.update(
         {
             "MCP_AGENT_MAIL_HOME": str(root / "home"),
-            "DATABASE_URL": f"sqlite+aiosqlite:///{root / 'mailbox.sqlite3'}",
+            "DATABASE_URL": database_url,
             "STORAGE_ROOT": str(root / "archive"),
             "APP_ENVIRONMENT": "test",
             "LOG_LEVEL": "INFO",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -26,6 +25,7 @@ from mail_scenario import (
 )
 from starlette.testclient import TestClient
 
+import db_kit
 from mcp_agent_mail.http.app import build_http_app
 
 TOOL_CALL = {
@@ -73,12 +73,14 @@ def _stop(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, session_database_url: Callable[[Path], str]
+) -> Iterator[ServerProcess]:
     """Start one HTTP server for the module on a free port; always stop it afterwards."""
     root = tmp_path_factory.mktemp("http-server")
     port = free_port()
     log = root / "server.log"
-    env = make_mailbox_env(root)
+    env = make_mailbox_env(root, session_database_url(root / "mailbox.sqlite3"))
     with log.open("wb") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "mcp_agent_mail", "serve", "--port", str(port)],
@@ -94,9 +96,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         code = _stop(proc)
     assert code in (0, -signal.SIGTERM), f"server did not shut down cleanly on SIGTERM:\n{log.read_text()}"
     assert "Application shutdown complete" in log.read_text()
-    with sqlite3.connect(root / "mailbox.sqlite3") as conn:
-        assert conn.execute("SELECT count(*) FROM archive_outbox").fetchone() == (0,), "archive queue not drained"
-        sent = conn.execute("SELECT count(*) FROM messages WHERE subject = ?", (SUBJECT,)).fetchone()[0]
+    url = env["DATABASE_URL"]
+    assert db_kit.pending_outbox(url=url) == 0, "archive queue not drained"
+    sent = db_kit.count("messages", "subject = :subject", url=url, subject=SUBJECT)
     if sent:
         assert any(SUBJECT in path.read_text() for path in (root / "archive").rglob("*.md")), "message not archived"
 
@@ -187,9 +189,7 @@ async def test_readiness_is_503_when_the_database_cannot_open(isolated_env, monk
     from mcp_agent_mail.config import clear_settings_cache
     from mcp_agent_mail.db import reset_database_state
 
-    blocker = isolated_env["tmp_path"] / "not-a-dir"
-    blocker.write_text("a file where a directory should be")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{blocker / 'db.sqlite3'}")
+    monkeypatch.setenv("DATABASE_URL", db_kit.unusable_url(isolated_env["tmp_path"]))
     reset_database_state()
     clear_settings_cache()
     transport = httpx.ASGITransport(app=build_http_app())
@@ -206,5 +206,6 @@ def test_running_server_says_where_it_serves_where_data_lives_and_how_to_connect
     log = server.log.read_text()
     url = f"{server.base}/mcp/"
     assert f"MCP over HTTP at {url}" in log
-    assert " | database sqlite" in log and " | archive " in log
+    backend = "sqlite" if db_kit.on_sqlite(server.env["DATABASE_URL"]) else "postgresql"
+    assert f" | database {backend}" in log and " | archive " in log
     assert f"claude mcp add --transport http mcp-agent-mail {url}" in log

@@ -25,7 +25,7 @@ from mcp_agent_mail.http.app import build_http_app
 @pytest.fixture
 async def web_mailbox(isolated_env: dict[str, Path]) -> WebMailbox:
     """Two projects with agents and messages, made through the services."""
-    return await make_web_mailbox(isolated_env["db_path"])
+    return await make_web_mailbox()
 
 
 @pytest.fixture

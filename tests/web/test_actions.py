@@ -20,6 +20,7 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 from web_kit import PROJECT, WebMailbox, csrf_from, web_client
 
+import db_kit
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive import flush_pending
 from mcp_agent_mail.db import schema, sync_write_connection
@@ -47,10 +48,10 @@ def state(box: WebMailbox) -> dict[str, list[tuple[Any, ...]]]:
         "messages": "SELECT id, subject FROM messages ORDER BY id",
         "recipients": "SELECT message_id, agent_id, read_ts, ack_ts FROM message_recipients ORDER BY 1, 2",
         "reservations": "SELECT id, released_ts, expires_ts FROM file_reservations ORDER BY id",
-        "fts": "SELECT rowid FROM fts_messages ORDER BY rowid",
         "outbox": "SELECT count(*) FROM archive_outbox",
     }
-    return {name: box.rows(sql) for name, sql in queries.items()}
+    found = {name: box.rows(sql) for name, sql in queries.items()}
+    return {**found, "search index": [(db_kit.search_index_size(),)]}
 
 
 def head_paths(storage: Path) -> set[str]:
@@ -180,7 +181,7 @@ async def test_archiving_a_project_stops_new_mail_and_unarchiving_restores_it(lo
         assert f"Make {PROJECT} writable again" in text
         done = await client.post(f"/mail/projects/{slug}/unarchive", data={"csrf_token": token})
     assert done.status_code == 200 and f"{PROJECT} is writable again." in text_of(done.text)
-    assert web_mailbox.rows("SELECT archived_at FROM projects WHERE human_key = ?", PROJECT) == [(None,)]
+    assert web_mailbox.rows("SELECT archived_at FROM projects WHERE human_key = :key", key=PROJECT) == [(None,)]
     async with Client(build_mcp_server()) as mcp:
         assert (await mcp.call_tool("send_message", send)).data["deliveries"]
 
@@ -204,7 +205,8 @@ async def test_a_stale_lease_is_released_with_the_reasons_and_its_holder_is_mail
         f"Released reservation #{idle_lease} on src/** held by GoldHawk (last active 3 h ago, no mail found)." in shown
     )
     assert "GoldHawk was told by mail from HumanOverseer" in shown
-    assert web_mailbox.rows("SELECT released_ts IS NOT NULL FROM file_reservations WHERE id = ?", idle_lease) == [(1,)]
+    released = "SELECT released_ts IS NOT NULL FROM file_reservations WHERE id = :id"
+    assert web_mailbox.rows(released, id=idle_lease) == [(1,)]
     (notice,) = await fetch_inbox(PROJECT, "GoldHawk", include_bodies=True)
     assert notice["from"] == "HumanOverseer" and "Hotfix needs src/." in notice["body_md"]
 
@@ -259,9 +261,8 @@ async def test_deleted_messages_leave_the_database_the_tools_search_and_the_arch
     assert web_mailbox.rows("SELECT id FROM messages ORDER BY id") == [
         (i,) for i in sorted(set(web_mailbox.ids.values()) - {plan, blocker})
     ]
-    assert web_mailbox.rows("SELECT count(*) FROM message_recipients WHERE message_id IN (?, ?)", plan, blocker) == [
-        (0,)
-    ]
+    gone = "SELECT count(*) FROM message_recipients WHERE message_id IN (:a, :b)"
+    assert web_mailbox.rows(gone, a=plan, b=blocker) == [(0,)]
     async with Client(build_mcp_server()) as mcp:
         inbox = (await mcp.call_tool("fetch_inbox", {"project_key": PROJECT, "agent_name": "RedFox"})).data
         hits = (await mcp.call_tool("search_messages", {"project_key": PROJECT, "query": "blocker"})).data
@@ -446,5 +447,5 @@ async def test_an_expired_lease_is_only_recorded_as_released(local_app, web_mail
         assert "expired at" in text and "releasing it only records that" in text
         done = await client.post(path, data={"csrf_token": token})
     assert done.status_code == 200 and "had expired; it is now recorded as released" in text_of(done.text)
-    assert web_mailbox.rows("SELECT released_ts IS NOT NULL FROM file_reservations WHERE id = ?", rid) == [(1,)]
+    assert web_mailbox.rows("SELECT released_ts IS NOT NULL FROM file_reservations WHERE id = :id", id=rid) == [(1,)]
     assert web_mailbox.rows("SELECT count(*) FROM agents WHERE name = 'HumanOverseer'") == [(1,)]

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
+import db_kit
 from mcp_agent_mail.services.identity.agents import register_agent, set_contact_policy
 from mcp_agent_mail.services.identity.projects import ensure_project
 from mcp_agent_mail.services.mail.messages import send_message
@@ -45,10 +44,9 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class WebMailbox:
-    """What the tests set up: project slugs, message ids by name, and plain-SQL looks at the database file."""
+    """What the tests set up: project slugs, message ids by name, and plain-SQL looks at the database."""
 
-    def __init__(self, db_path: Path, slugs: dict[str, str]) -> None:
-        self.db_path = db_path
+    def __init__(self, slugs: dict[str, str]) -> None:
         self.slugs = slugs
         self.ids: dict[str, int] = {}
 
@@ -62,18 +60,17 @@ class WebMailbox:
         """Return the second project's slug."""
         return self.slugs[OTHER]
 
-    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        """Run one query on the database file and return every row."""
-        with sqlite3.connect(self.db_path, timeout=10) as conn:
-            return conn.execute(sql, params).fetchall()
+    def rows(self, sql: str, /, **params: Any) -> list[tuple[Any, ...]]:
+        """Run one query (named ``:parameters``) on the database and return every row."""
+        return db_kit.query(sql, **params)
 
     def unread(self, agent: str) -> int:
         """Return how many messages ``agent`` (in any project) has not read."""
         sql = (
             "SELECT count(*) FROM message_recipients r JOIN agents a ON a.id = r.agent_id "
-            "WHERE a.name = ? AND r.read_ts IS NULL"
+            "WHERE a.name = :name AND r.read_ts IS NULL"
         )
-        return int(self.rows(sql, agent)[0][0])
+        return int(self.rows(sql, name=agent)[0][0])
 
     def receipts(self) -> list[tuple[Any, ...]]:
         """Return every recipient row's read and ack times (to prove a refused request changed nothing)."""
@@ -88,7 +85,7 @@ class WebMailbox:
         return message_id
 
 
-async def make_web_mailbox(db_path: Path) -> WebMailbox:
+async def make_web_mailbox() -> WebMailbox:
     """Two projects, four agents and a few messages (a thread, a cc, a bcc, an urgent one needing an ack)."""
     slugs = {}
     for key, names in ((PROJECT, AGENTS), (OTHER, OTHER_AGENTS)):
@@ -96,7 +93,7 @@ async def make_web_mailbox(db_path: Path) -> WebMailbox:
         for name in names:
             await register_agent(key, "pytest", "test-model", name=name)
             await set_contact_policy(key, name, "open")
-    box = WebMailbox(db_path, slugs)
+    box = WebMailbox(slugs)
     first = await box.send("BlueLake", ["RedFox"], "Plan for the parser", body_md="# Plan\n\nWe **split** it.")
     await box.send("RedFox", ["BlueLake"], "Re: Plan for the parser", thread_id=str(first))
     await box.send(

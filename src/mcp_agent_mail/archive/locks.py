@@ -29,9 +29,14 @@ def writer_lock_held(root: Path) -> bool | None:
         os.close(fd)
 
 
-def lock_report(root: Path) -> dict[str, Any]:
-    """Describe the writer lock and every Git lock file under the archive, without touching either."""
-    held = writer_lock_held(root)
+def lock_report(root: Path, database_holder: str | None = None) -> dict[str, Any]:
+    """Describe the writer lock and every Git lock file under the archive, without touching either.
+
+    ``database_holder`` says who holds the database part of the writer lock ("" nobody, None: no such part,
+    see :func:`mcp_agent_mail.db.engine.database_lock_holder`); a writer on another machine holds only that part.
+    """
+    file_held = writer_lock_held(root)
+    held = bool(file_held) or bool(database_holder)
     now = time.time()
     files: list[dict[str, Any]] = []
     for path in stale_lock_files(root):
@@ -49,7 +54,9 @@ def lock_report(root: Path) -> dict[str, Any]:
                 }
             )
     stale = sum(1 for f in files if f["stale_suspected"])
-    writer: dict[str, Any] = {"path": f".git/{LOCK_NAME}", "exists": held is not None, "held": bool(held)}
+    writer: dict[str, Any] = {"path": f".git/{LOCK_NAME}", "exists": file_held is not None, "held": held}
+    if database_holder is not None:
+        writer["database_holder"] = database_holder or None
     return {
         "archive_root": str(root),
         "writer_lock": writer,

@@ -1,8 +1,13 @@
 """The archive repository: initialisation, the cross-process writer lock, and batch commits via dulwich.
 
 One Git repository lives at ``STORAGE_ROOT``. Only the holder of the writer
-lock (an ``fcntl.flock`` on ``.git/mcp-agent-mail-writer.lock``, released by the
-kernel when its process dies) writes to the work tree, the index or the refs.
+lock writes to the work tree, the index or the refs. The lock has two parts,
+both released by the system when their holder dies: an ``fcntl.flock`` on
+``.git/mcp-agent-mail-writer.lock`` (the processes of one machine) and the
+database's lock named :data:`ARCHIVE_LOCK_NAME` (on PostgreSQL an advisory lock,
+so one server process of all machines sharing the database writes the archive;
+on SQLite always granted). Before each commit the holder confirms that it still
+holds the database part.
 """
 
 from __future__ import annotations
@@ -21,13 +26,18 @@ from dulwich.index import IndexEntry, index_entry_from_stat
 from dulwich.objects import Blob, Commit, ObjectID
 from dulwich.refs import HEADREF
 from dulwich.repo import Repo
+from sqlalchemy.exc import DBAPIError
 
 from mcp_agent_mail.archive import durable, objects, paths, trees, workindex
-from mcp_agent_mail.config import Settings
+from mcp_agent_mail.config import Settings, get_settings
+from mcp_agent_mail.db.dialects import HeldLock
+from mcp_agent_mail.db.engine import database_lock
 from mcp_agent_mail.errors import UnavailableError
 from mcp_agent_mail.fsutil import LockMode, flock_until, unlock
 
 LOCK_NAME = "mcp-agent-mail-writer.lock"
+ARCHIVE_LOCK_NAME = "mcp-agent-mail/archive-writer"
+"""The database-wide lock of the archive writer (one archive per database)."""
 TMP_DIR = "mcp-agent-mail-tmp"
 INIT_MESSAGE = "chore: initialize archive"
 LOOSE_OBJECTS_PER_FANOUT = 27  # about 7000 loose objects in total
@@ -36,12 +46,17 @@ _FILE_MODE = trees.FILE_MODE
 _process_lock = threading.Lock()
 # (thread, archive root) of the writer-lock holder in this process, while it holds the lock.
 _holder: list[tuple[int, str]] = []
+# The database part of the writer lock, while this process holds it.
+_database_part: list[HeldLock] = []
 _repos: dict[str, tuple[int, Repo]] = {}
 
 
 @contextlib.contextmanager
-def writer_lock(root: Path, timeout: float) -> Iterator[bool]:
-    """Hold the process-wide and cross-process writer locks; yield False if not acquired in time."""
+def writer_lock(root: Path, timeout: float, settings: Settings | None = None) -> Iterator[bool]:
+    """Hold the writer lock (process, machine and database parts); yield False if not acquired in time.
+
+    ``settings`` names the database (the process's settings by default).
+    """
     deadline = time.monotonic() + max(0.0, timeout)
     acquired = _process_lock.acquire(timeout=timeout) if timeout > 0 else _process_lock.acquire(blocking=False)
     if not acquired:
@@ -55,11 +70,20 @@ def writer_lock(root: Path, timeout: float) -> Iterator[bool]:
             if not flock_until(fd, LockMode.EXCLUSIVE, deadline, pause=0.01, max_pause=0.1):
                 yield False
                 return
-            _holder[:] = [(threading.get_ident(), os.path.abspath(root))]
             try:
-                yield True
+                left = max(0.0, deadline - time.monotonic())
+                with database_lock(ARCHIVE_LOCK_NAME, left, settings or get_settings()) as held:
+                    if held is None:
+                        yield False
+                        return
+                    _holder[:] = [(threading.get_ident(), os.path.abspath(root))]
+                    _database_part[:] = [held]
+                    try:
+                        yield True
+                    finally:
+                        _holder.clear()
+                        _database_part.clear()
             finally:
-                _holder.clear()
                 unlock(fd)
         finally:
             os.close(fd)
@@ -70,6 +94,21 @@ def writer_lock(root: Path, timeout: float) -> Iterator[bool]:
 def holds_writer_lock(root: Path) -> bool:
     """Tell whether the calling thread holds the writer lock of the archive at ``root``."""
     return _holder == [(threading.get_ident(), os.path.abspath(root))]
+
+
+def confirm_writer_lock(root: Path) -> None:
+    """Raise UNAVAILABLE when the calling thread holds the writer lock of ``root`` but lost its database part."""
+    if not holds_writer_lock(root) or not _database_part:
+        return
+    try:
+        _database_part[0].confirm()
+    except DBAPIError as exc:
+        raise UnavailableError(
+            "The archive writer lost its database lock (its connection to the database dropped).",
+            hint="Nothing was committed to the archive; the changes stay queued and the writer that holds the "
+            "lock next writes them.",
+            data={"retryable": True},
+        ) from exc
 
 
 def lock_timeout_error(root: Path, timeout: float) -> UnavailableError:
@@ -430,6 +469,7 @@ class ArchiveBatch:
         before the branch moves, and a second one makes the branch durable before returning,
         so the caller may then forget the batch's outbox rows.
         """
+        confirm_writer_lock(self.root)
         index = self._index()
         try:
             changes: dict[bytes, ObjectID | None] = {}

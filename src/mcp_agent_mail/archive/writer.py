@@ -1,11 +1,15 @@
 """The in-process archive writer: replays the outbox at start, flushes on wake-ups and polls, drains at exit.
 
 Git work runs in worker threads (``asyncio.to_thread``) so the event loop never
-blocks on it. Several writers may run in one process (one per server lifespan)
-and in several processes; the writer lock makes them take turns, and whoever
-holds it flushes every pending row. A row that fails stays queued with its error
-and is retried after a back-off (see :mod:`mcp_agent_mail.archive.outbox`), so
-neither the polls nor the final drain at exit wait on it.
+blocks on it. Several writers may run in one process (one per server lifespan),
+in several processes and, on PostgreSQL, on several machines; the writer lock
+(:func:`mcp_agent_mail.archive.repo.writer_lock`) makes them take turns, and
+whoever holds it flushes every pending row, whichever process queued it. A
+writer that finds the lock taken skips; if the holder dies, the system frees
+its lock and another writer's next poll (every :data:`POLL_SECONDS`) flushes.
+A row that fails stays queued with its error and is retried after a back-off
+(see :mod:`mcp_agent_mail.archive.outbox`), so neither the polls nor the final
+drain at exit wait on it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import AsyncIterator
 from mcp_agent_mail.archive.flush import due_count, try_flush
 from mcp_agent_mail.archive.wake import add_wake_callback, remove_wake_callback, wake_writer
 from mcp_agent_mail.config import Settings, get_settings
+from mcp_agent_mail.db.failures import is_unreachable
+from mcp_agent_mail.errors import UnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +51,24 @@ class _Writer:
             self.loop.call_soon_threadsafe(self.event.set)
 
     async def flush(self, lock_seconds: float) -> None:
-        """Flush in a worker thread; log (never raise) failures."""
+        """Flush in a worker thread; log (never raise) failures, an unreachable database in one line."""
         try:
             await asyncio.to_thread(try_flush, self.settings, timeout=lock_seconds)
-        except Exception:
-            logger.exception("archive writer: flush failed; pending rows stay queued")
+        except Exception as exc:
+            if _unreachable(exc):
+                logger.warning("archive writer: the database cannot be reached; pending rows stay queued")
+            else:
+                logger.exception("archive writer: flush failed; pending rows stay queued")
 
     async def _pending(self) -> bool:
         """Tell whether rows are due (a failed row waiting out its back-off does not wake the writer)."""
         try:
             return await asyncio.to_thread(due_count, self.settings) > 0
-        except Exception:
-            logger.exception("archive writer: cannot count pending rows")
+        except Exception as exc:
+            if _unreachable(exc):
+                logger.warning("archive writer: the database cannot be reached; pending rows stay queued")
+            else:
+                logger.exception("archive writer: cannot count pending rows")
             return False
 
     async def run(self) -> None:
@@ -84,6 +96,12 @@ class _Writer:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await self.task
         await self.flush(STOP_SECONDS)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Tell whether a flush failed because the database cannot be reached (said in one line, not a traceback)."""
+    cause = exc.__cause__ if isinstance(exc, UnavailableError) else exc
+    return cause is not None and is_unreachable(cause)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> bool:

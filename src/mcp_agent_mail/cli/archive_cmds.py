@@ -182,7 +182,7 @@ def restore(
     if not force and not typer.confirm("Proceed with restore?", default=False):
         typer.echo("Restore cancelled; nothing was changed.")
         raise typer.Exit(1)
-    result = execute_restore(settings, verified, plan, ignore_running=ignore_running)
+    result = execute_restore(settings, verified, plan, ignore_running=ignore_running, states_dir=_states_dir())
     if result.recovered:
         typer.secho(f"Note: {result.recovered}", fg=typer.colors.YELLOW)
     for folder in result.swept:
@@ -190,9 +190,14 @@ def restore(
     typer.secho(f"Restored {path.name}.", fg=typer.colors.GREEN)
     for note in result.notes:
         typer.secho(f"  Note: {note}", fg=typer.colors.YELLOW)
-    typer.echo(f"  Database: {plan.db_path}")
+    typer.echo(f"  Database: {plan.database}")
     typer.echo(f"  Storage: {plan.storage_root} ({result.storage_files} files)")
-    if result.backups:
+    if result.previous_point is not None:
+        typer.echo(f"  The previous mailbox was saved as restore point {result.previous_point}")
+        typer.echo(f"  To undo: mcp-agent-mail archive restore {result.previous_point.name}")
+        for backup in result.backups:
+            typer.echo(f"  Previous storage root kept as {backup}")
+    elif result.backups:
         typer.echo("  Previous data kept as:")
         for backup in result.backups:
             typer.echo(f"    {backup}")

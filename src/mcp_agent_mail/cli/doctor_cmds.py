@@ -130,7 +130,7 @@ def rebuild_db(
         )
     result = rebuild_database(get_settings(), force=force, ignore_running=ignore_running)
     counts = result.counts
-    typer.secho(f"Rebuilt {result.db_path} from the archive.", fg=typer.colors.GREEN)
+    typer.secho(f"Rebuilt {result.database} from the archive.", fg=typer.colors.GREEN)
     typer.echo(
         f"  Recovered: {_plural(counts['projects'], 'project')}, {_plural(counts['agents'], 'agent')}, "
         f"{_plural(counts['messages'], 'message')}, {_plural(counts['recipients'], 'recipient')}, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.engine import URL, make_url
@@ -94,3 +95,17 @@ def database_backend(url: str) -> Backend:
     backend = parse_database_url(url)
     require_driver(backend)
     return backend
+
+
+def sqlite_path_from_url(url: str) -> Path | None:
+    """Return the database file of a SQLite URL (None for other backends or memory)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:":
+        return None
+    path = Path(database).expanduser()
+    if not path.is_absolute():
+        path = (Path.cwd() / path).resolve()
+    return path

@@ -1,10 +1,12 @@
 """Engines and sessions: one async engine for services, one sync engine for maintenance.
 
-SQLite runs in WAL mode with foreign keys on and a bounded busy timeout. Every
-write transaction starts with ``BEGIN IMMEDIATE`` (so two processes never
-deadlock upgrading a read lock), and inside one process writes are serialised
-by an asyncio lock: one write path, as in datasette. A PostgreSQL URL opens
-psycopg 3 instead; :mod:`.backend_url` says which URLs are accepted.
+Every write transaction begins holding the database's one write lock (SQLite's
+``BEGIN IMMEDIATE``; on PostgreSQL an advisory transaction lock, see
+:mod:`.dialects`), so writers of every process and machine take turns and two
+processes never deadlock upgrading a read lock; inside one process writes are
+serialised by a lock of their own: one write path, as in datasette. SQLite runs
+in WAL mode with foreign keys on and a bounded busy timeout; a PostgreSQL URL
+opens psycopg 3 instead (:mod:`.backend_url` says which URLs are accepted).
 """
 
 from __future__ import annotations
@@ -12,31 +14,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
-from mcp_agent_mail.db.backend_url import database_backend, parse_database_url
+from mcp_agent_mail.db.backend_url import database_backend, parse_database_url, sqlite_path_from_url
+from mcp_agent_mail.db.dialects import IMMEDIATE, HeldLock, rules_for
+from mcp_agent_mail.db.failures import DATABASE_FAILURES, busy_error, database_error, is_conflict
 from mcp_agent_mail.db.group_commit import GroupCommitWriter
 from mcp_agent_mail.db.migrations import migrate
 from mcp_agent_mail.db.restore_journal import finish_interrupted_restore, journal_path
-from mcp_agent_mail.db.sqlite_facts import set_connection_pragmas
 from mcp_agent_mail.db.thread_pool import LoopThreadPool
-from mcp_agent_mail.db.writer_lock import cross_process_writer
-from mcp_agent_mail.errors import AgentMailError, ConfigurationError, InvalidArgumentError, UnavailableError
+from mcp_agent_mail.errors import ConfigurationError
 
-_IMMEDIATE = "mcp_agent_mail_immediate"
+_IMMEDIATE = IMMEDIATE
 _READ_THREADS = 4
-_BUSY_TEXTS = ("database is locked", "database table is locked", "database is busy")
+# How often a write that PostgreSQL rolled back to break a deadlock or serialization conflict is run again.
+CONFLICT_ATTEMPTS = 3
 
 
 class _State:
@@ -60,20 +60,6 @@ class _State:
 _state = _State()
 
 
-def sqlite_path_from_url(url: str) -> Path | None:
-    """Return the database file of a SQLite URL (None for other backends or memory)."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite"):
-        return None
-    database = parsed.database or ""
-    if not database or database == ":memory:":
-        return None
-    path = Path(database).expanduser()
-    if not path.is_absolute():
-        path = (Path.cwd() / path).resolve()
-    return path
-
-
 @functools.lru_cache(maxsize=16)
 def is_sqlite(url: str) -> bool:
     """Tell whether a database URL points at SQLite."""
@@ -82,24 +68,6 @@ def is_sqlite(url: str) -> bool:
 
 def _sync_url(url: str) -> str:
     return parse_database_url(url).sync_url
-
-
-def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        set_connection_pragmas(dbapi_connection, busy_timeout_ms=busy_timeout_ms)
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get(_IMMEDIATE, False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # may meet a busy lock: SQLAlchemy wraps the error
-            return
-        raw = conn.connection.dbapi_connection
-        if isinstance(raw, sqlite3.Connection):
-            raw.execute("BEGIN")  # a deferred BEGIN takes no lock, so it cannot fail on one
-        else:
-            conn.exec_driver_sql("BEGIN")
 
 
 def _prepare_sqlite_file(url: str) -> None:
@@ -123,14 +91,17 @@ def get_sync_engine(settings: Settings | None = None) -> Engine:
         if _state.sync_engine is None:
             url = settings.database.url
             _prepare_sqlite_file(url)
-            engine = create_engine(_sync_url(url), poolclass=NullPool, echo=settings.database.echo)
-            if is_sqlite(url):
-                _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
+            rules = rules_for(url)
+            options = rules.engine_options(settings, pool_size=None)
+            engine = create_engine(_sync_url(url), echo=settings.database.echo, **options)
+            rules.install(engine, settings)
             _state.sync_engine = engine
         return _state.sync_engine
 
 
-def _pooled_engine(settings: Settings, slot: str, pool_size: int, max_overflow: int) -> Engine:
+def _pooled_engine(
+    settings: Settings, slot: str, pool_size: int, max_overflow: int, *, snapshots: bool = False
+) -> Engine:
     """Return (creating once) the pooled synchronous engine kept in ``_state.<slot>``, for worker threads."""
     with _state.guard:
         _check_url(settings.database.url)
@@ -138,16 +109,12 @@ def _pooled_engine(settings: Settings, slot: str, pool_size: int, max_overflow: 
         if engine is None:
             url = settings.database.url
             _prepare_sqlite_file(url)
-            kwargs: dict[str, Any] = {
-                "echo": settings.database.echo,
-                "pool_size": pool_size,
-                "max_overflow": max_overflow,
-            }
-            if is_sqlite(url):
-                kwargs.update(connect_args={"check_same_thread": False})
-            engine = create_engine(_sync_url(url), **kwargs)
-            if is_sqlite(url):
-                _install_sqlite_hooks(engine, settings.database.busy_timeout_ms)
+            rules = rules_for(url)
+            options = rules.engine_options(settings, pool_size=pool_size, max_overflow=max_overflow)
+            if snapshots:
+                options.update(rules.snapshot_options())
+            engine = create_engine(_sync_url(url), echo=settings.database.echo, **options)
+            rules.install(engine, settings)
             setattr(_state, slot, engine)
         return engine
 
@@ -159,7 +126,7 @@ def _get_write_engine(settings: Settings) -> Engine:
 
 def _get_read_engine(settings: Settings) -> Engine:
     """Return the pooled synchronous engine that runs whole read transactions in worker threads."""
-    return _pooled_engine(settings, "read_engine", pool_size=_READ_THREADS, max_overflow=0)
+    return _pooled_engine(settings, "read_engine", pool_size=_READ_THREADS, max_overflow=0, snapshots=True)
 
 
 def get_engine(settings: Settings | None = None) -> AsyncEngine:
@@ -170,16 +137,12 @@ def get_engine(settings: Settings | None = None) -> AsyncEngine:
         if _state.async_engine is None:
             url = settings.database.url
             _prepare_sqlite_file(url)
-            kwargs: dict[str, Any] = {
-                "echo": settings.database.echo,
-                "pool_pre_ping": False,
-                "pool_size": settings.database.pool_size,
-                "max_overflow": 2,
-                "pool_timeout": 30,
-            }
-            engine = create_async_engine(parse_database_url(url).async_url, **kwargs)
-            if is_sqlite(url):
-                _install_sqlite_hooks(engine.sync_engine, settings.database.busy_timeout_ms)
+            rules = rules_for(url)
+            options = rules.engine_options(settings, pool_size=settings.database.pool_size, max_overflow=2)
+            engine = create_async_engine(
+                parse_database_url(url).async_url, echo=settings.database.echo, pool_timeout=30, **options
+            )
+            rules.install(engine.sync_engine, settings)
             _state.async_engine = engine
             _state.session_factory = async_sessionmaker(engine, expire_on_commit=False)
         return _state.async_engine
@@ -202,11 +165,24 @@ def ensure_schema(settings: Settings | None = None) -> None:
     if _state.schema_ready_for == settings.database.url:
         return
     engine = get_sync_engine(settings)
-    with engine.connect() as conn:
-        conn = conn.execution_options(**{_IMMEDIATE: True})
-        with conn.begin():
-            migrate(conn)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**{_IMMEDIATE: True})
+            with conn.begin():
+                migrate(conn)
+    except DATABASE_FAILURES as exc:
+        _raise_coded(exc, settings)
+        raise
     _state.schema_ready_for = settings.database.url
+
+
+def _raise_coded(exc: BaseException, settings: Settings) -> None:
+    """Raise the coded error of a database failure (naming the server's address, never the URL); else return."""
+    url = make_url(settings.database.url)
+    server = f"{url.host}:{url.port or 5432}" if url.host else None
+    mapped = database_error(exc, server=server)
+    if mapped is not None:
+        raise mapped from exc
 
 
 def _session_factory() -> async_sessionmaker[AsyncSession]:
@@ -217,43 +193,17 @@ def _session_factory() -> async_sessionmaker[AsyncSession]:
     return _state.session_factory
 
 
-def database_error(exc: BaseException) -> AgentMailError | None:
-    """Return the coded error for a failure caused by the caller's input or a busy database, else None."""
-    if isinstance(exc, OverflowError):
-        return InvalidArgumentError(
-            "A number in the arguments is out of range (the database holds signed 64-bit integers).",
-            hint="Pass ids and counts as returned by the server; they are positive and below 2**63.",
-        )
-    return busy_error(exc)
-
-
-def busy_error(exc: BaseException) -> UnavailableError | None:
-    """Return an UNAVAILABLE error for a "database is locked/busy" failure, None for any other exception."""
-    if not isinstance(exc, OperationalError):
-        return None
-    text = str(exc.orig if exc.orig is not None else exc).lower()
-    if not any(busy in text for busy in _BUSY_TEXTS):
-        return None
-    return UnavailableError(
-        "The database is busy: another process has held its write lock longer than the busy timeout.",
-        hint="Nothing was changed; retry in a few seconds. If it persists, find the process holding the "
-        "database open in a transaction (DATABASE_BUSY_TIMEOUT_MS sets how long calls wait).",
-        data={"retryable": True},
-    )
-
-
 @contextlib.asynccontextmanager
 async def get_session() -> AsyncIterator[AsyncSession]:
     """Yield a session for reads (and for callers that commit themselves)."""
+    settings = get_settings()
     factory = _session_factory()
     async with factory() as session:
         try:
             yield session
-        except (OperationalError, OverflowError) as exc:
-            mapped = database_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+        except DATABASE_FAILURES as exc:
+            _raise_coded(exc, settings)
+            raise
 
 
 def _write_lock() -> asyncio.Lock:
@@ -280,7 +230,8 @@ async def _acquire_process_lock() -> None:
 
 @contextlib.asynccontextmanager
 async def write_session() -> AsyncIterator[AsyncSession]:
-    """Yield a session inside ``BEGIN IMMEDIATE``; commit on success, roll back on error."""
+    """Yield a session inside a write transaction (holding the write lock); commit on success, roll back on error."""
+    settings = get_settings()
     factory = _session_factory()
     async with _write_lock():
         await _acquire_process_lock()
@@ -294,11 +245,9 @@ async def write_session() -> AsyncIterator[AsyncSession]:
                         await session.rollback()
                         raise
                     await session.commit()
-                except (OperationalError, OverflowError) as exc:
-                    mapped = database_error(exc)
-                    if mapped is None:
-                        raise
-                    raise mapped from exc
+                except DATABASE_FAILURES as exc:
+                    _raise_coded(exc, settings)
+                    raise
         finally:
             _state.process_write_lock.release()
 
@@ -340,14 +289,13 @@ _batch_settings: dict[str, Settings] = {}
 
 @contextlib.contextmanager
 def _immediate_transaction(engine: Engine, settings: Settings) -> Iterator[Connection]:
-    """Hold the process write lock and the writers' lock file; yield a connection inside ``BEGIN IMMEDIATE``.
+    """Hold the process write lock and queue behind other writers; yield a connection holding the write lock.
 
     Commits on a clean exit, rolls back on an error.
     """
-    url = settings.database.url
     with (
         _state.process_write_lock,
-        cross_process_writer(sqlite_path_from_url(url), settings.database.busy_timeout_ms / 1000),
+        rules_for(settings.database.url).writers_queue(settings),
         engine.connect() as raw,
     ):
         conn = raw.execution_options(**{_IMMEDIATE: True})
@@ -357,7 +305,7 @@ def _immediate_transaction(engine: Engine, settings: Settings) -> Iterator[Conne
 
 @contextlib.contextmanager
 def _write_batch(url: str) -> Iterator[Connection]:
-    """Yield the group-commit writer's connection inside ``BEGIN IMMEDIATE``; commit on exit."""
+    """Yield the group-commit writer's connection inside a write transaction; commit on exit."""
     settings = _batch_settings[url]
     with _immediate_transaction(_get_write_engine(settings), settings) as conn:
         yield conn
@@ -372,24 +320,29 @@ def write_batches() -> int:
 
 
 async def run_write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` as one write (``BEGIN IMMEDIATE`` ... commit) on the group-commit writer thread.
+    """Run ``work`` as one write (holding the write lock ... commit) on the group-commit writer thread.
 
     ``work`` gets a session whose statements run synchronously on a pooled connection, so it
     may await only that session's ``execute``/``scalar``/``scalars``. Writes queued at the same
     time share one transaction, each inside its own savepoint (see :mod:`.group_commit`): a
     failing write is rolled back alone, and no result is returned before its COMMIT is durable.
+    A write PostgreSQL rolled back to break a deadlock or serialization conflict runs again, up
+    to :data:`CONFLICT_ATTEMPTS` times in all.
     """
     settings = get_settings()
     get_engine(settings)
     ensure_schema(settings)
     _batch_settings[settings.database.url] = settings
-    try:
-        return cast(T, await _group_writer.submit(settings.database.url, work))
-    except (OperationalError, OverflowError) as exc:
-        mapped = database_error(exc)
-        if mapped is None:
+    attempt = 1
+    while True:
+        try:
+            return cast(T, await _group_writer.submit(settings.database.url, work))
+        except DATABASE_FAILURES as exc:
+            if is_conflict(exc) and attempt < CONFLICT_ATTEMPTS:
+                attempt += 1
+                continue
+            _raise_coded(exc, settings)
             raise
-        raise mapped from exc
 
 
 _read_pool = LoopThreadPool(_READ_THREADS, "db-read")
@@ -412,25 +365,42 @@ async def run_read(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     ensure_schema(settings)
     try:
         return await _read_pool.run(functools.partial(_read_in_thread, settings, work))
-    except (OperationalError, OverflowError) as exc:
-        mapped = database_error(exc)
-        if mapped is None:
-            raise
-        raise mapped from exc
+    except DATABASE_FAILURES as exc:
+        _raise_coded(exc, settings)
+        raise
 
 
 @contextlib.contextmanager
 def sync_write_connection(settings: Settings | None = None) -> Iterator[Connection]:
-    """Yield a synchronous connection inside ``BEGIN IMMEDIATE`` (commit on success).
+    """Yield a synchronous connection inside a write transaction holding the write lock (commit on success).
 
-    Holds the process write lock and the writers' lock file meanwhile, so it queues behind
-    (instead of polling against) the other writers of the database.
+    Holds the process write lock meanwhile (and on SQLite the writers' lock file), so it queues
+    behind (instead of polling against) the other writers of the database.
     """
     settings = settings or get_settings()
     engine = get_sync_engine(settings)
     ensure_schema(settings)
     with _immediate_transaction(engine, settings) as conn:
         yield conn
+
+
+@contextlib.contextmanager
+def database_lock(name: str, timeout: float, settings: Settings | None = None) -> Iterator[HeldLock | None]:
+    """Hold the database-wide lock ``name`` for the block, across processes and machines; None if busy.
+
+    Waits up to ``timeout`` seconds. On PostgreSQL it is an advisory lock on a connection of its
+    own, freed by the server when the holder dies; on SQLite (one machine) it is always granted
+    and the caller's file lock decides.
+    """
+    chosen = settings or get_settings()
+    with rules_for(chosen.database.url).named_lock(lambda: get_sync_engine(chosen), name, timeout) as held:
+        yield held
+
+
+def database_lock_holder(name: str, settings: Settings | None = None) -> str | None:
+    """Describe who holds the database-wide lock ``name`` ("" nobody; None when the backend has no such locks)."""
+    chosen = settings or get_settings()
+    return rules_for(chosen.database.url).named_lock_holder(lambda: get_sync_engine(chosen), name)
 
 
 @contextlib.contextmanager
@@ -496,3 +466,26 @@ def require_sqlite_path(settings: Settings | None = None) -> Path:
             hint="Point DATABASE_URL at a sqlite+aiosqlite:/// file.",
         )
     return path
+
+
+__all__ = [
+    "CONFLICT_ATTEMPTS",
+    "busy_error",
+    "database_error",
+    "database_lock",
+    "database_lock_holder",
+    "ensure_schema",
+    "get_engine",
+    "get_session",
+    "get_sync_engine",
+    "is_sqlite",
+    "require_sqlite_path",
+    "reset_database_state",
+    "run_read",
+    "run_write",
+    "sqlite_path_from_url",
+    "sync_read_connection",
+    "sync_write_connection",
+    "write_batches",
+    "write_session",
+]

@@ -8,14 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import __version__, archive
 from mcp_agent_mail.archive.locks import lock_report
 from mcp_agent_mail.archive.outbox import FAILED_COUNT, FailedEntry, failed_entries_stmt
+from mcp_agent_mail.archive.repo import ARCHIVE_LOCK_NAME
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import run_read, schema
+from mcp_agent_mail.db.backend_url import parse_database_url
+from mcp_agent_mail.db.engine import database_lock_holder
+from mcp_agent_mail.db.failures import database_error
+from mcp_agent_mail.errors import AgentMailError
 
 _PENDING = select(func.count()).select_from(schema.archive_outbox)
 _LATEST_FAILURE = failed_entries_stmt(1)
@@ -24,7 +28,11 @@ FAILED_HINT = "Run `mcp-agent-mail doctor check` to see the failed archive chang
 
 @lru_cache(maxsize=8)
 def _backend(url: str) -> str:
-    return make_url(url).get_backend_name()
+    """Return ``sqlite`` or ``postgresql`` (``unknown`` for a URL the server would refuse)."""
+    try:
+        return parse_database_url(url).dialect
+    except AgentMailError:
+        return "unknown"
 
 
 async def _archive_backlog(session: AsyncSession) -> tuple[int, int, FailedEntry | None]:
@@ -57,12 +65,17 @@ async def health_check(transport: str | None = None) -> dict[str, Any]:
     except Exception as exc:  # the probe itself must not fail
         result["status"] = "degraded"
         result["database"] = f"error: {type(exc).__name__}"
+        coded = exc if isinstance(exc, AgentMailError) else database_error(exc)
+        if coded is not None:
+            result["database_error"] = coded.code
+            result["hint"] = coded.hint
     return result
 
 
 async def archive_locks() -> dict[str, Any]:
     """Report the archive writer lock, Git lock files (stale ones flagged) and the outbox backlog; changes nothing."""
     settings = get_settings()
-    report = await asyncio.to_thread(lock_report, Path(settings.storage.root))
+    holder = await asyncio.to_thread(database_lock_holder, ARCHIVE_LOCK_NAME, settings)
+    report = await asyncio.to_thread(lock_report, Path(settings.storage.root), holder)
     pending = await asyncio.to_thread(archive.pending_count, settings)
     return {**report, "archive_pending": pending}

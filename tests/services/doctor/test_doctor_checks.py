@@ -1,4 +1,4 @@
-"""Doctor checks on a real SQLite file and Git archive: what each reports, and that checking changes nothing."""
+"""Doctor checks on a real database and Git archive: what each reports, and that checking changes nothing."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
+from db_kit import current_url, digest, on_sqlite, table_names
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import Settings, get_settings
+from mcp_agent_mail.db.backend_url import parse_database_url
 from mcp_agent_mail.db.migrations import LATEST_VERSION
 from mcp_agent_mail.services.doctor.checks import (
     check_orphans,
@@ -44,10 +48,25 @@ class Box:
         self.db_path = db_path
         self.message_id = message_id
 
-    def sql(self, statement: str, *params: object) -> list[tuple[object, ...]]:
-        """Run one statement on the database file with plain sqlite3 (foreign keys not enforced)."""
-        with sqlite3.connect(self.db_path) as conn:
-            return conn.execute(statement, params).fetchall()
+    def sql(self, statement: str, **params: object) -> None:
+        """Run one statement (named parameters) outside the application: plain sqlite3 on SQLite (foreign keys
+        not enforced), a connection of its own elsewhere."""
+        run_sql(self.db_path, statement, **params)
+
+
+def run_sql(db_path: Path, statement: str, **params: object) -> None:
+    """Run one statement on the database as a separate client would."""
+    if on_sqlite():
+        with sqlite3.connect(db_path) as conn:
+            conn.execute(statement, params)
+        conn.close()
+        return
+    engine = create_engine(parse_database_url(current_url()).sync_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement), params)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -62,7 +81,10 @@ async def box(isolated_env) -> Box:
     return Box(get_settings(), isolated_env["db_path"], int(sent["deliveries"][0]["payload"]["id"]))
 
 
-def _dump(db_path: Path) -> list[str]:
+def _dump(db_path: Path) -> list[str] | str:
+    """Everything in the database: its SQL dump on SQLite, a digest of every row elsewhere."""
+    if not on_sqlite():
+        return digest(skip=())
     with sqlite3.connect(db_path) as conn:
         return list(conn.iterdump())
 
@@ -82,13 +104,13 @@ async def test_the_schema_check_tells_current_behind_and_newer_apart(box):
         current = check_schema(conn)
     assert (current.status, current.details) == (OK, {"current": LATEST_VERSION, "latest": LATEST_VERSION})
 
-    box.sql("DELETE FROM schema_version WHERE version = ?", LATEST_VERSION)
+    box.sql("DELETE FROM schema_version WHERE version = :version", version=LATEST_VERSION)
     with read_connection(box.settings) as conn:
         behind = check_schema(conn)
     assert behind.status == WARNING and behind.repairable is True
     assert behind.message == f"Schema version {LATEST_VERSION - 1} is behind {LATEST_VERSION}."
 
-    box.sql("INSERT INTO schema_version(version, name, applied_ts) VALUES (?, 'future', '2030-01-01')", 999)
+    box.sql("INSERT INTO schema_version(version, name, applied_ts) VALUES (999, 'future', '2030-01-01')")
     with read_connection(box.settings) as conn:
         newer = check_schema(conn)
     assert newer.status == ERROR and newer.repairable is False
@@ -97,23 +119,21 @@ async def test_the_schema_check_tells_current_behind_and_newer_apart(box):
 
 async def test_a_database_file_without_the_mailbox_schema_is_an_error(isolated_env):
     db_path = isolated_env["db_path"]
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("CREATE TABLE unrelated (x INTEGER)")
+    run_sql(db_path, "CREATE TABLE unrelated (x INTEGER)")
     report = run_checks(get_settings())
     schema = report.get("schema")
     assert schema is not None and schema.status == ERROR and schema.message == "The database has no mailbox schema."
     assert report.get("fts_index") is None  # nothing past the schema is judged
-    with sqlite3.connect(db_path) as conn:
-        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    assert tables == ["unrelated"]  # the check neither created nor migrated anything
+    assert table_names(current_url()) == {"unrelated"}  # the check neither created nor migrated anything
 
 
+@pytest.mark.sqlite_only  # PostgreSQL enforces foreign keys for every client, so it never holds such rows
 async def test_rows_pointing_at_missing_agents_or_messages_are_counted(box):
     with read_connection(box.settings) as conn:
         assert check_orphans(conn).status == OK
-    box.sql("INSERT INTO message_recipients(message_id, agent_id, kind) VALUES (?, 999, 'to')", box.message_id)
+    box.sql("INSERT INTO message_recipients(message_id, agent_id, kind) VALUES (:id, 999, 'to')", id=box.message_id)
     box.sql("INSERT INTO message_recipients(message_id, agent_id, kind) VALUES (998, 1, 'cc')")
-    box.sql("UPDATE messages SET sender_id = 997 WHERE id = ?", box.message_id)
+    box.sql("UPDATE messages SET sender_id = 997 WHERE id = :id", id=box.message_id)
     with read_connection(box.settings) as conn:
         finding = check_orphans(conn)
     assert finding.status == ERROR
@@ -127,8 +147,8 @@ async def test_queued_archive_changes_are_reported_and_only_old_ones_warn(box):
     with read_connection(box.settings) as conn:
         assert check_pending(conn).details == {"pending": 0}
     box.sql(
-        "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (1, 'project', '1', ?)",
-        "2020-01-01 00:00:00.000000",
+        "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (1, 'project', '1', :ts)",
+        ts="2020-01-01 00:00:00.000000",
     )
     with read_connection(box.settings) as conn:
         old = check_pending(conn)
@@ -155,14 +175,16 @@ async def test_a_changed_archive_file_is_an_error_and_a_queued_change_softens_it
 async def test_an_emptied_database_next_to_a_full_archive_says_the_database_looks_lost(box, isolated_env):
     for table in ("message_recipients", "messages", "agents", "projects"):
         box.sql(f"DELETE FROM {table}")
-    box.sql("DELETE FROM fts_messages")
+    if on_sqlite():
+        box.sql("DELETE FROM fts_messages")
     lost = run_checks(box.settings).get("archive")
     assert lost is not None and lost.status == ERROR and lost.repairable is False
     assert "the database looks lost" in lost.message and "rebuild-db" in lost.details["hint"]
 
 
+@pytest.mark.sqlite_only  # PostgreSQL enforces foreign keys for every client, so it never holds such rows
 async def test_dangling_recipients_alone_are_repairable_and_not_counted_twice(box):
-    box.sql("INSERT INTO message_recipients(message_id, agent_id, kind) VALUES (?, 999, 'to')", box.message_id)
+    box.sql("INSERT INTO message_recipients(message_id, agent_id, kind) VALUES (:id, 999, 'to')", id=box.message_id)
     with read_connection(box.settings) as conn:
         finding = check_orphans(conn)
     assert finding.status == ERROR

@@ -1,4 +1,4 @@
-"""Doctor repairs on a real SQLite file and Git archive: planning changes nothing, each repair fixes its check."""
+"""Doctor repairs on a real database and Git archive: planning changes nothing, each repair fixes its check."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from dulwich.repo import Repo
 
+from db_kit import update
 from mcp_agent_mail import archive
 from mcp_agent_mail.archive.repo import writer_lock
 from mcp_agent_mail.config import Settings, get_settings
@@ -28,9 +29,10 @@ from mcp_agent_mail.services.mail.messages import send_message
 PROJECT = "/work/doctor-repair"
 
 
-def _sql(db_path: Path, statement: str, *params: object) -> list[tuple[object, ...]]:
+def _sql(db_path: Path, statement: str) -> list[tuple[object, ...]]:
+    """Run one statement with plain sqlite3 (foreign keys not enforced), as another program would."""
     with sqlite3.connect(db_path) as conn:
-        return conn.execute(statement, params).fetchall()
+        return conn.execute(statement).fetchall()
 
 
 def _head(storage: Path) -> tuple[bytes, str]:
@@ -124,9 +126,7 @@ async def test_reprojecting_restores_the_work_tree_without_a_commit_when_head_al
 
 async def test_reprojecting_commits_once_what_the_database_holds_and_head_does_not(settings, isolated_env):
     storage = isolated_env["storage"]
-    _sql(
-        isolated_env["db_path"], "UPDATE agents SET task_description = 'changed behind the queue' WHERE name = 'RedFox'"
-    )
+    update("agents", "name = :name", {"task_description": "changed behind the queue"}, name="RedFox")
     profile = next(storage.glob("projects/*/agents/RedFox/profile.json"))
     before, _ = _head(storage)
 
@@ -139,6 +139,7 @@ async def test_reprojecting_commits_once_what_the_database_holds_and_head_does_n
     assert reproject_archive(settings) == ([], [], None) and _head(storage)[0] == head
 
 
+@pytest.mark.sqlite_only  # PostgreSQL enforces foreign keys for every client, so it never holds such rows
 async def test_deleting_orphans_removes_only_recipient_and_reservation_rows_that_point_nowhere(settings, isolated_env):
     db_path = isolated_env["db_path"]
     _sql(db_path, "INSERT INTO message_recipients(message_id, agent_id, kind) VALUES (1, 999, 'to')")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+import db_kit
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError, ProjectArchivedError, UnauthorizedError
 from mcp_agent_mail.services.identity.agents import (
     create_agent_identity,
@@ -23,12 +22,9 @@ from mcp_agent_mail.services.identity.projects import ensure_project
 PROJECT = "/work/agents-service"
 
 
-def _agents(db_path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(
-            "SELECT name, program, model, task_description, attachments_policy, contact_policy, "
-            "registration_token_hash FROM agents ORDER BY id"
-        ).fetchall()
+def _agents() -> list[tuple[Any, ...]]:
+    columns = ("name", "program", "model", "task_description", "attachments_policy", "contact_policy")
+    return db_kit.rows("agents", *columns, "registration_token_hash")
 
 
 @pytest.fixture
@@ -39,17 +35,16 @@ def bindings() -> Iterator[None]:
 
 
 @pytest.fixture
-async def project(isolated_env, bindings) -> Path:
-    """An empty project; returns the database file."""
+async def project(isolated_env, bindings) -> None:
+    """An empty project."""
     await ensure_project(PROJECT)
-    return isolated_env["db_path"]
 
 
 async def test_registering_a_new_name_creates_the_agent_with_a_token_stored_only_as_a_hash(project):
     agent = await register_agent(PROJECT, " claude-code ", "opus", name="blue-lake", task_description="docs")
     assert agent["name"] == "BlueLake" and agent["created"] is True and agent["verified"] is True
     assert agent["program"] == "claude-code" and agent["task_description"] == "docs"
-    [row] = _agents(project)
+    [row] = _agents()
     assert row[:6] == ("BlueLake", "claude-code", "opus", "docs", "auto", "auto")
     assert row[6] == hash_token(agent["registration_token"]) and agent["registration_token"] not in row
 
@@ -59,27 +54,24 @@ async def test_re_registering_updates_only_the_given_fields_and_issues_no_new_to
     again = await register_agent(PROJECT, "p2", "m2", name="bluelake", registration_token=first["registration_token"])
     assert again["created"] is False and again["verified"] is True and "registration_token" not in again
     assert again["id"] == first["id"] and again["task_description"] == "docs"
-    assert _agents(project) == [
-        ("BlueLake", "p2", "m2", "docs", "file", "auto", hash_token(first["registration_token"]))
-    ]
+    assert _agents() == [("BlueLake", "p2", "m2", "docs", "file", "auto", hash_token(first["registration_token"]))]
 
 
 async def test_a_wrong_token_is_refused_and_the_agent_is_unchanged(project):
     await register_agent(PROJECT, "p", "m", name="BlueLake")
-    before = _agents(project)
+    before = _agents()
     with pytest.raises(UnauthorizedError) as refused:
         await register_agent(PROJECT, "other", "m", name="BlueLake", registration_token="not-the-token")
     assert refused.value.code == "UNAUTHORIZED"
-    assert _agents(project) == before
+    assert _agents() == before
 
 
 async def test_an_agent_without_a_stored_token_is_claimed_and_given_one_once(project):
     await register_agent(PROJECT, "p", "m", name="BlueLake")
-    with sqlite3.connect(project) as conn:
-        conn.execute("UPDATE agents SET registration_token_hash = NULL")  # as rebuilt from the archive
+    db_kit.execute("UPDATE agents SET registration_token_hash = NULL")  # as rebuilt from the archive
     claimed = await register_agent(PROJECT, "p", "m", name="BlueLake")
     assert claimed["verified"] is True and claimed["registration_token"]
-    assert _agents(project)[0][6] == hash_token(claimed["registration_token"])
+    assert _agents()[0][6] == hash_token(claimed["registration_token"])
     later = await register_agent(PROJECT, "p", "m", name="BlueLake", registration_token=claimed["registration_token"])
     assert "registration_token" not in later
 
@@ -98,7 +90,7 @@ async def test_bad_registrations_are_refused_before_anything_is_stored(project, 
     call = {"program": "p", "model": "m", "name": "BlueLake", **args}
     with pytest.raises(InvalidArgumentError, match=message):
         await register_agent(PROJECT, **call)
-    assert _agents(project) == []
+    assert _agents() == []
 
 
 async def test_create_agent_identity_always_makes_a_new_agent_and_refuses_a_taken_hint(project):
@@ -108,7 +100,7 @@ async def test_create_agent_identity_always_makes_a_new_agent_and_refuses_a_take
     assert generated["name"] != "GreenCastle"
     with pytest.raises(InvalidArgumentError, match="already in use"):
         await create_agent_identity(PROJECT, "p", "m", name_hint="green-castle")
-    assert [row[0] for row in _agents(project)] == ["GreenCastle", generated["name"]]
+    assert [row[0] for row in _agents()] == ["GreenCastle", generated["name"]]
 
 
 async def test_an_archived_project_takes_no_new_agents(project):
@@ -117,7 +109,7 @@ async def test_an_archived_project_takes_no_new_agents(project):
         await register_agent(PROJECT, "p", "m", name="BlueLake")
     with pytest.raises(ProjectArchivedError):
         await create_agent_identity(PROJECT, "p", "m")
-    assert _agents(project) == []
+    assert _agents() == []
 
 
 async def test_whois_shows_the_public_profile_without_secrets(project):
@@ -137,4 +129,4 @@ async def test_the_contact_policy_is_stored_normalised_and_a_bad_one_changes_not
     }
     with pytest.raises(InvalidArgumentError, match="policy 'anyone' is not one of"):
         await set_contact_policy(PROJECT, "BlueLake", "anyone")
-    assert _agents(project)[0][5] == "contacts_only"
+    assert _agents()[0][5] == "contacts_only"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 
+import db_kit
 from mcp_agent_mail import archive
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.agents import register_agent, set_contact_policy
@@ -29,18 +27,12 @@ OTHER = "/work/hard-delete-other"
 TABLES = ("projects", "agents", "messages", "message_recipients", "file_reservations")
 
 
-def _counts(db_path: Path) -> dict[str, int]:
-    with sqlite3.connect(db_path) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
-
-
-def _rows(db_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(sql, params).fetchall()
+def _counts() -> dict[str, int]:
+    return {name: db_kit.count(name) for name in TABLES}
 
 
 @pytest.fixture
-async def db_path(isolated_env) -> Path:
+async def seeded(isolated_env) -> None:
     """BlueLake wrote one message to RedFox and received one back; BlueLake holds a lease; another project exists."""
     await ensure_project(PROJECT)
     await ensure_project(OTHER)
@@ -52,12 +44,11 @@ async def db_path(isolated_env) -> Path:
     await send_message(PROJECT, "RedFox", ["BlueLake"], "Second", "two")
     await reserve_paths(PROJECT, "BlueLake", ["src/**"])
     archive.flush_pending()
-    return isolated_env["db_path"]
 
 
 @pytest.mark.parametrize("confirmation", [None, "", "i understand", "I UNDERSTAND "])
-async def test_without_the_exact_confirmation_nothing_is_deleted(db_path, confirmation):
-    before = _counts(db_path)
+async def test_without_the_exact_confirmation_nothing_is_deleted(seeded, confirmation):
+    before = _counts()
     with pytest.raises(InvalidArgumentError, match="nothing was deleted") as refused:
         await hard_delete_agent(PROJECT, "BlueLake", confirmation)
     assert refused.value.code == "INVALID_ARGUMENT"
@@ -65,10 +56,10 @@ async def test_without_the_exact_confirmation_nothing_is_deleted(db_path, confir
         await hard_delete_project(PROJECT, confirmation)
     with pytest.raises(InvalidArgumentError, match="nothing was deleted"):
         await purge_old_messages(PROJECT, 1, dry_run=False, confirmation=confirmation)
-    assert _counts(db_path) == before and archive.pending_count() == 0
+    assert _counts() == before and archive.pending_count() == 0
 
 
-async def test_deleting_an_agent_removes_its_mail_and_leases_with_exact_counts(db_path):
+async def test_deleting_an_agent_removes_its_mail_and_leases_with_exact_counts(seeded):
     result = await hard_delete_agent(PROJECT, "bluelake", CONFIRMATION)
     assert result["status"] == "hard_deleted" and result["agent_name"] == "BlueLake"
     assert result["deleted_counts"] == {
@@ -80,27 +71,27 @@ async def test_deleting_an_agent_removes_its_mail_and_leases_with_exact_counts(d
         "message_summaries": 0,
         "agent": 1,
     }
-    assert _counts(db_path) == {
+    assert _counts() == {
         "projects": 2,
         "agents": 2,
         "messages": 1,
         "message_recipients": 0,
         "file_reservations": 0,
     }
-    assert _rows(db_path, "SELECT subject FROM messages") == [("Second",)]  # the reply it received stays
+    assert db_kit.query("SELECT subject FROM messages") == [("Second",)]  # the reply it received stays
 
 
-async def test_deleting_a_project_leaves_other_projects_alone(db_path):
+async def test_deleting_a_project_leaves_other_projects_alone(seeded):
     result = await hard_delete_project(PROJECT, CONFIRMATION)
     assert result["deleted_counts"]["agents"] == 2 and result["deleted_counts"]["messages"] == 2
-    assert _counts(db_path) == {
+    assert _counts() == {
         "projects": 1,
         "agents": 1,
         "messages": 0,
         "message_recipients": 0,
         "file_reservations": 0,
     }
-    assert _rows(db_path, "SELECT human_key FROM projects") == [(OTHER,)]
+    assert db_kit.query("SELECT human_key FROM projects") == [(OTHER,)]
 
 
 @pytest.mark.parametrize("value", [0, -1, 36501, True, 1.5, "30"])
@@ -117,17 +108,16 @@ def test_the_retention_age_defaults_to_the_setting(isolated_env, monkeypatch):
     assert check_max_age_days(None) == 42 and check_max_age_days(7) == 7
 
 
-async def test_a_dry_run_lists_old_mail_and_a_confirmed_purge_deletes_only_it(db_path):
-    old = (utcnow() - timedelta(days=40)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    _rows(db_path, "UPDATE messages SET created_ts = ? WHERE subject = 'First'", old)
-    [(old_id,)] = _rows(db_path, "SELECT id FROM messages WHERE subject = 'First'")
+async def test_a_dry_run_lists_old_mail_and_a_confirmed_purge_deletes_only_it(seeded):
+    db_kit.update("messages", "subject = 'First'", {"created_ts": utcnow() - timedelta(days=40)})
+    [(old_id,)] = db_kit.query("SELECT id FROM messages WHERE subject = 'First'")
 
     dry = await purge_old_messages(PROJECT, 30)
     assert dry["status"] == "dry_run" and dry["messages_affected"] == 1 and dry["message_ids"] == [old_id]
-    assert _counts(db_path)["messages"] == 2
+    assert _counts()["messages"] == 2
 
     done = await purge_old_messages(PROJECT, 30, dry_run=False, confirmation=CONFIRMATION)
     assert done["status"] == "purged" and done["messages_affected"] == 1 and done["max_age_days"] == 30
-    assert _rows(db_path, "SELECT subject FROM messages") == [("Second",)]
-    assert _rows(db_path, "SELECT count(*) FROM message_recipients WHERE message_id = ?", old_id) == [(0,)]
+    assert db_kit.query("SELECT subject FROM messages") == [("Second",)]
+    assert db_kit.count("message_recipients", "message_id = :id", id=old_id) == 0
     assert archive.pending_count() == 1  # the purged message's files leave the archive

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
 import pytest
 
+import db_kit
 from mcp_agent_mail import archive
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.projects import ensure_project, get_project, list_projects
 
 
-def _projects(db_path) -> list[tuple[int, str, str]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute("SELECT id, slug, human_key FROM projects ORDER BY id").fetchall()
+def _projects() -> list[tuple[Any, ...]]:
+    return db_kit.rows("projects", "id", "slug", "human_key")
 
 
 async def test_a_new_path_creates_one_project_and_queues_its_archive_folder(isolated_env):
@@ -22,7 +22,7 @@ async def test_a_new_path_creates_one_project_and_queues_its_archive_folder(isol
     assert created["created_at"].endswith("+00:00") and "archived_at" not in created
     assert archive.pending_count() == 1
     assert await ensure_project("/work/Some Repo") == created
-    assert _projects(isolated_env["db_path"]) == [(created["id"], "work-some-repo", "/work/Some Repo")]
+    assert _projects() == [(created["id"], "work-some-repo", "/work/Some Repo")]
     assert archive.pending_count() == 1  # finding an existing project queues nothing
 
 
@@ -31,7 +31,7 @@ async def test_paths_that_slugify_alike_get_distinct_slugs(isolated_env):
     second = await ensure_project("/work/my-repo")
     assert first["slug"] == "work-my-repo"
     assert second["slug"].startswith("work-my-repo-") and second["slug"] != first["slug"]
-    assert len(_projects(isolated_env["db_path"])) == 2
+    assert len(_projects()) == 2
 
 
 async def test_a_very_long_path_gets_a_bounded_slug_that_stays_distinct(isolated_env):
@@ -48,7 +48,7 @@ async def test_a_path_that_is_not_an_absolute_project_path_is_refused_and_nothin
     await ensure_project("/work/existing")
     with pytest.raises(error):
         await ensure_project(key)
-    assert [row[2] for row in _projects(isolated_env["db_path"])] == ["/work/existing"]
+    assert [row[2] for row in _projects()] == ["/work/existing"]
 
 
 async def test_a_project_is_found_by_path_or_slug_and_listed_oldest_first(isolated_env):
@@ -59,4 +59,4 @@ async def test_a_project_is_found_by_path_or_slug_and_listed_oldest_first(isolat
     assert await list_projects() == [first, second]
     with pytest.raises(NotFoundError):
         await get_project("/work/never-made")
-    assert len(_projects(isolated_env["db_path"])) == 2
+    assert len(_projects()) == 2

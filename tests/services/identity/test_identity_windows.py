@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
+from typing import Any
 
 import pytest
 
+import db_kit
 from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.errors import InvalidDisplayNameError, InvalidWindowUuidError, WindowNotFoundError
 from mcp_agent_mail.services.identity.agents import register_agent
@@ -39,17 +39,15 @@ def test_a_display_name_must_be_an_adjective_noun_name():
 
 
 @pytest.fixture
-async def window(isolated_env, monkeypatch) -> Path:
-    """This server runs in a window; the project exists. Returns the database file."""
+async def window(isolated_env, monkeypatch) -> None:
+    """This server runs in a window; the project exists."""
     monkeypatch.setenv("MCP_AGENT_MAIL_WINDOW_ID", WINDOW)
     clear_settings_cache()
     await ensure_project(PROJECT)
-    return isolated_env["db_path"]
 
 
-def _window_rows(db_path: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute("SELECT window_uuid, display_name FROM window_identities ORDER BY id").fetchall()
+def _window_rows() -> list[tuple[Any, ...]]:
+    return db_kit.rows("window_identities", "window_uuid", "display_name")
 
 
 async def test_the_first_registration_names_the_window_and_later_ones_reuse_it(window):
@@ -57,7 +55,7 @@ async def test_the_first_registration_names_the_window_and_later_ones_reuse_it(w
     assert first["window_id"] == WINDOW.lower() and first["window_display_name"] == first["name"]
     again = await register_agent(PROJECT, "p", "m")
     assert again["name"] == first["name"] and again["created"] is False
-    assert _window_rows(window) == [(WINDOW.lower(), first["name"])]
+    assert _window_rows() == [(WINDOW.lower(), first["name"])]
     [listed] = await list_window_identities(PROJECT)
     assert listed["display_name"] == first["name"] and listed["age_days"] == 0
 
@@ -72,4 +70,4 @@ async def test_renaming_and_expiring_change_what_the_window_is_called(window):
     assert expired["expired"] is True and await list_window_identities(PROJECT) == []
     with pytest.raises(WindowNotFoundError):
         await rename_window(PROJECT, WINDOW, "SilentOwl")
-    assert _window_rows(window) == [(WINDOW.lower(), "QuietOtter")]  # the refusal changed nothing
+    assert _window_rows() == [(WINDOW.lower(), "QuietOtter")]  # the refusal changed nothing

@@ -11,4 +11,4 @@ from mail_kit import Mailbox, make_mailbox
 @pytest.fixture
 async def mailbox(isolated_env: dict[str, Path]) -> Mailbox:
     """Two projects: BlueLake, RedFox and GreenCastle in one, PurpleHill in the other."""
-    return await make_mailbox(isolated_env["db_path"])
+    return await make_mailbox()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import RowMapping, update
 
+import db_kit
 from mcp_agent_mail.db import get_session, schema, sync_write_connection
 from mcp_agent_mail.services.identity.agents import register_agent, set_contact_policy
 from mcp_agent_mail.services.identity.projects import ensure_project
@@ -22,20 +21,18 @@ OTHER_AGENTS = ("PurpleHill",)
 
 
 class Mailbox:
-    """The test's database file, seen the way an auditor would: plain SQL, no service code."""
+    """The test's database, seen the way an auditor would: plain SQL, no service code (on either backend)."""
 
-    def __init__(self, db_path: Path, slugs: dict[str, str]) -> None:
-        self.db_path = db_path
+    def __init__(self, slugs: dict[str, str]) -> None:
         self.slugs = slugs
 
-    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        """Run one query on the database file and return every row."""
-        with sqlite3.connect(self.db_path, timeout=10) as conn:
-            return conn.execute(sql, params).fetchall()
+    def rows(self, sql: str, /, **params: Any) -> list[tuple[Any, ...]]:
+        """Run one query (named ``:parameters``) on the database and return every row."""
+        return db_kit.query(sql, **params)
 
-    def count(self, table: str, where: str = "1 = 1", *params: Any) -> int:
-        """Return how many rows of ``table`` match ``where``."""
-        return int(self.rows(f"SELECT count(*) FROM {table} WHERE {where}", *params)[0][0])
+    def count(self, table: str, where: str = "", /, **params: Any) -> int:
+        """Return how many rows of ``table`` match ``where`` (named ``:parameters``)."""
+        return db_kit.count(table, where, **params)
 
     def snapshot(self) -> dict[str, int]:
         """Return the row count of every table a mail call may change (to prove a refusal changed nothing)."""
@@ -44,7 +41,7 @@ class Mailbox:
 
     def agent_id(self, name: str) -> int:
         """Return the id of an agent by name."""
-        return int(self.rows("SELECT id FROM agents WHERE name = ?", name)[0][0])
+        return int(self.rows("SELECT id FROM agents WHERE name = :name", name=name)[0][0])
 
     def set_created(self, message_id: int, when: datetime) -> None:
         """Move a message's creation time (to test age-based views)."""
@@ -64,14 +61,14 @@ async def rows_of(project_key: str, agent_name: str) -> tuple[RowMapping, RowMap
         return await owner(session, project_key, agent_name)
 
 
-async def make_mailbox(db_path: Path) -> Mailbox:
+async def make_mailbox() -> Mailbox:
     """Create both projects and their agents through the services; return the view of the database."""
     slugs = {}
     for key, names in ((PROJECT, AGENTS), (OTHER, OTHER_AGENTS)):
         slugs[key] = (await ensure_project(key))["slug"]
         for name in names:
             await register_agent(key, "pytest", "test-model", name=name)
-    return Mailbox(db_path, slugs)
+    return Mailbox(slugs)
 
 
 async def open_policy(project_key: str, *names: str) -> None:

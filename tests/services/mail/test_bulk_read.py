@@ -12,7 +12,7 @@ from mcp_agent_mail.services.mail.bulk_read import MAX_IDS, check_ids, mark_all_
 
 def unread(mailbox: Mailbox, name: str) -> int:
     """Return how many messages the agent has not read."""
-    return mailbox.count("message_recipients", "agent_id = ? AND read_ts IS NULL", mailbox.agent_id(name))
+    return mailbox.count("message_recipients", "agent_id = :agent AND read_ts IS NULL", agent=mailbox.agent_id(name))
 
 
 async def test_mark_read_counts_what_changed_and_touches_no_one_else(mailbox):

@@ -72,9 +72,9 @@ async def test_deleted_mail_leaves_the_database_inbox_search_and_archive(mailbox
     assert result["deleted_counts"] == {"messages": 1, "message_recipients": 2}
     assert [item["id"] for item in result["messages"]] == [gone]
     assert result["not_found"] == [999_999]
-    assert mailbox.count("messages", "id = ?", gone) == 0
-    assert mailbox.count("message_recipients", "message_id = ?", gone) == 0
-    assert mailbox.count("messages", "id = ?", kept) == 1
+    assert mailbox.count("messages", "id = :id", id=gone) == 0
+    assert mailbox.count("message_recipients", "message_id = :id", id=gone) == 0
+    assert mailbox.count("messages", "id = :id", id=kept) == 1
     async with Client(build_mcp_server()) as client:
         inbox = (await client.call_tool("fetch_inbox", {"project_key": PROJECT, "agent_name": "RedFox"})).data
         hits = (await client.call_tool("search_messages", {"project_key": PROJECT, "query": "zebra"})).data

@@ -58,7 +58,7 @@ async def test_a_read_receipt_is_recorded_once_and_queued_once(mailbox):
     assert first == again and first["read"] is True and first["message_id"] == message_id
     assert mailbox.count("archive_outbox", "kind = 'receipt'") == queued + 1
     [(read_ts, ack_ts)] = mailbox.rows(
-        "SELECT read_ts, ack_ts FROM message_recipients WHERE message_id = ?", message_id
+        "SELECT read_ts, ack_ts FROM message_recipients WHERE message_id = :id", id=message_id
     )
     assert read_ts is not None and ack_ts is None
     [item] = await fetch_inbox(PROJECT, "RedFox")
@@ -71,7 +71,7 @@ async def test_acknowledging_also_reads_keeps_the_first_read_time_and_is_idempot
     ack = await acknowledge_message(PROJECT, "RedFox", message_id)
     assert ack["acknowledged"] is True and ack["read_at"] == read["read_at"]
     assert await acknowledge_message(PROJECT, "RedFox", message_id) == ack
-    assert mailbox.count("message_recipients", "message_id = ? AND ack_ts IS NOT NULL", message_id) == 1
+    assert mailbox.count("message_recipients", "message_id = :id AND ack_ts IS NOT NULL", id=message_id) == 1
 
 
 async def test_only_a_recipient_can_mark_a_message_and_a_refusal_changes_nothing(mailbox):

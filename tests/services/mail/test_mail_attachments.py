@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import random
-import sqlite3
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+import db_kit
 from gitrepo import init_repo
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.db import run_write
@@ -175,8 +175,7 @@ async def test_blobs_are_stored_once_whatever_number_of_messages_carry_them(isol
     for subject in ("first", "second"):
         await send_message(project, "BlueLake", ["RedFox"], subject, "see attached", attachment_paths=["big.png"])
 
-    with sqlite3.connect(isolated_env["db_path"]) as conn:
-        [(rows, media)] = conn.execute("SELECT count(*), min(media_type) FROM attachment_blobs").fetchall()
+    [(rows, media)] = db_kit.query("SELECT count(*), min(media_type) FROM attachment_blobs")
     assert (rows, media) == (1, "image/webp")
 
     data = b"same bytes"
@@ -187,5 +186,4 @@ async def test_blobs_are_stored_once_whatever_number_of_messages_carry_them(isol
         await store_blobs(session, {sha: ("application/octet-stream", data)})
 
     await run_write(twice)
-    with sqlite3.connect(isolated_env["db_path"]) as conn:
-        assert conn.execute("SELECT count(*) FROM attachment_blobs WHERE sha256 = ?", (sha,)).fetchone() == (1,)
+    assert db_kit.count("attachment_blobs", "sha256 = :sha", sha=sha) == 1

@@ -27,9 +27,9 @@ from mcp_agent_mail.services.mail.inbox import fetch_inbox
 
 def _link(mailbox, a: str, b: str) -> tuple[str, str] | None:
     rows = mailbox.rows(
-        "SELECT status, expires_ts FROM agent_links WHERE a_agent_id = ? AND b_agent_id = ?",
-        mailbox.agent_id(a),
-        mailbox.agent_id(b),
+        "SELECT status, expires_ts FROM agent_links WHERE a_agent_id = :a AND b_agent_id = :b",
+        a=mailbox.agent_id(a),
+        b=mailbox.agent_id(b),
     )
     return rows[0] if rows else None
 

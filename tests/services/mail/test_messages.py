@@ -112,16 +112,16 @@ async def test_a_sent_message_is_stored_with_one_row_per_recipient_and_queued_fo
     assert payload["created_ts"].endswith("+00:00")
 
     message_id = payload["id"]
-    assert mailbox.rows("SELECT subject, body_md, importance FROM messages WHERE id = ?", message_id) == [
+    assert mailbox.rows("SELECT subject, body_md, importance FROM messages WHERE id = :id", id=message_id) == [
         ("Schema change", "Please review.", "high")
     ]
     kinds = mailbox.rows(
         "SELECT a.name, r.kind FROM message_recipients r JOIN agents a ON a.id = r.agent_id "
-        "WHERE r.message_id = ? ORDER BY a.name",
-        message_id,
+        "WHERE r.message_id = :id ORDER BY a.name",
+        id=message_id,
     )
     assert kinds == [("GreenCastle", "cc"), ("RedFox", "to")]  # each agent once, under its strongest kind
-    assert mailbox.count("archive_outbox", "kind = 'message' AND ref = ?", str(message_id)) == 1
+    assert mailbox.count("archive_outbox", "kind = 'message' AND ref = :ref", ref=str(message_id)) == 1
 
 
 async def test_an_unknown_recipient_refuses_the_whole_send_and_stores_nothing(mailbox):
@@ -168,7 +168,7 @@ async def test_a_reply_joins_the_thread_of_the_original_and_goes_back_to_its_sen
     again = await reply_message(PROJECT, first, "BlueLake", "Any news?")
     assert again["deliveries"][0]["payload"]["to"] == ["RedFox"]
     assert again["deliveries"][0]["payload"]["subject"] == "Re: Question"
-    assert mailbox.rows("SELECT DISTINCT thread_id FROM messages WHERE id != ?", first) == [(str(first),)]
+    assert mailbox.rows("SELECT DISTINCT thread_id FROM messages WHERE id != :id", id=first) == [(str(first),)]
 
 
 async def test_only_senders_and_recipients_may_reply(mailbox):
@@ -188,4 +188,4 @@ async def test_mail_to_another_project_needs_the_explicit_address(mailbox):
     slug = mailbox.slugs[OTHER]
     result = await send_message(PROJECT, "BlueLake", [f"PurpleHill@{slug}"], "Hi", "x")
     assert result["deliveries"][0]["payload"]["to"] == [f"PurpleHill@{slug}"]
-    assert mailbox.count("message_recipients", "agent_id = ?", mailbox.agent_id("PurpleHill")) == 1
+    assert mailbox.count("message_recipients", "agent_id = :agent", agent=mailbox.agent_id("PurpleHill")) == 1

@@ -45,8 +45,9 @@ async def test_first_send_creates_the_reserved_identity_once(mailbox):
     await send_as_overseer(PROJECT, draft())
     await send_as_overseer(PROJECT, draft(subject="Again"))
     rows = mailbox.rows(
-        "SELECT name, program, model, contact_policy, registration_token_hash IS NOT NULL FROM agents WHERE name = ?",
-        OVERSEER_NAME,
+        "SELECT name, program, model, contact_policy, registration_token_hash IS NOT NULL "
+        "FROM agents WHERE name = :name",
+        name=OVERSEER_NAME,
     )
     assert rows == [(OVERSEER_NAME, "web-ui", "human", "open", 1)]
 
@@ -112,7 +113,7 @@ async def test_several_problems_are_reported_together_and_nothing_is_stored(mail
         await send_as_overseer(PROJECT, draft(to=(), subject=""))
     assert len(caught.value.data["problems"]) == 2
     assert mailbox.snapshot() == before
-    assert mailbox.count("agents", "name = ?", OVERSEER_NAME) == 0
+    assert mailbox.count("agents", "name = :name", name=OVERSEER_NAME) == 0
 
 
 async def test_an_unknown_recipient_is_an_input_mistake_and_stores_nothing(mailbox):
@@ -147,7 +148,7 @@ async def test_agents_cannot_take_the_reserved_name(mailbox):
         await register_agent(PROJECT, "p", "m", name=OVERSEER_NAME)
     with pytest.raises(InvalidArgumentError):
         await create_agent_identity(PROJECT, "p", "m", name_hint=OVERSEER_NAME)
-    assert mailbox.count("agents", "name = ?", OVERSEER_NAME) == 0
+    assert mailbox.count("agents", "name = :name", name=OVERSEER_NAME) == 0
 
 
 async def test_a_reserved_identity_needs_a_name_agents_cannot_register(mailbox):

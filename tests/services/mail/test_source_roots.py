@@ -30,6 +30,7 @@ def test_work_tree_tops_are_recognised_without_running_git(isolated_git, tmp_pat
     assert not is_work_tree_top(tmp_path / "missing")
 
 
+@pytest.mark.sqlite_only  # only a SQLite database has a directory of its own
 def test_the_database_directory_is_never_a_source_even_in_a_work_tree(isolated_env, isolated_git, monkeypatch):
     repo = init_repo(isolated_env["tmp_path"] / "repo")
     assert refusal(repo, get_settings()) is None

@@ -1,15 +1,19 @@
-"""Helpers for restore point tests: a small mailbox made through the services, and plain looks at its files."""
+"""Helpers for restore point tests: a small mailbox made through the services, and plain looks at its data."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+import pytest
 from dulwich.repo import Repo
 
+from db_kit import on_sqlite
+from db_kit import rows as table_rows
 from mcp_agent_mail.services.identity.agents import register_agent
 from mcp_agent_mail.services.identity.projects import ensure_project
 from mcp_agent_mail.services.mail.messages import send_message
+from pg_cluster import on_postgresql
 
 PROJECT = "/work/restore-points"
 SIDE_PROJECT = "/work/restore-side"
@@ -30,6 +34,16 @@ def subjects(db_path: Path) -> list[str]:
     """Return the subjects stored in a database file, oldest first."""
     with sqlite3.connect(db_path) as conn:
         return [row[0] for row in conn.execute("SELECT subject FROM messages ORDER BY id")]
+
+
+def current_subjects() -> list[str]:
+    """Return the subjects stored in the configured database (either backend), oldest first."""
+    return [row[0] for row in table_rows("messages", "subject")]
+
+
+postgresql_only = pytest.mark.skipif(not on_postgresql(), reason="replaces a PostgreSQL database's tables in place")
+
+__all__ = ["PROJECT", "SIDE_PROJECT", "current_subjects", "fill_mailbox", "head", "on_sqlite", "postgresql_only"]
 
 
 def head(storage: Path) -> str:

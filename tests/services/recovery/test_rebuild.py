@@ -3,41 +3,68 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dulwich.repo import Repo
 from fastmcp import Client
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
+from db_kit import count, normalised, on_sqlite
+from db_kit import rows as table_rows
 from gitrepo import init_repo
 from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive.on_disk import worktree_paths
 from mcp_agent_mail.cli import app
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import reset_database_state, sync_read_connection, sync_write_connection
+from mcp_agent_mail.db import reset_database_state, schema, sync_read_connection, sync_write_connection
+from mcp_agent_mail.db.backend_url import parse_database_url
+from mcp_agent_mail.db.snapshot import dialect_of, has_mailbox
 from mcp_agent_mail.services.recovery.server_registry import hold_server_registration
 
 MAIN = "/work/rebuild-main"
 SIDE = "/work/rebuild-side"
 runner = CliRunner()
 
-TABLES = {
-    "projects": "SELECT * FROM projects ORDER BY id",
-    "agents": "SELECT id, project_id, name, name_key, program, model, task_description, inception_ts, "
-    "last_active_ts, attachments_policy, contact_policy, retired_at FROM agents ORDER BY id",
-    "messages": "SELECT * FROM messages ORDER BY id",
-    "message_recipients": "SELECT * FROM message_recipients ORDER BY message_id, agent_id",
-    "file_reservations": "SELECT * FROM file_reservations ORDER BY id",
+AGENT_COLUMNS = (
+    "id",
+    "project_id",
+    "name",
+    "name_key",
+    "program",
+    "model",
+    "task_description",
+    "inception_ts",
+    "last_active_ts",
+    "attachments_policy",
+    "contact_policy",
+    "retired_at",
+)
+# table -> (columns, default all; order)
+TABLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "projects": ((), "id"),
+    "agents": (AGENT_COLUMNS, "id"),
+    "messages": ((), "id"),
+    "message_recipients": ((), "message_id, agent_id"),
+    "file_reservations": ((), "id"),
 }
 
 
-def rows(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the core tables, as SQLite stores them."""
-    with sqlite3.connect(db_path) as conn:
-        return {table: conn.execute(sql).fetchall() for table, sql in TABLES.items()}
+def rows(url: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the core tables of the configured database (or of ``url``), typed by the schema."""
+    return {table: table_rows(table, *columns, order_by=order, url=url) for table, (columns, order) in TABLES.items()}
+
+
+def counters() -> dict[str, int]:
+    """The last id each table's counter handed out."""
+    with sync_read_connection() as conn:
+        return dialect_of(conn).counters(conn)
 
 
 async def populate() -> dict[str, Any]:
@@ -119,16 +146,27 @@ def head(storage: Path) -> bytes:
 
 
 def delete_database(db_path: Path) -> None:
+    """Lose the database: its file on SQLite, every table elsewhere."""
     reset_database_state()
     archive.clear_repo_cache()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    if on_sqlite():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        return
+    engine = create_engine(parse_database_url(get_settings().database.url).sync_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    reset_database_state()
 
 
 async def test_rebuild_from_archive_alone_is_exact(isolated_env):
     db_path, storage = isolated_env["db_path"], isolated_env["storage"]
     data = await populate()
-    before = rows(db_path)
+    before = rows()
     assert len(before["messages"]) == 4 and len(before["file_reservations"]) == 2
     assert {r[2] for r in before["message_recipients"]} == {"to", "cc", "bcc"}
     commit_before = head(storage)
@@ -140,13 +178,11 @@ async def test_rebuild_from_archive_alone_is_exact(isolated_env):
     assert "byte for byte" in result.output
     assert "re-register" in result.output
 
-    after = rows(db_path)
+    after = rows()
     assert after == before
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM agents WHERE registration_token_hash IS NOT NULL").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM archive_outbox").fetchone() == (0,)
-        sequences = dict(conn.execute("SELECT name, seq FROM sqlite_sequence").fetchall())
-    assert sequences["messages"] >= max(r[0] for r in before["messages"])
+    assert count("agents", "registration_token_hash IS NOT NULL") == 0
+    assert count("archive_outbox") == 0
+    assert counters()["messages"] >= max(r[0] for r in before["messages"])
 
     # Re-rendering the rebuilt database gives the archive's bytes: no new commit, nothing to write.
     with sync_read_connection() as conn:
@@ -184,23 +220,22 @@ async def test_rebuild_from_archive_alone_is_exact(isolated_env):
 
 
 async def test_rebuild_refuses_existing_data_unless_forced(isolated_env):
-    db_path = isolated_env["db_path"]
     await populate()
-    before = rows(db_path)
+    before = rows()
     reset_database_state()
 
     refused = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
     assert refused.exit_code == 1
     assert "INVALID_ARGUMENT" in refused.output and "already holds data" in refused.output
     assert "--force" in refused.output
-    assert rows(db_path) == before
+    assert rows() == before
 
     forced = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive", "--force"])
     assert forced.exit_code == 0, forced.output
-    backups = sorted(db_path.parent.glob(f"{db_path.name}.backup-*"))
-    assert backups and backups[0].name in forced.output
-    assert rows(backups[0]) == before
-    assert rows(db_path) == before
+    kept = re.search(r"Previous database kept as (\S+)", forced.output)
+    assert kept, forced.output
+    assert rows(f"sqlite+aiosqlite:///{kept.group(1)}") == before  # a SQLite file either way
+    assert rows() == before
 
 
 async def test_rebuild_refuses_while_a_server_runs(isolated_env):
@@ -211,12 +246,13 @@ async def test_rebuild_refuses_while_a_server_runs(isolated_env):
         refused = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
         assert refused.exit_code == 1
         assert "SERVER_RUNNING" in refused.output
-        assert not db_path.exists()
+        assert not has_mailbox(get_settings())
         allowed = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive", "--ignore-running"])
         assert allowed.exit_code == 0, allowed.output
-    assert rows(db_path)["messages"]
+    assert rows()["messages"]
 
 
+@pytest.mark.sqlite_only  # writes garbage into the database file
 async def test_rebuild_replaces_a_corrupt_database_only_with_force(isolated_env):
     db_path = isolated_env["db_path"]
     await populate()
@@ -226,7 +262,7 @@ async def test_rebuild_replaces_a_corrupt_database_only_with_force(isolated_env)
     assert refused.exit_code == 1 and "cannot be read" in refused.output
     forced = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive", "--force"])
     assert forced.exit_code == 0, forced.output
-    assert len(rows(db_path)["messages"]) == 4
+    assert len(rows()["messages"]) == 4
 
 
 def test_rebuild_needs_an_archive_and_the_flag(isolated_env):
@@ -239,7 +275,7 @@ def test_rebuild_needs_an_archive_and_the_flag(isolated_env):
 async def test_rebuild_reads_committed_files_missing_from_the_work_tree(isolated_env):
     db_path, storage = isolated_env["db_path"], isolated_env["storage"]
     await populate()
-    before = rows(db_path)
+    before = rows()
     delete_database(db_path)
     for path in worktree_paths(storage):
         if "/inbox/" in path:
@@ -247,40 +283,37 @@ async def test_rebuild_reads_committed_files_missing_from_the_work_tree(isolated
     result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
     assert result.exit_code == 0, result.output
     assert "read from the last commit" in result.output
-    assert rows(db_path) == before
+    assert rows() == before
 
 
 async def test_ids_of_messages_removed_before_the_loss_are_not_reused(isolated_env):
     db_path = isolated_env["db_path"]
     await populate()
     with sync_write_connection() as conn:
-        last = conn.exec_driver_sql("SELECT max(id) FROM messages").scalar_one()
-        conn.exec_driver_sql("DELETE FROM messages WHERE id = ?", (last,))
-        conn.exec_driver_sql(
-            "INSERT INTO archive_outbox(project_id, kind, ref, created_ts) "
-            "VALUES (1, 'message', ?, '2026-01-01 00:00:00.000000')",
-            (str(last),),
+        last = conn.execute(text("SELECT max(id) FROM messages")).scalar_one()
+        conn.execute(text("DELETE FROM messages WHERE id = :id"), {"id": last})
+        conn.execute(
+            schema.archive_outbox.insert().values(
+                project_id=1, kind="message", ref=str(last), created_ts=datetime(2026, 1, 1, tzinfo=UTC)
+            )
         )
     assert archive.flush_pending() == 1
     delete_database(db_path)
     result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT max(id) FROM messages").fetchone()[0] < last
-        assert conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()[0] >= last
+    assert max(row[0] for row in table_rows("messages", "id")) < last
+    assert counters()["messages"] >= last
 
 
-LINK_AND_BLOB_TABLES = {
-    "agent_links": "SELECT * FROM agent_links ORDER BY id",
-    "attachment_blobs": "SELECT * FROM attachment_blobs ORDER BY sha256",
-}
-
-
-def all_rows(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+def all_rows() -> dict[str, list[tuple[Any, ...]]]:
     """The core tables plus contact links and attachment blobs."""
-    with sqlite3.connect(db_path) as conn:
-        extra = {table: conn.execute(sql).fetchall() for table, sql in LINK_AND_BLOB_TABLES.items()}
-    return {**rows(db_path), **extra}
+    extra = {
+        "agent_links": table_rows("agent_links"),
+        "attachment_blobs": [
+            tuple(normalised(v) for v in row) for row in table_rows("attachment_blobs", order_by="sha256")
+        ],
+    }
+    return {**rows(), **extra}
 
 
 async def populate_contacts_and_attachments(tmp_path: Path) -> dict[str, Any]:
@@ -372,7 +405,7 @@ async def populate_contacts_and_attachments(tmp_path: Path) -> dict[str, Any]:
 async def test_rebuild_restores_contacts_attachments_and_cross_project_mail(isolated_env):
     db_path, storage = isolated_env["db_path"], isolated_env["storage"]
     data = await populate_contacts_and_attachments(isolated_env["tmp_path"])
-    before = all_rows(db_path)
+    before = all_rows()
     assert sorted(row[5] for row in before["agent_links"]) == ["approved", "blocked", "pending"]
     assert len(before["attachment_blobs"]) == 3
     cross = [row for row in before["messages"] if row[5] == "Cross-project plan"]
@@ -389,7 +422,7 @@ async def test_rebuild_restores_contacts_attachments_and_cross_project_mail(isol
     result = runner.invoke(app, ["doctor", "rebuild-db", "--from-archive"])
     assert result.exit_code == 0, result.output
     assert "byte for byte" in result.output
-    after = all_rows(db_path)
+    after = all_rows()
     for table in before:
         assert after[table] == before[table], table
 

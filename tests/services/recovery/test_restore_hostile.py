@@ -20,6 +20,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
+from db_kit import digest, on_sqlite, scalar
+from db_kit import rows as table_rows
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive import flush_pending
 from mcp_agent_mail.cli import app
@@ -76,18 +78,22 @@ def _db_path() -> Path:
 
 
 def _fingerprint() -> dict[str, Any]:
-    """Hashes of the database and of every file of the storage root, and the names beside them."""
+    """The database (its file's bytes on SQLite, every row elsewhere), the storage root's files, the names beside."""
     storage = Path(get_settings().storage.root)
-    db = _db_path()
+    beside = _db_path().parent if on_sqlite() else storage.parent
     return {
-        "db": hashlib.sha256(db.read_bytes()).hexdigest(),
+        "db": hashlib.sha256(_db_path().read_bytes()).hexdigest() if on_sqlite() else digest(skip=()),
         "storage": {
             p.relative_to(storage).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(storage.rglob("*"))
             if p.is_file()
         },
-        "beside": sorted(p.name for p in db.parent.iterdir() if not p.name.endswith((".servers.lock", ".servers.d"))),
+        "beside": sorted(p.name for p in beside.iterdir() if not p.name.endswith((".servers.lock", ".servers.d"))),
     }
+
+
+def _messages() -> list[tuple[Any, ...]]:
+    return table_rows("messages", "subject", "importance")
 
 
 def _craft(source: Path, target: Path, change: Callable[[Members], None]) -> Path:
@@ -172,12 +178,10 @@ async def test_foreign_triggers_views_and_tables_never_survive_a_restore(saved, 
     async with Client(build_mcp_server()) as c:
         new_id = await _send(c, saved["sender"], saved["to"], "Sent after the restore")
         found = await c.call_tool("search_messages", {"project_key": PROJECT, "query": "after"})
-    with sqlite3.connect(_db_path()) as conn:
-        rows = conn.execute("SELECT subject, importance FROM messages ORDER BY id").fetchall()
-    conn.close()
-    assert rows == [("Saved before", "normal"), ("Sent after the restore", "normal")]
+    assert _messages() == [("Saved before", "normal"), ("Sent after the restore", "normal")]
     assert [m["id"] for m in found.data] == [new_id]
-    assert _schema(_db_path()) == _pristine_schema(tmp_path)
+    if on_sqlite():
+        assert _schema(_db_path()) == _pristine_schema(tmp_path)
     assert "trigger rewrite_subject" in result.output and "view every_body" in result.output
     assert "table stowaway" in result.output and "trigger fts_messages_ai (replaced" in result.output
 
@@ -211,11 +215,10 @@ async def test_a_snapshot_of_an_older_schema_is_upgraded_with_all_its_rows(saved
     older = _craft(saved["path"], tmp_path / "older.zip", downgrade)
     result = _restore(older)
     assert result.exit_code == 0, result.output
-    assert _schema(_db_path()) == _pristine_schema(tmp_path)
-    with sqlite3.connect(_db_path()) as conn:
-        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == LATEST_VERSION
-        assert [r[0] for r in conn.execute("SELECT subject FROM messages")] == ["Saved before"]
-    conn.close()
+    if on_sqlite():
+        assert _schema(_db_path()) == _pristine_schema(tmp_path)
+    assert scalar("SELECT MAX(version) FROM schema_version") == LATEST_VERSION
+    assert [row[0] for row in _messages()] == ["Saved before"]
     async with Client(build_mcp_server()) as c:
         found = await c.call_tool("search_messages", {"project_key": PROJECT, "query": "saved"})
     assert len(found.data) == 1

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from mcp_agent_mail.config import get_settings
+from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.errors import ServerRunningError
 from mcp_agent_mail.services.recovery.server_registry import (
     describe_servers,
@@ -21,10 +21,20 @@ from mcp_agent_mail.services.recovery.server_registry import (
 NO_SUCH_PID = 2**31 - 2  # above any kernel's pid_max, so never a live process
 
 
+@pytest.mark.sqlite_only  # a database file has a folder of its own to hold the registry
 def test_the_registry_lives_next_to_the_database_file(isolated_env):
     paths = registry_paths(get_settings())
     assert paths.lock_file == isolated_env["db_path"].with_name("test.sqlite3.servers.lock")
     assert paths.sidecar_dir == isolated_env["db_path"].with_name("test.sqlite3.servers.d")
+
+
+def test_the_registry_of_a_database_without_a_file_lives_in_the_data_directory(isolated_env, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://user:secret@127.0.0.1:5432/mail")
+    clear_settings_cache()
+    settings = get_settings()
+    paths = registry_paths(settings)
+    assert paths.lock_file == settings.data_dir / "servers.lock"
+    assert paths.sidecar_dir == settings.data_dir / "servers.d"
 
 
 def test_a_registration_is_listed_for_its_lifetime_and_leaves_no_record(isolated_env):

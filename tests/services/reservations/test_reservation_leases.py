@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+import db_kit
 from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.errors import AgentRetiredError, InvalidArgumentError, ReservationActiveError
 from mcp_agent_mail.services.identity.agents import register_agent
@@ -28,21 +27,19 @@ from mcp_agent_mail.timeutil import utcnow
 PROJECT = "/work/leases-service"
 
 
-def _leases(db_path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(
-            "SELECT r.id, a.name, r.path_pattern, r.exclusive, r.reason, r.expires_ts, r.released_ts "
-            "FROM file_reservations r JOIN agents a ON a.id = r.agent_id ORDER BY r.id"
-        ).fetchall()
+def _leases() -> list[tuple[Any, ...]]:
+    return db_kit.query(
+        "SELECT r.id, a.name, r.path_pattern, r.exclusive, r.reason, r.expires_ts, r.released_ts "
+        "FROM file_reservations r JOIN agents a ON a.id = r.agent_id ORDER BY r.id"
+    )
 
 
 @pytest.fixture
-async def db_path(isolated_env) -> Path:
+async def seeded(isolated_env) -> None:
     """BlueLake and RedFox in one project, no leases yet."""
     await ensure_project(PROJECT)
     for name in ("BlueLake", "RedFox"):
         await register_agent(PROJECT, "p", "m", name=name)
-    return isolated_env["db_path"]
 
 
 @pytest.mark.parametrize(
@@ -59,14 +56,14 @@ async def db_path(isolated_env) -> Path:
 def test_a_bad_request_is_refused_before_the_database_is_touched(isolated_env, paths, ttl, reason, message):
     with pytest.raises(InvalidArgumentError, match=message):
         check_reserve_request(paths, ttl, reason)
-    assert not isolated_env["db_path"].exists()
+    assert not db_kit.database_exists()
 
 
 def test_a_good_request_returns_its_patterns_normalised_and_deduplicated(isolated_env):
     assert check_reserve_request(["./src/**", "src/**", "docs/a.md"], 3600, "edit") == ["src/**", "docs/a.md"]
 
 
-async def test_a_conflict_is_reported_with_its_holder_and_the_rest_is_granted(db_path):
+async def test_a_conflict_is_reported_with_its_holder_and_the_rest_is_granted(seeded):
     held = await reserve_paths(PROJECT, "BlueLake", ["src/**"], reason="refactor")
     [lease] = held["granted"]
     result = await reserve_paths(PROJECT, "RedFox", ["src/app.py", "docs/**"])
@@ -82,29 +79,29 @@ async def test_a_conflict_is_reported_with_its_holder_and_the_rest_is_granted(db
             "expires_ts": lease["expires_ts"],
         }
     ]
-    assert [(row[1], row[2]) for row in _leases(db_path)] == [("BlueLake", "src/**"), ("RedFox", "docs/**")]
+    assert [(row[1], row[2]) for row in _leases()] == [("BlueLake", "src/**"), ("RedFox", "docs/**")]
 
 
-async def test_reserving_an_own_pattern_again_extends_that_lease_instead_of_adding_one(db_path):
+async def test_reserving_an_own_pattern_again_extends_that_lease_instead_of_adding_one(seeded):
     first = (await reserve_paths(PROJECT, "BlueLake", ["src/**"], ttl_seconds=600, reason="start"))["granted"][0]
     again = (await reserve_paths(PROJECT, "BlueLake", ["src/**"], ttl_seconds=7200))["granted"][0]
     assert again["id"] == first["id"] and again["reason"] == "start"
     assert datetime.fromisoformat(again["expires_ts"]) > datetime.fromisoformat(first["expires_ts"])
-    assert len(_leases(db_path)) == 1
+    assert len(_leases()) == 1
 
 
-async def test_release_by_id_touches_only_the_callers_own_leases(db_path):
+async def test_release_by_id_touches_only_the_callers_own_leases(seeded):
     mine = (await reserve_paths(PROJECT, "BlueLake", ["src/**", "docs/**"]))["granted"]
     theirs = (await reserve_paths(PROJECT, "RedFox", ["tests/**"]))["granted"][0]
     result = await release_reservations(PROJECT, "BlueLake", file_reservation_ids=[mine[0]["id"], theirs["id"]])
     assert result["released"] == 1
-    released = {row[0] for row in _leases(db_path) if row[6] is not None}
+    released = {row[0] for row in _leases() if row[6] is not None}
     assert released == {mine[0]["id"]}
     assert [r["path_pattern"] for r in await list_active_reservations(PROJECT)] == ["docs/**", "tests/**"]
     assert (await release_reservations(PROJECT, "BlueLake", paths=["src/**"]))["released"] == 0
 
 
-async def test_renewing_never_shortens_and_is_capped_at_the_maximum_lease(db_path, monkeypatch):
+async def test_renewing_never_shortens_and_is_capped_at_the_maximum_lease(seeded, monkeypatch):
     monkeypatch.setenv("FILE_RESERVATION_MAX_TTL_SECONDS", "7200")
     clear_settings_cache()
     granted = (await reserve_paths(PROJECT, "BlueLake", ["src/**"], ttl_seconds=600))["granted"][0]
@@ -113,27 +110,27 @@ async def test_renewing_never_shortens_and_is_capped_at_the_maximum_lease(db_pat
     assert result["renewed"] == 1 and renewed["old_expires_ts"] == granted["expires_ts"]
     new = datetime.fromisoformat(renewed["new_expires_ts"])
     assert datetime.fromisoformat(granted["expires_ts"]) < new <= utcnow() + timedelta(seconds=7200)
-    [(stored,)] = [(row[5],) for row in _leases(db_path)]
-    assert stored.startswith(new.strftime("%Y-%m-%d %H:%M:%S"))
+    [(stored,)] = db_kit.rows("file_reservations", "expires_ts")
+    assert stored.strftime("%Y-%m-%d %H:%M:%S") == new.strftime("%Y-%m-%d %H:%M:%S")
 
 
-async def test_a_retired_agent_cannot_take_a_lease_and_nothing_is_stored(db_path):
+async def test_a_retired_agent_cannot_take_a_lease_and_nothing_is_stored(seeded):
     await retire_agent(PROJECT, "RedFox")
     with pytest.raises(AgentRetiredError):
         await reserve_paths(PROJECT, "RedFox", ["src/**"])
-    assert _leases(db_path) == []
+    assert _leases() == []
 
 
-async def test_another_agents_active_lease_is_not_released_by_release_stale(db_path):
+async def test_another_agents_active_lease_is_not_released_by_release_stale(seeded):
     lease = (await reserve_paths(PROJECT, "BlueLake", ["src/**"]))["granted"][0]
-    before = _leases(db_path)
+    before = _leases()
     with pytest.raises(ReservationActiveError, match="nothing was released") as refused:
         await release_stale(PROJECT, "RedFox", lease["id"])
     assert "agent_recently_active" in refused.value.data["stale_reasons"]
-    assert _leases(db_path) == before
+    assert _leases() == before
 
 
-async def test_the_holder_may_release_its_own_lease_through_release_stale_without_a_notice(db_path):
+async def test_the_holder_may_release_its_own_lease_through_release_stale_without_a_notice(seeded):
     lease = (await reserve_paths(PROJECT, "BlueLake", ["src/**"]))["granted"][0]
     done = await release_stale(PROJECT, "BlueLake", lease["id"])
     assert done.released_now and done.notice is None

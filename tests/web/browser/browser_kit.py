@@ -6,7 +6,6 @@ import importlib
 import json
 import pkgutil
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+import db_kit
 from wait_kit import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -182,15 +182,16 @@ def seed_mailbox(mcp: McpCaller) -> Mailbox:
     return box
 
 
-def archive_pending(db_path: Path) -> int:
+def archive_pending(database_url: str) -> int:
     """Return how many changes still wait for the archive writer."""
-    with sqlite3.connect(db_path) as conn:
-        return int(conn.execute("SELECT count(*) FROM archive_outbox").fetchone()[0])
+    return db_kit.pending_outbox(url=database_url)
 
 
-def wait_for_archive(db_path: Path, timeout: float = 20.0) -> None:
+def wait_for_archive(database_url: str, timeout: float = 20.0) -> None:
     """Wait (bounded) until the archive writer has committed every queued change to Git."""
-    wait_until(lambda: archive_pending(db_path) == 0, timeout, interval=0.05, message="archive writer did not drain")
+    wait_until(
+        lambda: archive_pending(database_url) == 0, timeout, interval=0.05, message="archive writer did not drain"
+    )
 
 
 def _pattern(template: str) -> str:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ class LiveServer:
     """The running server, how to reach it, and where its database lives."""
 
     base: str
-    db_path: Path
+    database_url: str
     storage: Path
     mcp: McpCaller
     process: Any
@@ -143,15 +143,20 @@ def browser_loop(playwright_session: PlaywrightSession) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def live_server(
-    playwright_session: PlaywrightSession, tmp_path_factory: pytest.TempPathFactory
+    playwright_session: PlaywrightSession,
+    tmp_path_factory: pytest.TempPathFactory,
+    session_database_url: Callable[[Path], str],
 ) -> Iterator[LiveServer]:
     """Run ``mcp-agent-mail serve`` on a free loopback port with a bearer token; always stop it."""
     root = tmp_path_factory.mktemp("web-browser")
-    env = load_http.mailbox_env(root, HTTP_BEARER_TOKEN=TOKEN, ARCHIVE_FLUSH_INTERVAL_MS="50", LOG_LEVEL="WARNING")
+    database_url = session_database_url(root / "mailbox.sqlite3")
+    env = load_http.mailbox_env(
+        root, database_url, HTTP_BEARER_TOKEN=TOKEN, ARCHIVE_FLUSH_INTERVAL_MS="50", LOG_LEVEL="WARNING"
+    )
     server = load_http.ServerProcess(env, root / "server.log")
     try:
         server.wait_alive()
-        yield LiveServer(server.base, root / "mailbox.sqlite3", root / "archive", McpCaller(server.base, TOKEN), server)
+        yield LiveServer(server.base, database_url, root / "archive", McpCaller(server.base, TOKEN), server)
     finally:
         code = server.stop()
     assert code in (0, -15), f"server did not stop cleanly:\n{server.log_tail()}"
@@ -161,7 +166,7 @@ def live_server(
 def mailbox(live_server: LiveServer) -> Mailbox:
     """Seed the demo project through the MCP tools over HTTP and wait until the Git archive has it."""
     box = seed_mailbox(live_server.mcp)
-    wait_for_archive(live_server.db_path)
+    wait_for_archive(live_server.database_url)
     return box
 
 

@@ -19,13 +19,13 @@ pytestmark = pytest.mark.slow
 def test_inbox_at_an_earlier_time_shows_what_had_arrived_then(page, live_server, mailbox):
     require_route("/projects/{project}/agents/{agent}/inbox-at", "W2")
     dev = mailbox.agents["dev"]
-    wait_for_archive(live_server.db_path)
+    wait_for_archive(live_server.database_url)
     # Git records whole seconds: the cut-off is a second by which the seeded mail is committed, and the
     # later message is sent only once the clock has moved past it.
     cutoff = int(time.time())
     wait_until(lambda: time.time() >= cutoff + 1, 3, message="the clock did not move")
     late = send(live_server.mcp, mailbox.agents["ops"], [dev], "Late arrival after the cut-off", "Sent later.")
-    wait_for_archive(live_server.db_path)
+    wait_for_archive(live_server.database_url)
 
     at = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     page.goto(live_server.url(f"/mail/projects/{mailbox.slug}/agents/{dev.name}/inbox-at?at={at}"))

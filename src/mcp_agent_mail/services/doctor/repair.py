@@ -18,9 +18,9 @@ from mcp_agent_mail.archive.on_disk import compare_archive, idle_writer
 from mcp_agent_mail.archive.render import render_archive_files
 from mcp_agent_mail.archive.repo import ArchiveBatch, clear_stale_locks, lock_timeout_error, open_repo, writer_lock
 from mcp_agent_mail.config import Settings
+from mcp_agent_mail.db import fulltext
 from mcp_agent_mail.db.engine import ensure_schema, sync_read_connection, sync_write_connection
 from mcp_agent_mail.db.migrations import rebuild_fts
-from mcp_agent_mail.db.sqlite_facts import fts_indexed_count
 from mcp_agent_mail.errors import AgentMailError, UnavailableError
 from mcp_agent_mail.services.doctor.checks import ORPHANS, run_checks
 from mcp_agent_mail.services.doctor.findings import OK, Report
@@ -152,7 +152,7 @@ def _run_orphans(settings: Settings) -> str:
 def _run_fts(settings: Settings) -> str:
     with sync_write_connection(settings) as conn:
         rebuild_fts(conn)
-        count = fts_indexed_count(conn)
+        count = fulltext.indexed_count(conn)
     return f"index rebuilt ({count} message(s))"
 
 

@@ -16,9 +16,8 @@ from mcp_agent_mail.db.engine import sqlite_path_from_url
 from mcp_agent_mail.db.restore_journal import finish_interrupted_restore, pending_stages
 from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.services.doctor.findings import ERROR, WARNING, Finding
+from mcp_agent_mail.services.recovery.restore_points import STATES_DIR_NAME
 from mcp_agent_mail.services.recovery.staging import RESTORE_PREFIX, SAVE_PREFIX, abandoned_dirs, sweep_abandoned
-
-STATES_DIR_NAME = "archived_mailbox_states"
 
 
 def check_restore(settings: Settings) -> Finding | None:
@@ -43,6 +42,9 @@ def _places(settings: Settings) -> list[tuple[Path, str, list[Path] | None]]:
         keep = pending_stages(db_path)
         for parent in dict.fromkeys([db_path.parent, Path(settings.storage.root).parent]):
             places.append((parent, RESTORE_PREFIX, keep))
+    else:
+        # Restores and rebuilds of a database that is not a file stage next to the storage root, without a journal.
+        places.append((Path(settings.storage.root).parent, RESTORE_PREFIX, []))
     return places
 
 
@@ -76,4 +78,4 @@ def remove_staging(settings: Settings) -> str:
     return f"removed {len(removed)} folder(s)" if removed else "no folder left to remove"
 
 
-__all__ = ["check_restore", "check_staging", "remove_staging"]
+__all__ = ["STATES_DIR_NAME", "check_restore", "check_staging", "remove_staging"]

@@ -6,7 +6,10 @@ attachment files, so those rows come back with their ids and timestamps. The
 new database is created by the normal migrations in a temporary file next to
 the old one, filled, checked by rendering it again (which must give the
 archive's bytes back), and only then moved into place. An existing database is
-never deleted: it is moved aside to ``<db>.backup-<UTC stamp>``.
+never deleted: it is moved aside to ``<db>.backup-<UTC stamp>``. A database that
+is not a file (PostgreSQL) gets the checked file's rows in one transaction
+(:func:`mcp_agent_mail.db.snapshot.load_snapshot`), after its current tables were
+copied into ``<data dir>/database.backup-<UTC stamp>.sqlite3``.
 Registration token hashes are not in the archive; rebuilt agents have none.
 """
 
@@ -21,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from dulwich.refs import HEADREF
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from mcp_agent_mail import archive
@@ -35,13 +39,16 @@ from mcp_agent_mail.archive.render import render_archive_files
 from mcp_agent_mail.archive.repo import archive_quiet
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db import schema
-from mcp_agent_mail.db.engine import require_sqlite_path, reset_database_state
+from mcp_agent_mail.db.engine import ensure_schema, reset_database_state, sqlite_path_from_url, sync_write_connection
 from mcp_agent_mail.db.migrations import migrate, rebuild_fts
+from mcp_agent_mail.db.snapshot import consistent_read, dump_to_sqlite, load_snapshot
 from mcp_agent_mail.db.sqlite_facts import SQLITE_SIDECARS, set_connection_pragmas, table_names
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError, UnavailableError
 from mcp_agent_mail.fsutil import backup_suffix, fsync_dir
 from mcp_agent_mail.services.recovery.rebuild_parse import RecoveredRows, recover_rows
+from mcp_agent_mail.services.recovery.restore_points import database_label
 from mcp_agent_mail.services.recovery.server_registry import exclusive_mailbox
+from mcp_agent_mail.services.recovery.staging import RESTORE_PREFIX, staging_dir
 
 _CORE = ("projects", "agents", "messages", "message_recipients", "file_reservations")
 _SEQUENCED = ("projects", "agents", "messages", "file_reservations", "agent_links", "archive_outbox")
@@ -64,7 +71,7 @@ class DatabaseState:
 class RebuildResult:
     """What a rebuild recovered and where the previous database went."""
 
-    db_path: Path
+    db_path: Path | None
     counts: dict[str, int]
     backups: list[Path]
     warnings: list[str]
@@ -73,6 +80,7 @@ class RebuildResult:
     sequences: dict[str, int]
     verification: dict[str, Any]
     previous: DatabaseState
+    database: str = ""
 
 
 def inspect_database(db_path: Path) -> DatabaseState:
@@ -90,9 +98,31 @@ def inspect_database(db_path: Path) -> DatabaseState:
             conn.close()
     except sqlite3.DatabaseError as exc:
         return DatabaseState("unreadable", str(exc))
+    return _judged(counts)
+
+
+def _judged(counts: dict[str, int]) -> DatabaseState:
     if any(counts.values()):
         return DatabaseState("data", "", counts)
     return DatabaseState("empty", "no mail data", counts)
+
+
+def inspect_mailbox(settings: Settings) -> DatabaseState:
+    """Tell whether the configured database holds mail data, whatever its backend (creates nothing)."""
+    path = sqlite_path_from_url(settings.database.url)
+    if path is not None:
+        return inspect_database(path)
+    try:
+        with consistent_read(settings) as conn:
+            inspector = inspect(conn)
+            counts = {
+                t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())
+                for t in _CORE
+                if inspector.has_table(t)
+            }
+    except SQLAlchemyError as exc:
+        return DatabaseState("unreadable", str(getattr(exc, "orig", None) or exc).splitlines()[0])
+    return _judged(counts)
 
 
 def _history_floors(root: Path) -> dict[str, int]:
@@ -229,7 +259,7 @@ def _reset_process_caches() -> None:
     archive.clear_repo_cache()
 
 
-def _refuse_existing(db_path: Path, state: DatabaseState) -> None:
+def _refuse_existing(db_path: Path | str, state: DatabaseState) -> None:
     if state.kind == "data":
         held = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in state.counts.items() if n)
         raise InvalidArgumentError(
@@ -242,22 +272,46 @@ def _refuse_existing(db_path: Path, state: DatabaseState) -> None:
     )
 
 
+def _rebuild_in_place(
+    settings: Settings, state: DatabaseState, rows: RecoveredRows, floors: dict[str, int], source: dict[str, bytes]
+) -> tuple[dict[str, int], dict[str, Any], list[Path]]:
+    """Build and check the rows in a SQLite file, then load them into the configured database in one transaction."""
+    root = Path(settings.storage.root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    backups: list[Path] = []
+    with staging_dir(root.parent, RESTORE_PREFIX) as stage:
+        built = stage.path / "rebuilt.sqlite3"
+        sequences, verification = _build(built, rows, floors, source)
+        _reset_process_caches()
+        ensure_schema(settings)
+        data_dir = settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with sync_write_connection(settings) as conn:
+            if state.kind == "data":
+                backup = data_dir / f"database{backup_suffix([data_dir / 'database'], sidecars=('.sqlite3',))}.sqlite3"
+                dump_to_sqlite(conn, backup)
+                backups.append(backup)
+            load_snapshot(conn, built)
+    return sequences, verification, backups
+
+
 def rebuild_database(
     settings: Settings, *, force: bool = False, ignore_running: bool = False, lock_timeout: float = 30.0
 ) -> RebuildResult:
     """Recreate the database from the Git archive at STORAGE_ROOT (see the module docstring)."""
-    db_path = require_sqlite_path(settings)
+    db_path = sqlite_path_from_url(settings.database.url)
     root = Path(settings.storage.root)
     if not (root / "projects").is_dir() and not (root / ".git" / "HEAD").is_file():
         raise NotFoundError(
             f"There is no Git archive at {root} to rebuild from.",
             hint="Point STORAGE_ROOT at the surviving archive, or restore a saved restore point instead.",
         )
+    label = database_label(settings)
     guard = contextlib.nullcontext() if ignore_running else exclusive_mailbox(settings)
     with guard:
-        state = inspect_database(db_path)
+        state = inspect_mailbox(settings)
         if state.kind in ("data", "unreadable") and not force:
-            _refuse_existing(db_path, state)
+            _refuse_existing(label, state)
         with archive_quiet(root, lock_timeout):
             source, from_history = archive_source_files(root)
             floors = _history_floors(root)
@@ -267,17 +321,10 @@ def rebuild_database(
                 f"The archive at {root} holds no readable project.json; nothing to rebuild.",
                 hint="Check STORAGE_ROOT; `git -C <root> log` shows whether the archive has history.",
             )
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        temp = db_path.parent / f".{db_path.name}.rebuild-{os.getpid()}.tmp"
-        for extra in ("", "-journal", *SQLITE_SIDECARS):
-            Path(f"{temp}{extra}").unlink(missing_ok=True)
-        try:
-            sequences, verification = _build(temp, rows, floors, source)
-            _reset_process_caches()
-            backups = _swap(db_path, temp)
-        finally:
-            for extra in ("", "-journal", *SQLITE_SIDECARS):
-                Path(f"{temp}{extra}").unlink(missing_ok=True)
+        if db_path is None:
+            sequences, verification, backups = _rebuild_in_place(settings, state, rows, floors, source)
+        else:
+            sequences, verification, backups = _rebuild_file(db_path, rows, floors, source)
         _reset_process_caches()
     return RebuildResult(
         db_path=db_path,
@@ -289,7 +336,26 @@ def rebuild_database(
         sequences=sequences,
         verification=verification,
         previous=state,
+        database=label,
     )
 
 
-__all__ = ["DatabaseState", "RebuildResult", "inspect_database", "rebuild_database"]
+def _rebuild_file(
+    db_path: Path, rows: RecoveredRows, floors: dict[str, int], source: dict[str, bytes]
+) -> tuple[dict[str, int], dict[str, Any], list[Path]]:
+    """Build the database in a temporary file next to ``db_path`` and swap it in."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    temp = db_path.parent / f".{db_path.name}.rebuild-{os.getpid()}.tmp"
+    for extra in ("", "-journal", *SQLITE_SIDECARS):
+        Path(f"{temp}{extra}").unlink(missing_ok=True)
+    try:
+        sequences, verification = _build(temp, rows, floors, source)
+        _reset_process_caches()
+        backups = _swap(db_path, temp)
+    finally:
+        for extra in ("", "-journal", *SQLITE_SIDECARS):
+            Path(f"{temp}{extra}").unlink(missing_ok=True)
+    return sequences, verification, backups
+
+
+__all__ = ["DatabaseState", "RebuildResult", "inspect_database", "inspect_mailbox", "rebuild_database"]

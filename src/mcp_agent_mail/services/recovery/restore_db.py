@@ -16,16 +16,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from mcp_agent_mail.db import schema
-from mcp_agent_mail.db.migrations import LATEST_VERSION, MIGRATIONS, migrate, rebuild_fts
+from mcp_agent_mail.db.migrations import LATEST_VERSION, migrate, rebuild_fts
+from mcp_agent_mail.db.snapshot import migrate_to
 from mcp_agent_mail.db.sqlite_facts import quick_check, schema_objects, table_definitions
 from mcp_agent_mail.errors import ArchiveError
-from mcp_agent_mail.timeutil import utcnow
 
 # Tables every mailbox snapshot has had since the first version.
 REQUIRED_TABLES = ("schema_version", "projects", "agents", "messages", "message_recipients", "file_reservations")
@@ -85,18 +84,6 @@ def _read_snapshot(snapshot: Path) -> tuple[int, dict[tuple[str, str], str]]:
     if not isinstance(version, int) or version < 1:
         raise SnapshotRefused(f"the database snapshot records no valid schema version ({version!r})")
     return version, objects
-
-
-def _migrate_to(conn: Connection, version: int) -> None:
-    """Apply the migrations up to ``version`` and record them, as :func:`migrate` does."""
-    schema.metadata.create_all(conn, tables=[schema.schema_version])
-    for migration in MIGRATIONS:
-        if migration.version > version:
-            break
-        migration.apply(conn)
-        conn.execute(
-            schema.schema_version.insert().values(version=migration.version, name=migration.name, applied_ts=utcnow())
-        )
 
 
 def _copyable(conn: sqlite3.Connection) -> list[str]:
@@ -166,7 +153,7 @@ def rebuild_snapshot(snapshot: Path, target: Path, restore_point: Path) -> Rebui
     engine = create_engine(URL.create("sqlite", database=str(target)), poolclass=NullPool)
     try:
         with engine.begin() as conn:
-            _migrate_to(conn, version)
+            migrate_to(conn, version)
         with _connect(target, read_only=False) as conn:
             conn.execute(f"ATTACH DATABASE ? AS {_SNAP}", (_ro_uri(snapshot),))
             conn.execute("BEGIN IMMEDIATE")

@@ -1,10 +1,11 @@
 """Save and list restore points: consistent zips of the database and the Git archive.
 
 ``save_restore_point`` never alters what it copies: the archive writer's queue is
-flushed through the writer itself, the database is copied with SQLite's online
-backup API (a consistent snapshot, even while servers write), and the storage
-root is read file by file with Git's references before its objects. It works in
-a ``.save-*`` folder that the next save removes if this one is killed.
+flushed through the writer itself, the database is written as a SQLite snapshot
+of the mailbox's tables (:mod:`mcp_agent_mail.db.snapshot`: a consistent view,
+even while servers write, from either backend), and the storage root is read
+file by file with Git's references before its objects. It works in a
+``.save-*`` folder that the next save removes if this one is killed.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from typing import Any
 from mcp_agent_mail import __version__, archive
 from mcp_agent_mail.archive.repo import TMP_DIR, archive_quiet, is_git_lock
 from mcp_agent_mail.config import Settings
-from mcp_agent_mail.db.engine import require_sqlite_path
+from mcp_agent_mail.db.backend_url import parse_database_url
+from mcp_agent_mail.db.engine import sqlite_path_from_url
 from mcp_agent_mail.db.restore_journal import crash_for_tests, finish_interrupted_restore
+from mcp_agent_mail.db.snapshot import backup_sqlite_file, has_mailbox, save_snapshot
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.fsutil import fsync_dir
+from mcp_agent_mail.services.database import printable_url
 from mcp_agent_mail.services.recovery.staging import SAVE_PREFIX, staging_dir, sweep_abandoned
 from mcp_agent_mail.services.recovery.zipsafe import (
     CHUNK,
@@ -43,6 +47,9 @@ from mcp_agent_mail.services.recovery.zipsafe import (
 from mcp_agent_mail.timeutil import iso, utcnow
 
 ProgressCallback = Callable[[int, int], None]
+
+STATES_DIR_NAME = "archived_mailbox_states"
+"""The data directory's folder of restore points."""
 
 _LABEL_RUN = re.compile(r"[^a-z0-9]+")
 _MAX_LABEL = 60
@@ -84,16 +91,14 @@ def flush_archive_writer(settings: Settings) -> int:
 
 
 def snapshot_database(source: Path, target: Path) -> None:
-    """Copy ``source`` into the new file ``target`` with SQLite's online backup API (source unchanged)."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    """Copy the SQLite file ``source`` into the new file ``target`` with SQLite's online backup API."""
+    backup_sqlite_file(source, target)
+
+
+def database_label(settings: Settings) -> str:
+    """Name the configured database for people: its file, or its URL without the password."""
+    path = sqlite_path_from_url(settings.database.url)
+    return str(path) if path is not None else printable_url(settings.database.url)
 
 
 def _open_snapshot(path: Path) -> sqlite3.Connection:
@@ -267,7 +272,8 @@ def _publish(partial: Path, directory: Path, stem: str) -> Path:
 
 @dataclass
 class _SaveJob:
-    db_path: Path
+    settings: Settings
+    source: str
     storage_root: Path
     states_dir: Path
     work: Path
@@ -288,11 +294,13 @@ def save_restore_point(
 ) -> SavedRestorePoint:
     """Write a restore point (database snapshot, storage root, metadata with hashes) into ``states_dir``."""
     slug = label_slug(label)
-    db_path = require_sqlite_path(settings)
-    finish_interrupted_restore(db_path)
-    if not db_path.is_file():
+    db_path = sqlite_path_from_url(settings.database.url)
+    if db_path is not None:
+        finish_interrupted_restore(db_path)
+    if not has_mailbox(settings):
+        where = f"database at {db_path}" if db_path is not None else f"mailbox in {database_label(settings)}"
         raise NotFoundError(
-            f"There is no database at {db_path}; nothing to save.",
+            f"There is no {where}; nothing to save.",
             hint="Check DATABASE_URL, or start the server once so the mailbox exists.",
         )
     storage_root = Path(settings.storage.root)
@@ -304,7 +312,8 @@ def save_restore_point(
     sweep_abandoned(states_dir, SAVE_PREFIX)
     with staging_dir(states_dir, SAVE_PREFIX) as work:
         job = _SaveJob(
-            db_path,
+            settings,
+            database_label(settings),
             storage_root,
             states_dir,
             work.path,
@@ -329,7 +338,8 @@ def _metadata(
         "counts": counts,
         "tool": {"name": "mcp-agent-mail", "version": __version__, "python": platform.python_version()},
         "database": {
-            "source_path": str(job.db_path),
+            "source_path": job.source,
+            "backend": parse_database_url(job.settings.database.url).dialect,
             "snapshot": SNAPSHOT_NAME,
             "size_bytes": snapshot.stat().st_size,
             "schema_version": schema_version,
@@ -350,7 +360,7 @@ def _metadata(
 
 def _write_restore_point(job: _SaveJob) -> SavedRestorePoint:
     snapshot = job.work / "mailbox.sqlite3"
-    snapshot_database(job.db_path, snapshot)
+    save_snapshot(job.settings, snapshot)
     with contextlib.closing(_open_snapshot(snapshot)) as conn:
         chosen = _resolve_projects(conn, job.filters)
         counts = _counts(conn, [p["id"] for p in chosen] if job.filters else None)
@@ -450,7 +460,9 @@ def resolve_restore_point(states_dir: Path, reference: str) -> Path:
 
 
 __all__ = [
+    "STATES_DIR_NAME",
     "SavedRestorePoint",
+    "database_label",
     "flush_archive_writer",
     "git_head",
     "label_slug",

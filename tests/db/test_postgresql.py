@@ -1,0 +1,234 @@
+"""PostgreSQL: writers of every process take turns, failures of the server get codes, pools recover by themselves.
+
+Another server process is played by a plain psycopg connection to the same database: what it holds and commits
+is what a second ``mcp-agent-mail serve`` would hold and commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.engine import make_url
+
+from db_kit import count, query
+from mcp_agent_mail.config import clear_settings_cache, get_settings
+from mcp_agent_mail.db import (
+    ensure_schema,
+    reset_database_state,
+    run_read,
+    run_write,
+    schema,
+    sync_write_connection,
+    write_session,
+)
+from mcp_agent_mail.db.dialects import WRITER_LOCK_KEY
+from mcp_agent_mail.errors import InvalidArgumentError, UnavailableError
+from mcp_agent_mail.services.health import health_check
+from mcp_agent_mail.timeutil import utcnow
+from pg_cluster import on_postgresql
+
+pytestmark = pytest.mark.skipif(not on_postgresql(), reason="PostgreSQL only (MCP_AGENT_MAIL_TEST_BACKEND=postgresql)")
+
+_PROJECTS = select(schema.projects.c.slug).order_by(schema.projects.c.id)
+
+
+def _lock_parts(key: int) -> tuple[int, int]:
+    """Return the (classid, objid) under which pg_locks shows a bigint advisory lock."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+
+@contextlib.contextmanager
+def other_process(pg_cluster: Any) -> Iterator[Any]:
+    """Yield a psycopg connection to the test's database, standing for another server process."""
+    import psycopg
+
+    database = make_url(get_settings().database.url).database
+    with psycopg.connect(pg_cluster.conninfo(database)) as conn:
+        yield conn
+
+
+def waiting_writers(pg_cluster: Any) -> int:
+    """Return how many sessions wait for the database's write lock."""
+    classid, objid = _lock_parts(WRITER_LOCK_KEY)
+    with pg_cluster.admin() as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s AND objid = %s",
+            (classid, objid),
+        ).fetchone()
+    return int(row[0])
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (in a thread) until it holds."""
+    while not await asyncio.to_thread(condition):
+        await asyncio.sleep(0.01)
+
+
+# Each write names the project it adds after how many it sees: a lost or interleaved update repeats a name.
+
+
+async def _numbered_run_write() -> str:
+    async def work(session: Any) -> str:
+        seen = list((await session.execute(_PROJECTS)).scalars())
+        slug = f"after-{len(seen)}"
+        await session.execute(insert(schema.projects).values(slug=slug, human_key=f"/{slug}", created_at=utcnow()))
+        return slug
+
+    return await run_write(work)
+
+
+async def _numbered_write_session() -> str:
+    async with write_session() as session:
+        seen = list((await session.execute(_PROJECTS)).scalars())
+        slug = f"after-{len(seen)}"
+        await session.execute(insert(schema.projects).values(slug=slug, human_key=f"/{slug}", created_at=utcnow()))
+    return slug
+
+
+async def _numbered_sync_write() -> str:
+    def write() -> str:
+        with sync_write_connection() as conn:
+            seen = list(conn.execute(_PROJECTS).scalars())
+            slug = f"after-{len(seen)}"
+            conn.execute(insert(schema.projects).values(slug=slug, human_key=f"/{slug}", created_at=utcnow()))
+        return slug
+
+    return await asyncio.to_thread(write)
+
+
+WRITE_PATHS: dict[str, Callable[[], Awaitable[str]]] = {
+    "run_write": _numbered_run_write,
+    "write_session": _numbered_write_session,
+    "sync_write_connection": _numbered_sync_write,
+}
+
+
+@pytest.mark.parametrize("path", sorted(WRITE_PATHS))
+async def test_a_write_waits_for_another_process_writer_and_sees_what_it_committed(isolated_env, pg_cluster, path):
+    ensure_schema()
+    with other_process(pg_cluster) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
+        other.execute(
+            "INSERT INTO projects (slug, human_key, created_at) VALUES ('theirs', '/theirs', now())",
+        )
+        ours = asyncio.create_task(WRITE_PATHS[path]())
+        await wait_until(lambda: waiting_writers(pg_cluster) == 1)
+        assert not ours.done()
+        other.commit()
+    assert await ours == "after-1"  # it read after their COMMIT, not before
+    assert [row[0] for row in query("SELECT slug FROM projects ORDER BY id")] == ["theirs", "after-1"]
+
+
+async def test_a_writer_held_up_past_the_busy_timeout_is_unavailable_and_changes_nothing(
+    isolated_env, pg_cluster, monkeypatch
+):
+    monkeypatch.setenv("DATABASE_BUSY_TIMEOUT_MS", "300")
+    clear_settings_cache()
+    ensure_schema()
+    with other_process(pg_cluster) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
+        with pytest.raises(UnavailableError) as caught:
+            await _numbered_run_write()
+        other.rollback()
+    assert caught.value.data["retryable"] is True and "busy" in caught.value.message
+    assert count("projects") == 0
+    assert await _numbered_run_write() == "after-0"
+
+
+async def test_two_writers_of_two_processes_never_interleave(isolated_env, pg_cluster):
+    """Concurrent check-then-insert writes from this process and another: every name is unique."""
+    ensure_schema()
+
+    def theirs(rounds: int) -> None:
+        with other_process(pg_cluster) as other:
+            for _ in range(rounds):
+                with other.transaction():
+                    other.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
+                    seen = other.execute("SELECT count(*) FROM projects").fetchone()[0]
+                    other.execute(
+                        "INSERT INTO projects (slug, human_key, created_at) VALUES (%s, %s, now())",
+                        (f"after-{seen}", f"/after-{seen}"),
+                    )
+
+    thread = threading.Thread(target=theirs, args=(40,))
+    thread.start()
+    ours = await asyncio.gather(*(_numbered_run_write() for _ in range(20)))
+    ours += [await _numbered_write_session() for _ in range(10)]
+    thread.join()
+    slugs = [row[0] for row in query("SELECT slug FROM projects ORDER BY id")]
+    assert len(ours) == 30 and len(slugs) == 70
+    assert sorted(slugs) == sorted(f"after-{n}" for n in range(70))
+
+
+async def test_text_the_database_cannot_hold_is_invalid_argument(isolated_env):
+    async def work(session: Any) -> None:
+        await session.execute(insert(schema.projects).values(slug="nul", human_key="/a\x00b", created_at=utcnow()))
+
+    with pytest.raises(InvalidArgumentError) as caught:
+        await run_write(work)
+    assert "NUL" in (caught.value.hint or "")
+    assert count("projects") == 0
+
+
+async def test_a_connection_the_server_ends_mid_write_is_unavailable_and_the_next_write_recovers(isolated_env):
+    async def killed(session: Any) -> None:
+        await session.execute(insert(schema.projects).values(slug="lost", human_key="/lost", created_at=utcnow()))
+        await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    with pytest.raises(UnavailableError) as caught:
+        await run_write(killed)
+    assert caught.value.data["retryable"] is True
+    assert "mcp_agent_mail" not in caught.value.render()  # no user, password or host in the text
+    assert await _numbered_run_write() == "after-0"
+    assert [row[0] for row in query("SELECT slug FROM projects")] == ["after-0"]
+
+
+async def test_pooled_connections_the_server_dropped_are_replaced_without_an_error(isolated_env, pg_cluster):
+    await _numbered_run_write()
+    assert await run_read(lambda session: session.scalar(select(schema.projects.c.slug))) == "after-0"
+    async with write_session() as session:
+        await session.execute(select(1))
+    database = make_url(get_settings().database.url).database
+    with pg_cluster.admin() as admin:  # as a restart does to every open connection
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        )
+    assert await run_read(lambda session: session.scalar(select(schema.projects.c.slug))) == "after-0"
+    assert await _numbered_run_write() == "after-1"
+    assert await _numbered_write_session() == "after-2"
+    assert await _numbered_sync_write() == "after-3"
+
+
+def _closed_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_an_unreachable_server_is_unavailable_with_a_hint_and_never_shows_the_password(isolated_env, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://mail:pa55word-xyz@127.0.0.1:{_closed_port()}/mail")
+    reset_database_state()
+    with pytest.raises(UnavailableError) as caught:
+        await run_read(lambda session: session.scalar(select(1)))
+    error = caught.value
+    assert error.code == "UNAVAILABLE" and error.data["retryable"] is True
+    assert "Retry" in (error.hint or "")
+    assert "pa55word" not in error.render()
+    health = await health_check()
+    assert health["database_backend"] == "postgresql"
+    assert health["status"] == "degraded" and health["database_error"] == "UNAVAILABLE"
+    assert "pa55word" not in repr(health)
+
+
+async def test_health_names_the_backend_postgresql(isolated_env):
+    health = await health_check()
+    assert health["database"] == "ok" and health["database_backend"] == "postgresql"
