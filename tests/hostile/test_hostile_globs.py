@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import db_kit
@@ -306,6 +306,7 @@ def test_reserving_hostile_globs_is_refused_cleanly_or_granted_and_never_poisons
 @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(stored=storable_globs())
 def test_hostile_patterns_stored_behind_the_servers_back_never_crash_a_check(mailbox: Mailbox, stored: str) -> None:
+    assume("\x00" not in stored or db_kit.on_sqlite())  # PostgreSQL text cannot hold NUL, so no row can
     lease = mailbox.reserve("BlueLake", [f"held/{len(_rows())}.txt"])["granted"][0]
     db_kit.execute(
         "UPDATE file_reservations SET path_pattern = :pattern WHERE id = :id", pattern=stored, id=lease["id"]

@@ -8,6 +8,8 @@
 - A value the database cannot hold (SQLite's ``OverflowError``, PostgreSQL's
   data exceptions, SQLSTATE class 22, and the driver's own refusals such as
   text with NUL characters) is ``INVALID_ARGUMENT``.
+- A reachable PostgreSQL that refuses the database, role or password of
+  DATABASE_URL is ``CONFIGURATION_ERROR``: waiting will not help.
 
 Anything else is left to the caller (None). No message quotes the driver's
 text, so neither the URL nor its password can appear in one.
@@ -18,7 +20,7 @@ from __future__ import annotations
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from mcp_agent_mail.errors import AgentMailError, InvalidArgumentError, UnavailableError
+from mcp_agent_mail.errors import AgentMailError, ConfigurationError, InvalidArgumentError, UnavailableError
 
 DATABASE_FAILURES: tuple[type[BaseException], ...] = (DBAPIError, OverflowError, PoolTimeoutError)
 """The exceptions a session or transaction translates with :func:`database_error`."""
@@ -29,6 +31,15 @@ _LOCK_TIMEOUT = "55P03"
 _OUT_OF_RANGE = "22003"
 _DOWN_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})  # shutdowns, cannot connect now, too many clients
 _RETRY_HINT = "Nothing was changed; retry in a few seconds."
+# What a running PostgreSQL answers (FATAL, no SQLSTATE reaches psycopg) when DATABASE_URL is wrong.
+_REFUSED_SETUP_TEXTS = (
+    "does not exist",  # database "x" / role "x"
+    "password authentication failed",
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "permission denied for database",
+)
+_SETUP_STATES = frozenset({"3D000", "28000", "28P01", "42501"})  # no database, bad authorization, bad password
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -46,6 +57,17 @@ def _from_postgresql_driver(exc: BaseException) -> bool:
 def is_conflict(exc: BaseException) -> bool:
     """Tell whether PostgreSQL rolled the transaction back to break a deadlock or a serialization conflict."""
     return sqlstate(exc) in _CONFLICT_STATES
+
+
+def is_refused_setup(exc: BaseException) -> bool:
+    """Tell whether a reachable PostgreSQL server refused the connection because DATABASE_URL names a wrong
+    database, role or password (a setting to fix, not an outage to wait out)."""
+    if not isinstance(exc, OperationalError) or not _from_postgresql_driver(exc):
+        return False
+    if sqlstate(exc) in _SETUP_STATES:
+        return True
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return any(phrase in text for phrase in _REFUSED_SETUP_TEXTS)
 
 
 def is_unreachable(exc: BaseException) -> bool:
@@ -91,6 +113,13 @@ def database_error(exc: BaseException, *, server: str | None = None) -> AgentMai
             hint=_RETRY_HINT,
             data={"retryable": True, "sqlstate": sqlstate(exc)},
         )
+    if is_refused_setup(exc):
+        where = f" at {server}" if server else ""
+        return ConfigurationError(
+            f"The database server{where} refused the connection: the database or role that DATABASE_URL names "
+            "does not exist, or its password is wrong.",
+            hint="Create the database and role (see README, Serving a team), or correct DATABASE_URL.",
+        )
     if is_unreachable(exc):
         where = f" at {server}" if server else ""
         return UnavailableError(
@@ -119,4 +148,12 @@ def busy_error(exc: BaseException) -> UnavailableError | None:
     )
 
 
-__all__ = ["DATABASE_FAILURES", "busy_error", "database_error", "is_conflict", "is_unreachable", "sqlstate"]
+__all__ = [
+    "DATABASE_FAILURES",
+    "busy_error",
+    "database_error",
+    "is_conflict",
+    "is_refused_setup",
+    "is_unreachable",
+    "sqlstate",
+]
