@@ -1,4 +1,4 @@
-"""Latency of the core tools, measured in-process: ``python benchmarks/bench_core.py [--runs N] [--archive]``.
+"""Latency of the core tools, in-process: ``python benchmarks/bench_core.py [--runs N] [--archive] [--backend B]``.
 
 A throw-away mailbox is created in a temporary directory (SQLite, WAL, full
 fsync) and seeded with 10,000 messages: 1,000 of them in the inbox that
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import sys
@@ -52,9 +53,9 @@ COMMON_QUERY = "migration rollback"  # both words in about half of the corpus (~
 ACTIVE_RESERVATIONS = 50  # other agents' leases present while reserving
 
 
-def _isolate(root: Path) -> None:
+def _isolate(root: Path, database_url: str | None) -> None:
     os.environ["MCP_AGENT_MAIL_HOME"] = str(root / "home")
-    os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{root / 'mailbox.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url or f"sqlite+aiosqlite:///{root / 'mailbox.sqlite3'}"
     os.environ["STORAGE_ROOT"] = str(root / "archive")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
 
@@ -458,9 +459,26 @@ def main() -> int:
         help=f"measure archive writer throughput instead ({ARCHIVE_PREFILL} archived messages, "
         f"{ARCHIVE_SINGLES} one-send batches, then one batch of {ARCHIVE_BATCH} sends)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="database: a SQLite file (default) or a throw-away durable PostgreSQL cluster (benchmarks/pg_server.py)",
+    )
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if args.backend == "postgresql":
+            from pg_server import throwaway_database_url
+
+            database_url = stack.enter_context(throwaway_database_url())
+        return _measure_on(args, database_url)
+
+
+def _measure_on(args: argparse.Namespace, database_url: str | None) -> int:
+    """Run the chosen measurement on a fresh mailbox in ``database_url`` (None: a SQLite file) and report it."""
     with tempfile.TemporaryDirectory(prefix="mcp-agent-mail-bench-") as tmp:
-        _isolate(Path(tmp))
+        _isolate(Path(tmp), database_url)
         if args.archive:
             from mcp_agent_mail.logging_setup import configure_logging
 
@@ -477,7 +495,8 @@ def main() -> int:
         results = asyncio.run(_run(args.runs, args.burst, args.only))
     mode = "burst (archive writer busy)" if args.burst else "paced (archive writer idle at each call)"
     print(
-        f"{args.runs} calls each, {mode}; corpus {CORPUS} messages, inbox {INBOX}, body {BODY_BYTES} bytes; "
+        f"{args.backend}; {args.runs} calls each, {mode}; "
+        f"corpus {CORPUS} messages, inbox {INBOX}, body {BODY_BYTES} bytes; "
         f"Python {sys.version.split()[0]} on {sys.platform}"
     )
     return 0 if _report(results) else 1

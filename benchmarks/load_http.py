@@ -768,12 +768,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, help="record the server with py-spy --gil into this raw file")
     parser.add_argument("--wall", action="store_true", help="with --profile: sample every thread, waiting included")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (serve --workers)")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="database: a SQLite file (default) or a throw-away durable PostgreSQL cluster (benchmarks/pg_server.py)",
+    )
     args = parser.parse_args(argv)
     if args.agents < 2 or args.rounds < 1:
         parser.error("--agents must be >= 2 and --rounds >= 1")
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if args.backend == "postgresql":
+            from pg_server import throwaway_database_url
+
+            database_url = stack.enter_context(throwaway_database_url())
+        return _run_benchmark(args, database_url)
+
+
+def _run_benchmark(args: argparse.Namespace, database_url: str | None) -> int:
+    """Serve a fresh mailbox on ``database_url`` (None: a SQLite file), load it, audit it and report."""
     root = Path(tempfile.mkdtemp(prefix="agent-mail-load-"))
-    env = mailbox_env(root)
-    db_path, storage = root / "mailbox.sqlite3", root / "archive"
+    env = mailbox_env(root, database_url=database_url)
+    storage = root / "archive"
+    db_path: Database = database_url or root / "mailbox.sqlite3"
     try:
         with running_server(env, root / "server.log", workers=args.workers) as server:
             credentials = asyncio.run(setup_agents(server.url, args.agents))

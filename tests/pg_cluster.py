@@ -75,8 +75,10 @@ def _free_port() -> int:
 class PgCluster:
     """One private PostgreSQL cluster in a temporary directory, with a role and a database per test."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        # Tests trade durability for speed; benchmarks keep PostgreSQL's defaults (fsync on every commit).
+        self.durable = durable
         self.root: Path | None = None
         self.port = 0
         self._counter = 0
@@ -122,8 +124,9 @@ class PgCluster:
                 shlex.quote(option)
                 for option in (
                     "-c", "listen_addresses=127.0.0.1", "-p", str(self.port), "-k", str(self.root),
-                    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                     "-c", "max_connections=300",
+                    *(() if self.durable else ("-c", "fsync=off", "-c", "synchronous_commit=off",
+                                               "-c", "full_page_writes=off")),
                 )
             )  # fmt: skip
             done = self._run(

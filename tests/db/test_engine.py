@@ -22,7 +22,6 @@ from mcp_agent_mail.db import (
     sqlite_path_from_url,
     sync_read_connection,
     sync_write_connection,
-    write_session,
 )
 from mcp_agent_mail.db.engine import busy_error, database_error
 from mcp_agent_mail.db.migrations import LATEST_VERSION
@@ -98,13 +97,17 @@ def test_sync_transactions_commit_on_success_and_roll_back_on_error(isolated_env
         assert list(conn.execute(select(schema.projects.c.slug)).scalars()) == ["kept"]
 
 
-async def test_async_write_sessions_commit_on_success_and_roll_back_on_error(isolated_env):
-    async with write_session() as session:
-        await session.execute(insert(schema.projects).values(**_project("kept")))
+async def test_async_writes_commit_on_success_and_roll_back_on_error(isolated_env):
+    async def add(session: Any, slug: str) -> None:
+        await session.execute(insert(schema.projects).values(**_project(slug)))
+
+    async def add_then_fail(session: Any) -> None:
+        await add(session, "dropped")
+        raise RuntimeError("changed my mind")
+
+    await run_write(lambda session: add(session, "kept"))
     with pytest.raises(RuntimeError):
-        async with write_session() as session:
-            await session.execute(insert(schema.projects).values(**_project("dropped")))
-            raise RuntimeError("changed my mind")
+        await run_write(add_then_fail)
     async with get_session() as session:
         assert list((await session.execute(select(schema.projects.c.slug))).scalars()) == ["kept"]
 
@@ -115,8 +118,7 @@ async def test_an_out_of_range_number_is_invalid_argument_in_every_session(isola
         async with get_session() as session:
             await session.execute(statement)
     with pytest.raises(InvalidArgumentError):
-        async with write_session() as session:
-            await session.execute(statement)
+        await run_write(lambda session: session.execute(statement))
 
 
 async def test_a_changed_database_url_is_followed_without_a_restart(

@@ -7,8 +7,9 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 from sqlalchemy import select, text
 
+import db_kit
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import get_session, run_write, schema
 from mcp_agent_mail.services.mail.messages import in_thread
 
 PROJECT = "/work/mail-test"
@@ -42,12 +43,12 @@ async def snapshot() -> tuple[int, ...]:
             await session.execute(
                 text(
                     "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
-                    "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'archive_outbox'), "
                     "(SELECT count(*) FROM message_recipients WHERE read_ts IS NOT NULL OR ack_ts IS NOT NULL)"
                 )
             )
         ).one()
-    return tuple(row)
+    messages, recipients, receipts = row
+    return messages, recipients, db_kit.outbox_last_id(), receipts
 
 
 async def refused(client, tool: str, args: dict, pattern: str) -> str:
@@ -135,8 +136,9 @@ async def test_blank_thread_id_means_no_thread(client):
 
 
 async def test_retired_agents_and_archived_projects_refuse_mail(client):
-    async with write_session() as session:
-        await session.execute(text("UPDATE agents SET retired_at = '2026-01-01 00:00:00.000000' WHERE name = 'RedFox'"))
+    await run_write(
+        lambda tx: tx.execute(text("UPDATE agents SET retired_at = '2026-01-01 00:00:00.000000' WHERE name = 'RedFox'"))
+    )
     base = {"project_key": PROJECT, "sender_name": "BlueLake", "to": ["RedFox"], "subject": "s", "body_md": "b"}
     await refused(client, "send_message", base, r"^AGENT_RETIRED: Recipient\(s\) retired: RedFox")
     await refused(
@@ -145,8 +147,7 @@ async def test_retired_agents_and_archived_projects_refuse_mail(client):
         {**base, "sender_name": "RedFox", "to": ["BlueLake"]},
         r"^AGENT_RETIRED: Agent 'RedFox' is retired",
     )
-    async with write_session() as session:
-        await session.execute(text("UPDATE projects SET archived_at = '2026-01-01 00:00:00.000000'"))
+    await run_write(lambda tx: tx.execute(text("UPDATE projects SET archived_at = '2026-01-01 00:00:00.000000'")))
     await refused(client, "send_message", {**base, "to": ["GreenCastle"]}, r"^PROJECT_ARCHIVED")
 
 

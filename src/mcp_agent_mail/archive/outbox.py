@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, RowMapping, Select, func, inspect, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.db import schema
+from mcp_agent_mail.db.transactions import WriteTransaction
 from mcp_agent_mail.timeutil import iso, utcnow
 
 OutboxKind = Literal["project", "agent", "message", "receipt", "reservation"]
@@ -36,12 +36,14 @@ _INSERT = _O.insert()
 FAILED_COUNT: Select[Any] = select(func.count()).select_from(_O).where(_O.c.attempts > 0)
 
 
-async def enqueue(session: AsyncSession, project_id: int, kind: OutboxKind, ref: int | str) -> None:
+async def enqueue(session: WriteTransaction, project_id: int, kind: OutboxKind, ref: int | str) -> None:
     """Record that the archive must (re)render ``kind``/``ref`` of a project."""
     await session.execute(_INSERT, {"project_id": project_id, "kind": kind, "ref": str(ref), "created_ts": utcnow()})
 
 
-async def enqueue_many(session: AsyncSession, project_id: int, kind: OutboxKind, refs: list[int] | list[str]) -> None:
+async def enqueue_many(
+    session: WriteTransaction, project_id: int, kind: OutboxKind, refs: list[int] | list[str]
+) -> None:
     """Record several entries of one kind in one statement."""
     if not refs:
         return

@@ -1,4 +1,9 @@
-"""Persistence: engines, sessions, schema and migrations."""
+"""Persistence: engines, the read and write transactions, schema and migrations.
+
+Services read with :func:`run_read` and write with :func:`run_write`, whose units of work get a
+:class:`ReadTransaction` / :class:`WriteTransaction`. :func:`get_session` and
+:func:`write_session` yield an SQLAlchemy ``AsyncSession`` for scripts and tests only.
+"""
 
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.db.engine import (
@@ -16,10 +21,14 @@ from mcp_agent_mail.db.engine import (
     sync_write_connection,
     write_session,
 )
+from mcp_agent_mail.db.transactions import ReadTransaction, ThreadTransaction, WriteTransaction
 from mcp_agent_mail.db.types import UTCDateTime
 
 __all__ = [
+    "ReadTransaction",
+    "ThreadTransaction",
     "UTCDateTime",
+    "WriteTransaction",
     "ensure_schema",
     "get_engine",
     "get_session",

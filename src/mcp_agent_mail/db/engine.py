@@ -1,4 +1,9 @@
-"""Engines and sessions: one async engine for services, one sync engine for maintenance.
+"""Engines and the two transaction paths: :func:`run_read` and :func:`run_write` for services.
+
+Both run their work in a worker thread on a pooled synchronous connection (see
+:mod:`.transactions`); a synchronous engine serves maintenance, and an async engine
+serves :func:`get_session`/:func:`write_session`, the AsyncSession helpers kept for
+scripts and tests.
 
 Every write transaction begins holding the database's one write lock (SQLite's
 ``BEGIN IMMEDIATE``; on PostgreSQL an advisory transaction lock, see
@@ -31,6 +36,7 @@ from mcp_agent_mail.db.group_commit import GroupCommitWriter
 from mcp_agent_mail.db.migrations import migrate
 from mcp_agent_mail.db.restore_journal import finish_interrupted_restore, journal_path
 from mcp_agent_mail.db.thread_pool import LoopThreadPool
+from mcp_agent_mail.db.transactions import ReadTransaction, ThreadTransaction, WriteTransaction
 from mcp_agent_mail.errors import ConfigurationError
 
 _IMMEDIATE = IMMEDIATE
@@ -195,7 +201,11 @@ def _session_factory() -> async_sessionmaker[AsyncSession]:
 
 @contextlib.asynccontextmanager
 async def get_session() -> AsyncIterator[AsyncSession]:
-    """Yield a session for reads (and for callers that commit themselves)."""
+    """Yield an SQLAlchemy AsyncSession: the compatibility helper for scripts and tests, never for services.
+
+    Services reach the database only through :func:`run_read` and :func:`run_write`; this
+    session takes no write lock, so a caller that writes through it commits by itself.
+    """
     settings = get_settings()
     factory = _session_factory()
     async with factory() as session:
@@ -230,7 +240,10 @@ async def _acquire_process_lock() -> None:
 
 @contextlib.asynccontextmanager
 async def write_session() -> AsyncIterator[AsyncSession]:
-    """Yield a session inside a write transaction (holding the write lock); commit on success, roll back on error."""
+    """Yield an AsyncSession holding the write lock (commit on success): a compatibility helper for tests and scripts.
+
+    Services never use it (tests/test_layers.py checks): their one write path is :func:`run_write`.
+    """
     settings = get_settings()
     factory = _session_factory()
     async with _write_lock():
@@ -255,25 +268,6 @@ async def write_session() -> AsyncIterator[AsyncSession]:
 T = TypeVar("T")
 
 
-class _ImmediateSession:
-    """The part of AsyncSession that services use, over a synchronous connection: every await completes at once."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    async def execute(self, statement: Any, params: Any = None, **_: Any) -> Any:
-        """Execute a statement on the connection and return its result."""
-        return self._conn.execute(statement, params)
-
-    async def scalar(self, statement: Any, params: Any = None, **_: Any) -> Any:
-        """Execute a statement and return the first column of its first row."""
-        return self._conn.scalar(statement, params)
-
-    async def scalars(self, statement: Any, params: Any = None, **_: Any) -> Any:
-        """Execute a statement and return its first column."""
-        return self._conn.scalars(statement, params)
-
-
 def _run_to_end(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine that never suspends; refuse one that waits on real I/O."""
     try:
@@ -281,7 +275,7 @@ def _run_to_end(coro: Coroutine[Any, Any, T]) -> T:
     except StopIteration as stop:
         return cast(T, stop.value)
     coro.close()
-    raise RuntimeError("a threaded transaction awaited something other than its session")
+    raise RuntimeError("a database transaction awaited something other than its session (execute/scalar/scalars)")
 
 
 _batch_settings: dict[str, Settings] = {}
@@ -311,7 +305,7 @@ def _write_batch(url: str) -> Iterator[Connection]:
         yield conn
 
 
-_group_writer = GroupCommitWriter(_write_batch, _ImmediateSession, _run_to_end)
+_group_writer = GroupCommitWriter(_write_batch, ThreadTransaction, _run_to_end)
 
 
 def write_batches() -> int:
@@ -319,11 +313,12 @@ def write_batches() -> int:
     return _group_writer.batches
 
 
-async def run_write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+async def run_write(work: Callable[[WriteTransaction], Awaitable[T]]) -> T:
     """Run ``work`` as one write (holding the write lock ... commit) on the group-commit writer thread.
 
-    ``work`` gets a session whose statements run synchronously on a pooled connection, so it
-    may await only that session's ``execute``/``scalar``/``scalars``. Writes queued at the same
+    This is the one write path of the services. ``work`` gets a :class:`WriteTransaction` whose
+    statements run synchronously on a pooled connection, so it may await only that
+    transaction's ``execute``/``scalar``/``scalars`` (anything else raises RuntimeError). Writes queued at the same
     time share one transaction, each inside its own savepoint (see :mod:`.group_commit`): a
     failing write is rolled back alone, and no result is returned before its COMMIT is durable.
     A write PostgreSQL rolled back to break a deadlock or serialization conflict runs again, up
@@ -348,17 +343,18 @@ async def run_write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 _read_pool = LoopThreadPool(_READ_THREADS, "db-read")
 
 
-def _read_in_thread(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _read_in_thread(settings: Settings, work: Callable[[ReadTransaction], Awaitable[T]]) -> T:
     engine = _get_read_engine(settings)
     with engine.connect() as conn, conn.begin():
-        return _run_to_end(cast(Coroutine[Any, Any, T], work(cast(AsyncSession, _ImmediateSession(conn)))))
+        return _run_to_end(cast(Coroutine[Any, Any, T], work(ThreadTransaction(conn))))
 
 
-async def run_read(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+async def run_read(work: Callable[[ReadTransaction], Awaitable[T]]) -> T:
     """Run one read transaction (deferred ``BEGIN``: one snapshot) in a worker thread.
 
-    ``work`` gets a session whose statements run synchronously on a pooled connection, so it
-    may await only that session's ``execute``/``scalar``/``scalars``. The event loop never
+    This is the one read path of the services. ``work`` gets a :class:`ReadTransaction` whose
+    statements run synchronously on a pooled connection, so it may await only that
+    transaction's ``execute``/``scalar``/``scalars`` (anything else raises RuntimeError). The event loop never
     waits on the database: a busy database holds up the worker thread alone.
     """
     settings = get_settings()

@@ -20,8 +20,6 @@ def prepare_database(settings: Settings) -> int:
         ensure_schema(settings)
         with sync_read_connection(settings) as conn:
             return current_version(conn)
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"Cannot open the database: {exc.message}", hint=exc.hint) from exc
     except (SQLAlchemyError, OSError) as exc:
         raise ConfigurationError(
             f"Cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",

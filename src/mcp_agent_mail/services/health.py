@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import __version__, archive
 from mcp_agent_mail.archive.locks import lock_report
 from mcp_agent_mail.archive.outbox import FAILED_COUNT, FailedEntry, failed_entries_stmt
 from mcp_agent_mail.archive.repo import ARCHIVE_LOCK_NAME
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import run_read, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.db.backend_url import parse_database_url
 from mcp_agent_mail.db.engine import database_lock_holder
 from mcp_agent_mail.db.failures import database_error
@@ -35,7 +34,7 @@ def _backend(url: str) -> str:
         return "unknown"
 
 
-async def _archive_backlog(session: AsyncSession) -> tuple[int, int, FailedEntry | None]:
+async def _archive_backlog(session: ReadTransaction) -> tuple[int, int, FailedEntry | None]:
     pending = int((await session.execute(_PENDING)).scalar_one())
     failed = int((await session.execute(FAILED_COUNT)).scalar_one()) if pending else 0
     latest = (await session.execute(_LATEST_FAILURE)).mappings().first() if failed else None

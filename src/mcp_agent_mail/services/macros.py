@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mcp_agent_mail.db import get_session
+from mcp_agent_mail.db import ReadTransaction, run_read
 from mcp_agent_mail.errors import (
     AgentMailError,
     AgentRetiredError,
@@ -55,7 +55,8 @@ def _check_registration(program: str, model: str, agent_name: str | None, task_d
 
 async def _refuse_inactive(project_key: str, agent_name: str | None, *, must_exist: bool) -> None:
     """Raise before any write when the project is archived or the named agent is retired."""
-    async with get_session() as session:
+
+    async def check(session: ReadTransaction) -> None:
         try:
             project = await resolve_project(session, project_key)
         except AgentMailError:
@@ -69,6 +70,8 @@ async def _refuse_inactive(project_key: str, agent_name: str | None, *, must_exi
         agent = await find_agent(session, project["id"], agent_name)
         if agent is not None and agent["retired_at"] is not None:
             raise AgentRetiredError(f"Agent {agent['name']!r} is retired.")
+
+    await run_read(check)
 
 
 def _session_view(agent: dict[str, Any]) -> dict[str, Any]:

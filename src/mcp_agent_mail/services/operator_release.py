@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import run_write
+from mcp_agent_mail.db import WriteTransaction, run_write
 from mcp_agent_mail.errors import ProjectArchivedError, ReservationActiveError
 from mcp_agent_mail.services.identity.agents import ensure_reserved_agent
 from mcp_agent_mail.services.identity.resolve import resolve_project
@@ -29,7 +27,7 @@ OPERATOR_NAME = OVERSEER_NAME
 async def ensure_operator(project_key: str) -> str:
     """Return the name of the project's human overseer identity, creating it (as the compose page does) if missing."""
 
-    async def unit(session: AsyncSession) -> str:
+    async def unit(session: WriteTransaction) -> str:
         project = await resolve_project(session, project_key)
         row = await ensure_reserved_agent(
             session,

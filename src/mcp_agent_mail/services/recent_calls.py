@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from mcp_agent_mail.db import get_session
+from mcp_agent_mail.db import run_read
 from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.services import metrics
 from mcp_agent_mail.services.identity.names import name_key
@@ -17,8 +17,7 @@ async def _project_spellings(project: str) -> tuple[set[str], str | None]:
     raw = project.strip()
     keys = {raw, posixpath.normpath(raw)} if raw.startswith("/") else {raw}
     try:
-        async with get_session() as session:
-            row = await resolve_project(session, raw)
+        row = await run_read(lambda session: resolve_project(session, raw))
     except AgentMailError:
         return keys, None
     return keys | {row["human_key"], row["slug"]}, row["slug"]

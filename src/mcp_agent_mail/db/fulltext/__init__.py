@@ -14,13 +14,13 @@ from types import ModuleType
 
 from sqlalchemy import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db.backend_url import parse_database_url
 from mcp_agent_mail.db.fulltext import fts5, like, pg
 from mcp_agent_mail.db.fulltext.base import ORDERS, Order, Request, Scope, Snippet
 from mcp_agent_mail.db.fulltext.grammar import parse, plain, words
+from mcp_agent_mail.db.transactions import ReadTransaction
 
 logger = logging.getLogger("mcp_agent_mail.search")
 
@@ -40,7 +40,7 @@ def _engine(dialect: str) -> ModuleType:
     return _ENGINES[dialect]
 
 
-async def search(session: AsyncSession, query: str, request: Request) -> Found:
+async def search(session: ReadTransaction, query: str, request: Request) -> Found:
     """Return the messages matching ``query`` within the request's scope, order and page."""
     plain_words = words(query)
     if not plain_words:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 from sqlalchemy import Connection, RowMapping, TextualSelect, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.db.fulltext.base import (
     JOIN_SENDER,
@@ -18,6 +17,7 @@ from mcp_agent_mail.db.fulltext.base import (
     typed,
 )
 from mcp_agent_mail.db.fulltext.grammar import Near, Part, Phrase
+from mcp_agent_mail.db.transactions import ReadTransaction
 
 NAME = "sqlite"
 TABLE = "fts_messages"
@@ -73,7 +73,7 @@ def _statement(agent_scope: bool, order: Order, windowed: bool, open_: str, clos
     )
 
 
-async def search(session: AsyncSession, parts: list[Part], request: Request) -> list[RowMapping]:
+async def search(session: ReadTransaction, parts: list[Part], request: Request) -> list[RowMapping]:
     """Run one FTS5 search (raises the driver's error when FTS5 refuses the expression or the table is gone)."""
     snippet = request.snippet
     statement = _statement(

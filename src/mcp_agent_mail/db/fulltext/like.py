@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from sqlalchemy import RowMapping, and_, exists, literal, null, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.db import schema
 from mcp_agent_mail.db.fulltext.base import Request
+from mcp_agent_mail.db.transactions import ReadTransaction
 
 
 def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def search(session: AsyncSession, words: list[str], request: Request) -> list[RowMapping]:
+async def search(session: ReadTransaction, words: list[str], request: Request) -> list[RowMapping]:
     """Return messages containing every word (case-insensitive), newest first; ``snippet`` is None, ``body_md`` set."""
     m, a, r, p = schema.messages, schema.agents, schema.message_recipients, schema.projects
     ra = a.alias("recipient_agent")

@@ -13,11 +13,11 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, RowMapping, TextualSelect, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.db.fulltext.base import JOIN_SENDER, SELECT_MESSAGE, Order, Request, params, scope_sql, typed
 from mcp_agent_mail.db.fulltext.fold import ASCII_SEPARATORS, fold_pairs, lexemes
 from mcp_agent_mail.db.fulltext.grammar import Near, Part, Phrase
+from mcp_agent_mail.db.transactions import ReadTransaction
 
 NAME = "postgresql"
 COLUMN = "search_vector"
@@ -109,7 +109,7 @@ def _headline_options(request: Request) -> str:
     )
 
 
-async def search(session: AsyncSession, parts: list[Part], request: Request) -> list[RowMapping]:
+async def search(session: ReadTransaction, parts: list[Part], request: Request) -> list[RowMapping]:
     """Run one search; a failure (an index that is gone) is rolled back to a savepoint and raised."""
     statement = _statement(request.scope.agent_id is not None, request.order, request.window is not None)
     values = {**params(request), "tsquery": render(parts), "headline": _headline_options(request)}

@@ -18,12 +18,11 @@ from dulwich.object_store import tree_lookup_path
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.archive import paths
 from mcp_agent_mail.archive.render import parse_message_document
 from mcp_agent_mail.config import Settings
-from mcp_agent_mail.db import run_read
+from mcp_agent_mail.db import ReadTransaction, run_read
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.archive_browse.gitread import commit_summary, head, reading
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
@@ -152,7 +151,7 @@ def _read_history(
 
 
 async def _owner(project_key: str, agent_name: str) -> tuple[RowMapping, RowMapping]:
-    async def read(session: AsyncSession) -> tuple[RowMapping, RowMapping]:
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping]:
         project = await resolve_project(session, project_key)
         return project, await get_agent(session, project, agent_name)
 

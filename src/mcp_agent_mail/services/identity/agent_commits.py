@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.archive.history import agent_commits
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import run_read, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.errors import UnauthorizedError
 from mcp_agent_mail.services.identity.auth import BINDINGS, STRICT, hash_token, identity_mode
 
@@ -60,7 +59,7 @@ async def token_agent(token: str | None) -> int | None:
     if not given:
         return None
 
-    async def read(session: AsyncSession) -> int | None:
+    async def read(session: ReadTransaction) -> int | None:
         found = await session.execute(select(_a.c.id).where(_a.c.registration_token_hash == hash_token(given)))
         return found.scalars().first()
 
@@ -77,7 +76,7 @@ async def _mail(message_ids: set[int]) -> dict[int, _Mail]:
     if not message_ids:
         return {}
 
-    async def read(session: AsyncSession) -> dict[int, _Mail]:
+    async def read(session: ReadTransaction) -> dict[int, _Mail]:
         ids = sorted(message_ids)
         senders = await session.execute(
             select(_m.c.id, _m.c.sender_id, _a.c.project_id).join(_a, _a.c.id == _m.c.sender_id).where(_m.c.id.in_(ids))

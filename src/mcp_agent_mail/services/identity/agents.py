@@ -7,10 +7,9 @@ from typing import Any, cast
 
 from sqlalchemy import RowMapping, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import run_read, run_write, schema
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.db.shapes import agent_dict
 from mcp_agent_mail.errors import InvalidArgumentError, ProjectArchivedError
 from mcp_agent_mail.services.identity import agent_commits, windows
@@ -84,7 +83,7 @@ _SET_CONTACT_POLICY = update(_a).where(_a.c.id == bindparam("agent_id")).values(
 
 
 async def _insert_agent(
-    session: AsyncSession, project: Row, name: str, program: str, model: str, task: str, attachments_policy: str
+    session: WriteTransaction, project: Row, name: str, program: str, model: str, task: str, attachments_policy: str
 ) -> tuple[dict[str, Any], str]:
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -106,7 +105,7 @@ async def _insert_agent(
     return agent_dict(row), token
 
 
-async def _pick_free_name(session: AsyncSession, project_id: int) -> str:
+async def _pick_free_name(session: ReadTransaction, project_id: int) -> str:
     for _ in range(200):
         candidate = generate_name()
         if await find_agent(session, project_id, candidate) is None:
@@ -117,7 +116,7 @@ async def _pick_free_name(session: AsyncSession, project_id: int) -> str:
 
 
 async def _update_agent(
-    session: AsyncSession,
+    session: WriteTransaction,
     project: Row,
     existing: Row,
     program: str,
@@ -141,7 +140,13 @@ async def _update_agent(
 
 
 async def _attach_window(
-    session: AsyncSession, project_id: int, window: str | None, live: Row | None, agent: dict[str, Any], *, reused: bool
+    session: WriteTransaction,
+    project_id: int,
+    window: str | None,
+    live: Row | None,
+    agent: dict[str, Any],
+    *,
+    reused: bool,
 ) -> None:
     """Bind this server's window to the registered name: refresh a reused identity, record a missing one."""
     if window is None:
@@ -179,7 +184,7 @@ async def register_agent(
     policy = _check_policy(attachments_policy, ATTACHMENT_POLICIES, "attachments_policy")
     wanted = _valid_name(name, "name") if name is not None and name.strip() else None
 
-    async def unit(session: AsyncSession) -> dict[str, Any]:
+    async def unit(session: WriteTransaction) -> dict[str, Any]:
         project = await resolve_project(session, project_key)
         _ensure_writable(project)
         window = windows.current_window()
@@ -233,7 +238,7 @@ async def create_agent_identity(
     policy = _check_policy(attachments_policy, ATTACHMENT_POLICIES, "attachments_policy") or "auto"
     hint = _valid_name(name_hint, "name_hint") if name_hint is not None and name_hint.strip() else None
 
-    async def unit(session: AsyncSession) -> tuple[dict[str, Any], str]:
+    async def unit(session: WriteTransaction) -> tuple[dict[str, Any], str]:
         project = await resolve_project(session, project_key)
         _ensure_writable(project)
         if hint and await find_agent(session, project["id"], hint) is not None:
@@ -262,7 +267,7 @@ async def create_agent_identity(
 
 
 async def ensure_reserved_agent(
-    session: AsyncSession, project: Row, name: str, *, program: str, model: str, task_description: str
+    session: WriteTransaction, project: Row, name: str, *, program: str, model: str, task_description: str
 ) -> RowMapping:
     """Return the project's agent with a reserved name, creating it (open to all mail) inside this transaction.
 
@@ -298,7 +303,7 @@ async def whois(
     (see :mod:`.agent_commits`); a token held by no agent is refused.
     """
 
-    async def read(session: AsyncSession) -> tuple[Row, Row]:
+    async def read(session: ReadTransaction) -> tuple[Row, Row]:
         return await project_and_agent(session, project_key, agent_name)
 
     project, row = await run_read(read)
@@ -318,7 +323,7 @@ async def set_contact_policy(project_key: str, agent_name: str, policy: str) -> 
     """Store who may message this agent: open, auto, contacts_only or block_all."""
     cleaned = _check_policy(policy, CONTACT_POLICIES, "policy")
 
-    async def unit(session: AsyncSession) -> str:
+    async def unit(session: WriteTransaction) -> str:
         project = await resolve_project(session, project_key)
         _ensure_writable(project)
         agent = await get_agent(session, project, agent_name)

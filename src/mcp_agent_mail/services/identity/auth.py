@@ -37,10 +37,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import run_read, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.errors import AgentMailError, UnauthorizedError
 from mcp_agent_mail.services.identity.project_agent import Row, project_and_agent
 from mcp_agent_mail.services.identity.resolve import resolve_project
@@ -203,7 +202,7 @@ _PROJECT_AGENTS = select(_a.c.id, _a.c.name, _a.c.project_id, _a.c.registration_
 )
 
 
-async def _project_agents(session: AsyncSession, project_id: int) -> list[RowMapping]:
+async def _project_agents(session: ReadTransaction, project_id: int) -> list[RowMapping]:
     rows = await session.execute(_PROJECT_AGENTS, {"project_id": project_id})
     return list(rows.mappings())
 
@@ -237,7 +236,7 @@ async def authorize_agent(
             raise UnauthorizedError(f"{action} cannot be verified without project_key.")
         return Proof(False)
 
-    async def lookup(session: AsyncSession) -> tuple[Row | None, Row | None, list[RowMapping]]:
+    async def lookup(session: ReadTransaction) -> tuple[Row | None, Row | None, list[RowMapping]]:
         try:
             if agent_name:
                 project, agent = await project_and_agent(session, project_key, agent_name)
@@ -296,7 +295,7 @@ async def authorize_project(
     if not project_key:
         return Proof(False)
 
-    async def lookup(session: AsyncSession) -> tuple[RowMapping | None, list[RowMapping]]:
+    async def lookup(session: ReadTransaction) -> tuple[RowMapping | None, list[RowMapping]]:
         try:
             project = await resolve_project(session, project_key)
         except AgentMailError:

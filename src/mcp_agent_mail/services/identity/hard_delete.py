@@ -13,12 +13,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, RowMapping, delete, func, or_, select
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity import windows
 from mcp_agent_mail.services.identity.auth import BINDINGS
@@ -48,11 +47,11 @@ def check_confirmation(confirmation: str | None, what: str) -> None:
         )
 
 
-async def _count(session: AsyncSession, table: Any, condition: ColumnElement[bool]) -> int:
+async def _count(session: ReadTransaction, table: Any, condition: ColumnElement[bool]) -> int:
     return int((await session.execute(select(func.count()).select_from(table).where(condition))).scalar_one())
 
 
-async def _enqueue_messages(session: AsyncSession, condition: ColumnElement[bool]) -> int:
+async def _enqueue_messages(session: WriteTransaction, condition: ColumnElement[bool]) -> int:
     """Queue every message matching ``condition`` (by its own project) for re-rendering; return how many."""
     by_project: dict[int, list[int]] = defaultdict(list)
     for message_id, project_id in (await session.execute(select(m.c.id, m.c.project_id).where(condition))).all():
@@ -63,7 +62,7 @@ async def _enqueue_messages(session: AsyncSession, condition: ColumnElement[bool
 
 
 async def _enqueue_link_peers(
-    session: AsyncSession, condition: ColumnElement[bool], doomed: Callable[[int, int], bool]
+    session: WriteTransaction, condition: ColumnElement[bool], doomed: Callable[[int, int], bool]
 ) -> None:
     """Queue the surviving end of every link matching ``condition`` (its contacts.json changes)."""
     rows = await session.execute(
@@ -81,7 +80,8 @@ async def _enqueue_link_peers(
 async def hard_delete_agent(project_key: str, agent_name: str, confirmation: str | None) -> dict[str, Any]:
     """Delete an agent with the mail it sent, its recipient rows, reservations and contact links."""
     check_confirmation(confirmation, "hard_delete_agent")
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> tuple[RowMapping, RowMapping, dict[str, int]]:
         project = await resolve_project(session, project_key)
         agent = await get_agent(session, project, agent_name)
         aid = agent["id"]
@@ -109,8 +109,11 @@ async def hard_delete_agent(project_key: str, agent_name: str, confirmation: str
         await session.execute(delete(summaries).where(summaries.c.viewer_agent_id == aid))
         await session.execute(delete(a).where(a.c.id == aid))
         await windows.delete_for_agent(session, project["id"], agent["name"])
+        return project, agent, counts
+
+    project, agent, counts = await run_write(unit)
     archive.wake_writer()
-    BINDINGS.forget(agent_id=aid)
+    BINDINGS.forget(agent_id=agent["id"])
     return {
         "status": "hard_deleted",
         "agent_name": agent["name"],
@@ -122,7 +125,8 @@ async def hard_delete_agent(project_key: str, agent_name: str, confirmation: str
 async def hard_delete_project(project_key: str, confirmation: str | None) -> dict[str, Any]:
     """Delete a project with its agents, mail, reservations and links, including its agents' mail elsewhere."""
     check_confirmation(confirmation, "hard_delete_project")
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> tuple[RowMapping, dict[str, int]]:
         project = await resolve_project(session, project_key)
         pid = project["id"]
         agent_ids = select(a.c.id).where(a.c.project_id == pid)
@@ -164,8 +168,11 @@ async def hard_delete_project(project_key: str, confirmation: str | None) -> dic
         await session.execute(delete(a).where(a.c.project_id == pid))
         await windows.delete_for_project(session, pid)
         await session.execute(delete(schema.projects).where(schema.projects.c.id == pid))
+        return project, counts
+
+    project, counts = await run_write(unit)
     archive.wake_writer()
-    BINDINGS.forget(project_id=pid)
+    BINDINGS.forget(project_id=project["id"])
     return {
         "status": "hard_deleted",
         "project_key": project["human_key"],
@@ -201,22 +208,29 @@ async def purge_old_messages(
         "max_age_days": days,
     }
     if dry_run:
-        async with get_session() as session:
+
+        async def read(session: ReadTransaction) -> list[int]:
             project = await resolve_project(session, project_key)
             result["project_key"] = project["human_key"]
             old = (m.c.project_id == project["id"]) & (m.c.created_ts < cutoff)
             result["messages_affected"] = await _count(session, m, old)
             sample = await session.execute(select(m.c.id).where(old).order_by(m.c.created_ts).limit(DRY_RUN_SAMPLE))
             ids = list(sample.scalars())
+            return ids
+
+        ids = await run_read(read)
         if ids:
             result["message_ids"] = ids
         return result
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> None:
         project = await resolve_project(session, project_key)
         result["project_key"] = project["human_key"]
         old = (m.c.project_id == project["id"]) & (m.c.created_ts < cutoff)
         result["messages_affected"] = await _enqueue_messages(session, old)
         await session.execute(delete(r).where(r.c.message_id.in_(select(m.c.id).where(old))))
         await session.execute(delete(m).where(old))
+
+    await run_write(unit)
     archive.wake_writer()
     return result

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import RowMapping, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import schema, write_session
+from mcp_agent_mail.db import WriteTransaction, run_write, schema
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 from mcp_agent_mail.timeutil import iso, utcnow
 
 
-async def _release_active_reservations(session: AsyncSession, agent: RowMapping) -> int:
+async def _release_active_reservations(session: WriteTransaction, agent: RowMapping) -> int:
     """Release the agent's unreleased reservations (a retired agent holds no leases); return how many."""
     r = schema.file_reservations
     now = utcnow()
@@ -35,7 +34,8 @@ async def _release_active_reservations(session: AsyncSession, agent: RowMapping)
 async def _take_out_of_service(
     project_key: str, agent_name: str, *, block_all: bool
 ) -> tuple[RowMapping, RowMapping, int]:
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> tuple[RowMapping, RowMapping, int]:
         project = await resolve_project(session, project_key)
         agent = await get_agent(session, project, agent_name)
         values: dict[str, Any] = {}
@@ -49,6 +49,9 @@ async def _take_out_of_service(
             await archive.enqueue(session, project["id"], "agent", agent["id"])
         released = await _release_active_reservations(session, agent)
         agent = (await session.execute(a.select().where(a.c.id == agent["id"]))).mappings().one()
+        return project, agent, released
+
+    project, agent, released = await run_write(unit)
     archive.wake_writer()
     return project, agent, released
 
@@ -80,13 +83,17 @@ async def deregister_agent(project_key: str, agent_name: str) -> dict[str, Any]:
 
 async def unretire_agent(project_key: str, agent_name: str) -> dict[str, Any]:
     """Bring a retired (or deregistered) agent back into service; its contact policy is left as it is."""
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> tuple[RowMapping, RowMapping]:
         project = await resolve_project(session, project_key)
         agent = await get_agent(session, project, agent_name)
         if agent["retired_at"] is not None:
             a = schema.agents
             await session.execute(update(a).where(a.c.id == agent["id"]).values(retired_at=None))
             await archive.enqueue(session, project["id"], "agent", agent["id"])
+        return project, agent
+
+    project, agent = await run_write(unit)
     archive.wake_writer()
     result: dict[str, Any] = {
         "status": "active",
@@ -100,7 +107,8 @@ async def unretire_agent(project_key: str, agent_name: str) -> dict[str, Any]:
 
 
 async def _set_archived(project_key: str, archived: bool) -> dict[str, Any]:
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> RowMapping:
         project = await resolve_project(session, project_key)
         if (project["archived_at"] is not None) != archived:
             p = schema.projects
@@ -108,6 +116,9 @@ async def _set_archived(project_key: str, archived: bool) -> dict[str, Any]:
             await session.execute(update(p).where(p.c.id == project["id"]).values(archived_at=value))
             await archive.enqueue(session, project["id"], "project", project["id"])
             project = (await session.execute(p.select().where(p.c.id == project["id"]))).mappings().one()
+        return project
+
+    project = await run_write(unit)
     archive.wake_writer()
     result: dict[str, Any] = {
         "status": "archived" if archived else "active",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 from mcp_agent_mail.timeutil import iso, utcnow
 
@@ -25,7 +25,8 @@ def _project(row: Any) -> dict[str, Any]:
 async def agent_lifecycle_facts(project_key: str, agent_name: str) -> dict[str, Any]:
     """Return the project, the agent's standing and its active reservations (the ones retiring releases)."""
     now = utcnow()
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping, int, list[tuple[int, str]]]:
         project = await resolve_project(session, project_key)
         agent = await get_agent(session, project, agent_name, field="agent")
         active = fr.c.agent_id == agent["id"], fr.c.released_ts.is_(None), fr.c.expires_ts > now
@@ -35,6 +36,9 @@ async def agent_lifecycle_facts(project_key: str, agent_name: str) -> dict[str, 
                 select(fr.c.id, fr.c.path_pattern).where(*active).order_by(fr.c.id).limit(MAX_PATTERNS_SHOWN)
             )
         ).all()
+        return project, agent, count, [(rid, pattern) for rid, pattern in patterns]
+
+    project, agent, count, patterns = await run_read(read)
     result = _project(project)
     result.update(
         agent_name=agent["name"],
@@ -49,7 +53,8 @@ async def agent_lifecycle_facts(project_key: str, agent_name: str) -> dict[str, 
 async def project_lifecycle_facts(project_key: str) -> dict[str, Any]:
     """Return the project with how many agents it has (retired ones apart) and how many reservations are active."""
     now = utcnow()
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, tuple[int, int], int]:
         project = await resolve_project(session, project_key)
         agents = (
             await session.execute(
@@ -63,6 +68,9 @@ async def project_lifecycle_facts(project_key: str) -> dict[str, Any]:
                 .where(fr.c.project_id == project["id"], fr.c.released_ts.is_(None), fr.c.expires_ts > now)
             )
         ).scalar_one()
+        return project, (int(agents[0]), int(agents[1])), int(leases)
+
+    project, agents, leases = await run_read(read)
     result = _project(project)
     result.update(agents=int(agents[0]), retired_agents=int(agents[1]), active_reservations=int(leases))
     return result

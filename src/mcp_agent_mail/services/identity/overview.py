@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import RowMapping, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import run_read, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.db.shapes import agent_dict, project_dict
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.resolve import resolve_project
@@ -76,7 +75,7 @@ async def projects_overview(page: Page) -> dict[str, Any]:
         .limit(page.size + 1)
     )
 
-    async def read(session: AsyncSession) -> tuple[list[RowMapping], int]:
+    async def read(session: ReadTransaction) -> tuple[list[RowMapping], int]:
         rows = list((await session.execute(query)).mappings().all())
         total = int((await session.execute(select(func.count()).select_from(p))).scalar_one())
         return rows, total
@@ -103,7 +102,7 @@ async def project_overview(project_key: str, page: Page) -> dict[str, Any]:
         .subquery()
     )
 
-    async def read(session: AsyncSession) -> tuple[RowMapping, list[RowMapping], int]:
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping], int]:
         project = await resolve_project(session, project_key)
         query = (
             select(a, func.coalesce(unread.c.unread, 0).label("unread_count"))

@@ -7,9 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import schema
+from mcp_agent_mail.db import ReadTransaction, schema
 from mcp_agent_mail.services.identity.names import looks_like_placeholder, name_key
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 
@@ -29,7 +28,7 @@ _BY_SLUG = select(*_COLUMNS).select_from(_FROM).where(_pr.c.slug == bindparam("k
 
 
 async def project_and_agent(
-    session: AsyncSession,
+    session: ReadTransaction,
     project_key: str,
     agent_name: str,
     *,

@@ -12,7 +12,7 @@ from typing import Any
 
 from dulwich.config import ConfigFile
 
-from mcp_agent_mail.db import get_session
+from mcp_agent_mail.db import run_read
 from mcp_agent_mail.services.identity.resolve import resolve_project
 
 UID_FILE = ".agent-mail-project-id"
@@ -133,7 +133,6 @@ def repository_facts(path: str) -> dict[str, Any]:
 
 async def project_identity(project_key: str) -> dict[str, Any]:
     """Return a registered project's slug and human key with its repository facts (NOT_FOUND if unknown)."""
-    async with get_session() as session:
-        project = await resolve_project(session, project_key)
+    project = await run_read(lambda session: resolve_project(session, project_key))
     facts = await asyncio.to_thread(repository_facts, project["human_key"])
     return {"slug": project["slug"], "human_key": project["human_key"], **facts}

@@ -6,10 +6,9 @@ import hashlib
 from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import run_read, run_write, schema
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.db.shapes import project_dict
 from mcp_agent_mail.services.identity.resolve import normalise_human_key, resolve_project, slugify
 from mcp_agent_mail.timeutil import utcnow
@@ -36,14 +35,14 @@ async def ensure_project(human_key: str) -> dict[str, Any]:
     """Return the project for an absolute path, creating it (and its archive folder) if new."""
     key = normalise_human_key(human_key)
 
-    async def read(session: AsyncSession) -> RowMapping | None:
+    async def read(session: ReadTransaction) -> RowMapping | None:
         return (await session.execute(_BY_HUMAN_KEY, {"key": key})).mappings().first()
 
     row = await run_read(read)
     if row is not None:
         return project_dict(row)
 
-    async def unit(session: AsyncSession) -> RowMapping:
+    async def unit(session: WriteTransaction) -> RowMapping:
         found = (await session.execute(_BY_HUMAN_KEY, {"key": key})).mappings().first()
         if found is not None:
             return found
@@ -64,7 +63,7 @@ async def ensure_project(human_key: str) -> dict[str, Any]:
 async def get_project(project_key: str) -> dict[str, Any]:
     """Return one project by absolute path or slug."""
 
-    async def read(session: AsyncSession) -> RowMapping:
+    async def read(session: ReadTransaction) -> RowMapping:
         return await resolve_project(session, project_key)
 
     return project_dict(await run_read(read))
@@ -73,7 +72,7 @@ async def get_project(project_key: str) -> dict[str, Any]:
 async def list_projects() -> list[dict[str, Any]]:
     """Return every project, oldest first."""
 
-    async def read(session: AsyncSession) -> list[RowMapping]:
+    async def read(session: ReadTransaction) -> list[RowMapping]:
         return list((await session.execute(_ALL_PROJECTS)).mappings())
 
     return [project_dict(r) for r in await run_read(read)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import RowMapping, bindparam, select
 
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.services.identity import auth
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 
@@ -30,7 +30,8 @@ async def find_reader(
     proof = await auth.authorize_agent(
         project_key, named, agent_token, session_key, action=action, token_param="agent_token"
     )
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> ProjectAndViewer:
         project = await resolve_project(session, project_key)
         name = named or proof.agent_name
         if name:
@@ -39,4 +40,6 @@ async def find_reader(
         if len(bound) != 1:
             return project, None
         row = (await session.execute(_AGENT_BY_ID, {"agent_id": bound[0]})).mappings().first()
-    return project, row
+        return project, row
+
+    return await run_read(read)

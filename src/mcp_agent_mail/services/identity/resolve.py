@@ -8,10 +8,9 @@ import re
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, RowMapping, bindparam, exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import schema
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, schema
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.names import looks_like_placeholder, name_key
 
@@ -73,7 +72,7 @@ def in_project_scope(project_id: int) -> ColumnElement[bool]:
     return or_(schema.messages.c.project_id == project_id, delivered_into(project_id))
 
 
-async def resolve_project(session: AsyncSession, project_key: str) -> RowMapping:
+async def resolve_project(session: ReadTransaction, project_key: str) -> RowMapping:
     """Find a project by human key (absolute path) or slug, or raise NOT_FOUND with suggestions."""
     raw = (project_key or "").strip()
     if not raw:
@@ -99,13 +98,15 @@ async def resolve_project(session: AsyncSession, project_key: str) -> RowMapping
     return row
 
 
-async def find_agent(session: AsyncSession, project_id: int, name: str) -> RowMapping | None:
+async def find_agent(session: ReadTransaction, project_id: int, name: str) -> RowMapping | None:
     """Return the agent of a project with this name (case and punctuation insensitive), or None."""
     result = await session.execute(_AGENT_BY_NAME, {"project_id": project_id, "name_key": name_key(name)})
     return result.mappings().first()
 
 
-async def get_agent(session: AsyncSession, project: RowMapping, name: str, *, field: str = "agent_name") -> RowMapping:
+async def get_agent(
+    session: ReadTransaction, project: RowMapping, name: str, *, field: str = "agent_name"
+) -> RowMapping:
     """Return the named agent of ``project`` or raise NOT_FOUND listing similar names."""
     cleaned = (name or "").strip()
     if not cleaned:
@@ -135,7 +136,7 @@ _TOUCH_AGENT = (
 )
 
 
-async def touch_agent(session: AsyncSession, project_id: int, agent_id: int, now: datetime) -> None:
+async def touch_agent(session: WriteTransaction, project_id: int, agent_id: int, now: datetime) -> None:
     """Set the agent's last_active_ts to ``now`` and queue its profile for the archive in the same transaction."""
     await session.execute(_TOUCH_AGENT, {"touched_id": agent_id, "touched_ts": now})
     await archive.enqueue(session, project_id, "agent", agent_id)

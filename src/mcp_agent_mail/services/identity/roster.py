@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.db.shapes import agent_dict, project_dict
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 
@@ -15,19 +15,23 @@ a, r = schema.agents, schema.message_recipients
 
 async def project_with_agents(project_key: str) -> dict[str, Any]:
     """Return a project (by slug or path) with all of its agents, retired ones included, by name."""
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> dict[str, Any]:
         project = await resolve_project(session, project_key)
         rows = (
             await session.execute(select(a).where(a.c.project_id == project["id"]).order_by(a.c.name_key))
         ).mappings()
         result = project_dict(project)
         result["agents"] = [agent_dict(row) for row in rows]
-    return result
+        return result
+
+    return await run_read(read)
 
 
 async def agents_directory(project_key: str) -> dict[str, Any]:
     """Return the project's active agents (most recently active first, with unread counts) and its retired ones."""
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping]]:
         project = await resolve_project(session, project_key)
         unread = (
             select(r.c.agent_id, func.count().label("unread"))
@@ -47,6 +51,9 @@ async def agents_directory(project_key: str) -> dict[str, Any]:
             .mappings()
             .all()
         )
+        return project, list(rows)
+
+    project, rows = await run_read(read)
     active: list[dict[str, Any]] = []
     retired: list[dict[str, Any]] = []
     for row in rows:
@@ -64,9 +71,12 @@ async def agents_directory(project_key: str) -> dict[str, Any]:
 
 async def agent_standing(project_key: str, agent_name: str) -> dict[str, Any]:
     """Return the project's path, the agent's name and why it may only read (project archived, agent retired)."""
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping]:
         project = await resolve_project(session, project_key)
-        agent = await get_agent(session, project, agent_name, field="agent")
+        return project, await get_agent(session, project, agent_name, field="agent")
+
+    project, agent = await run_read(read)
     reason = None
     if project["archived_at"] is not None:
         reason = "project archived"

@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, delete, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import run_read, run_write, schema
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.errors import InvalidDisplayNameError, InvalidWindowUuidError, WindowNotFoundError
 from mcp_agent_mail.services.identity.names import canonical_adjective_noun, name_key
 from mcp_agent_mail.services.identity.project_agent import Row
@@ -49,7 +48,7 @@ def _expiry(now: datetime) -> datetime:
     return now + timedelta(days=get_settings().window_ttl_days)
 
 
-async def live_identity(session: AsyncSession, project_id: int, window_uuid: str) -> RowMapping | None:
+async def live_identity(session: ReadTransaction, project_id: int, window_uuid: str) -> RowMapping | None:
     """Return the unexpired identity of ``window_uuid`` in the project (UUID matched case-insensitively)."""
     query = select(w).where(
         w.c.project_id == project_id, func.lower(w.c.window_uuid) == window_uuid.lower(), _live(utcnow())
@@ -57,7 +56,7 @@ async def live_identity(session: AsyncSession, project_id: int, window_uuid: str
     return (await session.execute(query)).mappings().first()
 
 
-async def touch(session: AsyncSession, row: Row) -> None:
+async def touch(session: WriteTransaction, row: Row) -> None:
     """Mark a window identity used now and push its expiry to max(now, expires) + TTL."""
     now = utcnow()
     expires = row["expires_ts"]
@@ -67,7 +66,7 @@ async def touch(session: AsyncSession, row: Row) -> None:
     await session.execute(update(w).where(w.c.id == row["id"]).values(**values))
 
 
-async def record(session: AsyncSession, project_id: int, window_uuid: str, display_name: str) -> None:
+async def record(session: WriteTransaction, project_id: int, window_uuid: str, display_name: str) -> None:
     """Make ``display_name`` the identity of a window that has no live one (an expired row is replaced)."""
     now = utcnow()
     key = window_uuid.lower()
@@ -101,7 +100,7 @@ def identity_dict(row: RowMapping, now: datetime | None = None) -> dict[str, Any
 async def list_window_identities(project_key: str) -> list[dict[str, Any]]:
     """Return the unexpired window identities of a project, oldest first."""
 
-    async def read(session: AsyncSession) -> list[RowMapping]:
+    async def read(session: ReadTransaction) -> list[RowMapping]:
         project = await resolve_project(session, project_key)
         query = select(w).where(w.c.project_id == project["id"], _live(utcnow())).order_by(w.c.created_ts, w.c.id)
         return list((await session.execute(query)).mappings())
@@ -110,7 +109,7 @@ async def list_window_identities(project_key: str) -> list[dict[str, Any]]:
     return [identity_dict(row, now) for row in await run_read(read)]
 
 
-async def _require_live(session: AsyncSession, project_key: str, window_uuid: str) -> tuple[int, RowMapping]:
+async def _require_live(session: ReadTransaction, project_key: str, window_uuid: str) -> tuple[int, RowMapping]:
     project = await resolve_project(session, project_key)
     row = await live_identity(session, project["id"], window_uuid)
     if row is None:
@@ -123,7 +122,7 @@ async def rename_window(project_key: str, window_uuid: str, new_display_name: st
     key = parse_window_uuid(window_uuid)
     name = check_display_name(new_display_name)
 
-    async def unit(session: AsyncSession) -> dict[str, Any]:
+    async def unit(session: WriteTransaction) -> dict[str, Any]:
         project_id, row = await _require_live(session, project_key, key)
         others = select(w.c.display_name).where(w.c.project_id == project_id, w.c.id != row["id"], _live(utcnow()))
         if any(name_key(other) == name_key(name) for other in (await session.execute(others)).scalars()):
@@ -148,7 +147,7 @@ async def expire_window(project_key: str, window_uuid: str) -> dict[str, Any]:
     """End a live window identity now; the window's next registration gets a fresh name."""
     key = parse_window_uuid(window_uuid)
 
-    async def unit(session: AsyncSession) -> dict[str, Any]:
+    async def unit(session: WriteTransaction) -> dict[str, Any]:
         _project_id, row = await _require_live(session, project_key, key)
         now = utcnow()
         await session.execute(update(w).where(w.c.id == row["id"]).values(expires_ts=now))
@@ -162,12 +161,12 @@ async def expire_window(project_key: str, window_uuid: str) -> dict[str, Any]:
     return await run_write(unit)
 
 
-async def delete_for_project(session: AsyncSession, project_id: int) -> None:
+async def delete_for_project(session: WriteTransaction, project_id: int) -> None:
     """Delete every window identity of a project."""
     await session.execute(delete(w).where(w.c.project_id == project_id))
 
 
-async def delete_for_agent(session: AsyncSession, project_id: int, agent_name: str) -> None:
+async def delete_for_agent(session: WriteTransaction, project_id: int, agent_name: str) -> None:
     """Delete the project's window identities whose display name is ``agent_name`` (case-insensitively)."""
     key = name_key(agent_name)
     rows = (await session.execute(select(w.c.id, w.c.display_name).where(w.c.project_id == project_id))).all()

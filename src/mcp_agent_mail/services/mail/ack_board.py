@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import run_read, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.db.shapes import agent_label
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.resolve import resolve_project
@@ -95,7 +94,7 @@ async def waiting_acks(
     _check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
     now = utcnow()
 
-    async def read(session: AsyncSession) -> tuple[RowMapping, list[RowMapping], int]:
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping], int]:
         project = await resolve_project(session, project_key)
         conditions = [
             _recipient.c.project_id == project["id"],

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import run_read, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.errors import NotFoundError
 from mcp_agent_mail.services.identity.resolve import in_project_scope, resolve_project
 
@@ -66,7 +65,7 @@ def _archived_bytes(path: str, slug: str, sha: str) -> bytes | None:
     return data if hashlib.sha256(data).hexdigest() == sha else None
 
 
-async def _blob(session: AsyncSession, sha: str) -> bytes | None:
+async def _blob(session: ReadTransaction, sha: str) -> bytes | None:
     b = schema.attachment_blobs
     data = (await session.execute(select(b.c.data).where(b.c.sha256 == sha))).scalar_one_or_none()
     return bytes(data) if data is not None else None
@@ -76,7 +75,7 @@ async def message_attachment(project_key: str, message_id: int, index: int) -> A
     """Return attachment ``index`` (0-based) of a message of the project, or raise NOT_FOUND."""
     m = schema.messages
 
-    async def read(session: AsyncSession) -> tuple[str, dict[str, Any], str, bytes | None]:
+    async def read(session: ReadTransaction) -> tuple[str, dict[str, Any], str, bytes | None]:
         project = await resolve_project(session, project_key)
         row = (
             (

@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import Settings
-from mcp_agent_mail.db import schema
+from mcp_agent_mail.db import WriteTransaction, schema
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.mail import source_roots
 from mcp_agent_mail.timeutil import utcnow
@@ -317,7 +316,7 @@ def prepare(
 
 
 async def store_blobs(
-    session: AsyncSession, blobs: dict[str, tuple[str, bytes]], created_ts: datetime | None = None
+    session: WriteTransaction, blobs: dict[str, tuple[str, bytes]], created_ts: datetime | None = None
 ) -> None:
     """Insert blobs not stored yet (content-addressed, so an existing row is the same bytes)."""
     if not blobs:

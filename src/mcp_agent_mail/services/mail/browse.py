@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, String, and_, cast, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import run_read, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.names import name_key
 from mcp_agent_mail.services.identity.overview import Page, paged
@@ -75,7 +74,7 @@ _LISTED = (
 )
 
 
-async def _visible_recipients(session: AsyncSession, message_ids: list[int]) -> dict[int, dict[str, Any]]:
+async def _visible_recipients(session: ReadTransaction, message_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Return ``message_id -> {to: [..], cc: [..], bcc_count: n}`` (names as ``name`` or ``name@slug``)."""
     if not message_ids:
         return {}
@@ -149,7 +148,7 @@ async def unified_inbox(filters: InboxFilters, page: Page, *, after: int | None 
     if after is not None:
         query = query.where(m.c.id > after)
 
-    async def read(session: AsyncSession) -> tuple[list[RowMapping], dict[int, dict[str, Any]]]:
+    async def read(session: ReadTransaction) -> tuple[list[RowMapping], dict[int, dict[str, Any]]]:
         nonlocal query
         if filters.project:
             project = await resolve_project(session, filters.project)
@@ -170,7 +169,7 @@ async def project_threads(project_key: str, page: Page) -> dict[str, Any]:
     """Return a page of a project's threads, most recently active first, with message counts and participants."""
     key = func.coalesce(m.c.thread_id, cast(m.c.id, String)).label("thread_key")
 
-    async def read(session: AsyncSession) -> tuple[RowMapping, list[RowMapping]]:
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping]]:
         project = await resolve_project(session, project_key)
         grouped = (
             select(
@@ -213,7 +212,7 @@ async def agent_box(project_key: str, agent_name: str, box: str, page: Page) -> 
     if box not in ("inbox", "outbox"):
         raise InvalidArgumentError(f"box must be inbox or outbox, not {box!r}.")
 
-    async def read(session: AsyncSession) -> tuple[RowMapping, RowMapping, list[RowMapping], dict[int, Any], int]:
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping, list[RowMapping], dict[int, Any], int]:
         project = await resolve_project(session, project_key)
         agent = await get_agent(session, project, agent_name, field="agent")
         if box == "inbox":
@@ -258,7 +257,7 @@ async def agent_box(project_key: str, agent_name: str, box: str, page: Page) -> 
     }
 
 
-async def _message_row(session: AsyncSession, project: RowMapping, message_id: int) -> RowMapping:
+async def _message_row(session: ReadTransaction, project: RowMapping, message_id: int) -> RowMapping:
     row = (
         (
             await session.execute(
@@ -278,7 +277,7 @@ async def _message_row(session: AsyncSession, project: RowMapping, message_id: i
     return row
 
 
-async def _receipts(session: AsyncSession, message_id: int) -> list[dict[str, Any]]:
+async def _receipts(session: ReadTransaction, message_id: int) -> list[dict[str, Any]]:
     rows = (
         await session.execute(
             select(r.c.kind, _rcpt.c.name, r.c.read_ts, r.c.ack_ts)
@@ -296,7 +295,7 @@ async def _receipts(session: AsyncSession, message_id: int) -> list[dict[str, An
 async def message_detail(project_key: str, message_id: int) -> dict[str, Any]:
     """Return one message of a project: body, to/cc with receipts, the bcc count, attachments and its thread."""
 
-    async def read(session: AsyncSession) -> tuple[RowMapping, RowMapping, dict[int, Any], list[Any], list[Any]]:
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping, dict[int, Any], list[Any], list[Any]]:
         project = await resolve_project(session, project_key)
         row = await _message_row(session, project, message_id)
         recipients = await _visible_recipients(session, [message_id])
@@ -343,7 +342,7 @@ async def thread_detail(project_key: str, thread_id: str, page: Page) -> dict[st
     if key is None:
         raise InvalidArgumentError("The thread id is empty.")
 
-    async def read(session: AsyncSession) -> tuple[RowMapping, list[RowMapping], dict[int, Any]]:
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping], dict[int, Any]]:
         project = await resolve_project(session, project_key)
         query = (
             select(*_LISTED, m.c.body_md, m.c.attachments)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import RowMapping, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import run_write, schema
+from mcp_agent_mail.db import WriteTransaction, run_write, schema
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
 from mcp_agent_mail.services.mail.store import ensure_writable
@@ -29,7 +28,7 @@ def check_ids(message_ids: list[int]) -> list[int]:
 
 
 async def _mark(project_key: str, agent_name: str, message_ids: list[int] | None) -> dict[str, Any]:
-    async def unit(session: AsyncSession) -> tuple[RowMapping, RowMapping, int]:
+    async def unit(session: WriteTransaction) -> tuple[RowMapping, RowMapping, int]:
         project = await resolve_project(session, project_key)
         agent = await get_agent(session, project, agent_name, field="agent")
         query = select(r.c.message_id, m.c.project_id).join(m, m.c.id == r.c.message_id)

@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.errors import (
     AgentRetiredError,
     ContactBlockedError,
@@ -52,7 +51,7 @@ def check_reason(reason: str | None) -> str:
 
 
 async def _target(
-    session: AsyncSession, home: RowMapping, name: str, project_key: str | None, field: str
+    session: ReadTransaction, home: RowMapping, name: str, project_key: str | None, field: str
 ) -> tuple[RowMapping, RowMapping]:
     """Resolve ``name`` (which may carry ``@project``) in ``project_key`` or the home project."""
     address = rcpt.parse_address(name or "")
@@ -62,14 +61,14 @@ async def _target(
     return project, agent
 
 
-async def _link(session: AsyncSession, a: RowMapping, b: RowMapping) -> RowMapping | None:
+async def _link(session: ReadTransaction, a: RowMapping, b: RowMapping) -> RowMapping | None:
     k = schema.agent_links
     query = select(k).where(k.c.a_agent_id == a["id"], k.c.b_agent_id == b["id"])
     return (await session.execute(query)).mappings().first()
 
 
 async def _save_link(
-    session: AsyncSession,
+    session: WriteTransaction,
     existing: RowMapping | None,
     a: RowMapping,
     b: RowMapping,
@@ -125,7 +124,7 @@ def _intro_body(
 
 
 async def _send_intro(
-    session: AsyncSession,
+    session: WriteTransaction,
     req_project: RowMapping,
     requester: RowMapping,
     tgt_project: RowMapping,
@@ -198,14 +197,15 @@ async def request_contact(
     notices: list[str] = []
     ttl = check_ttl(ttl_seconds, notices)
     why = check_reason(reason)
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> tuple[dict[str, Any], bool]:
         project = await resolve_project(session, project_key)
         ensure_writable(project)
         requester = await get_agent(session, project, from_agent, field="from_agent")
         ensure_active(requester)
         tgt_project, target = await _target(session, project, to_agent, to_project, "to_agent")
         if _check_target(requester, target, tgt_project, refuse_blocked=False):
-            return _refused_request(project, requester, tgt_project, target, notices)
+            return _refused_request(project, requester, tgt_project, target, notices), False
         existing = await _link(session, requester, target)
         now = utcnow()
         if existing is not None and existing["status"] == "blocked":
@@ -224,19 +224,23 @@ async def request_contact(
             status = "pending"
             intro = await _send_intro(session, project, requester, tgt_project, target, why)
         await _save_link(session, existing, requester, target, status=status, reason=why, expires_ts=expires)
-    archive.wake_writer()
-    result: dict[str, Any] = {
-        "from": requester["name"],
-        "from_project": project["human_key"],
-        "to": target["name"],
-        "to_project": tgt_project["human_key"],
-        "status": status,
-        "expires_ts": iso(expires),
-    }
-    if intro is not None:
-        result["notification_message"] = intro
-    if notices:
-        result["notices"] = notices
+        result: dict[str, Any] = {
+            "from": requester["name"],
+            "from_project": project["human_key"],
+            "to": target["name"],
+            "to_project": tgt_project["human_key"],
+            "status": status,
+            "expires_ts": iso(expires),
+        }
+        if intro is not None:
+            result["notification_message"] = intro
+        if notices:
+            result["notices"] = notices
+        return result, True
+
+    result, wrote = await run_write(unit)
+    if wrote:
+        archive.wake_writer()
     return result
 
 
@@ -251,7 +255,8 @@ async def respond_contact(
     """Approve (for ttl_seconds) or block the link from ``from_agent`` to the responding ``to_agent``."""
     notices: list[str] = []
     ttl = check_ttl(ttl_seconds, notices) if accept else ttl_seconds
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> tuple[dict[str, Any], int]:
         project = await resolve_project(session, project_key)
         ensure_writable(project)
         responder = await get_agent(session, project, to_agent, field="to_agent")
@@ -274,20 +279,23 @@ async def respond_contact(
         else:
             status = "blocked"
             await _save_link(session, existing, requester, responder, status=status, expires_ts=None)
+        result: dict[str, Any] = {
+            "from": requester["name"],
+            "from_project": req_project["human_key"],
+            "to": responder["name"],
+            "to_project": project["human_key"],
+            "approved": bool(accept),
+            "status": status,
+            "expires_ts": iso(expires),
+            "updated": updated,
+        }
+        if notices:
+            result["notices"] = notices
+        return result, updated
+
+    result, updated = await run_write(unit)
     if updated:
         archive.wake_writer()
-    result: dict[str, Any] = {
-        "from": requester["name"],
-        "from_project": req_project["human_key"],
-        "to": responder["name"],
-        "to_project": project["human_key"],
-        "approved": bool(accept),
-        "status": status,
-        "expires_ts": iso(expires),
-        "updated": updated,
-    }
-    if notices:
-        result["notices"] = notices
     return result
 
 
@@ -311,7 +319,8 @@ def _entry(row: RowMapping, outgoing: bool, now: datetime) -> dict[str, Any]:
 
 async def list_contacts(project_key: str, agent_name: str) -> list[dict[str, Any]]:
     """Return the agent's links in both directions (requests it made and requests made to it), newest first."""
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping]]:
         project = await resolve_project(session, project_key)
         agent = await get_agent(session, project, agent_name)
         k, a, p = schema.agent_links, schema.agents, schema.projects
@@ -328,6 +337,9 @@ async def list_contacts(project_key: str, agent_name: str) -> list[dict[str, Any
             .mappings()
             .all()
         )
+        return agent, list(rows)
+
+    agent, rows = await run_read(read)
     now = utcnow()
     return [_entry(row, row["a_agent_id"] == agent["id"], now) for row in rows]
 
@@ -372,7 +384,8 @@ async def contact_handshake(
     if not auto_accept:
         result = await request_contact(project_key, requester, target, to_project, why, ttl)
         return {"request": result}
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> dict[str, Any]:
         project = await resolve_project(session, project_key)
         ensure_writable(project)
         sender = await get_agent(session, project, requester, field="requester")
@@ -396,21 +409,24 @@ async def contact_handshake(
             recipients = rcpt.Recipients(home_project_id=project["id"])
             recipients.add(tgt, "to", tgt_project["slug"])
             welcome = await store_message(session, project, sender, welcome_draft, recipients)
-    archive.wake_writer()
-    side = {
-        "from": sender["name"],
-        "from_project": project["human_key"],
-        "to": tgt["name"],
-        "to_project": tgt_project["human_key"],
-        "status": "approved",
-        "expires_ts": iso(expires),
-    }
-    handshake: dict[str, Any] = {"request": side, "response": side}
-    if welcome is not None:
-        handshake["welcome_message"] = {
-            "deliveries": [{"project": project["human_key"], "payload": welcome}],
-            "count": 1,
+        side = {
+            "from": sender["name"],
+            "from_project": project["human_key"],
+            "to": tgt["name"],
+            "to_project": tgt_project["human_key"],
+            "status": "approved",
+            "expires_ts": iso(expires),
         }
-    if notices:
-        handshake["notices"] = notices
+        handshake: dict[str, Any] = {"request": side, "response": side}
+        if welcome is not None:
+            handshake["welcome_message"] = {
+                "deliveries": [{"project": project["human_key"], "payload": welcome}],
+                "count": 1,
+            }
+        if notices:
+            handshake["notices"] = notices
+        return handshake
+
+    handshake = await run_write(unit)
+    archive.wake_writer()
     return handshake

@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import RowMapping, delete, func, select
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.resolve import resolve_project
 from mcp_agent_mail.timeutil import iso
@@ -48,7 +47,7 @@ def check_message_ids(message_ids: Sequence[Any] | None) -> list[int]:
     return ids
 
 
-async def _found(session: AsyncSession, project_id: int, ids: list[int]) -> list[dict[str, Any]]:
+async def _found(session: ReadTransaction, project_id: int, ids: list[int]) -> list[dict[str, Any]]:
     recipients = (
         select(func.count()).select_from(r).where(r.c.message_id == m.c.id).correlate(m).scalar_subquery()
     ).label("recipients")
@@ -84,16 +83,21 @@ def _result(project: Any, ids: list[int], found: list[dict[str, Any]]) -> dict[s
 async def preview_deletion(project_key: str, message_ids: Sequence[Any]) -> dict[str, Any]:
     """Describe what deleting these ids would remove: the project's messages among them, and the other ids."""
     ids = check_message_ids(message_ids)
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[dict[str, Any]]]:
         project = await resolve_project(session, project_key)
         found = await _found(session, project["id"], ids)
+        return project, found
+
+    project, found = await run_read(read)
     return _result(project, ids, found)
 
 
 async def delete_messages(project_key: str, message_ids: Sequence[Any]) -> dict[str, Any]:
     """Delete a project's messages by id with their recipient rows, search entries and archive files."""
     ids = check_message_ids(message_ids)
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> tuple[RowMapping, list[dict[str, Any]], list[int], int]:
         project = await resolve_project(session, project_key)
         found = await _found(session, project["id"], ids)
         doomed = [item["id"] for item in found]
@@ -107,6 +111,9 @@ async def delete_messages(project_key: str, message_ids: Sequence[Any]) -> dict[
             await archive.enqueue_many(session, project["id"], "message", doomed)
             await session.execute(delete(r).where(r.c.message_id.in_(doomed)))
             await session.execute(delete(m).where(m.c.id.in_(doomed)))
+        return project, found, doomed, recipient_rows
+
+    project, found, doomed, recipient_rows = await run_write(unit)
     if doomed:
         archive.wake_writer()
     result = _result(project, ids, found)

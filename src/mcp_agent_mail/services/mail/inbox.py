@@ -7,10 +7,9 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Integer, RowMapping, Select, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import run_read, run_write, schema
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.errors import NotFoundError
 from mcp_agent_mail.services.identity.project_agent import Row, project_and_agent
 from mcp_agent_mail.services.identity.resolve import check_limit
@@ -47,7 +46,7 @@ async def fetch_inbox(
     if wanted is not None:
         params["topic"] = wanted.lower()
 
-    async def read(session: AsyncSession) -> tuple[Row, list[RowMapping]]:
+    async def read(session: ReadTransaction) -> tuple[Row, list[RowMapping]]:
         project, agent = await project_and_agent(session, project_key, agent_name)
         params["agent_id"] = agent["id"]
         return project, list((await session.execute(query, params)).mappings().all())
@@ -110,7 +109,7 @@ _SET_RECEIPT = (
 )
 
 
-async def _receipt_row(session: AsyncSession, agent: Row, message_id: int) -> RowMapping:
+async def _receipt_row(session: ReadTransaction, agent: Row, message_id: int) -> RowMapping:
     row = (await session.execute(_RECEIPT, {"message_id": message_id, "agent_id": agent["id"]})).mappings().first()
     if row is None:
         raise NotFoundError(
@@ -121,7 +120,7 @@ async def _receipt_row(session: AsyncSession, agent: Row, message_id: int) -> Ro
 
 
 async def _set_receipt(project_key: str, agent_name: str, message_id: int, *, ack: bool) -> dict[str, Any]:
-    async def unit(session: AsyncSession) -> tuple[bool, datetime, datetime | None]:
+    async def unit(session: WriteTransaction) -> tuple[bool, datetime, datetime | None]:
         project, agent = await project_and_agent(session, project_key, agent_name)
         row = await _receipt_row(session, agent, message_id)
         read_ts, ack_ts = row["read_ts"], row["ack_ts"]

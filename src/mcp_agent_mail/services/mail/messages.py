@@ -7,11 +7,10 @@ from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, RowMapping, bindparam, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import run_read, run_write, schema
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.errors import (
     AgentMailError,
     ContactRequiredError,
@@ -52,7 +51,7 @@ _VISIBLE_MESSAGE = select(_m).where(
 
 
 async def _project_and_sender(
-    session: AsyncSession, project_key: str, sender_name: str
+    session: ReadTransaction, project_key: str, sender_name: str
 ) -> tuple[RowMapping, RowMapping]:
     """Resolve the project (writable) and the sender (active) in one statement, with the usual coded errors."""
     found_project, found_sender = await project_and_agent(
@@ -84,7 +83,7 @@ async def _prepare_attachments(
     if not paths and not attachments.has_images(draft.body_md):
         return draft, {}
 
-    async def lookup(session: AsyncSession) -> tuple[RowMapping, RowMapping]:
+    async def lookup(session: ReadTransaction) -> tuple[RowMapping, RowMapping]:
         project = await resolve_project(session, project_key)
         return project, await get_agent(session, project, sender_name, field="sender_name")
 
@@ -114,7 +113,11 @@ async def _prepare_attachments(
 
 
 async def _enforce(
-    session: AsyncSession, project: RowMapping, sender: RowMapping, recipients: rcpt.Recipients, thread_id: str | None
+    session: ReadTransaction,
+    project: RowMapping,
+    sender: RowMapping,
+    recipients: rcpt.Recipients,
+    thread_id: str | None,
 ) -> None:
     """Refuse the whole send if any recipient's project, state or contact policy forbids it."""
     await rcpt.check_projects_writable(session, recipients)
@@ -127,7 +130,7 @@ async def _enforce(
 
 
 async def _add_broadcast(
-    session: AsyncSession, project: RowMapping, sender: RowMapping, explicit: rcpt.Recipients, thread_id: str | None
+    session: ReadTransaction, project: RowMapping, sender: RowMapping, explicit: rcpt.Recipients, thread_id: str | None
 ) -> tuple[rcpt.Recipients, list[dict[str, str]]]:
     """Address every active agent of the project the sender may write to; list the ones skipped."""
     a = schema.agents
@@ -228,7 +231,7 @@ async def send_message(
     draft, blobs = await _prepare_attachments(project_key, sender_name, draft, paths, convert_images)
 
     async def transaction(
-        session: AsyncSession,
+        session: WriteTransaction,
     ) -> tuple[RowMapping, dict[str, Any] | None, list[dict[str, str]]]:
         project, sender = await _project_and_sender(session, project_key, sender_name)
         recipients = await rcpt.resolve(session, project, lists)
@@ -277,7 +280,7 @@ def reply_subject(original: str, prefix: str) -> str:
     return f"{cleaned} {original}"
 
 
-async def visible_message(session: AsyncSession, agent: RowMapping, message_id: int) -> RowMapping:
+async def visible_message(session: ReadTransaction, agent: RowMapping, message_id: int) -> RowMapping:
     """Return a message the agent sent or received (in any project), or raise NOT_FOUND."""
     row = (
         (await session.execute(_VISIBLE_MESSAGE, {"message_id": message_id, "agent_id": agent["id"]}))
@@ -302,7 +305,7 @@ _ORIGINAL_TO = (
 )
 
 
-async def _default_to(session: AsyncSession, original: RowMapping, sender: RowMapping) -> list[str]:
+async def _default_to(session: ReadTransaction, original: RowMapping, sender: RowMapping) -> list[str]:
     """Address the original sender (or, replying to yourself, the original to-recipients)."""
     if original["sender_id"] != sender["id"]:
         result = await session.execute(_ORIGINAL_SENDER, {"sender_id": original["sender_id"]})
@@ -329,7 +332,7 @@ async def reply_message(
     base = Draft(subject="-", body_md=body, importance="normal", ack_required=False, thread_id=None, topic=None)
     base, blobs = await _prepare_attachments(project_key, sender_name, base, [], None)
 
-    async def transaction(session: AsyncSession) -> tuple[RowMapping, dict[str, Any], Draft, RowMapping]:
+    async def transaction(session: WriteTransaction) -> tuple[RowMapping, dict[str, Any], Draft, RowMapping]:
         project, sender = await _project_and_sender(session, project_key, sender_name)
         original = await visible_message(session, sender, message_id)
         recipients_to = to if to is not None else await _default_to(session, original, sender)

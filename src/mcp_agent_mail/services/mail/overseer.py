@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import RowMapping, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import run_read, run_write, schema
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.db.shapes import agent_dict
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.agents import ensure_reserved_agent
@@ -113,7 +112,7 @@ _a = schema.agents
 async def recipient_choices(project_key: str) -> dict[str, Any]:
     """Return the project and the active agents the overseer can write to (by name, at most 500)."""
 
-    async def read(session: AsyncSession) -> dict[str, Any]:
+    async def read(session: ReadTransaction) -> dict[str, Any]:
         project = await resolve_project(session, project_key)
         rows = (
             await session.execute(
@@ -141,7 +140,7 @@ async def recipient_choices(project_key: str) -> dict[str, Any]:
     return await run_read(read)
 
 
-async def _overseer(session: AsyncSession, project: RowMapping) -> RowMapping:
+async def _overseer(session: WriteTransaction, project: RowMapping) -> RowMapping:
     overseer = await ensure_reserved_agent(
         session,
         project,
@@ -154,7 +153,7 @@ async def _overseer(session: AsyncSession, project: RowMapping) -> RowMapping:
     return overseer
 
 
-async def _resolve_local(session: AsyncSession, project: RowMapping, names: list[str]) -> rcpt.Recipients:
+async def _resolve_local(session: ReadTransaction, project: RowMapping, names: list[str]) -> rcpt.Recipients:
     """Resolve this project's agents by name; an unknown or retired one is a mistake in the form."""
     lists = rcpt.clean_lists(names, [], [])
     try:
@@ -177,7 +176,7 @@ def _result(project: RowMapping, payload: dict[str, Any]) -> dict[str, Any]:
 async def _send(
     project_key: str, draft: Draft, names: list[str] | None, thread_for_reply: str | None
 ) -> dict[str, Any]:
-    async def transaction(session: AsyncSession) -> tuple[RowMapping, dict[str, Any]]:
+    async def transaction(session: WriteTransaction) -> tuple[RowMapping, dict[str, Any]]:
         project = await resolve_project(session, project_key)
         ensure_writable(project)
         overseer = await _overseer(session, project)
@@ -213,7 +212,7 @@ _m, _r = schema.messages, schema.message_recipients
 
 
 async def _reply_parts(
-    session: AsyncSession, project: RowMapping, overseer: RowMapping, draft: Draft, thread_id: str
+    session: ReadTransaction, project: RowMapping, overseer: RowMapping, draft: Draft, thread_id: str
 ) -> tuple[Draft, list[str]]:
     """Return the reply's subject and thread, and the thread's active participants in this project."""
     first = (

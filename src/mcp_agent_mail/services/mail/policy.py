@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import RowMapping, and_, bindparam, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import Settings, get_settings
-from mcp_agent_mail.db import schema
+from mcp_agent_mail.db import ReadTransaction, schema
 from mcp_agent_mail.errors import (
     AgentRetiredError,
     ContactBlockedError,
@@ -58,7 +57,7 @@ _LINKS_FROM = select(schema.agent_links).where(
 )
 
 
-async def outgoing_links(session: AsyncSession, sender_id: int, target_ids: Iterable[int]) -> dict[int, RowMapping]:
+async def outgoing_links(session: ReadTransaction, sender_id: int, target_ids: Iterable[int]) -> dict[int, RowMapping]:
     """Return the sender's links to the given agents, keyed by target agent id."""
     ids = list(set(target_ids))
     if not ids:
@@ -76,7 +75,7 @@ def _thread_condition(thread_id: str) -> object:
 
 
 async def _exchanged(
-    session: AsyncSession,
+    session: ReadTransaction,
     sender_id: int,
     ids: list[int],
     *,
@@ -108,7 +107,7 @@ def _overlap(a: str, b: str) -> bool:
 
 
 async def _reservation_overlap(
-    session: AsyncSession, project_id: int, sender_id: int, ids: list[int], now: datetime
+    session: ReadTransaction, project_id: int, sender_id: int, ids: list[int], now: datetime
 ) -> set[int]:
     """Return the agents among ``ids`` holding an active reservation that overlaps one of the sender's."""
     fr = schema.file_reservations
@@ -129,7 +128,7 @@ async def _reservation_overlap(
 
 
 async def _auto_allowed(
-    session: AsyncSession,
+    session: ReadTransaction,
     sender: RowMapping,
     candidates: list[RowMapping],
     thread_id: str | None,
@@ -155,7 +154,7 @@ async def _auto_allowed(
 
 
 async def evaluate(
-    session: AsyncSession,
+    session: ReadTransaction,
     sender: RowMapping,
     recipients: Iterable[RowMapping],
     *,

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
 from sqlalchemy import RowMapping, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import schema
+from mcp_agent_mail.db import ReadTransaction, schema
 from mcp_agent_mail.errors import (
     AgentMailError,
     AgentRetiredError,
@@ -165,7 +164,7 @@ def _mistake(name: str) -> str | None:
     return None
 
 
-async def _project_of(session: AsyncSession, key: str, cache: dict[str, RowMapping | None]) -> RowMapping | None:
+async def _project_of(session: ReadTransaction, key: str, cache: dict[str, RowMapping | None]) -> RowMapping | None:
     if key not in cache:
         try:
             cache[key] = await resolve_project(session, key)
@@ -174,7 +173,7 @@ async def _project_of(session: AsyncSession, key: str, cache: dict[str, RowMappi
     return cache[key]
 
 
-async def resolve(session: AsyncSession, project: RowMapping, lists: dict[Kind, list[str]]) -> Recipients:
+async def resolve(session: ReadTransaction, project: RowMapping, lists: dict[Kind, list[str]]) -> Recipients:
     """Resolve every address; raise NOT_FOUND for all unknown ones, AGENT_RETIRED for retired ones.
 
     A bare name is looked up in ``project`` only; another project's agent must be addressed
@@ -219,7 +218,7 @@ def check_deliverable(recipients: Recipients) -> None:
         )
 
 
-async def check_projects_writable(session: AsyncSession, recipients: Recipients) -> None:
+async def check_projects_writable(session: ReadTransaction, recipients: Recipients) -> None:
     """Raise PROJECT_ARCHIVED when a recipient belongs to another, archived project."""
     foreign = {row["project_id"] for row in recipients.agents.values()} - {recipients.home_project_id}
     if not foreign:
@@ -235,7 +234,7 @@ async def check_projects_writable(session: AsyncSession, recipients: Recipients)
 
 
 async def _raise_unknown(
-    session: AsyncSession, project: RowMapping, unknown: list[str], projects: dict[str, RowMapping | None]
+    session: ReadTransaction, project: RowMapping, unknown: list[str], projects: dict[str, RowMapping | None]
 ) -> NoReturn:
     a = schema.agents
     existing = list((await session.execute(select(a.c.name).where(a.c.project_id == project["id"]))).scalars())

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import fulltext, run_read
+from mcp_agent_mail.db import ReadTransaction, fulltext, run_read
 from mcp_agent_mail.db.shapes import agent_label
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.project_agent import Row, project_and_agent
@@ -72,7 +71,7 @@ async def search_messages(
     check_limit(limit)
     query = _check_query(query)
 
-    async def read(session: AsyncSession) -> tuple[Row, list[RowMapping]]:
+    async def read(session: ReadTransaction) -> tuple[Row, list[RowMapping]]:
         agent_id = None
         if agent_name is not None and agent_name.strip():
             project, agent = await project_and_agent(session, project_key, agent_name)

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import fulltext, run_read
+from mcp_agent_mail.db import ReadTransaction, fulltext, run_read
 from mcp_agent_mail.db.fulltext import ORDERS, Order
 from mcp_agent_mail.db.shapes import agent_label
 from mcp_agent_mail.errors import InvalidArgumentError
@@ -161,7 +160,7 @@ async def search_page(
     terms = _terms(query)
     offset = (page - 1) * page_size
 
-    async def read(session: AsyncSession) -> tuple[RowMapping, list[RowMapping], bool]:
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping], bool]:
         project = await resolve_project(session, project_key)
         if not plain:
             return project, [], False

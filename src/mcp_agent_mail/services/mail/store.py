@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.db import schema
+from mcp_agent_mail.db import WriteTransaction, schema
 from mcp_agent_mail.errors import AgentRetiredError, ProjectArchivedError
 from mcp_agent_mail.services.identity.resolve import touch_agent
 from mcp_agent_mail.services.mail import attachments
@@ -36,7 +35,7 @@ _INSERT_RECIPIENTS = _r.insert()
 
 
 async def store_message(
-    session: AsyncSession,
+    session: WriteTransaction,
     project: RowMapping,
     sender: RowMapping,
     draft: Draft,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.resolve import check_limit, resolve_project
 from mcp_agent_mail.services.mail.drafts import check_topic
@@ -30,7 +30,8 @@ async def fetch_topic(
     check_limit(limit)
     after = since(since_ts)
     m, a, p = schema.messages, schema.agents, schema.projects
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping]]:
         project = await resolve_project(session, project_key)
         viewer = await viewer_row(session, project, agent_name)
         query = (
@@ -48,4 +49,7 @@ async def fetch_topic(
             query = query.where(m.c.created_ts > after)
         query = query.order_by(m.c.created_ts.desc(), m.c.id.desc()).limit(limit)
         rows = (await session.execute(query)).mappings().all()
+        return project, list(rows)
+
+    project, rows = await run_read(read)
     return [message_entry(row, project["id"], body=include_bodies) for row in rows]

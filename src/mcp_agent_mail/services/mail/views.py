@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.archive import commits, paths
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.db.shapes import agent_label
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.resolve import check_limit, get_agent, resolve_project
@@ -59,7 +58,7 @@ def _joined(base: Any) -> Any:
     )
 
 
-async def owner(session: AsyncSession, project_key: str, agent_name: str) -> tuple[RowMapping, RowMapping]:
+async def owner(session: ReadTransaction, project_key: str, agent_name: str) -> tuple[RowMapping, RowMapping]:
     """Resolve a mailbox owner: the project and the agent (NOT_FOUND when either is unknown)."""
     project = await resolve_project(session, project_key)
     return project, await get_agent(session, project, agent_name)
@@ -69,7 +68,7 @@ def _payload(project: RowMapping, agent: RowMapping, items: list[dict[str, Any]]
     return {"project": project["human_key"], "agent": agent["name"], **extra, "count": len(items), "messages": items}
 
 
-async def _recipient_lists(session: AsyncSession, message_ids: list[int]) -> dict[int, list[tuple[str, str, int]]]:
+async def _recipient_lists(session: ReadTransaction, message_ids: list[int]) -> dict[int, list[tuple[str, str, int]]]:
     """Return ``message_id -> [(kind, label, agent_id)]`` (label ``name@slug`` for another project's agent)."""
     if not message_ids:
         return {}
@@ -110,8 +109,7 @@ async def inbox_view(
     project_key: str, agent_name: str, *, limit: int, urgent_only: bool, include_bodies: bool, since_ts: str | None
 ) -> dict[str, Any]:
     """Return ``{project, agent, count, messages}`` of the agent's received mail, newest first."""
-    async with get_session() as session:
-        project, agent = await owner(session, project_key, agent_name)
+    project, agent = await run_read(lambda session: owner(session, project_key, agent_name))
     items = await inbox.fetch_inbox(
         project["human_key"],
         agent["name"],
@@ -124,7 +122,7 @@ async def inbox_view(
 
 
 async def _received(
-    session: AsyncSession,
+    session: ReadTransaction,
     agent: RowMapping,
     conditions: list[ColumnElement[bool]],
     *,
@@ -148,9 +146,13 @@ def _received_item(row: RowMapping, project_id: int) -> dict[str, Any]:
 async def mailbox_view(project_key: str, agent_name: str, *, limit: int, with_commits: bool) -> dict[str, Any]:
     """Return the latest received messages without bodies; with commits, each gains the archive commit that added it."""
     check_limit(limit)
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping, list[RowMapping]]:
         project, agent = await owner(session, project_key, agent_name)
         rows = await _received(session, agent, [], limit=limit)
+        return project, agent, rows
+
+    project, agent, rows = await run_read(read)
     items = [_received_item(row, project["id"]) for row in rows]
     if with_commits and rows:
         wanted = {
@@ -172,18 +174,26 @@ _ACK_PENDING = (m.c.ack_required.is_(True)) & (r.c.ack_ts.is_(None))
 async def urgent_unread(project_key: str, agent_name: str, *, limit: int) -> dict[str, Any]:
     """Return unread high/urgent messages, newest first."""
     check_limit(limit)
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping, list[RowMapping]]:
         project, agent = await owner(session, project_key, agent_name)
         rows = await _received(session, agent, [_URGENT, r.c.read_ts.is_(None)], limit=limit)
+        return project, agent, rows
+
+    project, agent, rows = await run_read(read)
     return _payload(project, agent, [_received_item(row, project["id"]) for row in rows])
 
 
 async def ack_required(project_key: str, agent_name: str, *, limit: int) -> dict[str, Any]:
     """Return messages waiting for the agent's acknowledgement, newest first."""
     check_limit(limit)
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping, list[RowMapping]]:
         project, agent = await owner(session, project_key, agent_name)
         rows = await _received(session, agent, [_ACK_PENDING], limit=limit)
+        return project, agent, rows
+
+    project, agent, rows = await run_read(read)
     return _payload(project, agent, [_received_item(row, project["id"]) for row in rows])
 
 
@@ -217,11 +227,15 @@ async def _unacknowledged_older_than(
     project_key: str, agent_name: str, age: timedelta, limit: int, **window: int
 ) -> dict[str, Any]:
     now = utcnow()
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping, list[RowMapping]]:
         project, agent = await owner(session, project_key, agent_name)
         rows = await _received(
             session, agent, [_ACK_PENDING, m.c.created_ts <= now - age], limit=limit, oldest_first=True
         )
+        return project, agent, rows
+
+    project, agent, rows = await run_read(read)
     items = []
     for row in rows:
         item = _received_item(row, project["id"])
@@ -246,13 +260,19 @@ async def outbox_view(
     check_limit(limit)
     after = inbox.since(since_ts)
     columns = [*_BASE_COLUMNS, m.c.body_md] if include_bodies else list(_BASE_COLUMNS)
-    async with get_session() as session:
+
+    async def read(
+        session: ReadTransaction,
+    ) -> tuple[RowMapping, RowMapping, list[RowMapping], dict[int, list[tuple[str, str, int]]]]:
         project, agent = await owner(session, project_key, agent_name)
         query = select(*columns).select_from(_joined(m)).where(m.c.sender_id == agent["id"])
         if after is not None:
             query = query.where(m.c.created_ts > after)
         rows = (await session.execute(query.order_by(m.c.id.desc()).limit(limit))).mappings().all()
         recipients = await _recipient_lists(session, [row["id"] for row in rows])
+        return project, agent, list(rows), recipients
+
+    project, agent, rows, recipients = await run_read(read)
     items = []
     for row in rows:
         item = message_entry(row, project["id"], body=include_bodies, attachments=True)
@@ -286,10 +306,14 @@ async def thread_view(
         )
     check_limit(limit)
     columns = [*_BASE_COLUMNS, m.c.body_md] if include_bodies else list(_BASE_COLUMNS)
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[list[RowMapping], dict[int, list[tuple[str, str, int]]]]:
         query = select(*columns).select_from(_joined(m)).where(in_thread(key), _visible(project, viewer))
         rows = (await session.execute(query.order_by(m.c.id).limit(limit))).mappings().all()
         recipients = await _recipient_lists(session, [row["id"] for row in rows])
+        return list(rows), recipients
+
+    rows, recipients = await run_read(read)
     items = []
     for row in rows:
         item = message_entry(row, project["id"], body=include_bodies, attachments=True)
@@ -309,26 +333,29 @@ async def message_view(project: RowMapping, viewer: RowMapping | None, message_i
 
     Only the sender sees the ``bcc`` list; an anonymous reader never does.
     """
-    async with get_session() as session:
-        if viewer is not None:
-            message_id = (await visible_message(session, viewer, message_id))["id"]
-        query = select(*_BASE_COLUMNS, m.c.body_md).select_from(_joined(m)).where(m.c.id == message_id)
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, dict[int, list[tuple[str, str, int]]], int, Any]:
+        wanted = message_id if viewer is None else (await visible_message(session, viewer, message_id))["id"]
+        query = select(*_BASE_COLUMNS, m.c.body_md).select_from(_joined(m)).where(m.c.id == wanted)
         if viewer is None:
             query = query.where(m.c.project_id == project["id"])
         row = (await session.execute(query)).mappings().first()
         if row is None:
             raise NotFoundError(
-                f"Message {message_id} not found in project {project['slug']!r}.",
+                f"Message {wanted} not found in project {project['slug']!r}.",
                 hint="List the project's mail with fetch_inbox or search_messages to find a message id.",
             )
-        recipients = await _recipient_lists(session, [message_id])
+        recipients = await _recipient_lists(session, [wanted])
         receipt = None
         if viewer is not None:
             receipt = (
                 await session.execute(
-                    select(r.c.read_ts, r.c.ack_ts).where(r.c.message_id == message_id, r.c.agent_id == viewer["id"])
+                    select(r.c.read_ts, r.c.ack_ts).where(r.c.message_id == wanted, r.c.agent_id == viewer["id"])
                 )
             ).first()
+        return row, recipients, wanted, receipt
+
+    row, recipients, message_id, receipt = await run_read(read)
     item = message_entry(row, project["id"], body=True, attachments=True)
     _add_recipients(item, recipients.get(message_id, []), _viewer_id(viewer))
     if receipt is not None:

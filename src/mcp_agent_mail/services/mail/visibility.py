@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, RowMapping, and_, exists, or_
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import schema
+from mcp_agent_mail.db import ReadTransaction, schema
 from mcp_agent_mail.services.identity.resolve import get_agent, in_project_scope
 
 
@@ -21,7 +20,7 @@ def viewer_scope(project: RowMapping, viewer: RowMapping | None) -> ColumnElemen
     return in_project_scope(project["id"]) if viewer is None else visible_to(viewer["id"])
 
 
-async def viewer_row(session: AsyncSession, project: RowMapping, agent_name: str | None) -> RowMapping | None:
+async def viewer_row(session: ReadTransaction, project: RowMapping, agent_name: str | None) -> RowMapping | None:
     """Return the named viewer agent, or None when no name was given (the whole project)."""
     if agent_name is None or not str(agent_name).strip():
         return None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.resolve import resolve_project
 from mcp_agent_mail.services.reservations import staleness
@@ -38,7 +38,8 @@ async def assess_reservation(project_key: str, reservation_id: int) -> dict[str,
     """Return a project's reservation with its status and, while active, whether its holder is stale."""
     rid = check_reservation_id(reservation_id)
     now = utcnow()
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping, RowMapping, staleness.AgentActivity]:
         project = await resolve_project(session, project_key)
         query = (
             select(fr, a.c.name.label("agent"))
@@ -54,6 +55,9 @@ async def assess_reservation(project_key: str, reservation_id: int) -> dict[str,
             )
         holder = (await session.execute(select(a).where(a.c.id == row["agent_id"]))).mappings().one()
         activity = await staleness.agent_activity(session, holder)
+        return project, row, holder, activity
+
+    project, row, holder, activity = await run_read(read)
     result = reservation_view(row)
     result.update(
         project_key=project["human_key"],

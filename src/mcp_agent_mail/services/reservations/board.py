@@ -13,9 +13,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, RowMapping, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import run_read, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.resolve import resolve_project
 from mcp_agent_mail.services.reservations.patterns import patterns_overlap, read_stored_pattern
@@ -119,7 +118,7 @@ async def reservation_board(
     now = utcnow()
     base = select(fr, a.c.name.label("agent")).join(a, a.c.id == fr.c.agent_id)
 
-    async def read(session: AsyncSession) -> tuple[RowMapping, list[RowMapping], list[RowMapping], dict[str, int]]:
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping], list[RowMapping], dict[str, int]]:
         project = await resolve_project(session, project_key)
         mine = fr.c.project_id == project["id"]
         rows = (

@@ -8,10 +8,9 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import run_read, sqlite_path_from_url
+from mcp_agent_mail.db import ReadTransaction, run_read, sqlite_path_from_url
 from mcp_agent_mail.db.backend_url import parse_database_url
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError, UnauthorizedError
 from mcp_agent_mail.services.identity.auth import STRICT, identity_mode
@@ -104,7 +103,7 @@ async def install_for_project(project_key: str, code_repo_path: str, *, prepush:
     ``passfile`` is the 0600 password file they take the password from, when DATABASE_URL has one.
     """
 
-    async def read(session: AsyncSession) -> RowMapping:
+    async def read(session: ReadTransaction) -> RowMapping:
         return await resolve_project(session, project_key)
 
     project = await run_read(read)
@@ -155,7 +154,7 @@ async def uninstall_for_project(project_key: str | None, code_repo_path: str) ->
             )
         return {"removed": await asyncio.to_thread(uninstall_guard, repo)}
 
-    async def read(session: AsyncSession) -> RowMapping:
+    async def read(session: ReadTransaction) -> RowMapping:
         return await resolve_project(session, project_key)
 
     project = await run_read(read)

@@ -21,11 +21,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail import archive
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session, run_read, run_write, schema, write_session
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.db.shapes import reservation_dict
 from mcp_agent_mail.errors import (
     AgentRetiredError,
@@ -150,7 +149,7 @@ def _check_project_writable(project: Row) -> None:
         raise ProjectArchivedError(f"Project {project['slug']!r} is archived.")
 
 
-async def _writable_holder(session: AsyncSession, project_key: str, agent_name: str) -> tuple[Row, Row]:
+async def _writable_holder(session: ReadTransaction, project_key: str, agent_name: str) -> tuple[Row, Row]:
     """Resolve project and agent for an operation that takes or extends leases."""
     project, agent = await project_and_agent(session, project_key, agent_name, check_project=_check_project_writable)
     _check_project_writable(project)
@@ -159,7 +158,7 @@ async def _writable_holder(session: AsyncSession, project_key: str, agent_name: 
     return project, agent
 
 
-async def _touch(session: AsyncSession, project_id: int, agent: Row, now: datetime) -> None:
+async def _touch(session: WriteTransaction, project_id: int, agent: Row, now: datetime) -> None:
     """Record that the agent is active and queue its profile (skipped when it was marked active moments ago)."""
     if now - agent["last_active_ts"] >= _TOUCH_INTERVAL:
         await touch_agent(session, project_id, agent["id"], now)
@@ -181,7 +180,7 @@ _OWN_BY_IDS = (
 
 
 async def _own_active(
-    session: AsyncSession, project_id: int, agent_id: int, now: datetime, ids: list[int] | None
+    session: ReadTransaction, project_id: int, agent_id: int, now: datetime, ids: list[int] | None
 ) -> list[RowMapping]:
     """Return the agent's active reservations in the project (only those with the given ids, if any)."""
     params: dict[str, Any] = {"project_id": project_id, "agent_id": agent_id, "now": now}
@@ -305,7 +304,7 @@ _ACTIVE_FOR_REQUEST = _active_leases()
 
 
 async def _load_active(
-    session: AsyncSession, project_id: int, now: datetime, *, statement: Any = _ACTIVE
+    session: ReadTransaction, project_id: int, now: datetime, *, statement: Any = _ACTIVE
 ) -> list[RowMapping]:
     """Return the project's active reservations with their holders' names."""
     return list((await session.execute(statement, {"project_id": project_id, "now": now})).mappings().all())
@@ -425,12 +424,12 @@ async def reserve_paths(
     known: Overlaps = {}
     budget: list[float | None] = [_LOCK_BUDGET]
 
-    async def decide_overlaps(session: AsyncSession) -> Overlaps:
+    async def decide_overlaps(session: ReadTransaction) -> Overlaps:
         project, agent = await _writable_holder(session, project_key, agent_name)
         active = await _load_active(session, project["id"], utcnow(), statement=_ACTIVE_FOR_REQUEST)
         return _overlap_table(active, agent["id"], patterns, exclusive)
 
-    async def unit(session: AsyncSession) -> tuple[Row, Row, list[dict[str, Any]], Blocked]:
+    async def unit(session: WriteTransaction) -> tuple[Row, Row, list[dict[str, Any]], Blocked]:
         granted: list[dict[str, Any]] = []
         conflicts: Blocked = []
         project, agent = await _writable_holder(session, project_key, agent_name)
@@ -524,7 +523,7 @@ async def release_reservations(
     wanted = _check_paths(paths, required=False)
     ids = _check_ids(file_reservation_ids)
 
-    async def unit(session: AsyncSession) -> tuple[list[int], datetime]:
+    async def unit(session: WriteTransaction) -> tuple[list[int], datetime]:
         project, agent = await project_and_agent(session, project_key, agent_name)
         now = utcnow()
         rows = await _own_active(session, project["id"], agent["id"], now, ids)
@@ -555,7 +554,7 @@ async def renew_reservations(
     ids = _check_ids(file_reservation_ids)
     max_ttl = timedelta(seconds=get_settings().file_reservation_max_ttl_seconds)
 
-    async def unit(session: AsyncSession) -> list[dict[str, Any]]:
+    async def unit(session: WriteTransaction) -> list[dict[str, Any]]:
         renewed: list[dict[str, Any]] = []
         project, agent = await _writable_holder(session, project_key, agent_name)
         now = utcnow()
@@ -590,7 +589,7 @@ async def renew_reservations(
 async def list_active_reservations(project_key: str) -> list[dict[str, Any]]:
     """Return the project's active reservations, oldest first."""
 
-    async def read(session: AsyncSession) -> list[RowMapping]:
+    async def read(session: ReadTransaction) -> list[RowMapping]:
         project = await resolve_project(session, project_key)
         return await _load_active(session, project["id"], utcnow())
 
@@ -617,7 +616,7 @@ def _check_force_args(file_reservation_id: int, note: str | None) -> str:
     return text
 
 
-async def _reservation_with_holder(session: AsyncSession, project_id: int, reservation_id: int) -> RowMapping:
+async def _reservation_with_holder(session: ReadTransaction, project_id: int, reservation_id: int) -> RowMapping:
     query = (
         select(fr, ag.c.name.label("agent"))
         .join(ag, ag.c.id == fr.c.agent_id)
@@ -633,7 +632,7 @@ async def _reservation_with_holder(session: AsyncSession, project_id: int, reser
     return row
 
 
-async def _holder(session: AsyncSession, agent_id: int) -> RowMapping:
+async def _holder(session: ReadTransaction, agent_id: int) -> RowMapping:
     return (await session.execute(select(ag).where(ag.c.id == agent_id))).mappings().one()
 
 
@@ -696,12 +695,17 @@ class StaleRelease:
 async def release_stale(project_key: str, agent_name: str, file_reservation_id: int, note: str = "") -> StaleRelease:
     """Release another agent's reservation when its holder is provably stale; say what the holder should be told."""
     note_text = _check_force_args(file_reservation_id, note)
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[Row, Row, RowMapping, staleness.AgentActivity | None]:
         project, actor = await _writable_holder(session, project_key, agent_name)
         row = await _reservation_with_holder(session, project["id"], file_reservation_id)
         if row["released_ts"] is not None:
-            return StaleRelease(_already_released(row))
-        activity = await staleness.agent_activity(session, await _holder(session, row["agent_id"]))
+            return project, actor, row, None
+        return project, actor, row, await staleness.agent_activity(session, await _holder(session, row["agent_id"]))
+
+    project, actor, row, activity = await run_read(read)
+    if activity is None:
+        return StaleRelease(_already_released(row))
     now = utcnow()
     own = row["agent_id"] == actor["id"]
     workspace = staleness.WorkspaceActivity()
@@ -710,10 +714,11 @@ async def release_stale(project_key: str, agent_name: str, file_reservation_id: 
         workspace = await asyncio.to_thread(
             staleness.workspace_activity, project["human_key"], row["path_pattern"], now
         )
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> tuple[RowMapping, datetime, bool, staleness.Staleness | None]:
         row = await _reservation_with_holder(session, project["id"], file_reservation_id)
         if row["released_ts"] is not None:
-            return StaleRelease(_already_released(row))
+            return row, utcnow(), False, None
         now = utcnow()
         expired = row["expires_ts"] <= now
         if expired or own:
@@ -726,6 +731,12 @@ async def release_stale(project_key: str, agent_name: str, file_reservation_id: 
         await session.execute(update(fr).where(fr.c.id == row["id"]).values(released_ts=now))
         await archive.enqueue(session, project["id"], "reservation", row["id"])
         await _touch(session, project["id"], actor, now)
+        return row, now, expired, verdict
+
+    row, now, expired, released = await run_write(unit)
+    if released is None:
+        return StaleRelease(_already_released(row))
+    verdict = released
     archive.wake_writer()
     if expired:
         return StaleRelease({"released": 0, "released_at": iso(now), "already_released": True, "expired": True})

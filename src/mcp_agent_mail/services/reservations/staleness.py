@@ -27,10 +27,9 @@ from pathlib import Path
 from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo
 from sqlalchemy import RowMapping, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import schema
+from mcp_agent_mail.db import ReadTransaction, schema
 from mcp_agent_mail.services.reservations.patterns import has_glob, is_virtual, pattern_matches, read_stored_pattern
 from mcp_agent_mail.timeutil import ensure_utc, iso
 
@@ -81,7 +80,7 @@ def _newest(*values: datetime | None) -> datetime | None:
     return max(present) if present else None
 
 
-async def agent_activity(session: AsyncSession, holder: RowMapping) -> AgentActivity:
+async def agent_activity(session: ReadTransaction, holder: RowMapping) -> AgentActivity:
     """Return the holder's last activity and its latest mail sent, read or acknowledged."""
     m, r = schema.messages, schema.message_recipients
     sent = (await session.execute(select(func.max(m.c.created_ts)).where(m.c.sender_id == holder["id"]))).scalar()

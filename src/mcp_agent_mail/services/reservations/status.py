@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping, select
 
-from mcp_agent_mail.db import get_session, schema
+from mcp_agent_mail.db import ReadTransaction, run_read, schema
 from mcp_agent_mail.services.identity.resolve import resolve_project
 from mcp_agent_mail.services.reservations import staleness
 from mcp_agent_mail.services.reservations.leases import reservation_view
@@ -26,7 +26,8 @@ def _status(row: RowMapping, now: datetime) -> str:
 async def reservation_statuses(project_key: str, *, active_only: bool = True) -> list[dict[str, Any]]:
     """List the project's reservations, oldest first; active ones carry the staleness verdict. Changes nothing."""
     now = utcnow()
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, list[RowMapping], dict[int, staleness.AgentActivity]]:
         project = await resolve_project(session, project_key)
         query = (
             select(fr, a.c.name.label("agent"))
@@ -40,6 +41,9 @@ async def reservation_statuses(project_key: str, *, active_only: bool = True) ->
         holder_ids = {row["agent_id"] for row in rows if _status(row, now) == "active"}
         holders = (await session.execute(select(a).where(a.c.id.in_(holder_ids)))).mappings().all()
         activity = {h["id"]: await staleness.agent_activity(session, h) for h in holders}
+        return project, list(rows), activity
+
+    project, rows, activity = await run_read(read)
     items = []
     for row in rows:
         item = reservation_view(row)

@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import ReadTransaction, WriteTransaction, run_read, run_write, schema
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.names import name_key
 from mcp_agent_mail.services.identity.resolve import check_limit, resolve_project
@@ -64,13 +63,13 @@ def _thread_ids(value: str) -> list[str]:
     return ids
 
 
-async def _known_agents(session: AsyncSession, project_id: int) -> dict[str, str]:
+async def _known_agents(session: ReadTransaction, project_id: int) -> dict[str, str]:
     a = schema.agents
     names = (await session.execute(select(a.c.name).where(a.c.project_id == project_id))).scalars()
     return {name_key(n): n for n in names}
 
 
-async def _recipients(session: AsyncSession, project_id: int, ids: list[int]) -> dict[int, list[str]]:
+async def _recipients(session: ReadTransaction, project_id: int, ids: list[int]) -> dict[int, list[str]]:
     """Return the to/cc recipient labels of each message (bcc recipients are never read)."""
     r, a, p = schema.message_recipients, schema.agents, schema.projects
     found: dict[int, list[str]] = {}
@@ -87,7 +86,7 @@ async def _recipients(session: AsyncSession, project_id: int, ids: list[int]) ->
 
 
 async def load_messages(
-    session: AsyncSession,
+    session: ReadTransaction,
     project: RowMapping,
     viewer: RowMapping | None,
     condition: ColumnElement[bool],
@@ -131,7 +130,7 @@ async def load_messages(
 
 
 async def _count(
-    session: AsyncSession, project: RowMapping, viewer: RowMapping | None, condition: ColumnElement[bool]
+    session: ReadTransaction, project: RowMapping, viewer: RowMapping | None, condition: ColumnElement[bool]
 ) -> int:
     m = schema.messages
     query = select(func.count()).select_from(m).where(viewer_scope(project, viewer), condition)
@@ -167,7 +166,8 @@ async def summarize_thread(
     check_limit(per_thread_limit, field="per_thread_limit")
     found: list[tuple[str, list[MailItem], dict[str, Any]]] = []
     missing: list[str] = []
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping, RowMapping | None]:
         project = await resolve_project(session, project_key)
         viewer = await viewer_row(session, project, agent_name)
         known = await _known_agents(session, project["id"])
@@ -178,6 +178,9 @@ async def summarize_thread(
                 continue
             total = await _count(session, project, viewer, in_thread(tid)) if truncated else len(items)
             found.append((tid, items, _thread_summary(items, total, known)))
+        return project, viewer
+
+    project, viewer = await run_read(read)
     if not found:
         who = f" visible to {viewer['name']}" if viewer is not None else ""
         raise NotFoundError(
@@ -232,7 +235,8 @@ async def _store(
     llm_model: str | None,
 ) -> RowMapping:
     s = schema.message_summaries
-    async with write_session() as session:
+
+    async def unit(session: WriteTransaction) -> RowMapping:
         project = await resolve_project(session, project_key)
         row_id = (
             await session.execute(
@@ -253,6 +257,8 @@ async def _store(
         ).scalar_one()
         return (await session.execute(select(s).where(s.c.id == row_id))).mappings().one()
 
+    return await run_write(unit)
+
 
 async def summarize_recent(
     project_key: str,
@@ -267,13 +273,17 @@ async def summarize_recent(
     check_limit(max_messages, field="max_messages")
     end = utcnow()
     start = end - timedelta(hours=hours)
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> tuple[RowMapping | None, dict[str, str], list[MailItem], bool]:
         project = await resolve_project(session, project_key)
         viewer = await viewer_row(session, project, agent_name)
         known = await _known_agents(session, project["id"])
         items, truncated = await load_messages(
             session, project, viewer, schema.messages.c.created_ts >= start, max_messages
         )
+        return viewer, known, items, truncated
+
+    viewer, known, items, truncated = await run_read(read)
     scope = {"agent_name": viewer["name"]} if viewer is not None else {}
     if not items:
         return {
@@ -311,7 +321,8 @@ async def fetch_summary(
     hours = check_hours(since_hours)
     check_limit(limit)
     s = schema.message_summaries
-    async with get_session() as session:
+
+    async def read(session: ReadTransaction) -> list[dict[str, Any]]:
         project = await resolve_project(session, project_key)
         viewer = await viewer_row(session, project, agent_name)
         scope = s.c.viewer_agent_id.is_(None) if viewer is None else s.c.viewer_agent_id == viewer["id"]
@@ -322,3 +333,5 @@ async def fetch_summary(
             .limit(limit)
         )
         return [_stored(row) for row in rows.mappings().all()]
+
+    return await run_read(read)
