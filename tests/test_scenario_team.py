@@ -20,7 +20,7 @@ from sqlalchemy import text
 from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session, write_session
+from mcp_agent_mail.db import get_session, run_write
 from mcp_agent_mail.db.types import to_db_text
 from mcp_agent_mail.timeutil import utcnow
 
@@ -213,11 +213,8 @@ async def test_two_projects_one_thread_retirement_takeover_and_summary(workspace
             await call(
                 "force_release_file_reservation", project_key=fe, agent_name="BlueLake", file_reservation_id=lease["id"]
             )
-        async with write_session() as session:
-            await session.execute(
-                text("UPDATE agents SET last_active_ts = :t WHERE name = 'GreenCastle'"),
-                {"t": to_db_text(utcnow() - timedelta(hours=3))},
-            )
+        idle = text("UPDATE agents SET last_active_ts = :t WHERE name = 'GreenCastle'")
+        await run_write(lambda tx: tx.execute(idle, {"t": to_db_text(utcnow() - timedelta(hours=3))}))
         forced = await call(
             "force_release_file_reservation",
             project_key=fe,

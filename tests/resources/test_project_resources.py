@@ -13,7 +13,7 @@ from fastmcp.exceptions import McpError
 from resource_kit import PROJECT, call, fingerprint, read, settle
 from sqlalchemy import select, update
 
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import WriteTransaction, get_session, run_write, schema
 from mcp_agent_mail.timeutil import utcnow
 
 P = quote(PROJECT, safe="")
@@ -76,11 +76,14 @@ async def test_file_reservations_report_staleness_without_releasing_anything(wor
 
         # BlueLake goes quiet: the resource says stale, and still releases nothing (reading never writes).
         long_ago = utcnow() - timedelta(days=2)
-        async with write_session() as session:
-            a, m, fr = schema.agents, schema.messages, schema.file_reservations
-            await session.execute(update(a).where(a.c.name == "BlueLake").values(last_active_ts=long_ago))
-            await session.execute(update(m).values(created_ts=long_ago))
-            await session.execute(update(fr).where(fr.c.id == red["id"]).values(expires_ts=long_ago))
+        a, m, fr = schema.agents, schema.messages, schema.file_reservations
+
+        async def age(tx: WriteTransaction) -> None:
+            await tx.execute(update(a).where(a.c.name == "BlueLake").values(last_active_ts=long_ago))
+            await tx.execute(update(m).values(created_ts=long_ago))
+            await tx.execute(update(fr).where(fr.c.id == red["id"]).values(expires_ts=long_ago))
+
+        await run_write(age)
         await settle()
         before = await fingerprint()
         active = await read(c, f"resource://file_reservations/{P}")

@@ -12,7 +12,7 @@ from resource_kit import PROJECT, call, fingerprint, read, settle
 from sqlalchemy import update
 
 from mcp_agent_mail.config import clear_settings_cache
-from mcp_agent_mail.db import schema, write_session
+from mcp_agent_mail.db import run_write, schema
 from mcp_agent_mail.services.mail import views
 from mcp_agent_mail.timeutil import utcnow
 
@@ -22,10 +22,8 @@ P = quote(PROJECT, safe="")
 async def _age(message_id: int, seconds: int) -> None:
     """Pretend a message was sent ``seconds`` ago."""
     m = schema.messages
-    async with write_session() as session:
-        await session.execute(
-            update(m).where(m.c.id == message_id).values(created_ts=utcnow() - timedelta(seconds=seconds))
-        )
+    statement = update(m).where(m.c.id == message_id).values(created_ts=utcnow() - timedelta(seconds=seconds))
+    await run_write(lambda tx: tx.execute(statement))
 
 
 async def _send_plain(client: Client, count: int, tokens: dict[str, str]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import text, update
 from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import clear_settings_cache
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import get_session, run_write, schema
 from mcp_agent_mail.services.identity.auth import BINDINGS, hash_token
 from mcp_agent_mail.tools._adapter import current_session_key
 
@@ -318,8 +318,8 @@ async def test_strict_project_operations_take_any_agent_token_of_that_project(st
 async def test_tokenless_agent_is_claimed_once_by_register(strict):
     server = build_mcp_server()
     await setup(server)
-    async with write_session() as s:  # as after rebuilding the database from the archive
-        await s.execute(update(schema.agents).values(registration_token_hash=None))
+    # as after rebuilding the database from the archive
+    await run_write(lambda tx: tx.execute(update(schema.agents).values(registration_token_hash=None)))
     BINDINGS.clear()
     async with session(server) as fresh:
         with pytest.raises(ToolError, match=r"^UNAUTHORIZED: .*has no registration token yet.*register_agent"):

@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
-from sqlalchemy import text, update
+from sqlalchemy import update
 
+from db_kit import count, rows
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.config import clear_settings_cache
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import run_write, schema
 from mcp_agent_mail.timeutil import utcnow
 
 PROJECT = "/work/contacts-test"
@@ -41,24 +42,13 @@ async def policy(client, agent: str, value: str) -> None:
 
 
 async def retire(name: str) -> None:
-    async with write_session() as session:
-        await session.execute(
-            text("UPDATE agents SET retired_at = '2026-01-01 00:00:00.000000' WHERE name = :n"), {"n": name}
-        )
+    a = schema.agents
+    await run_write(lambda tx: tx.execute(update(a).where(a.c.name == name).values(retired_at=utcnow())))
 
 
-async def snapshot() -> tuple[int, ...]:
-    async with get_session() as session:
-        row = (
-            await session.execute(
-                text(
-                    "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM message_recipients), "
-                    "(SELECT count(*) FROM agent_links), "
-                    "(SELECT group_concat(status || coalesce(expires_ts, ''), ',') FROM agent_links)"
-                )
-            )
-        ).one()
-    return tuple(row)
+async def snapshot() -> tuple[object, ...]:
+    """What a refused call must leave alone: the mail and every contact link with its status and expiry."""
+    return count("messages"), count("message_recipients"), rows("agent_links", "status", "expires_ts")
 
 
 async def refused(client, tool: str, pattern: str, **args) -> str:
@@ -146,9 +136,8 @@ async def test_expired_links_count_as_absent(client):
     await call(client, "request_contact", from_agent="BlueLake", to_agent="RedFox")
     await call(client, "respond_contact", to_agent="RedFox", from_agent="BlueLake", accept=True, ttl_seconds=60)
     assert (await send(client))["count"] == 1
-    async with write_session() as session:
-        k = schema.agent_links
-        await session.execute(update(k).values(expires_ts=utcnow() - timedelta(seconds=1)))
+    expire = update(schema.agent_links).values(expires_ts=utcnow() - timedelta(seconds=1))
+    await run_write(lambda tx: tx.execute(expire))
     await refused(
         client, "send_message", r"^CONTACT_REQUIRED", sender_name="BlueLake", to=["RedFox"], subject="s", body_md="b"
     )
@@ -292,8 +281,8 @@ def strict_auto(monkeypatch):
 
 async def age_messages() -> None:
     """Move every message two days into the past (beyond CONTACT_AUTO_TTL_SECONDS)."""
-    async with write_session() as session:
-        await session.execute(update(schema.messages).values(created_ts=utcnow() - timedelta(days=2)))
+    aged = update(schema.messages).values(created_ts=utcnow() - timedelta(days=2))
+    await run_write(lambda tx: tx.execute(aged))
 
 
 async def test_auto_rules_without_same_project_allowance(client, strict_auto):
@@ -309,8 +298,7 @@ async def test_auto_rules_without_same_project_allowance(client, strict_auto):
     await age_messages()
     await refused(client, "send_message", r"^CONTACT_REQUIRED", **base)
     # Having exchanged mail in the thread allows further mail in that thread only.
-    async with write_session() as session:
-        await session.execute(update(schema.messages).values(thread_id="T-9"))
+    await run_write(lambda tx: tx.execute(update(schema.messages).values(thread_id="T-9")))
     assert (await send(client, thread_id="T-9"))["count"] == 1
     await age_messages()
     await refused(client, "send_message", r"^CONTACT_REQUIRED", **base, thread_id="T-10")
@@ -325,9 +313,7 @@ async def test_auto_contact_if_blocked_sends_requests_and_still_fails(client):
     await policy(client, "GreenCastle", "contacts_only")
     with pytest.raises(ToolError, match=r"^CONTACT_REQUIRED: .*Contact requests were sent to RedFox, GreenCastle"):
         await send(client, to=["RedFox", "GreenCastle"], auto_contact_if_blocked=True)
-    async with get_session() as session:
-        subjects = (await session.execute(text("SELECT subject FROM messages ORDER BY id"))).scalars().all()
-    assert subjects == ["Contact request from BlueLake"] * 2
+    assert rows("messages", "subject") == [("Contact request from BlueLake",)] * 2
     statuses = {e["to"]: e["status"] for e in await call(client, "list_contacts", agent_name="BlueLake")}
     assert statuses == {"RedFox": "pending", "GreenCastle": "pending"}
 

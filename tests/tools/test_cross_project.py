@@ -14,7 +14,7 @@ from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive import flush_pending
 from mcp_agent_mail.archive.render import parse_message_document
 from mcp_agent_mail.config import get_settings
-from mcp_agent_mail.db import get_session, write_session
+from mcp_agent_mail.db import WriteTransaction, get_session, run_write
 
 FRONTEND = "/work/frontend"
 BACKEND = "/work/backend"
@@ -176,8 +176,7 @@ async def test_delivery_inbox_reply_search_and_archive(client):
     back = await call(client, "fetch_inbox", project_key=FRONTEND, agent_name="BlueLake")
     assert back[0]["from"] == "RedFox@work-backend" and back[0]["thread_id"] == str(payload["id"])
     # Once the exchange is older than CONTACT_AUTO_TTL_SECONDS, a new thread needs RedFox's own link.
-    async with write_session() as session:
-        await session.execute(text("UPDATE messages SET created_ts = '2020-01-01 00:00:00.000000'"))
+    await run_write(lambda tx: tx.execute(text("UPDATE messages SET created_ts = '2020-01-01 00:00:00.000000'")))
     await refused(
         client, r"^CONTACT_REQUIRED", to=["BlueLake@work-frontend"], sender="RedFox", project=BACKEND, thread_id="OTHER"
     )
@@ -197,12 +196,15 @@ async def test_delivery_inbox_reply_search_and_archive(client):
 
 async def test_archived_or_retired_foreign_recipient_is_refused(client):
     await approve(client)
-    async with write_session() as session:
-        await session.execute(text("UPDATE agents SET retired_at = '2026-01-01 00:00:00.000000' WHERE name = 'RedFox'"))
+    retire = text("UPDATE agents SET retired_at = '2026-01-01 00:00:00.000000' WHERE name = 'RedFox'")
+    await run_write(lambda tx: tx.execute(retire))
     await refused(client, r"^AGENT_RETIRED: Recipient\(s\) retired: RedFox@work-backend", to=["RedFox@work-backend"])
-    async with write_session() as session:
-        await session.execute(text("UPDATE agents SET retired_at = NULL"))
-        await session.execute(
+
+    async def archive_backend(tx: WriteTransaction) -> None:
+        await tx.execute(text("UPDATE agents SET retired_at = NULL"))
+        await tx.execute(
             text("UPDATE projects SET archived_at = '2026-01-01 00:00:00.000000' WHERE slug = 'work-backend'")
         )
+
+    await run_write(archive_backend)
     await refused(client, r"^PROJECT_ARCHIVED: .*work-backend", to=["RedFox@work-backend"])

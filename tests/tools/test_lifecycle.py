@@ -15,7 +15,7 @@ from mcp_agent_mail import archive
 from mcp_agent_mail.app import build_mcp_server
 from mcp_agent_mail.archive.render import parse_message_document
 from mcp_agent_mail.config import clear_settings_cache, get_settings
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import get_session, run_write, schema
 from mcp_agent_mail.services.doctor.checks import OK, run_checks
 from mcp_agent_mail.services.identity.auth import BINDINGS
 from mcp_agent_mail.timeutil import utcnow
@@ -341,9 +341,10 @@ async def test_hard_delete_project_requeues_link_ends_in_other_projects(client):
 
 
 async def age_messages(days: int, *ids: int) -> None:
-    async with write_session() as s:
-        m = schema.messages
-        await s.execute(update(m).where(m.c.id.in_(ids)).values(created_ts=utcnow() - timedelta(days=days)))
+    m = schema.messages
+    await run_write(
+        lambda tx: tx.execute(update(m).where(m.c.id.in_(ids)).values(created_ts=utcnow() - timedelta(days=days)))
+    )
 
 
 async def test_purge_old_messages_dry_run_then_purge(client, isolated_env):

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
-from sqlalchemy import text
+from sqlalchemy import text, update
 
+import db_kit
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.db import get_session
+from mcp_agent_mail.db import get_session, run_write, schema
 from mcp_agent_mail.db.types import to_db_text
 from mcp_agent_mail.services.reservations.leases import list_active_reservations
 from mcp_agent_mail.services.reservations.patterns import patterns_overlap
@@ -205,9 +206,8 @@ async def test_release_by_path_id_and_all_is_idempotent(client):
 async def test_renew_extends_caps_and_touches_agent(client):
     lease = (await reserve(client, "BlueLake", ["src/**"], ttl_seconds=3600))["granted"][0]
     await reserve(client, "BlueLake", ["docs/**"])
-    async with get_session() as session:
-        await session.execute(text("UPDATE agents SET last_active_ts = '2000-01-01 00:00:00.000000'"))
-        await session.commit()
+    idle = update(schema.agents).values(last_active_ts=datetime(2000, 1, 1, tzinfo=UTC))
+    await run_write(lambda tx: tx.execute(idle))
     result = (
         await client.call_tool(
             "renew_file_reservations",
@@ -227,11 +227,8 @@ async def test_renew_extends_caps_and_touches_agent(client):
     assert capped["renewed"] == 2
     for entry in capped["file_reservations"]:
         assert ts(entry["new_expires_ts"]) - utcnow() <= timedelta(days=7)
-    async with get_session() as session:
-        touched = (
-            await session.execute(text("SELECT last_active_ts FROM agents WHERE name = 'BlueLake'"))
-        ).scalar_one()
-    assert not touched.startswith("2000")
+    [(touched,)] = db_kit.rows("agents", "last_active_ts", where="name = 'BlueLake'")
+    assert touched.year > 2000
     none = (await client.call_tool("renew_file_reservations", {"project_key": PROJECT, "agent_name": "RedFox"})).data
     assert none["renewed"] == 0 and none["file_reservations"] == []
 

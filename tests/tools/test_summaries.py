@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 import db_kit
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.db import write_session
+from mcp_agent_mail.db import run_write
 
 PROJECT = "/work/summary-test"
 AGENTS = ("BlueLake", "RedFox", "GreenCastle", "PurpleBear")
@@ -184,10 +184,8 @@ async def test_numeric_thread_includes_its_seed_message(client):
 
 
 async def test_summarize_recent_stores_and_fetch_summary_lists(client, thread):
-    async with write_session() as session:  # an old message falls outside the window
-        await session.execute(
-            text("UPDATE messages SET created_ts = '2020-01-01 00:00:00.000000' WHERE id = :i"), {"i": thread["plan"]}
-        )
+    old = text("UPDATE messages SET created_ts = '2020-01-01 00:00:00.000000' WHERE id = :i")
+    await run_write(lambda tx: tx.execute(old, {"i": thread["plan"]}))  # an old message falls outside the window
     ops = await send(client, "GreenCastle", ["RedFox"], "- Rotate keys", thread_id="OPS-1")
     stored = await call(client, "summarize_recent", since_hours=24)
     assert stored["source_message_count"] == 3

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 
 import db_kit
 from mcp_agent_mail.app import build_mcp_server
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import get_session, run_write, schema
 
 PROJECT = "/work/validation-test"
 CODED = re.compile(r"^[A-Z][A-Z_]+: .+ Hint: .+", re.DOTALL)
@@ -150,8 +150,7 @@ async def test_a_refused_resource_read_logs_one_line_without_a_traceback(client,
 
 
 async def test_a_failing_resource_read_logs_one_error_line_without_a_traceback(client, caplog):
-    async with write_session() as session:
-        await session.execute(text("ALTER TABLE projects RENAME TO projects_away"))
+    await run_write(lambda tx: tx.execute(text("ALTER TABLE projects RENAME TO projects_away")))
     with caplog.at_level(logging.INFO), pytest.raises(McpError) as caught:
         await client.read_resource("resource://projects")
     error = "OperationalError" if db_kit.on_sqlite() else "ProgrammingError"  # how each driver names a missing table

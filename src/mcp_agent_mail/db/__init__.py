@@ -1,8 +1,8 @@
 """Persistence: engines, the read and write transactions, schema and migrations.
 
 Services read with :func:`run_read` and write with :func:`run_write`, whose units of work get a
-:class:`ReadTransaction` / :class:`WriteTransaction`. :func:`get_session` and
-:func:`write_session` yield an SQLAlchemy ``AsyncSession`` for scripts and tests only.
+:class:`ReadTransaction` / :class:`WriteTransaction`. :func:`get_session` yields an SQLAlchemy
+``AsyncSession`` for scripts and tests only.
 """
 
 from mcp_agent_mail.db import schema
@@ -19,7 +19,6 @@ from mcp_agent_mail.db.engine import (
     sqlite_path_from_url,
     sync_read_connection,
     sync_write_connection,
-    write_session,
 )
 from mcp_agent_mail.db.transactions import ReadTransaction, ThreadTransaction, WriteTransaction
 from mcp_agent_mail.db.types import UTCDateTime
@@ -42,5 +41,4 @@ __all__ = [
     "sqlite_path_from_url",
     "sync_read_connection",
     "sync_write_connection",
-    "write_session",
 ]

@@ -2,8 +2,7 @@
 
 Both run their work in a worker thread on a pooled synchronous connection (see
 :mod:`.transactions`); a synchronous engine serves maintenance, and an async engine
-serves :func:`get_session`/:func:`write_session`, the AsyncSession helpers kept for
-scripts and tests.
+serves :func:`get_session`, the AsyncSession helper kept for scripts and tests.
 
 Every write transaction begins holding the database's one write lock (SQLite's
 ``BEGIN IMMEDIATE``; on PostgreSQL an advisory transaction lock, see
@@ -54,7 +53,6 @@ class _State:
         self.sync_engine: Engine | None = None
         self.session_factory: async_sessionmaker[AsyncSession] | None = None
         self.schema_ready_for: str | None = None
-        self.write_locks: dict[int, asyncio.Lock] = {}
         self.write_engine: Engine | None = None
         self.read_engine: Engine | None = None
         # Threads that run read transactions, one per pooled read connection (recreated after a fork).
@@ -216,55 +214,6 @@ async def get_session() -> AsyncIterator[AsyncSession]:
             raise
 
 
-def _write_lock() -> asyncio.Lock:
-    loop_id = id(asyncio.get_running_loop())
-    lock = _state.write_locks.get(loop_id)
-    if lock is None:
-        lock = asyncio.Lock()
-        _state.write_locks[loop_id] = lock
-    return lock
-
-
-async def _acquire_process_lock() -> None:
-    lock = _state.process_write_lock
-    if lock.acquire(blocking=False):
-        return
-    waiter = asyncio.ensure_future(asyncio.to_thread(lock.acquire))
-    try:
-        await asyncio.shield(waiter)
-    except asyncio.CancelledError:
-        # The thread still takes the lock; hand it back as soon as it does.
-        waiter.add_done_callback(lambda f: lock.release() if not f.cancelled() and f.exception() is None else None)
-        raise
-
-
-@contextlib.asynccontextmanager
-async def write_session() -> AsyncIterator[AsyncSession]:
-    """Yield an AsyncSession holding the write lock (commit on success): a compatibility helper for tests and scripts.
-
-    Services never use it (tests/test_layers.py checks): their one write path is :func:`run_write`.
-    """
-    settings = get_settings()
-    factory = _session_factory()
-    async with _write_lock():
-        await _acquire_process_lock()
-        try:
-            async with factory() as session:
-                try:
-                    await session.connection(execution_options={_IMMEDIATE: True})
-                    try:
-                        yield session
-                    except BaseException:
-                        await session.rollback()
-                        raise
-                    await session.commit()
-                except DATABASE_FAILURES as exc:
-                    _raise_coded(exc, settings)
-                    raise
-        finally:
-            _state.process_write_lock.release()
-
-
 T = TypeVar("T")
 
 
@@ -420,7 +369,6 @@ def _dispose_locked() -> None:
     _state.read_engine = None
     _state.session_factory = None
     _state.schema_ready_for = None
-    _state.write_locks.clear()
     if sync_engine is not None:
         sync_engine.dispose()
     if write_engine is not None:
@@ -483,5 +431,4 @@ __all__ = [
     "sync_read_connection",
     "sync_write_connection",
     "write_batches",
-    "write_session",
 ]

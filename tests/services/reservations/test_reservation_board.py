@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from mcp_agent_mail.db import schema, write_session
+from mcp_agent_mail.db import run_write, schema
 from mcp_agent_mail.errors import InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.agents import create_agent_identity
 from mcp_agent_mail.services.identity.projects import ensure_project
@@ -20,10 +20,8 @@ PROJECT = "/work/board-service"
 
 async def _expire(reservation_id: int) -> None:
     fr = schema.file_reservations
-    async with write_session() as session:
-        await session.execute(
-            update(fr).where(fr.c.id == reservation_id).values(expires_ts=utcnow() - timedelta(minutes=5))
-        )
+    statement = update(fr).where(fr.c.id == reservation_id).values(expires_ts=utcnow() - timedelta(minutes=5))
+    await run_write(lambda tx: tx.execute(statement))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from mcp_agent_mail.db import get_session, schema, write_session
+from mcp_agent_mail.db import get_session, run_write, schema
 from mcp_agent_mail.errors import NotFoundError
 from mcp_agent_mail.services.identity.agents import create_agent_identity
 from mcp_agent_mail.services.identity.projects import ensure_project
@@ -36,10 +36,9 @@ async def leases(isolated_env) -> dict[str, Any]:
     await reserve_paths(PROJECT, "RedFox", ["tests/test_x.py"])
     await release_reservations(PROJECT, "RedFox", paths=["tests/test_x.py"])
     active, expired, released = await _rows()
-    async with write_session() as session:
-        fr = schema.file_reservations
-        past = utcnow() - timedelta(hours=1)
-        await session.execute(update(fr).where(fr.c.id == expired["id"]).values(expires_ts=past))
+    fr = schema.file_reservations
+    past = utcnow() - timedelta(hours=1)
+    await run_write(lambda tx: tx.execute(update(fr).where(fr.c.id == expired["id"]).values(expires_ts=past)))
     return {"active": active["id"], "expired": expired["id"], "released": released["id"], "slug": project["slug"]}
 
 
