@@ -140,7 +140,7 @@ async def test_check_json_shape_on_a_healthy_mailbox(states):
         "servers",
     } <= set(by_name(report))
     text = runner.invoke(app, ["doctor", "check"])
-    assert text.exit_code == 0 and "Summary: 9 ok, 0 warning(s), 0 error(s)." in text.output
+    assert text.exit_code == 0 and "Summary: 9 ok, 0 warnings, 0 errors." in text.output
 
 
 async def test_repair_restores_archive_files_after_dry_run_changes_nothing(states, isolated_env):
@@ -172,10 +172,10 @@ async def test_repair_restores_archive_files_after_dry_run_changes_nothing(state
 
     fixed = runner.invoke(app, ["doctor", "repair", "--yes"])
     assert fixed.exit_code == 0, fixed.output
-    assert "fixed archive: wrote 2 file(s), removed 1 file(s)" in fixed.output
+    assert "fixed archive: wrote 2 files, removed 1 file" in fixed.output
     assert tree_snapshot(storage) == good
     assert [p.name for p in states.glob("*pre-repair.zip")], fixed.output
-    assert "Summary: 9 ok, 0 warning(s), 0 error(s)." in fixed.output
+    assert "Summary: 9 ok, 0 warnings, 0 errors." in fixed.output
     assert check_json()[0] == 0
 
 
@@ -304,13 +304,13 @@ async def test_failed_archive_changes_are_reported_and_retried_by_repair(states,
     assert change.endswith(f"1 attempt): IsADirectoryError: Is a directory: {blocker}")
     assert by_name(report)["archive_queue"]["details"]["pending"] == 0
     text = runner.invoke(app, ["doctor", "check"])
-    assert "archive_failed: 1 archive change(s) could not be written" in text.output
+    assert "archive_failed: 1 archive change could not be written" in text.output
     assert "GreenCastle/profile.json" in text.output
 
     still = runner.invoke(app, ["doctor", "repair", "--yes"])
     assert still.exit_code == 1, still.output
     assert (
-        "FAILED archive_failed: UNAVAILABLE: wrote 0 of 1 failed archive change(s); 1 still fail: agent "
+        "FAILED archive_failed: UNAVAILABLE: wrote 0 of 1 failed archive change; 1 still fail: agent "
         f"{registered['id']}"
     ) in still.output
     assert archive.pending_count() == 1
@@ -318,7 +318,7 @@ async def test_failed_archive_changes_are_reported_and_retried_by_repair(states,
     blocker.rmdir()
     fixed = runner.invoke(app, ["doctor", "repair", "--yes"])
     assert fixed.exit_code == 0, fixed.output
-    assert "fixed archive_failed: wrote 1 failed archive change(s)" in fixed.output
+    assert "fixed archive_failed: wrote 1 failed archive change" in fixed.output
     assert archive.pending_count() == 0
     assert (storage / "projects/work-doctor-demo/agents/GreenCastle/profile.json").is_file()
     assert check_json()[0] == 0
@@ -376,5 +376,5 @@ async def test_repair_rebuilds_a_stale_postgresql_search_index(states):
 
     fixed = runner.invoke(app, ["doctor", "repair", "--yes"])
     assert fixed.exit_code == 0, fixed.output
-    assert "fixed fts_index: index rebuilt (2 message(s))" in fixed.output
+    assert "fixed fts_index: index rebuilt (2 messages)" in fixed.output
     assert await search("numbers") == [data["first"]]

@@ -33,7 +33,7 @@ def test_import_then_doctor_check_is_clean(isolated_env):
     assert "Imported from" in result.output
     assert "      5  messages" in result.output and "      1  attachment files" in result.output
     assert "must re-register" in result.output and "work-legacy-backend: BlueLake, RedFox, GreenCastle" in result.output
-    assert "Not carried: products (1 row(s))" in result.output
+    assert "Not carried: products (1 row)" in result.output
     doctor = _invoke("doctor", "check")
     assert doctor.exit_code == 0, doctor.output
     assert tree_digest(mailbox.database.parent) == source

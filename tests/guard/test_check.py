@@ -157,7 +157,7 @@ def test_run_check_reports_and_exits_per_advisory(mailbox, capsys):
     assert run_check(paths, repo=mailbox["repo"], agent_name="RedFox", advisory=False) == 1
     err = capsys.readouterr().err
     assert err.splitlines()[:2] == [
-        "[guard check] mcp-agent-mail: 1 file(s) are reserved by other agents:",
+        "[guard check] mcp-agent-mail: 1 file is reserved by other agents:",
         f"  src/app.py  matches src/**  (held by BlueLake until "
         f"{expires(mailbox['leases']['src/**']).isoformat(timespec='seconds')})",
     ]
@@ -216,7 +216,7 @@ def test_an_unreadable_stored_pattern_covers_every_path_and_is_reported(mailbox,
     assert run_check(["README.md"], repo=mailbox["repo"], agent_name="BlueLake", advisory=False) == 1
     err = capsys.readouterr().err
     assert err.splitlines()[:2] == [
-        "[guard check] mcp-agent-mail: 1 file(s) are reserved by other agents:",
+        "[guard check] mcp-agent-mail: 1 file is reserved by other agents:",
         f"  README.md  is covered by the unreadable pattern lib/[z-a]*.py  (held by RedFox until "
         f"{expires(lease).isoformat(timespec='seconds')})",
     ]

@@ -105,7 +105,7 @@ def test_another_agents_commit_of_a_reserved_file_is_refused(guarded):
     refused = guarded.commit("src/app.py", AGENT_NAME="RedFox")
     assert refused.returncode != 0
     assert refused.stderr.splitlines()[:2] == [
-        "[pre-commit] mcp-agent-mail: 1 file(s) are reserved by other agents:",
+        "[pre-commit] mcp-agent-mail: 1 file is reserved by other agents:",
         f"  src/app.py  matches src/**  (held by BlueLake until {until(guarded.reservation)})",
     ]
     assert until(guarded.reservation).endswith("+00:00")
@@ -135,7 +135,7 @@ def test_shared_released_expired_and_virtual_reservations_do_not_block(guarded):
     edit_reservation(expired["id"], expires_ts=utcnow() - timedelta(minutes=1))
     blocked = guarded.commit("docs/guide.md", "lib/util.py", "src/app.py", AGENT_NAME="RedFox")
     assert blocked.returncode != 0
-    assert "1 file(s) are reserved" in blocked.stderr and "  src/app.py  matches src/**" in blocked.stderr
+    assert "1 file is reserved" in blocked.stderr and "  src/app.py  matches src/**" in blocked.stderr
     assert "docs/guide.md" not in blocked.stderr and "lib/util.py" not in blocked.stderr
 
     guarded.release("BlueLake", ["src/**"])
@@ -246,7 +246,7 @@ def test_pre_push_refuses_commits_touching_reserved_paths_until_released(guarded
 
     refused = sh_git(guarded.path, "push", "origin", "main", AGENT_NAME="RedFox")
     assert refused.returncode != 0
-    assert "[pre-push] mcp-agent-mail: 1 file(s) are reserved by other agents:" in refused.stderr
+    assert "[pre-push] mcp-agent-mail: 1 file is reserved by other agents:" in refused.stderr
     assert "  src/app.py  matches src/**  (held by BlueLake" in refused.stderr
     assert "README.md" not in refused.stderr
     assert sh_git(remote, "rev-parse", "main").stdout.strip() == published

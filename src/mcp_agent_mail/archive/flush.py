@@ -39,6 +39,7 @@ from mcp_agent_mail.config import Settings, get_settings
 from mcp_agent_mail.db import schema, sync_read_connection, sync_write_connection
 from mcp_agent_mail.errors import UnavailableError
 from mcp_agent_mail.timeutil import iso, utcnow
+from mcp_agent_mail.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ def commit_message(changes: list[_Change]) -> str:
     elif len(mail) == 1:
         subject, rest = mail[0].summary, [c for c in changes if c is not mail[0]]
     else:
-        subject, rest = f"archive: {len(changes)} changes", changes
+        subject, rest = f"archive: {counted(len(changes), 'change')}", changes
     text = _one_line(subject) or "archive: sync"
     if rest:
         text += "\n\n" + "\n".join(f"- {_one_line(c.summary)}" for c in rest)

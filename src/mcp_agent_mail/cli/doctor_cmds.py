@@ -16,6 +16,7 @@ import typer
 from mcp_agent_mail.cli import handle_errors
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.errors import InvalidArgumentError
+from mcp_agent_mail.wording import agrees, counted
 
 doctor_app = typer.Typer(
     name="doctor",
@@ -48,7 +49,9 @@ def _print_report(report: Any, *, verbose: bool = True) -> None:
             if finding.repairable:
                 typer.echo("          repairable: run `mcp-agent-mail doctor repair`")
     summary = report.summary()
-    typer.echo(f"Summary: {summary['ok']} ok, {summary['warning']} warning(s), {summary['error']} error(s).")
+    typer.echo(
+        f"Summary: {summary['ok']} ok, {counted(summary['warning'], 'warning')}, {counted(summary['error'], 'error')}."
+    )
 
 
 @doctor_app.command("check")
@@ -141,7 +144,10 @@ def rebuild_db(
     for backup in result.backups:
         typer.echo(f"  Previous database kept as {backup}")
     if result.from_history:
-        typer.echo(f"  {result.from_history} file(s) missing from the work tree were read from the last commit.")
+        typer.echo(
+            f"  {counted(result.from_history, 'file')} missing from the work tree "
+            f"{agrees(result.from_history, 'was', 'were')} read from the last commit."
+        )
     if result.recipients_without_state:
         typer.echo(f"  {result.recipients_without_state} recipient(s) had no inbox copy: read/ack state unknown.")
     verification = result.verification
@@ -155,7 +161,7 @@ def rebuild_db(
     for warning in result.warnings[:20]:
         typer.secho(f"  Skipped {warning}", fg=typer.colors.YELLOW)
     if len(result.warnings) > 20:
-        typer.secho(f"  ... and {len(result.warnings) - 20} more skipped file(s).", fg=typer.colors.YELLOW)
+        typer.secho(f"  ... and {counted(len(result.warnings) - 20, 'more skipped file')}.", fg=typer.colors.YELLOW)
     if counts["agents"]:
         typer.secho(
             "  Registration tokens are not kept in the archive: every agent must re-register "

@@ -15,6 +15,7 @@ import typer
 
 from mcp_agent_mail.cli import handle_errors
 from mcp_agent_mail.config import get_settings
+from mcp_agent_mail.wording import counted
 
 _LABELS = {
     "projects": "projects",
@@ -39,12 +40,12 @@ def _print_report(data: dict[str, Any], database: Path) -> None:
     skipped = data["skipped"]
     if skipped:
         total = sum(item["count"] for item in skipped)
-        typer.secho(f"Skipped {total} row(s) that cannot be imported:", fg=typer.colors.YELLOW)
+        typer.secho(f"Skipped {counted(total, 'row')} that cannot be imported:", fg=typer.colors.YELLOW)
         for item in skipped:
             examples = "; ".join(item["examples"])
             typer.echo(f"  {item['count']:>7}  {item['kind']}: {item['reason']} (e.g. {examples})")
     for item in data["not_carried"]:
-        typer.echo(f"Not carried: {item['table']} ({item['rows']} row(s)): {item['reason']}.")
+        typer.echo(f"Not carried: {item['table']} ({counted(item['rows'], 'row')}): {item['reason']}.")
     for kind, count in data["merged_into_existing"].items():
         typer.echo(f"Merged into what this mailbox already holds: {count} {kind}.")
     for kind, count in data["renumbered"].items():

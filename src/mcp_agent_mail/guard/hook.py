@@ -25,6 +25,7 @@ from mcp_agent_mail.guard.mailbox import (
     is_postgres_url,
     parse_postgres_url,
 )
+from mcp_agent_mail.wording import agrees, counted
 
 BYPASS_ENV = "AGENT_MAIL_BYPASS"
 MODE_ENV = "AGENT_MAIL_GUARD_MODE"
@@ -130,7 +131,7 @@ def _read_stdin() -> str:
 def report_conflicts(tag: str, conflicts: list[Conflict], *, agent_name: str | None) -> None:
     """Write the conflict report to stderr: a header, up to MAX_LINES conflicts, and what to do."""
     files = len({c.path for c in conflicts})
-    _say(f"{tag} mcp-agent-mail: {files} file(s) are reserved by other agents:")
+    _say(f"{tag} mcp-agent-mail: {counted(files, 'file')} {agrees(files, 'is', 'are')} reserved by other agents:")
     for c in conflicts[:MAX_LINES]:
         until = c.expires_ts.isoformat(timespec="seconds")
         how = "matches" if c.problem is None else "is covered by the unreadable pattern"

@@ -49,7 +49,8 @@ def current_session_key() -> str | None:
 
     stdio serves one client per process, so the process is the session. Handshake-era
     connections (HTTP ``mcp-session-id``, in-memory) keep one id for their lifetime.
-    Stateless 2026-07-28 connections get a fresh id per request, so they have none.
+    Stateless 2026-07-28 connections, and HTTP requests without an ``mcp-session-id``
+    (the server's default stateless mode), get a fresh id per request, so they have none.
     """
     try:
         from fastmcp.server.dependencies import get_context
@@ -60,6 +61,9 @@ def current_session_key() -> str | None:
         request = ctx.request_context
         if request is None or request.protocol_version in MODERN_PROTOCOL_VERSIONS:
             return None
+        http_request = getattr(request, "request", None)
+        if http_request is not None and not http_request.headers.get("mcp-session-id"):
+            return None  # stateless HTTP: every POST is a new session, so none can remember who registered
         return f"session:{ctx.session_id}"
     except RuntimeError:
         return None

@@ -169,7 +169,7 @@ async def test_a_changed_archive_file_is_an_error_and_a_queued_change_softens_it
     box.sql("INSERT INTO archive_outbox(project_id, kind, ref, created_ts) VALUES (1, 'agent', '1', '2020-01-01')")
     queued = run_checks(box.settings).get("archive")
     assert queued is not None and queued.status == WARNING
-    assert queued.message.endswith("1 queued change(s) may explain it.")
+    assert queued.message.endswith("1 queued change may explain it.")
 
 
 async def test_an_emptied_database_next_to_a_full_archive_says_the_database_looks_lost(box, isolated_env):

@@ -100,7 +100,7 @@ async def test_repair_saves_a_restore_point_first_then_fixes_what_was_planned(se
     assert outcome.restore_point is not None and outcome.restore_point.parent == states
     assert outcome.restore_point.name.endswith("pre-repair.zip") and outcome.restore_point.is_file()
     assert actions[0].error == "" and actions[0].result == (
-        "wrote 1 file(s), removed 0 file(s); work tree restored (the commit already held these files)"
+        "wrote 1 file, removed 0 files; work tree restored (the commit already held these files)"
     )
     assert outcome.after is not None and outcome.after.has_errors is False and outcome.failed is False
     assert profile.read_bytes() == good

@@ -48,11 +48,11 @@ async def test_leftover_save_and_restore_folders_are_reported_then_removed(setti
     finding = check_staging(settings)
     assert finding is not None and finding.name == "staging" and finding.status == WARNING
     assert finding.repairable is True
-    assert finding.message == "2 working folder(s) left behind by killed saves or restores."
+    assert finding.message == "2 working folders left behind by killed saves or restores."
     assert sorted(finding.details["folders"]) == sorted([str(save), str(restore)])
     assert save.is_dir() and restore.is_dir()  # checking removes nothing
 
-    assert remove_staging(settings) == "removed 2 folder(s)"
+    assert remove_staging(settings) == "removed 2 folders"
     assert not save.exists() and not restore.exists()
     assert check_staging(settings) is None
 

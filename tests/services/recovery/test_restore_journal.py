@@ -325,7 +325,7 @@ async def test_doctor_repair_removes_folders_of_killed_restores(scene):
     db_dir = _db_path().parent
     assert len(list(db_dir.glob(".restore-*"))) == 1
     result = runner.invoke(app, ["doctor", "repair", "--yes"])
-    assert "fixed staging: removed 1 folder(s)" in result.output, result.output
+    assert "fixed staging: removed 1 folder" in result.output, result.output
     assert not list(db_dir.glob(".restore-*"))
     assert _state() == scene["new"]
 

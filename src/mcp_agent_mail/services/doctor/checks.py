@@ -36,6 +36,7 @@ from mcp_agent_mail.services.doctor.findings import ERROR, OK, WARNING, Finding,
 from mcp_agent_mail.services.doctor.restore_state import check_restore, check_staging
 from mcp_agent_mail.services.recovery.server_registry import describe_servers, running_servers
 from mcp_agent_mail.timeutil import ensure_utc, iso, utcnow
+from mcp_agent_mail.wording import agrees, counted
 
 PENDING_WARN_AFTER = timedelta(minutes=1)
 _SAMPLE = 20
@@ -86,7 +87,7 @@ def check_integrity(conn: Connection) -> Finding:
     return Finding(
         "database",
         ERROR,
-        f"Database integrity check found {len(rows)} problem(s).",
+        f"Database integrity check found {counted(len(rows), 'problem')}.",
         {
             "problems": rows[:_SAMPLE],
             "hint": "Save a restore point, then rebuild with `doctor rebuild-db --from-archive --force`.",
@@ -139,9 +140,11 @@ def check_fts(conn: Connection) -> Finding:
     if problem:
         details["integrity_check"] = problem
     if missing or stale or problem:
-        what = f"{len(missing)} message(s) missing from it, {len(stale)} stale entr(ies)"
+        what = (
+            f"{counted(len(missing), 'message')} missing from it, {counted(len(stale), 'stale entry', 'stale entries')}"
+        )
         return Finding("fts_index", ERROR, f"Full-text index out of sync: {what}.", details, True)
-    return Finding("fts_index", OK, f"Full-text index covers all {messages} message(s).", details)
+    return Finding("fts_index", OK, f"Full-text index covers all {counted(messages, 'message')}.", details)
 
 
 def _check_fts_by_count(conn: Connection) -> Finding:
@@ -163,11 +166,11 @@ def _check_fts_by_count(conn: Connection) -> Finding:
         return Finding(
             "fts_index",
             ERROR,
-            f"Full-text index out of sync: {indexed} of {messages} message(s) indexed.",
+            f"Full-text index out of sync: {indexed} of {counted(messages, 'message')} indexed.",
             details,
             True,
         )
-    return Finding("fts_index", OK, f"Full-text index covers all {messages} message(s).", details)
+    return Finding("fts_index", OK, f"Full-text index covers all {counted(messages, 'message')}.", details)
 
 
 def check_pending(conn: Connection) -> Finding:
@@ -184,11 +187,18 @@ def check_pending(conn: Connection) -> Finding:
         return Finding(
             "archive_queue",
             WARNING,
-            f"{count} archive change(s) have waited {int(age.total_seconds())} s (no writer running?).",
+            f"{counted(count, 'archive change')} {agrees(count, 'has', 'have')} waited {int(age.total_seconds())} s "
+            "(no writer running?).",
             details,
             True,
         )
-    return Finding("archive_queue", OK, f"{count} archive change(s) are being written.", details, True)
+    return Finding(
+        "archive_queue",
+        OK,
+        f"{counted(count, 'archive change')} {agrees(count, 'is', 'are')} being written.",
+        details,
+        True,
+    )
 
 
 def check_failed(conn: Connection) -> Finding:
@@ -208,7 +218,8 @@ def check_failed(conn: Connection) -> Finding:
     return Finding(
         "archive_failed",
         ERROR,
-        f"{count} archive change(s) could not be written; they stay queued and are retried.",
+        f"{counted(count, 'archive change')} could not be written; "
+        f"{agrees(count, 'it stays queued and is', 'they stay queued and are')} retried.",
         details,
         True,
     )
@@ -247,7 +258,9 @@ def check_archive(conn: Connection, root: Path, pending: int) -> Finding:
     message = f"Archive differs from the database: {', '.join(parts)} file(s)."
     if pending:
         details["pending"] = pending
-        return Finding("archive", WARNING, message + f" {pending} queued change(s) may explain it.", details, True)
+        return Finding(
+            "archive", WARNING, message + f" {counted(pending, 'queued change')} may explain it.", details, True
+        )
     return Finding("archive", ERROR, message, details, True)
 
 
@@ -260,9 +273,14 @@ def check_locks(root: Path) -> Finding:
     with idle_writer(root) as idle:
         if not idle:
             return Finding(
-                "locks", OK, f"{len(locks)} Git lock file(s) held by the running archive writer.", {"held": rel}
+                "locks",
+                OK,
+                f"{counted(len(locks), 'Git lock file')} held by the running archive writer.",
+                {"held": rel},
             )
-    return Finding("locks", ERROR, f"{len(locks)} stale Git lock file(s) with no writer running.", {"stale": rel}, True)
+    return Finding(
+        "locks", ERROR, f"{counted(len(locks), 'stale Git lock file')} with no writer running.", {"stale": rel}, True
+    )
 
 
 def check_orphans(conn: Connection) -> Finding:

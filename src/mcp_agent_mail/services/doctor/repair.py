@@ -26,6 +26,7 @@ from mcp_agent_mail.services.doctor.checks import ORPHANS, run_checks
 from mcp_agent_mail.services.doctor.findings import OK, Report
 from mcp_agent_mail.services.doctor.restore_state import remove_staging
 from mcp_agent_mail.services.recovery.restore_points import save_restore_point
+from mcp_agent_mail.wording import counted
 
 _BODY_LINES = 50
 
@@ -146,18 +147,18 @@ def _run_schema(settings: Settings) -> str:
 
 
 def _run_orphans(settings: Settings) -> str:
-    return f"deleted {delete_orphans(settings)} orphaned row(s)"
+    return f"deleted {counted(delete_orphans(settings), 'orphaned row')}"
 
 
 def _run_fts(settings: Settings) -> str:
     with sync_write_connection(settings) as conn:
         rebuild_fts(conn)
         count = fulltext.indexed_count(conn)
-    return f"index rebuilt ({count} message(s))"
+    return f"index rebuilt ({counted(count, 'message')})"
 
 
 def _run_queue(settings: Settings) -> str:
-    return f"wrote {flush_pending(settings)} queued change(s)"
+    return f"wrote {counted(flush_pending(settings), 'queued change')}"
 
 
 def _run_failed(settings: Settings) -> str:
@@ -166,11 +167,11 @@ def _run_failed(settings: Settings) -> str:
         shown = "; ".join(entry.describe() for entry in report.still_failing[:3])
         more = f" (and {len(report.still_failing) - 3} more)" if len(report.still_failing) > 3 else ""
         raise UnavailableError(
-            f"wrote {report.written} of {report.retried} failed archive change(s); "
+            f"wrote {report.written} of {counted(report.retried, 'failed archive change')}; "
             f"{len(report.still_failing)} still fail: {shown}{more}",
             hint="Fix what the errors name, then run `mcp-agent-mail doctor repair` again.",
         )
-    return f"wrote {report.written} failed archive change(s)"
+    return f"wrote {counted(report.written, 'failed archive change')}"
 
 
 def _run_archive(settings: Settings) -> str:
@@ -178,7 +179,7 @@ def _run_archive(settings: Settings) -> str:
     if not written and not removed:
         return "archive already matches the database"
     commit = f"commit {sha[:12]}" if sha else "work tree restored (the commit already held these files)"
-    return f"wrote {len(written)} file(s), removed {len(removed)} file(s); {commit}"
+    return f"wrote {counted(len(written), 'file')}, removed {counted(len(removed), 'file')}; {commit}"
 
 
 def _run_staging(settings: Settings) -> str:

@@ -18,6 +18,7 @@ from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.services.doctor.findings import ERROR, WARNING, Finding
 from mcp_agent_mail.services.recovery.restore_points import STATES_DIR_NAME
 from mcp_agent_mail.services.recovery.staging import RESTORE_PREFIX, SAVE_PREFIX, abandoned_dirs, sweep_abandoned
+from mcp_agent_mail.wording import counted
 
 
 def check_restore(settings: Settings) -> Finding | None:
@@ -66,7 +67,7 @@ def check_staging(settings: Settings) -> Finding | None:
     return Finding(
         "staging",
         WARNING,
-        f"{len(found)} working folder(s) left behind by killed saves or restores.",
+        f"{counted(len(found), 'working folder')} left behind by killed saves or restores.",
         {"folders": [str(p) for p in found]},
         True,
     )
@@ -75,7 +76,7 @@ def check_staging(settings: Settings) -> Finding | None:
 def remove_staging(settings: Settings) -> str:
     """Remove the working folders of killed saves and restores; say how many went."""
     removed = _abandoned(settings, remove=True)
-    return f"removed {len(removed)} folder(s)" if removed else "no folder left to remove"
+    return f"removed {counted(len(removed), 'folder')}" if removed else "no folder left to remove"
 
 
 __all__ = ["STATES_DIR_NAME", "check_restore", "check_staging", "remove_staging"]

@@ -161,7 +161,15 @@ class Proof:
     agent_id: int | None = None
 
 
-def _how_to_prove(name: str, token_param: str, has_token: bool) -> str:
+_STATELESS = " Over stateless HTTP there is no session to remember you: pass the token on every call."
+
+
+def _session_clause(session_key: str | None, what: str) -> str:
+    """Say how a session proves identity, or (without one, as over stateless HTTP) that every call needs the token."""
+    return f", or call from the MCP session that registered {what}." if session_key is not None else "." + _STATELESS
+
+
+def _how_to_prove(name: str, token_param: str, has_token: bool, session_key: str | None) -> str:
     if not has_token:
         return (
             f"{name} has no registration token yet (e.g. rebuilt from the Git archive): call register_agent with "
@@ -169,7 +177,7 @@ def _how_to_prove(name: str, token_param: str, has_token: bool) -> str:
         )
     return (
         f"Pass {token_param}=<the registration_token returned once when {name} was created by "
-        "register_agent or create_agent_identity>, or call from the MCP session that registered it."
+        "register_agent or create_agent_identity>" + _session_clause(session_key, "it")
     )
 
 
@@ -184,7 +192,7 @@ def check_agent(
             return True
         raise UnauthorizedError(
             f"Invalid {token_param} for agent {agent['name']!r}.",
-            hint=_how_to_prove(agent["name"], token_param, agent["registration_token_hash"] is not None),
+            hint=_how_to_prove(agent["name"], token_param, agent["registration_token_hash"] is not None, session_key),
         )
     if BINDINGS.is_bound(session_key, agent["project_id"], agent["id"]):
         return True
@@ -192,7 +200,7 @@ def check_agent(
         return False
     raise UnauthorizedError(
         f"{action} as agent {agent['name']!r} needs proof of identity (AGENT_IDENTITY_MODE=strict).",
-        hint=_how_to_prove(agent["name"], token_param, agent["registration_token_hash"] is not None),
+        hint=_how_to_prove(agent["name"], token_param, agent["registration_token_hash"] is not None, session_key),
     )
 
 
@@ -316,8 +324,8 @@ async def authorize_project(
     raise UnauthorizedError(
         f"{action} on project {project['slug']!r} needs proof that you are one of its agents "
         "(AGENT_IDENTITY_MODE=strict).",
-        hint=f"Pass {token_param}=<the registration_token of any agent of this project>, or call from the MCP "
-        "session that registered one.",
+        hint=f"Pass {token_param}=<the registration_token of any agent of this project>"
+        + _session_clause(session_key, "one"),
     )
 
 
