@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -37,6 +38,7 @@ ROLE_PASSWORD = "mcp_agent_mail"
 RUN_DATABASE = "mcp_agent_mail"
 START_ATTEMPTS = 3
 COMMAND_TIMEOUT_S = 120
+SPARE_DATABASES = 2  # made ahead by a background thread, so a test does not wait for CREATE DATABASE
 
 
 def selected_backend() -> str:
@@ -84,6 +86,13 @@ class PgCluster:
         self._counter = 0
         self._running = False
         self._as_postgres = os.geteuid() == 0
+        # Databases are made ahead and dropped behind by one background thread, off the tests' critical path.
+        self._work = threading.Condition()
+        self._spare: list[str] = []
+        self._to_drop: list[str] = []
+        self._in_flight = 0
+        self._stopping = False
+        self._worker: threading.Thread | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -149,6 +158,7 @@ class PgCluster:
 
     def stop(self) -> None:
         """Stop the server at once and remove the cluster directory; safe to call more than once."""
+        self._stop_worker()
         if self._running:
             self._running = False
             done = self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w", "-t", "30")
@@ -185,23 +195,95 @@ class PgCluster:
         ) as conn:
             yield conn
 
-    def create_database(self) -> str:
-        """Create an empty database owned by the run's role and return its name."""
-        self._counter += 1
-        name = f"test_{self._counter}"
+    def _next_name(self) -> str:
+        with self._work:
+            self._counter += 1
+            return f"test_{self._counter}"
+
+    def _create_now(self, name: str) -> None:
         with self.admin() as conn:
             conn.execute(f"CREATE DATABASE {name} OWNER {ROLE} TEMPLATE template0")
-        return name
 
-    def drop_database(self, name: str) -> None:
-        """Drop ``name``, ending any connection a test left open to it."""
+    def _drop_now(self, name: str) -> None:
         with self.admin() as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def _ensure_worker(self) -> None:
+        with self._work:
+            if self._worker is None and not self._stopping:
+                self._worker = threading.Thread(target=self._housekeep, name="pg-databases", daemon=True)
+                self._worker.start()
+
+    def _housekeep(self) -> None:
+        """Drop finished tests' databases and keep SPARE_DATABASES empty ones ready, until stopped."""
+        while True:
+            with self._work:
+                self._work.wait_for(lambda: self._stopping or bool(self._to_drop) or len(self._spare) < SPARE_DATABASES)
+                if self._stopping:
+                    return
+                drop = self._to_drop.pop() if self._to_drop else None
+                self._in_flight += 1
+            try:
+                if drop is not None:
+                    self._drop_now(drop)
+                else:
+                    name = self._next_name()
+                    self._create_now(name)
+                    with self._work:
+                        self._spare.append(name)
+            except Exception:
+                if drop is None:  # cannot make spares (the server is going away): stop trying
+                    with self._work:
+                        self._stopping = True
+            finally:
+                with self._work:
+                    self._in_flight -= 1
+                    self._work.notify_all()
+
+    def _stop_worker(self) -> None:
+        with self._work:
+            self._stopping = True
+            self._work.notify_all()
+            worker = self._worker
+        if worker is not None:
+            worker.join(timeout=30)
+
+    def create_database(self) -> str:
+        """Return an empty database owned by the run's role (made ahead by the background thread when it can)."""
+        self._ensure_worker()
+        with self._work:
+            if self._spare:
+                name = self._spare.pop(0)
+                self._work.notify_all()
+                return name
+        name = self._next_name()
+        self._create_now(name)
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name`` in the background, ending any connection a test left open to it."""
+        with self._work:
+            if self._worker is None or self._stopping:
+                queued = False
+            else:
+                self._to_drop.append(name)
+                self._work.notify_all()
+                queued = True
+        if not queued:
+            self._drop_now(name)
+
+    def settle(self) -> None:
+        """Wait (up to 60 s) until every queued drop has run."""
+        with self._work:
+            self._work.wait_for(lambda: not self._to_drop and self._in_flight == 0, timeout=60)
+
     def databases(self) -> set[str]:
-        """Return the names of the cluster's non-template databases."""
+        """Return the names of the cluster's non-template databases (after queued drops), spares left out."""
+        self.settle()
+        with self._work:
+            spare = set(self._spare)
         with self.admin() as conn:
-            return {row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE NOT datistemplate")}
+            return {row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE NOT datistemplate")} - spare
 
 
 def _interrupt_on_sigterm() -> Any:
@@ -252,11 +334,13 @@ def _sqlite_only_reason(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked ``sqlite_only`` (or listed in ``SQLITE_ONLY_NODES``) when the run uses PostgreSQL."""
+    """Skip ``sqlite_only`` tests (or those in ``SQLITE_ONLY_NODES``) and ``backend_agnostic`` ones on PostgreSQL."""
     if not on_postgresql():
         return
     for item in items:
         reason = _sqlite_only_reason(item)
+        if reason is None and item.get_closest_marker("backend_agnostic") is not None:
+            reason = "backend-agnostic: runs in the SQLite pass"
         if reason is not None:
             item.add_marker(pytest.mark.skip(reason=f"{reason} ({BACKEND_ENV}=postgresql)"))
 

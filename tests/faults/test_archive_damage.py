@@ -22,7 +22,7 @@ from mcp_agent_mail.archive.repo import TMP_DIR, stale_lock_files
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.services.doctor.checks import read_connection
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]
 
 
 async def _send(url: str, agents: list[tuple[str, str]], count: int, tag: str) -> list[int]:

@@ -10,7 +10,7 @@ from browser_kit import ToolCallFailed, create_agent, require_route, send
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]
 
 
 def test_retiring_an_agent_asks_first_then_reports_and_shows_the_change(page, live_server, mailbox):

@@ -10,7 +10,7 @@ from dulwich.repo import Repo
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]
 
 # (route template under /mail, who builds it, how to fill it in from the seeded mailbox)
 PAGES: list[tuple[str, str, str]] = [

@@ -11,7 +11,7 @@ from browser_kit import require_route, send
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]
 
 MESSAGE_URL = re.compile(r"/mail/projects/[^/]+/messages/\d+$")
 

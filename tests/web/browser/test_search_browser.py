@@ -10,7 +10,7 @@ from browser_kit import SEARCH_WORD, require_route
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]
 
 
 def test_searching_a_word_shows_the_message_with_the_word_highlighted(page, live_server, mailbox):

@@ -10,7 +10,7 @@ from browser_kit import TOKEN, require_route
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]
 
 
 def _submit_token(page, token: str) -> None:

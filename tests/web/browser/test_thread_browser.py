@@ -10,7 +10,7 @@ from browser_kit import require_route
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]
 
 
 def test_a_message_links_to_its_thread_which_shows_every_message_in_order(page, live_server, mailbox):

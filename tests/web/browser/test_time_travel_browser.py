@@ -13,7 +13,7 @@ from wait_kit import wait_until
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]
 
 
 def test_inbox_at_an_earlier_time_shows_what_had_arrived_then(page, live_server, mailbox):
