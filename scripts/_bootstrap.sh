@@ -67,72 +67,44 @@ _pip_dots() {
     return 0
 }
 
-# Install Debian's redis-server when it is missing (the rate-limit tests start a private one).
-# Fast no-op when present; a warning, not a failure, when it cannot be installed.
-ensure_redis_server() {
-    command -v redis-server >/dev/null 2>&1 && return 0
-    local sudo=""
+# Install the Debian package $1 with apt-get (root, or password-less sudo). $2 names what is missing and $3 what
+# happens without it, for the warning printed (instead of failing) when it cannot be installed.
+apt_install() {
+    local package="$1" missing="$2" consequence="$3" sudo=""
     if [ "$(id -u)" -ne 0 ]; then
         if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
             sudo="sudo -n"
         else
-            echo "warning: redis-server is missing and installing it needs root; Redis tests will be skipped." >&2
+            echo "warning: $missing is missing and installing it needs root; $consequence." >&2
             return 0
         fi
     fi
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "warning: redis-server is missing and apt-get is unavailable; Redis tests will be skipped." >&2
+        echo "warning: $missing is missing and apt-get is unavailable; $consequence." >&2
         return 0
     fi
-    echo "Installing redis-server (Debian package)..." >&2
-    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server; } >/dev/null; then
-        echo "warning: installing redis-server failed; Redis tests will be skipped." >&2
+    echo "Installing $package (Debian package)..." >&2
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$package"; } >/dev/null; then
+        echo "warning: installing $package failed; $consequence." >&2
     fi
+}
+
+# Install Debian's redis-server when it is missing (the rate-limit tests start a private one).
+ensure_redis_server() {
+    command -v redis-server >/dev/null 2>&1 && return 0
+    apt_install redis-server redis-server "Redis tests will be skipped"
 }
 
 # Install Debian's chromium when it is missing (the browser tests in tests/web/browser drive it with Playwright;
-# no browser is ever downloaded). Fast no-op when present; a warning, not a failure, when it cannot be installed.
+# no browser is ever downloaded).
 ensure_chromium() {
     [ -x /usr/bin/chromium ] && return 0
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-            sudo="sudo -n"
-        else
-            echo "warning: /usr/bin/chromium is missing and installing it needs root; browser tests will be skipped." >&2
-            return 0
-        fi
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "warning: /usr/bin/chromium is missing and apt-get is unavailable; browser tests will be skipped." >&2
-        return 0
-    fi
-    echo "Installing chromium (Debian package)..." >&2
-    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null; then
-        echo "warning: installing chromium failed; browser tests will be skipped." >&2
-    fi
+    apt_install chromium /usr/bin/chromium "browser tests will be skipped"
 }
 
-# Install Debian's postgresql when no server binaries are present (MCP_AGENT_MAIL_TEST_BACKEND=postgresql runs the
-# suite on a private cluster made with them). Fast no-op when present; a warning, not a failure, when it cannot be
-# installed. Only the binaries are used: the tests never start or touch the system's own cluster.
+# Install Debian's postgresql when no server binaries are present (the PostgreSQL pass of the suite runs a private
+# cluster made with them). Only the binaries are used: the tests never start or touch the system's own cluster.
 ensure_postgresql() {
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && return 0
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-            sudo="sudo -n"
-        else
-            echo "warning: PostgreSQL is missing and installing it needs root; PostgreSQL tests cannot run." >&2
-            return 0
-        fi
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "warning: PostgreSQL is missing and apt-get is unavailable; PostgreSQL tests cannot run." >&2
-        return 0
-    fi
-    echo "Installing postgresql (Debian package)..." >&2
-    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql; } >/dev/null; then
-        echo "warning: installing postgresql failed; PostgreSQL tests cannot run." >&2
-    fi
+    apt_install postgresql PostgreSQL "PostgreSQL tests cannot run"
 }
