@@ -49,6 +49,13 @@ class Plan:
         """Queue one row for ``table``."""
         self.rows.setdefault(table, []).append(row)
 
+    def project_of(self, row: dict[str, Any]) -> int:
+        """Return our id of the row's project, or raise BadValue when that project was not imported."""
+        project_id = self.projects.get(v.row_id(row, "project_id"))
+        if project_id is None:
+            raise v.BadValue("its project was not imported")
+        return project_id
+
 
 def allocators(conn: Connection, source: Source) -> dict[str, Ids]:
     """Return one id allocator per numbered kind, for the ids the source uses."""
@@ -73,7 +80,8 @@ def allocators(conn: Connection, source: Source) -> dict[str, Ids]:
     return found
 
 
-def _take_id(plan: Plan, ids: Ids, kind: str, row: dict[str, Any], what: str) -> int | None:
+def take_id(plan: Plan, ids: Ids, kind: str, row: dict[str, Any], what: str) -> int | None:
+    """Return our id for the row's own id, or None after reporting it skipped (unreadable or seen twice)."""
     try:
         wanted = v.row_id(row)
     except v.BadValue as exc:
@@ -127,7 +135,7 @@ def map_projects(plan: Plan, source: Source, ids: Ids) -> None:
             plan.slugs[existing[0]] = existing[1]
             report.merged["projects"] += 1
             continue
-        new_id = _take_id(plan, ids, "projects", row, what)
+        new_id = take_id(plan, ids, "projects", row, what)
         if new_id is None:
             continue
         slug = _slug_for(plan, row.get("slug"), human_key)
@@ -170,9 +178,7 @@ def map_agents(plan: Plan, source: Source, ids: Ids) -> None:
         what = f"agent {row.get('id')!r} ({str(row.get('name'))[:80]})"
         try:
             source_id = v.row_id(row)
-            project_id = plan.projects.get(v.row_id(row, "project_id"))
-            if project_id is None:
-                raise v.BadValue("its project was not imported")
+            project_id = plan.project_of(row)
             values = _agent_values(row)
         except v.BadValue as exc:
             report.skip("agents", str(exc), what)
@@ -184,7 +190,7 @@ def map_agents(plan: Plan, source: Source, ids: Ids) -> None:
             plan.agent_project[existing] = project_id
             report.merged["agents"] += 1
             continue
-        new_id = _take_id(plan, ids, "agents", row, what)
+        new_id = take_id(plan, ids, "agents", row, what)
         if new_id is None:
             continue
         plan.target.agents[key] = new_id
@@ -226,7 +232,7 @@ def map_links(plan: Plan, source: Source, ids: Ids) -> None:
         if a == b or (a, b) in plan.target.links:
             report.skip("contacts", "the pair is already linked (or links an agent to itself)", what)
             continue
-        new_id = _take_id(plan, ids, "contacts", row, what)
+        new_id = take_id(plan, ids, "contacts", row, what)
         if new_id is None:
             continue
         plan.target.links.add((a, b))
@@ -240,9 +246,7 @@ def map_windows(plan: Plan, source: Source, ids: Ids) -> None:
     for row in source.table("window_identities"):
         what = f"window identity {row.get('id')!r}"
         try:
-            project_id = plan.projects.get(v.row_id(row, "project_id"))
-            if project_id is None:
-                raise v.BadValue("its project was not imported")
+            project_id = plan.project_of(row)
             uuid = v.window_uuid(row.get("window_uuid"))
             display = normalise_agent_name(v.text(row, "display_name", 128))
             if display is None:
@@ -261,7 +265,7 @@ def map_windows(plan: Plan, source: Source, ids: Ids) -> None:
         if (project_id, uuid) in plan.target.windows:
             report.skip("window_identities", "the window already has an identity here", what)
             continue
-        new_id = _take_id(plan, ids, "window_identities", row, what)
+        new_id = take_id(plan, ids, "window_identities", row, what)
         if new_id is None:
             continue
         plan.target.windows.add((project_id, uuid))
@@ -269,4 +273,4 @@ def map_windows(plan: Plan, source: Source, ids: Ids) -> None:
         report.count("window_identities")
 
 
-__all__ = ["Plan", "allocators", "map_agents", "map_links", "map_projects", "map_windows"]
+__all__ = ["Plan", "allocators", "map_agents", "map_links", "map_projects", "map_windows", "take_id"]

@@ -8,7 +8,7 @@ from typing import Any
 from mcp_agent_mail.errors import AgentMailError
 from mcp_agent_mail.services.legacy_import import values as v
 from mcp_agent_mail.services.legacy_import.files import AttachmentCopier
-from mcp_agent_mail.services.legacy_import.plan import Plan
+from mcp_agent_mail.services.legacy_import.plan import Plan, take_id
 from mcp_agent_mail.services.legacy_import.source import Source
 from mcp_agent_mail.services.legacy_import.target import Ids
 from mcp_agent_mail.services.mail.drafts import IMPORTANCE_LEVELS
@@ -18,9 +18,7 @@ RECIPIENT_KINDS = ("to", "cc", "bcc")
 
 
 def _message_values(plan: Plan, row: dict[str, Any]) -> dict[str, Any]:
-    project_id = plan.projects.get(v.row_id(row, "project_id"))
-    if project_id is None:
-        raise v.BadValue("its project was not imported")
+    project_id = plan.project_of(row)
     try:
         sender_id = plan.agents.get(v.row_id(row, "sender_id"))
     except v.BadValue:
@@ -137,12 +135,11 @@ def map_reservations(plan: Plan, source: Source, ids: Ids) -> None:
                 "expires_ts": v.timestamp(row, "expires_ts"),
                 "released_ts": v.timestamp(row, "released_ts", required=False),
             }
-            new_id = ids.assign(v.row_id(row))
         except v.BadValue as exc:
             report.skip("file_reservations", str(exc), what)
             continue
+        new_id = take_id(plan, ids, "file_reservations", row, what)
         if new_id is None:
-            report.skip("file_reservations", "the id appears twice in the source", what)
             continue
         plan.add("file_reservations", {"id": new_id, **values})
         report.count("file_reservations")
@@ -154,9 +151,7 @@ def map_summaries(plan: Plan, source: Source, ids: Ids) -> None:
     for row in source.table("message_summaries"):
         what = f"summary {row.get('id')!r}"
         try:
-            project_id = plan.projects.get(v.row_id(row, "project_id"))
-            if project_id is None:
-                raise v.BadValue("its project was not imported")
+            project_id = plan.project_of(row)
             summary = v.json_value(row.get("summary_text"), "summary_text")
             threads = v.json_value(row.get("source_thread_ids") or "[]", "source_thread_ids")
             if not isinstance(threads, list):
@@ -175,12 +170,11 @@ def map_summaries(plan: Plan, source: Source, ids: Ids) -> None:
                 "llm_model": v.text(row, "llm_model", 128) if row.get("llm_model") else None,
                 "created_ts": v.timestamp(row, "created_ts"),
             }
-            new_id = ids.assign(v.row_id(row))
         except v.BadValue as exc:
             report.skip("summaries", str(exc), what)
             continue
+        new_id = take_id(plan, ids, "summaries", row, what)
         if new_id is None:
-            report.skip("summaries", "the id appears twice in the source", what)
             continue
         plan.add("message_summaries", {"id": new_id, **values})
         report.count("summaries")
