@@ -64,8 +64,9 @@ def is_refused_setup(exc: BaseException) -> bool:
     database, role or password (a setting to fix, not an outage to wait out)."""
     if not isinstance(exc, OperationalError) or not _from_postgresql_driver(exc):
         return False
-    if sqlstate(exc) in _SETUP_STATES:
-        return True
+    state = sqlstate(exc)
+    if state is not None:
+        return state in _SETUP_STATES
     text = str(exc.orig if exc.orig is not None else exc).lower()
     return any(phrase in text for phrase in _REFUSED_SETUP_TEXTS)
 
