@@ -10,9 +10,11 @@ inside it see every earlier write and no two writers interleave.
   database (:mod:`.writer_lock`) so a waiting writer starts the moment the last
   one commits.
 - PostgreSQL: ``BEGIN`` then ``pg_advisory_xact_lock`` on one key of the
-  database, waited for at most the busy timeout (``lock_timeout``); PostgreSQL
-  frees it at COMMIT or ROLLBACK, and when a connection drops. Pools ping
-  connections before use, so requests recover by themselves after a restart.
+  database, waited for at most the busy timeout (``lock_timeout``, set when the
+  connection opens); PostgreSQL frees it at COMMIT or ROLLBACK, and when a
+  connection drops. Pools ping a connection that sat idle before handing it out,
+  and a dropped connection in steady use fails one statement and makes the pool
+  start afresh, so requests recover by themselves after a restart.
 
 Besides the write lock there are named database-wide locks held across
 transactions (the archive writer's, see ``DialectRules.named_lock``): a PostgreSQL
@@ -33,7 +35,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InvalidRequestError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidRequestError
 from sqlalchemy.pool import NullPool
 
 from mcp_agent_mail.config import Settings
@@ -47,6 +49,9 @@ IMMEDIATE = "mcp_agent_mail_immediate"
 CONNECT_TIMEOUT_S = 10
 _FIRST_POLL_S = 0.01
 _MAX_POLL_S = 0.25
+IDLE_PING_AFTER_S = 2.0
+"""A PostgreSQL connection idle in the pool this long is pinged before it is handed out again."""
+_IDLE_SINCE = "mcp_agent_mail_idle_since"
 
 
 def lock_key(name: str) -> int:
@@ -165,14 +170,23 @@ class PostgresRules:
     name: Dialect = "postgresql"
 
     def engine_options(self, settings: Settings, *, pool_size: int | None, max_overflow: int = 0) -> dict[str, Any]:
-        """Return engine options: pre-pinged pools (a small one for the maintenance engine) and a connect timeout."""
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        """Return engine options: pool sizes, a connect timeout and the lock wait limit set at connect."""
+        options: dict[str, Any] = {}
         if pool_size is None:
             options.update(pool_size=2, max_overflow=max(settings.database.pool_size, 2))
         else:
             options.update(pool_size=pool_size, max_overflow=max_overflow)
-        if "connect_timeout" not in make_url(parse_database_url(settings.database.url).sync_url).query:
-            options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        query = make_url(parse_database_url(settings.database.url).sync_url).query
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+        # Every lock wait of the session (the writers' advisory lock above all) gives up after
+        # the busy timeout; set once in the startup packet instead of once per transaction.
+        given = query.get("options", "")
+        given = " ".join(given) if isinstance(given, tuple) else given
+        lock_wait = f"-c lock_timeout={max(int(settings.database.busy_timeout_ms), 1)}"
+        connect_args["options"] = f"{given} {lock_wait}".strip()
+        options["connect_args"] = connect_args
         return options
 
     def snapshot_options(self) -> dict[str, Any]:
@@ -180,14 +194,28 @@ class PostgresRules:
         return {"isolation_level": "REPEATABLE READ"}
 
     def install(self, engine: Engine, settings: Settings) -> None:
-        """Make a write transaction wait (up to the busy timeout) for the database's write lock right after BEGIN."""
-        timeout_ms = max(int(settings.database.busy_timeout_ms), 1)
+        """Make a write transaction take the database's write lock right after BEGIN; ping connections left idle."""
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
             if conn.get_execution_options().get(IMMEDIATE, False):
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+
+        @event.listens_for(engine, "checkin")
+        def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+        @event.listens_for(engine, "checkout")
+        def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            # A connection in steady use needs no ping: a dropped one fails its statement and
+            # the pool starts afresh. One that sat idle may have outlived a server restart.
+            idle_since = record.info.get(_IDLE_SINCE)
+            if idle_since is None or time.monotonic() - idle_since < IDLE_PING_AFTER_S:
+                return
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except Exception as exc:
+                raise DisconnectionError("the idle connection is gone") from exc
 
     def writers_queue(self, settings: Settings) -> contextlib.AbstractContextManager[bool]:
         """Return a no-op: the advisory lock taken at BEGIN already queues writers in the server."""

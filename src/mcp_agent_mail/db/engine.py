@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
@@ -236,14 +237,25 @@ def _immediate_transaction(engine: Engine, settings: Settings) -> Iterator[Conne
 
     Commits on a clean exit, rolls back on an error.
     """
-    with (
-        _state.process_write_lock,
-        rules_for(settings.database.url).writers_queue(settings),
-        engine.connect() as raw,
-    ):
-        conn = raw.execution_options(**{_IMMEDIATE: True})
-        with conn.begin():
-            yield conn
+    with _state.process_write_lock, rules_for(settings.database.url).writers_queue(settings):
+        raw = engine.connect()
+        try:
+            conn = raw.execution_options(**{_IMMEDIATE: True})
+            try:
+                transaction = conn.begin()
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The pooled connection was dropped (a server restart): nothing ran yet, so begin
+                # once more on a fresh one.
+                raw.close()
+                raw = engine.connect()
+                conn = raw.execution_options(**{_IMMEDIATE: True})
+                transaction = conn.begin()
+            with transaction:
+                yield conn
+        finally:
+            raw.close()
 
 
 @contextlib.contextmanager
@@ -294,6 +306,14 @@ _read_pool = LoopThreadPool(_READ_THREADS, "db-read")
 
 def _read_in_thread(settings: Settings, work: Callable[[ReadTransaction], Awaitable[T]]) -> T:
     engine = _get_read_engine(settings)
+    try:
+        with engine.connect() as conn, conn.begin():
+            return _run_to_end(cast(Coroutine[Any, Any, T], work(ThreadTransaction(conn))))
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    # The pooled connection was dropped (a server restart) and the pool starts afresh; a read
+    # changed nothing, so it runs once more.
     with engine.connect() as conn, conn.begin():
         return _run_to_end(cast(Coroutine[Any, Any, T], work(ThreadTransaction(conn))))
 

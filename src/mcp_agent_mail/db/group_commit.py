@@ -5,9 +5,11 @@ only awaits the session it is given, see ``engine.run_write``). The writer threa
 takes every unit waiting in the queue, opens one ``BEGIN IMMEDIATE`` transaction,
 runs each unit inside its own ``SAVEPOINT`` (a unit that fails is rolled back
 alone and gets its own error), then commits once and only then answers the
-callers. A unit's result is therefore never returned before the transaction
-holding it is durable; if the COMMIT itself fails, every unit of the batch gets
-that error and none of their changes exist.
+callers. A unit alone in its batch needs no savepoint: its failure rolls the
+whole transaction back, so a lone write pays no extra round trips for one. A
+unit's result is therefore never returned before the transaction holding it is
+durable; if the COMMIT itself fails, every unit of the batch gets that error and
+none of their changes exist.
 
 Under many concurrent writers this turns N fsyncs and N lock hand-overs into one,
 and waiting writers no longer occupy the event loop's thread pool.
@@ -121,16 +123,21 @@ class GroupCommitWriter:
         self.batches += 1
         with self._open_batch(key) as conn:
             session = self._session_for(conn)
-            for unit in batch:
-                savepoint = conn.begin_nested()
-                try:
-                    unit.result = self._run_to_end(cast(Coroutine[Any, Any, Any], unit.work(session)))
-                except BaseException as exc:  # its own failure, rolled back alone
-                    savepoint.rollback()
-                    unit.error = exc
-                    unit.done = True
-                else:
-                    savepoint.commit()
+            if len(batch) == 1:
+                # Alone in its transaction, a unit needs no savepoint: its failure rolls all back.
+                (unit,) = batch
+                unit.result = self._run_to_end(cast(Coroutine[Any, Any, Any], unit.work(session)))
+            else:
+                for unit in batch:
+                    savepoint = conn.begin_nested()
+                    try:
+                        unit.result = self._run_to_end(cast(Coroutine[Any, Any, Any], unit.work(session)))
+                    except BaseException as exc:  # its own failure, rolled back alone
+                        savepoint.rollback()
+                        unit.error = exc
+                        unit.done = True
+                    else:
+                        savepoint.commit()
         # Reaching here means COMMIT succeeded: the successful units' results stand.
         for unit in batch:
             unit.done = True
