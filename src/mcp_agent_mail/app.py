@@ -1,4 +1,4 @@
-"""Build the MCP server: tools, resources and the archive writer's lifespan."""
+"""Build the MCP server: tools, resources, and a lifespan running the archive writer and the new-mail feed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from typing import Any
 from fastmcp import FastMCP
 
 from mcp_agent_mail import __version__, resources
-from mcp_agent_mail.tools import contacts, guard, identity, lifecycle, messaging, reservations, summaries, windows
+from mcp_agent_mail.tools import (
+    contacts,
+    guard,
+    identity,
+    lifecycle,
+    messaging,
+    reservations,
+    summaries,
+    waiting,
+    windows,
+)
 from mcp_agent_mail.tools import macros as macro_tools
 from mcp_agent_mail.tools._adapter import registered_tools
 from mcp_agent_mail.tools.call_metrics import ToolCallMetrics
@@ -41,10 +51,11 @@ def _quiet_telemetry() -> None:
 async def _lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
     from mcp_agent_mail.archive.writer import writer_running
     from mcp_agent_mail.config import get_settings
+    from mcp_agent_mail.services.mail.arrivals import arrivals
     from mcp_agent_mail.services.recovery.server_registry import hold_server_registration
 
     with hold_server_registration(get_settings(), "mcp"):
-        async with writer_running():
+        async with writer_running(), arrivals().running():
             yield {}
 
 
@@ -65,6 +76,7 @@ def build_mcp_server(tools: str | None = None, *, mailbox: bool = True) -> FastM
     )
     identity.register(mcp)
     messaging.register(mcp)
+    waiting.register(mcp)
     contacts.register(mcp)
     reservations.register(mcp)
     guard.register(mcp)

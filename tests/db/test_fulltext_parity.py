@@ -251,13 +251,13 @@ def test_migration_7_indexes_mail_written_before_it(
     if backend == "postgresql":  # take the database back to version 6: mail and no search index
         with sync_write_connection() as conn:
             fulltext.drop(conn)
-            conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == LATEST_VERSION))
+            conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version >= 7))
     reset_database_state()
     result = CliRunner().invoke(cli_app, ["migrate"])
     assert result.exit_code == 0, result.output
     assert f"Schema version {LATEST_VERSION}" in result.output
     with sync_read_connection() as conn:
-        assert current_version(conn) == LATEST_VERSION == 7
+        assert current_version(conn) == LATEST_VERSION
         assert fulltext.indexed_count(conn) == len(MAILS) + 1
     hits = asyncio.run(search_messages(PROJECT, '"src/app.py" OR POL-358', agent_name="GreenCastle"))
     assert [hit["subject"] for hit in hits] == ["Paths and links"]

@@ -35,6 +35,15 @@ async def test_inbox_lists_received_mail_newest_first_without_bodies(world):
         assert {m["id"]: m["kind"] for m in green["messages"]} == {world["m2"]: "bcc", world["m1"]: "cc"}
 
 
+async def test_inbox_unread_only_leaves_out_what_the_agent_marked_read(world):
+    async with Client(world["server"]) as c:
+        await call(c, "mark_message_read", project_key=PROJECT, agent_name="RedFox", message_id=world["m1"])
+        unread = await read(c, f"resource://inbox/RedFox?project={P}&unread_only=true")
+        assert [m["id"] for m in unread["messages"]] == [world["m2"]]
+        everything = await read(c, f"resource://inbox/RedFox?project={P}")
+        assert [m["id"] for m in everything["messages"]] == [world["m2"], world["m1"]]
+
+
 async def test_outbox_shows_recipients_including_bcc_to_the_sender(world):
     async with Client(world["server"]) as c:
         out = await read(c, f"resource://outbox/BlueLake?project={P}&include_bodies=1")

@@ -54,7 +54,7 @@ async def test_every_resource_is_listed_as_json(server):
     assert all(r.mime_type == "application/json" for r in [*resources, *templates])
     inbox = next(t for t in templates if t.uri_template.startswith("resource://inbox/"))
     assert inbox.uri_template == (
-        "resource://inbox/{agent}{?project,limit,urgent_only,include_bodies,since_ts,agent_token}"
+        "resource://inbox/{agent}{?project,limit,urgent_only,unread_only,include_bodies,since_ts,agent_token}"
     )
 
 

@@ -61,7 +61,7 @@ async def tool_defs(client):
 
 
 async def test_every_tool_has_annotations_description_and_a_real_output_schema(tool_defs):
-    assert len(tool_defs) == 40
+    assert len(tool_defs) == 41
     for name, tool in tool_defs.items():
         hints = tool.annotations
         assert hints is not None, name
@@ -131,6 +131,7 @@ async def test_every_tool_result_conforms_to_its_output_schema(client, tool_defs
     for fmt in ("json", "table"):
         await call("fetch_inbox", project_key=pk, agent_name=bear, include_bodies=True, format=fmt)
         await call("search_messages", project_key=pk, query="plan", format=fmt)
+    await call("wait_for_mail", project_key=pk, agent_name=bear, timeout_seconds=0)
     await call("mark_message_read", project_key=pk, agent_name=bear, message_id=mid)
     await call("acknowledge_message", project_key=pk, agent_name=bear, message_id=mid)
     await call("request_contact", project_key=pk, from_agent="GreenCastle", to_agent="RedFox", to_project=ok)

@@ -32,6 +32,7 @@ CORE = {
 }
 FULL = CORE | {
     "health_check",
+    "wait_for_mail",
     "whois",
     "set_contact_policy",
     "mark_message_read",
@@ -118,6 +119,7 @@ def test_unknown_setting_fails_server_start(no_profile_env, monkeypatch):
         build_mcp_server()
 
 
+@pytest.mark.bare_database
 @pytest.mark.parametrize("command", ["stdio", "serve"])
 def test_cli_refuses_unknown_tools_before_starting(no_profile_env, monkeypatch, command):
     result = CliRunner().invoke(cli_app, [command, "--tools", "core,bogus_tool"])

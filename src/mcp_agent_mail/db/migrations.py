@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, inspect, select
 
 from mcp_agent_mail.db import fulltext, schema
+from mcp_agent_mail.db.change_feed import triggers
 from mcp_agent_mail.db.fulltext import fts5, pg
 from mcp_agent_mail.db.types import UTCDateTime
 from mcp_agent_mail.timeutil import utcnow
@@ -94,6 +95,16 @@ def _create_pg_search(conn: Connection) -> None:
         pg.install(conn)
 
 
+def _create_mail_notifications(conn: Connection) -> None:
+    """Make PostgreSQL announce deliveries and new agents or projects (SQLite polls its change counter instead)."""
+    if conn.dialect.name == "postgresql":
+        triggers.install(conn)
+
+
+def _create_client_sends(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.client_sends])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _create_core_tables),
     Migration(2, "full-text index on subject and body", _create_fts),
@@ -102,6 +113,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "window identities", _create_window_identities),
     Migration(6, "archive outbox failure tracking", _add_outbox_failures),
     Migration(7, "full-text index on PostgreSQL", _create_pg_search),
+    Migration(8, "notifications of new mail on PostgreSQL", _create_mail_notifications),
+    Migration(9, "client message ids for exactly-once sends", _create_client_sends),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -187,6 +187,24 @@ archive_outbox = Table(
     sqlite_autoincrement=True,
 )
 
+# Sends that carried a client_msg_id: a retry with the same id from the same sender gets
+# ``result`` back (the payload without its body, which stays in ``messages``) instead of a
+# second message. ``request_digest`` is the SHA-256 of the normalised request, so the same id
+# for different content is refused. A row lives as long as its message (ON DELETE CASCADE).
+# Migration 9 created it.
+client_sends = Table(
+    "client_sends",
+    metadata,
+    Column("sender_id", Integer, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+    Column("client_msg_id", String(128), primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("request_digest", String(64), nullable=False),
+    Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created_ts", UTCDateTime, nullable=False),
+    Index("ix_client_sends_message", "message_id"),
+)
+
 schema_version = Table(
     "schema_version",
     metadata,
@@ -200,6 +218,7 @@ __all__ = [
     "agents",
     "archive_outbox",
     "attachment_blobs",
+    "client_sends",
     "file_reservations",
     "message_recipients",
     "message_summaries",

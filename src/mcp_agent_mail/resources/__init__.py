@@ -3,6 +3,7 @@
 Every resource returns JSON (``application/json``) with null fields omitted,
 changes no state, and follows the tools' identity rules: an agent's mail needs
 that agent's ``agent_token`` (or a session bound to it) in strict mode.
+Inbox and mailbox resources can be subscribed (:mod:`.subscriptions`).
 Query parameters use RFC 6570 form, e.g. ``resource://inbox/{agent}{?project,limit}``.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from fastmcp import FastMCP
 
-from mcp_agent_mail.resources import identity, mail, projects, reservations, tooling, views
+from mcp_agent_mail.resources import identity, mail, projects, reservations, subscriptions, tooling, views
 
 
 def register(mcp: FastMCP) -> None:
@@ -21,3 +22,4 @@ def register(mcp: FastMCP) -> None:
     reservations.register(mcp)
     tooling.register(mcp)
     identity.register(mcp)
+    subscriptions.register(mcp)

@@ -25,10 +25,10 @@ def register(mcp: FastMCP) -> None:
 
     @json_resource(
         mcp,
-        "resource://inbox/{agent}{?project,limit,urgent_only,include_bodies,since_ts,agent_token}",
+        "resource://inbox/{agent}{?project,limit,urgent_only,unread_only,include_bodies,since_ts,agent_token}",
         name="inbox",
         description="An agent's received mail, newest first, without marking anything read: "
-        "{project, agent, count, messages[kind, read_ts?, ack_ts?]}. limit 1-1000 (20), urgent_only, "
+        "{project, agent, count, messages[kind, read_ts?, ack_ts?]}. limit 1-1000 (20), urgent_only, unread_only, "
         "include_bodies, since_ts (ISO-8601)." + _AUTH,
     )
     async def inbox(
@@ -36,6 +36,7 @@ def register(mcp: FastMCP) -> None:
         project: str | None = None,
         limit: str | None = None,
         urgent_only: str | None = None,
+        unread_only: str | None = None,
         include_bodies: str | None = None,
         since_ts: str | None = None,
         agent_token: str | None = None,
@@ -43,10 +44,11 @@ def register(mcp: FastMCP) -> None:
         key = require_project(project, "inbox/{agent}")
         size = int_param(limit, "limit", 20)
         urgent = bool_param(urgent_only, "urgent_only", False)
+        unread = bool_param(unread_only, "unread_only", False)
         bodies = bool_param(include_bodies, "include_bodies", False)
         await authorize_owner(key, agent, agent_token, f"the inbox of {agent}")
         return await views.inbox_view(
-            key, agent, limit=size, urgent_only=urgent, include_bodies=bodies, since_ts=since_ts
+            key, agent, limit=size, urgent_only=urgent, include_bodies=bodies, since_ts=since_ts, unread_only=unread
         )
 
     @json_resource(

@@ -37,8 +37,7 @@ def register(mcp: FastMCP) -> None:
         reason: Reason = "",
         ttl_seconds: Ttl = contacts.REQUEST_TTL_SECONDS,
     ) -> dict[str, Any]:
-        """Ask an agent for permission to mail it (after CONTACT_REQUIRED). It is asked to call
-        respond_contact; send once list_contacts shows approved."""
+        """Ask to mail an agent (after CONTACT_REQUIRED); send once list_contacts shows approved."""
         return await contacts.request_contact(project_key, from_agent, to_agent, to_project, reason, ttl_seconds)
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="to_agent", output=out.CONTACT)
@@ -46,7 +45,7 @@ def register(mcp: FastMCP) -> None:
         project_key: ProjectKey,
         to_agent: Me,
         from_agent: Other,
-        accept: Annotated[bool, Field(description="False blocks the agent.")],
+        accept: bool,
         from_project: OtherProject = None,
         ttl_seconds: Ttl = contacts.APPROVAL_TTL_SECONDS,
     ) -> dict[str, Any]:
@@ -55,8 +54,8 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=True, idempotent=True, acts_as="agent_name", listing=True, output=out.CONTACTS)
     async def list_contacts(project_key: ProjectKey, agent_name: Me) -> list[dict[str, Any]]:
-        """Your contact links (outgoing and incoming), newest first: pending, approved or blocked.
-        Answer pending incoming ones with respond_contact."""
+        """Your contact links, newest first: pending, approved or blocked. Answer pending incoming ones with
+        respond_contact."""
         return await contacts.list_contacts(project_key, agent_name)
 
     @agent_mail_tool(
@@ -68,7 +67,7 @@ def register(mcp: FastMCP) -> None:
     )
     async def macro_contact_handshake(
         project_key: ProjectKey,
-        requester: Annotated[str | None, Field(description="Your agent name.")] = None,
+        requester: str | None = None,
         target: Annotated[str | None, Field(description="The agent; Name@project for another project.")] = None,
         to_project: OtherProject = None,
         reason: Reason = "",

@@ -23,7 +23,7 @@ _JSON_ALIASES = {"json", "application/json", "text/json"}
 
 # Keys whose empty value is itself the answer (no reservation granted, no conflict, no mail),
 # so they stay in results even when empty.
-KEEP_EMPTY = frozenset({"granted", "conflicts", "deliveries", "file_reservations", "inbox", "result"})
+KEEP_EMPTY = frozenset({"granted", "conflicts", "deliveries", "file_reservations", "inbox", "messages", "result"})
 
 FormatParam = Annotated[str, WithJsonSchema({"type": "string", "enum": list(FORMATS)})]
 

@@ -12,8 +12,8 @@ from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool
 from mcp_agent_mail.tools.params import ProjectKey
 
-OptionalProjectKey = Annotated[str | None, Field(description="The project whose guard this is.")]
-RepoPath = Annotated[str, Field(description="Path of the code repository (a Git work tree).")]
+OptionalProjectKey = str | None
+RepoPath = Annotated[str, Field(description="Git work tree path.")]
 
 
 def register(mcp: FastMCP) -> None:

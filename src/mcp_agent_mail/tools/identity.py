@@ -12,7 +12,7 @@ from mcp_agent_mail.services import health
 from mcp_agent_mail.services.identity import agents, projects
 from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool, current_session_key
-from mcp_agent_mail.tools.params import HumanKey, Model, Program, ProjectKey, Task
+from mcp_agent_mail.tools.params import HumanKey, Me, Model, Program, ProjectKey, Task
 
 Policy = Annotated[str | None, Field(json_schema_extra={"enum": ["auto", "inline", "file"]})]
 
@@ -30,7 +30,7 @@ def register(mcp: FastMCP) -> None:
 
     @agent_mail_tool(mcp, read_only=True, idempotent=True, output=out.HEALTH)
     async def health_check() -> dict[str, Any]:
-        """Check that the server, its database and archive writer work. Use when calls fail oddly."""
+        """Check the server, its database and archive writer. Use when calls fail oddly."""
         return await health.health_check(transport=_transport())
 
     @agent_mail_tool(mcp, read_only=False, idempotent=True, output=out.PROJECT)
@@ -89,7 +89,7 @@ def register(mcp: FastMCP) -> None:
         commit_limit: Annotated[int, Field(ge=1, le=50)] = 5,
         registration_token: str | None = None,
     ) -> dict[str, Any]:
-        """Show an agent's public profile (program, model, task, last activity) and recent archive commits."""
+        """An agent's profile (program, model, task, last activity) and recent archive commits."""
         return await agents.whois(
             project_key,
             agent_name,
@@ -102,9 +102,9 @@ def register(mcp: FastMCP) -> None:
     @agent_mail_tool(mcp, read_only=False, idempotent=True, acts_as="agent_name", output=out.POLICY)
     async def set_contact_policy(
         project_key: ProjectKey,
-        agent_name: Annotated[str, Field(description="Your agent name.")],
-        policy: Annotated[str, Field(description="open, auto, contacts_only or block_all.")],
+        agent_name: Me,
+        policy: str,
     ) -> dict[str, Any]:
-        """Set who may message you: open, auto (default: same project, shared threads or reservations,
-        contacts), contacts_only (approved contacts), block_all."""
+        """Set who may mail you: open, auto (default: same project, shared threads or reservations,
+        contacts), contacts_only (approved contacts) or block_all."""
         return await agents.set_contact_policy(project_key, agent_name, policy)

@@ -12,7 +12,7 @@ from mcp_agent_mail.tools import outputs as out
 from mcp_agent_mail.tools._adapter import agent_mail_tool
 from mcp_agent_mail.tools.params import ProjectKey
 
-AgentName = Annotated[str, Field(description="The agent's name.")]
+AgentName = str
 Confirmation = Annotated[str | None, Field(description='Exactly "I UNDERSTAND".')]
 
 

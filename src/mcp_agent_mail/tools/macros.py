@@ -52,7 +52,7 @@ def register(mcp: FastMCP) -> None:
     @agent_mail_tool(mcp, read_only=False, open_world=True, output=out.PREPARE_THREAD)
     async def macro_prepare_thread(
         project_key: ProjectKey,
-        thread_id: Annotated[str, Field(description="Thread to join, e.g. FEAT-12 or a message id.")],
+        thread_id: Annotated[str, Field(description="e.g. FEAT-12 or a message id.")],
         program: Program,
         model: Model,
         agent_name: OptionalName = None,
@@ -61,12 +61,12 @@ def register(mcp: FastMCP) -> None:
         include_examples: Annotated[bool, Field(description="Add latest messages as examples.")] = True,
         inbox_limit: InboxLimit = 10,
         include_inbox_bodies: bool = False,
-        llm_mode: Annotated[bool, Field(description="Refine the summary with the server's LLM.")] = False,
+        llm_mode: Annotated[bool, Field(description="Refine with the LLM.")] = False,
         llm_model: str | None = None,
         registration_token: Token = None,
     ) -> dict[str, Any]:
-        """Join a thread in one call: register or identify you, summarise what you can see of it, show your
-        inbox. Next: reply_message."""
+        """Join a thread: register or identify you, summarise what you see of it, show your inbox. Next:
+        reply_message."""
         return await macros.prepare_thread(
             project_key,
             thread_id,

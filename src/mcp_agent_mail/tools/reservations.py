@@ -60,7 +60,7 @@ def register(mcp: FastMCP) -> None:
     async def force_release_file_reservation(
         project_key: ProjectKey,
         agent_name: Me,
-        file_reservation_id: Annotated[int, Field(description="Id of the blocking reservation (from conflicts).")],
+        file_reservation_id: Annotated[int, Field(description="From conflicts.")],
         notify_previous: Annotated[bool, Field(description="Mail the holder about it.")] = True,
         note: Annotated[str, Field(description="Note to the holder.")] = "",
     ) -> dict[str, Any]:

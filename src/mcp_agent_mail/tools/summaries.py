@@ -17,7 +17,7 @@ from mcp_agent_mail.tools.params import Bodies, Limit, ProjectKey, SinceTs
 Viewer = Annotated[str | None, Field(description="Yours only; omit for all mail.")]
 LlmMode = Annotated[bool, Field(description="Refine with the LLM.")]
 LlmModel = str | None
-Hours = Annotated[float, Field(description="Look-back in hours (max 8760).")]
+Hours = Annotated[float, Field(description="Look-back, max 8760.")]
 
 
 def register(mcp: FastMCP) -> None:
@@ -35,8 +35,8 @@ def register(mcp: FastMCP) -> None:
         per_thread_limit: Annotated[int, Field(description="Latest messages read per thread.")] = 50,
         agent_name: Viewer = None,
     ) -> dict[str, Any]:
-        """Summarise a thread: participants, key points, decisions, action items, open questions, files,
-        citing message ids. Several ids add an aggregate."""
+        """Summarise threads: participants, key points, decisions, action items, open questions, files,
+        with message ids."""
         return await summaries.summarize_thread(
             project_key, thread_id, include_examples, llm_mode, llm_model, per_thread_limit, agent_name
         )
@@ -45,7 +45,7 @@ def register(mcp: FastMCP) -> None:
     async def summarize_recent(
         project_key: ProjectKey,
         since_hours: Hours = 24.0,
-        max_messages: Annotated[int, Field(description="Most recent messages read (1-1000).")] = 500,
+        max_messages: Annotated[int, Field(description="Latest read, 1-1000.")] = 500,
         agent_name: Viewer = None,
         llm_mode: LlmMode = False,
         llm_model: LlmModel = None,
@@ -58,9 +58,7 @@ def register(mcp: FastMCP) -> None:
         project_key: ProjectKey,
         since_hours: Hours = 24.0,
         limit: Limit = 5,
-        agent_name: Annotated[
-            str | None, Field(description="Your agent name: your summaries, else the project's.")
-        ] = None,
+        agent_name: str | None = None,
     ) -> list[dict[str, Any]]:
         """Summaries stored by summarize_recent in the last since_hours, newest first (yours with agent_name,
         else project-wide)."""

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import DBAPIError
 
 from mcp_agent_mail.archive.on_disk import compare_archive, git_lock_files, idle_writer
@@ -48,6 +48,7 @@ ORPHANS: tuple[tuple[str, str, str, bool], ...] = (
     ("reservations_without_agent", "file_reservations", "agent_id NOT IN (SELECT id FROM agents)", True),
     ("messages_without_sender", "messages", "sender_id NOT IN (SELECT id FROM agents)", False),
     ("agents_without_project", "agents", "project_id NOT IN (SELECT id FROM projects)", False),
+    ("sends_without_message", "client_sends", "message_id NOT IN (SELECT id FROM messages)", True),
 )
 
 # (child table, parent table) pairs whose dangling references ORPHANS already counts.
@@ -58,6 +59,9 @@ _COUNTED = frozenset(
         ("file_reservations", "agents"),
         ("messages", "agents"),
         ("agents", "projects"),
+        ("client_sends", "messages"),
+        ("client_sends", "agents"),
+        ("client_sends", "projects"),
     }
 )
 
@@ -285,9 +289,11 @@ def check_locks(root: Path) -> Finding:
 
 def check_orphans(conn: Connection) -> Finding:
     """Count rows that point at missing projects, agents or messages."""
+    present = set(inspect(conn).get_table_names())
     counts = {
         label: int(conn.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE {condition}").scalar_one())
         for label, table, condition, _fix in ORPHANS
+        if table in present  # a table an older schema lacks has no orphans yet
     }
     found = {k: v for k, v in counts.items() if v}
     if conn.dialect.name == "sqlite":

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect
+
 from mcp_agent_mail.archive.flush import flush_pending, retry_failed
 from mcp_agent_mail.archive.on_disk import compare_archive, idle_writer
 from mcp_agent_mail.archive.render import render_archive_files
@@ -108,8 +110,9 @@ def delete_orphans(settings: Settings) -> int:
     """Delete recipient and reservation rows that point at a missing agent or message; return how many."""
     total = 0
     with sync_write_connection(settings) as conn:
+        present = set(inspect(conn).get_table_names())
         for _label, table, condition, fixable in ORPHANS:
-            if fixable:
+            if fixable and table in present:
                 total += int(conn.exec_driver_sql(f"DELETE FROM {table} WHERE {condition}").rowcount or 0)
     return total
 

@@ -28,13 +28,14 @@ CONFIRMATION = "I UNDERSTAND"
 MAX_AGE_DAYS_LIMIT = 36500
 DRY_RUN_SAMPLE = 100
 
-m, r, fr, links, a, summaries = (
+m, r, fr, links, a, summaries, sends = (
     schema.messages,
     schema.message_recipients,
     schema.file_reservations,
     schema.agent_links,
     schema.agents,
     schema.message_summaries,
+    schema.client_sends,  # part of their message: deleted with it, not counted apart
 )
 
 
@@ -102,6 +103,7 @@ async def hard_delete_agent(project_key: str, agent_name: str, confirmation: str
         await _enqueue_link_peers(session, link_condition, lambda _project, agent_id: agent_id == aid)
         await _enqueue_messages(session, or_(m.c.sender_id == aid, m.c.id.in_(received)))
         await archive.enqueue_many(session, project["id"], "reservation", reservation_ids)
+        await session.execute(delete(sends).where(sends.c.sender_id == aid))
         await session.execute(delete(r).where(or_(r.c.message_id.in_(sent), r.c.agent_id == aid)))
         await session.execute(delete(m).where(m.c.sender_id == aid))
         await session.execute(delete(fr).where(fr.c.agent_id == aid))
@@ -160,6 +162,11 @@ async def hard_delete_project(project_key: str, confirmation: str | None) -> dic
         )
         await _enqueue_messages(session, touched)
         await archive.enqueue_many(session, pid, "reservation", reservation_ids)
+        await session.execute(
+            delete(sends).where(
+                or_(sends.c.project_id == pid, sends.c.sender_id.in_(agent_ids), sends.c.message_id.in_(doomed_ids))
+            )
+        )
         await session.execute(delete(r).where(recipient_condition))
         await session.execute(delete(m).where(doomed))
         await session.execute(delete(fr).where(fr.c.project_id == pid))
@@ -228,6 +235,7 @@ async def purge_old_messages(
         result["project_key"] = project["human_key"]
         old = (m.c.project_id == project["id"]) & (m.c.created_ts < cutoff)
         result["messages_affected"] = await _enqueue_messages(session, old)
+        await session.execute(delete(sends).where(sends.c.message_id.in_(select(m.c.id).where(old))))
         await session.execute(delete(r).where(r.c.message_id.in_(select(m.c.id).where(old))))
         await session.execute(delete(m).where(old))
 

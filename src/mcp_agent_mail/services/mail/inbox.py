@@ -36,12 +36,15 @@ async def fetch_inbox(
     include_bodies: bool = False,
     since_ts: str | None = None,
     topic: str | None = None,
+    unread_only: bool = False,
 ) -> list[dict[str, Any]]:
-    """Return the agent's received messages (of one topic, if given), newest first, without marking them read."""
+    """Return the agent's received messages (of one topic, or unread only, if asked), newest first, unmarked."""
     check_limit(limit)
     after = since(since_ts)
     wanted = check_topic(topic)
-    query = _inbox_query(bool(include_bodies), bool(urgent_only), after is not None, wanted is not None)
+    query = _inbox_query(
+        bool(include_bodies), bool(urgent_only), after is not None, wanted is not None, bool(unread_only)
+    )
     params: dict[str, Any] = {"limit": limit, "after": after}
     if wanted is not None:
         params["topic"] = wanted.lower()
@@ -55,8 +58,10 @@ async def fetch_inbox(
     return [message_entry(row, project["id"], body=include_bodies, receipt=True) for row in rows]
 
 
-@lru_cache(maxsize=16)
-def _inbox_query(include_bodies: bool, urgent_only: bool, has_since: bool, has_topic: bool = False) -> Select[Any]:
+@lru_cache(maxsize=32)
+def _inbox_query(
+    include_bodies: bool, urgent_only: bool, has_since: bool, has_topic: bool = False, unread_only: bool = False
+) -> Select[Any]:
     """Return the prepared inbox statement for one combination of options (params agent_id, after, topic, limit)."""
     m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
     columns = [
@@ -92,6 +97,8 @@ def _inbox_query(include_bodies: bool, urgent_only: bool, has_since: bool, has_t
         query = query.where(m.c.created_ts > bindparam("after", type_=m.c.created_ts.type))
     if has_topic:
         query = query.where(func.lower(m.c.topic) == bindparam("topic"))
+    if unread_only:
+        query = query.where(r.c.read_ts.is_(None))
     # Ids grow with time, so the (agent_id, message_id) index yields newest first without a sort.
     return query.order_by(r.c.message_id.desc()).limit(bindparam("limit", type_=Integer))
 

@@ -19,7 +19,7 @@ from mcp_agent_mail.errors import (
 )
 from mcp_agent_mail.services.identity.project_agent import project_and_agent
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
-from mcp_agent_mail.services.mail import attachments, contacts, policy
+from mcp_agent_mail.services.mail import attachments, client_sends, contacts, policy
 from mcp_agent_mail.services.mail import recipients as rcpt
 from mcp_agent_mail.services.mail.drafts import (
     BODY_MAX_BYTES,
@@ -162,12 +162,16 @@ async def _add_broadcast(
     return merged, skipped
 
 
-def _nobody_notice(project: RowMapping, skipped: list[dict[str, str]]) -> str:
+def _nobody_result(project: RowMapping, notices: tuple[str, ...], skipped: list[dict[str, str]]) -> dict[str, Any]:
     """Explain a broadcast that reached nobody."""
     notice = f"Nobody in project {project['slug']!r} can receive this broadcast, so nothing was sent"
     if skipped:
         notice += f" ({len(skipped)} {'agent needs' if len(skipped) == 1 else 'agents need'} request_contact first)"
-    return notice + "; other agents are retired, block all mail, or there are none yet."
+    notice += "; other agents are retired, block all mail, or there are none yet."
+    result: dict[str, Any] = {"deliveries": [], "count": 0, "notices": [*notices, notice]}
+    if skipped:
+        result["skipped"] = skipped
+    return result
 
 
 async def _request_contacts(project_key: str, sender_name: str, exc: ContactRequiredError) -> list[str]:
@@ -205,8 +209,12 @@ async def send_message(
     convert_images: bool | None = None,
     broadcast: bool = False,
     auto_contact_if_blocked: bool | None = None,
+    client_msg_id: str | None = None,
 ) -> dict[str, Any]:
-    """Store a new message for the named recipients (or the whole project) and queue it for the archive."""
+    """Store a new message for the named recipients (or the whole project) and queue it for the archive.
+
+    With a ``client_msg_id``, a retry of the same send returns the first result and stores nothing.
+    """
     notices: list[str] = []
     draft = Draft(
         subject=check_subject(subject, notices),
@@ -228,24 +236,47 @@ async def send_message(
     else:
         lists = rcpt.clean_lists(to, cc, bcc)
     paths = attachments.check_paths(attachment_paths)
+    wanted = client_sends.once(
+        client_msg_id,
+        "send",
+        {
+            **{kind: client_sends.names(values) for kind, values in lists.items()},
+            "subject": draft.subject,
+            "body_md": draft.body_md,
+            "importance": draft.importance,
+            "ack_required": draft.ack_required,
+            "thread_id": draft.thread_id,
+            "topic": draft.topic,
+            "attachment_paths": paths,
+            "convert_images": convert_images,
+            "broadcast": bool(broadcast),
+        },
+    )
+    if wanted is not None and (earlier := await client_sends.earlier_result(project_key, sender_name, wanted)):
+        return earlier
     draft, blobs = await _prepare_attachments(project_key, sender_name, draft, paths, convert_images)
 
-    async def transaction(
-        session: WriteTransaction,
-    ) -> tuple[RowMapping, dict[str, Any] | None, list[dict[str, str]]]:
+    async def transaction(session: WriteTransaction) -> tuple[dict[str, Any], bool]:
         project, sender = await _project_and_sender(session, project_key, sender_name)
+        if wanted is not None and (earlier := await client_sends.find(session, sender["id"], wanted)):
+            return earlier, False
         recipients = await rcpt.resolve(session, project, lists)
         await _enforce(session, project, sender, recipients, draft.thread_id)
         skipped: list[dict[str, str]] = []
         if broadcast:
             recipients, skipped = await _add_broadcast(session, project, sender, recipients, draft.thread_id)
             if not recipients.kinds:
-                return project, None, skipped
+                return _nobody_result(project, draft.notices, skipped), False
         payload = await store_message(session, project, sender, draft, recipients, blobs)
-        return project, payload, skipped
+        result = _result(project, payload, draft.notices)
+        if skipped:
+            result["skipped"] = skipped
+        if wanted is not None:
+            await client_sends.record(session, project["id"], sender["id"], wanted, result)
+        return result, True
 
     try:
-        project, payload, skipped = await run_write(transaction)
+        result, stored = await run_write(transaction)
     except ContactRequiredError as exc:
         if not auto_contact_if_blocked:
             raise
@@ -259,16 +290,8 @@ async def send_message(
             hint="Wait for each recipient to call respond_contact (list_contacts shows the status), then resend.",
             data={**exc.data, "auto_contact_requested": requested},
         ) from exc
-    if payload is None:
-        empty: dict[str, Any] = {"deliveries": [], "count": 0}
-        empty["notices"] = [*draft.notices, _nobody_notice(project, skipped)]
-        if skipped:
-            empty["skipped"] = skipped
-        return empty
-    archive.wake_writer()
-    result = _result(project, payload, draft.notices)
-    if skipped:
-        result["skipped"] = skipped
+    if stored:
+        archive.wake_writer()
     return result
 
 
@@ -324,16 +347,35 @@ async def reply_message(
     cc: list[str] | None = None,
     bcc: list[str] | None = None,
     subject_prefix: str = "Re:",
+    client_msg_id: str | None = None,
 ) -> dict[str, Any]:
-    """Reply in the original's thread, by default to its sender (or to its recipients when it is yours)."""
+    """Reply in the original's thread, by default to its sender (or to its recipients when it is yours).
+
+    With a ``client_msg_id``, a retry of the same reply returns the first result and stores nothing.
+    """
     body = check_body(body_md)
-    if to is not None:
-        rcpt.clean_lists(to, cc, bcc)  # an explicit empty list must not silently send nothing
+    explicit = rcpt.clean_lists(to, cc, bcc) if to is not None else None  # an explicit [] must not send nothing
+    wanted = client_sends.once(
+        client_msg_id,
+        "reply",
+        {
+            "message_id": message_id,
+            "body_md": body,
+            "to": None if explicit is None else client_sends.names(explicit["to"]),
+            "cc": client_sends.names([v for v in cc or [] if isinstance(v, str)]),
+            "bcc": client_sends.names([v for v in bcc or [] if isinstance(v, str)]),
+            "subject_prefix": (subject_prefix or "").strip(),
+        },
+    )
+    if wanted is not None and (earlier := await client_sends.earlier_result(project_key, sender_name, wanted)):
+        return earlier
     base = Draft(subject="-", body_md=body, importance="normal", ack_required=False, thread_id=None, topic=None)
     base, blobs = await _prepare_attachments(project_key, sender_name, base, [], None)
 
-    async def transaction(session: WriteTransaction) -> tuple[RowMapping, dict[str, Any], Draft, RowMapping]:
+    async def transaction(session: WriteTransaction) -> tuple[dict[str, Any], bool]:
         project, sender = await _project_and_sender(session, project_key, sender_name)
+        if wanted is not None and (earlier := await client_sends.find(session, sender["id"], wanted)):
+            return earlier, False
         original = await visible_message(session, sender, message_id)
         recipients_to = to if to is not None else await _default_to(session, original, sender)
         lists = rcpt.clean_lists(recipients_to, cc, bcc)
@@ -350,11 +392,14 @@ async def reply_message(
         recipients = await rcpt.resolve(session, project, lists)
         await _enforce(session, project, sender, recipients, draft.thread_id)
         payload = await store_message(session, project, sender, draft, recipients, blobs)
-        return project, payload, draft, original
+        result = _result(project, payload, draft.notices)
+        result["thread_id"] = draft.thread_id
+        result["reply_to"] = original["id"]
+        if wanted is not None:
+            await client_sends.record(session, project["id"], sender["id"], wanted, result)
+        return result, True
 
-    project, payload, draft, original = await run_write(transaction)
-    archive.wake_writer()
-    result = _result(project, payload, draft.notices)
-    result["thread_id"] = draft.thread_id
-    result["reply_to"] = original["id"]
+    result, stored = await run_write(transaction)
+    if stored:
+        archive.wake_writer()
     return result

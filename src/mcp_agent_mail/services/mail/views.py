@@ -106,7 +106,14 @@ def _add_recipients(item: dict[str, Any], recipients: list[tuple[str, str, int]]
 
 
 async def inbox_view(
-    project_key: str, agent_name: str, *, limit: int, urgent_only: bool, include_bodies: bool, since_ts: str | None
+    project_key: str,
+    agent_name: str,
+    *,
+    limit: int,
+    urgent_only: bool,
+    include_bodies: bool,
+    since_ts: str | None,
+    unread_only: bool = False,
 ) -> dict[str, Any]:
     """Return ``{project, agent, count, messages}`` of the agent's received mail, newest first."""
     project, agent = await run_read(lambda session: owner(session, project_key, agent_name))
@@ -117,6 +124,7 @@ async def inbox_view(
         urgent_only=urgent_only,
         include_bodies=include_bodies,
         since_ts=since_ts,
+        unread_only=unread_only,
     )
     return _payload(project, agent, items)
 
