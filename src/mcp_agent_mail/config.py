@@ -26,7 +26,8 @@ def data_dir() -> Path:
     return base.resolve()
 
 
-def _env_files() -> tuple[Path, ...]:
+def env_files() -> tuple[Path, ...]:
+    """Return the ``.env`` files settings are read from, the later one winning."""
     return (data_dir() / ".env", Path.cwd() / ".env")
 
 
@@ -340,6 +341,11 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def read_environment() -> _EnvSettings:
+    """Return every setting's raw value (environment over ``.env`` files) as one flat model, before grouping."""
+    return _EnvSettings(_env_file=env_files(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
+
+
 def _http_settings(env: _EnvSettings) -> HttpSettings:
     return HttpSettings(
         host=env.http_host,
@@ -407,7 +413,7 @@ def _attachment_roots(value: str) -> tuple[str, ...]:
 
 
 def _build_settings() -> Settings:
-    env = _EnvSettings(_env_file=_env_files(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
+    env = read_environment()
     home = data_dir()
     db_url = env.database_url.strip() or f"sqlite+aiosqlite:///{home / 'mailbox.sqlite3'}"
     storage_root = env.storage_root.strip() or str(home / "archive")
@@ -487,5 +493,7 @@ __all__ = [
     "StorageSettings",
     "clear_settings_cache",
     "data_dir",
+    "env_files",
     "get_settings",
+    "read_environment",
 ]

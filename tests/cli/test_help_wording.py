@@ -21,8 +21,13 @@ ARCHIVE_METAVAR = re.compile(r"\{archive\}|\bARCHIVE(?:_FILE)?\b")
 
 def _command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     yield path
-    for name, sub in getattr(command, "commands", {}).items():
-        yield from _command_paths(sub, (*path, name))
+    if not hasattr(command, "list_commands"):
+        return
+    context = typer.Context(command)
+    for name in command.list_commands(context):
+        sub = command.get_command(context, name)  # the top level imports each module here, on demand
+        if sub is not None:
+            yield from _command_paths(sub, (*path, name))
 
 
 COMMANDS = sorted(_command_paths(typer.main.get_command(app)))

@@ -12,7 +12,6 @@ import typer
 from typer.testing import CliRunner
 
 from mcp_agent_mail import cli
-from mcp_agent_mail.cli import integrate_cmds
 from mcp_agent_mail.config import clear_settings_cache
 
 runner = CliRunner()
@@ -21,15 +20,7 @@ CURSOR = '{\n  // mine\n  "mcpServers": {\n    "playwright": {"command": "npx", 
 
 
 def _app() -> typer.Typer:
-    names = {command.name for command in cli.app.registered_commands}
-    if "integrate" in names:
-        return cli.app
-    app = typer.Typer(add_completion=False)
-    for command in cli.app.registered_commands:
-        app.registered_commands.append(command)
-    app.registered_groups.extend(cli.app.registered_groups)
-    integrate_cmds.attach(app)
-    return app
+    return cli.app
 
 
 @pytest.fixture
@@ -130,3 +121,21 @@ def test_a_broken_file_is_an_error_line(home: Path) -> None:
     assert result.exit_code == 1
     error = "error: cursor ~/.cursor/mcp.json: CONFIGURATION_ERROR: ~/.cursor/mcp.json is not valid JSON"
     assert error in result.output
+
+
+def test_reminder_hooks_are_added_named_and_skippable(home: Path) -> None:
+    (home / ".claude").mkdir()
+    settings = home / ".claude" / "settings.json"
+    result = invoke("claude-code", "cursor", "--agent", "BlueLake")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "added: claude-code reminder hook ~/.claude/settings.json" in lines
+    assert any(line.startswith("No reminder hook for Cursor:") for line in lines)
+    assert "mail status --agent BlueLake --hook UserPromptSubmit" in settings.read_text()
+    undone = invoke("claude-code", "--undo")
+    assert "removed: claude-code reminder hook ~/.claude/settings.json (deleted the file it had created)" in (
+        undone.output.splitlines()
+    )
+    skipped = invoke("claude-code", "--no-hooks")
+    assert skipped.exit_code == 0 and "reminder hook" not in skipped.output
+    assert not settings.exists()

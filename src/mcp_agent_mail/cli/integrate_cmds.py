@@ -31,7 +31,8 @@ def _line(outcome: Outcome, machine: Machine, dry_run: bool) -> str:
     if outcome.status == "not found":
         return f"{status}: {outcome.client} ({outcome.detail})"
     where = machine.display(outcome.path) if outcome.path is not None else ""
-    text = f"{status}: {outcome.client} {where}"
+    what = f"{outcome.client} reminder hook" if outcome.kind == "hook" else outcome.client
+    text = f"{status}: {what} {where}"
     if outcome.status == "error":
         return f"{text}: {outcome.detail}"
     return f"{text} ({outcome.detail})" if outcome.detail and not dry_run else text
@@ -102,6 +103,21 @@ def run(
         str | None,
         typer.Option(metavar="PATH", help="The mcp-agent-mail executable clients start (default: this one)."),
     ] = None,
+    hooks: Annotated[
+        bool,
+        typer.Option(
+            "--hooks/--no-hooks",
+            help="Also add a reminder hook (`mail status`) to Claude Code, Codex CLI and Gemini CLI, which show "
+            "its line to the agent at the start of a session and with every prompt.",
+        ),
+    ] = True,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="The agent the reminder hook reports on (default: $AGENT_MAIL_AGENT, else every agent with mail).",
+        ),
+    ] = None,
 ) -> None:
     """Add this server to the MCP configuration of every coding agent installed here, keeping everything else."""
     if stdio and http is not None:
@@ -113,6 +129,8 @@ def run(
         dry_run=dry_run,
         undo=undo,
         command=command,
+        hooks=hooks,
+        agent=agent.strip() if agent and agent.strip() else None,
     )
     machine = Machine.current()
     report = integrate(request, data_dir=get_settings().data_dir, machine=machine)

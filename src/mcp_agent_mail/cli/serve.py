@@ -7,16 +7,20 @@ import errno
 import os
 import socket
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mcp_agent_mail import __version__
 from mcp_agent_mail.cli import handle_errors
-from mcp_agent_mail.config import Settings, clear_settings_cache, get_settings
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, UnavailableError
-from mcp_agent_mail.services.database import prepare_database, printable_url
-from mcp_agent_mail.text_guard import check_text
+
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
+
+    from mcp_agent_mail.config import Settings
+
+# Settings, the database layer and the MCP server load inside the commands that need them, so that
+# `version` answers at once and `stdio` spends its first second on nothing it can do without.
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WORKER_APP_FACTORY = "mcp_agent_mail.http:app_from_environment"
@@ -30,6 +34,9 @@ def _normalise_path(path: str) -> str:
 
 def _apply_http_options(host: str | None, port: int | None, path: str | None) -> Settings:
     """Apply the HTTP options given on the command line to this process's settings and return them."""
+    from mcp_agent_mail.config import clear_settings_cache, get_settings
+    from mcp_agent_mail.text_guard import check_text
+
     check_text(host, "--host")
     check_text(path, "--path")
     if port is not None and not 0 <= port <= 65535:
@@ -54,15 +61,23 @@ ToolsOption = Annotated[
 ]
 
 
-def _apply_tools_option(tools: str | None) -> Settings:
-    """Apply ``--tools`` to this process's settings and check every name before anything starts."""
-    from mcp_agent_mail.app import build_mcp_server
+def _tools_setting(tools: str | None) -> Settings:
+    """Apply ``--tools`` to this process's settings (TOOLS_PROFILE) and return them."""
+    from mcp_agent_mail.config import clear_settings_cache, get_settings
+    from mcp_agent_mail.text_guard import check_text
 
     check_text(tools, "--tools")
     if tools is not None:
         os.environ["TOOLS_PROFILE"] = tools
         clear_settings_cache()
-    settings = get_settings()
+    return get_settings()
+
+
+def _apply_tools_option(tools: str | None) -> Settings:
+    """Apply ``--tools`` to this process's settings and check every name before anything starts."""
+    from mcp_agent_mail.app import build_mcp_server
+
+    settings = _tools_setting(tools)
     build_mcp_server(settings.tools_profile, mailbox=False)
     return settings
 
@@ -121,6 +136,9 @@ def _hold_mailbox(settings: Settings, transport: str) -> contextlib.AbstractCont
 
 
 def _banner(settings: Settings, transport: str) -> str:
+    from mcp_agent_mail import __version__
+    from mcp_agent_mail.services.database import printable_url
+
     return (
         f"mcp-agent-mail {__version__}: {transport} | database {printable_url(settings.database.url)}"
         f" | archive {settings.storage.root}"
@@ -146,6 +164,7 @@ def serve(
 
     from mcp_agent_mail.http.app import build_http_app, freeze_startup_heap
     from mcp_agent_mail.logging_setup import configure_logging
+    from mcp_agent_mail.services.database import prepare_database
 
     _apply_http_options(host, port, path)
     settings = _apply_tools_option(tools)
@@ -189,20 +208,39 @@ def serve(
 
 def stdio(tools: ToolsOption = None) -> None:
     """Serve MCP over stdin/stdout for one client; logs go to stderr only."""
-    from mcp_agent_mail.app import build_mcp_server
-    from mcp_agent_mail.logging_setup import configure_logging
+    from mcp_agent_mail.cli import stdio_relay
 
-    settings = _apply_tools_option(tools)
-    configure_logging(settings.log_level, stream=sys.stderr)
-    prepare_database(settings)
-    server = build_mcp_server()
-    print(_banner(settings, "MCP over stdio"), file=sys.stderr, flush=True)
-    with _hold_mailbox(settings, "stdio"):
-        server.run(transport="stdio", show_banner=False)
+    # Answers the client's `initialize` while the rest loads (see stdio_relay); None when stdio is not a pipe.
+    relay = stdio_relay.start(tools)
+    try:
+        settings = _tools_setting(tools)
+        # Built once, before the database is touched: an unknown --tools name fails here with nothing changed.
+        server = _stdio_server(settings)
+        from mcp_agent_mail.logging_setup import configure_logging
+        from mcp_agent_mail.services.database import prepare_database
+
+        configure_logging(settings.log_level, stream=sys.stderr)
+        prepare_database(settings)
+        print(_banner(settings, "MCP over stdio"), file=sys.stderr, flush=True)
+        with _hold_mailbox(settings, "stdio"):
+            server.run(transport="stdio", show_banner=False)
+    finally:
+        if relay is not None:
+            relay.finish()
+
+
+def _stdio_server(settings: Settings) -> FastMCP:
+    """Return the server ``stdio`` runs, with the tools of ``settings.tools_profile``."""
+    from mcp_agent_mail.app import build_mcp_server
+
+    return build_mcp_server(settings.tools_profile)
 
 
 def migrate() -> None:
     """Create or upgrade the database schema and print its version."""
+    from mcp_agent_mail.config import get_settings
+    from mcp_agent_mail.services.database import prepare_database, printable_url
+
     settings = get_settings()
     version = prepare_database(settings)
     typer.echo(f"Schema version {version} ({printable_url(settings.database.url)})")
@@ -210,6 +248,8 @@ def migrate() -> None:
 
 def version() -> None:
     """Print the installed version."""
+    from mcp_agent_mail import __version__
+
     typer.echo(f"mcp-agent-mail {__version__}")
 
 

@@ -21,7 +21,7 @@ def run(fake: FakeMachine, *clients: str, **options: object) -> Report:
 
 
 def statuses(report: Report) -> dict[str, str]:
-    return {o.client: o.status for o in report.outcomes}
+    return {o.client: o.status for o in report.outcomes if o.kind == "server"}
 
 
 def load(path: Path) -> dict:
@@ -116,7 +116,7 @@ def test_dry_run_writes_nothing_and_shows_a_diff(fake: FakeMachine) -> None:
     assert snapshot(files) == before
     assert not fake.data_dir.exists()
     assert not any(backup_path(path).exists() for path in files.values())
-    by_client = {o.client: o for o in report.outcomes}
+    by_client = {o.client: o for o in report.outcomes if o.kind == "server"}
     diff = by_client["windsurf"].diff
     assert diff.startswith("--- a/~/.codeium/windsurf/mcp_config.json\n+++ b/~/.codeium/windsurf/mcp_config.json\n")
     assert '+    "mcp-agent-mail": {\n' in diff and '-      "env": {}\n' not in diff
@@ -185,7 +185,7 @@ def test_clients_found_by_executable_get_a_new_file_which_undo_deletes(fake: Fak
 def test_clients_that_are_not_installed_are_reported_not_guessed(fake: FakeMachine) -> None:
     fake.write("windsurf", WINDSURF_JSON)
     report = run(fake)
-    outcome = {o.client: o for o in report.outcomes}
+    outcome = {o.client: o for o in report.outcomes if o.kind == "server"}
     assert outcome["windsurf"].status == "added"
     assert outcome["cursor"].status == "not found"
     assert outcome["cursor"].detail == "no ~/.cursor, no `cursor` on PATH, no `cursor-agent` on PATH"
@@ -205,7 +205,7 @@ def test_a_broken_file_is_reported_and_left_alone(fake: FakeMachine) -> None:
     broken = '{\n  "mcpServers": {\n    "github": {"url": "x"}\n'
     files["claude-code"].write_text(broken)
     report = run(fake)
-    outcome = {o.client: o for o in report.outcomes}
+    outcome = {o.client: o for o in report.outcomes if o.kind == "server"}
     assert outcome["claude-code"].status == "error" and outcome["claude-code"].failed
     assert outcome["claude-code"].detail.startswith("CONFIGURATION_ERROR: ~/.claude.json is not valid JSON")
     assert files["claude-code"].read_text() == broken
@@ -255,7 +255,7 @@ def test_project_level_files(fake: FakeMachine) -> None:
     fake.executable("codex")
     fake.write("windsurf", WINDSURF_JSON)
     report = run(fake, project=project)
-    by_client = {o.client: o for o in report.outcomes}
+    by_client = {o.client: o for o in report.outcomes if o.kind == "server"}
     expected = {
         "claude-code": project / ".mcp.json",
         "cursor": project / ".cursor" / "mcp.json",
@@ -267,7 +267,7 @@ def test_project_level_files(fake: FakeMachine) -> None:
     for name, path in expected.items():
         assert by_client[name].status == "added" and by_client[name].path == path, name
         assert "mcp-agent-mail" in servers(name, path)
-    assert report.notes == ["Windsurf: no project-level file; the user-level file is used."]
+    assert "Windsurf: no project-level file; the user-level file is used." in report.notes
     assert not (fake.home / ".claude.json").exists()
     run(fake, project=project, undo=True)
     assert sorted(p.name for p in project.iterdir()) == []

@@ -127,6 +127,8 @@ class Record:
     created_file: bool
     created_dirs: list[str] = field(default_factory=list)
     created_keys: list[str] = field(default_factory=list)
+    hook_keys: list[str] = field(default_factory=list)
+    """Keys the reminder hooks' edit created (``hooks``), removed with the last hook when nothing else is left."""
     original_sha256: str | None = None
     written_sha256: str | None = None
 

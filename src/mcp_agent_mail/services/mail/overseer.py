@@ -36,6 +36,7 @@ from mcp_agent_mail.services.mail.drafts import (
     SUBJECT_MAX,
     Draft,
     check_body,
+    check_importance,
     check_subject,
     check_thread_id,
 )
@@ -53,12 +54,18 @@ MAX_CHOICES = 500
 
 @dataclass(frozen=True)
 class OverseerDraft:
-    """What the compose form gathered: recipient names, subject, Markdown body and an optional thread."""
+    """What the compose form gathered: recipient names, subject, Markdown body and an optional thread.
+
+    The web UI keeps the overseer's defaults (``high``, no acknowledgement request); the command
+    line lets a person choose both.
+    """
 
     to: tuple[str, ...]
     subject: str
     body_md: str
     thread_id: str | None = None
+    importance: str = IMPORTANCE
+    ack_required: bool = False
 
 
 def is_overseer(name: str | None) -> bool:
@@ -85,10 +92,11 @@ def problems(draft: OverseerDraft) -> list[str]:
     elif len(subject) > SUBJECT_MAX:
         found.append(f"The subject is {len(subject)} characters long; at most {SUBJECT_MAX} are allowed.")
     found.extend(_body_problems(draft.body_md))
-    try:
-        check_thread_id(draft.thread_id)
-    except InvalidArgumentError as exc:
-        found.append(f"{exc.message} {exc.hint or ''}".strip())
+    for check in (lambda: check_thread_id(draft.thread_id), lambda: check_importance(draft.importance)):
+        try:
+            check()
+        except InvalidArgumentError as exc:
+            found.append(f"{exc.message} {exc.hint or ''}".strip())
     return found
 
 
@@ -162,7 +170,7 @@ async def _resolve_local(session: ReadTransaction, project: RowMapping, names: l
         raise InvalidArgumentError(exc.message, hint=exc.hint, data=exc.data) from exc
 
 
-def _result(project: RowMapping, payload: dict[str, Any]) -> dict[str, Any]:
+def _result(project: RowMapping, payload: dict[str, Any], draft: Draft) -> dict[str, Any]:
     return {
         "project": project["slug"],
         "message_id": payload["id"],
@@ -170,6 +178,8 @@ def _result(project: RowMapping, payload: dict[str, Any]) -> dict[str, Any]:
         "subject": payload["subject"],
         "recipients": payload["to"],
         "created_ts": payload["created_ts"],
+        "importance": draft.importance,
+        "ack_required": draft.ack_required,
     }
 
 
@@ -191,17 +201,17 @@ async def _send(
 
     project, payload = await run_write(transaction)
     archive.wake_writer()
-    return _result(project, payload)
+    return _result(project, payload, draft)
 
 
 async def send_as_overseer(project_key: str, draft: OverseerDraft) -> dict[str, Any]:
-    """Send the human's message to the chosen agents of the project, high importance and marked as human."""
+    """Send the human's message to the chosen agents of the project, marked as human (high importance by default)."""
     _refuse(problems(draft))
     stored = Draft(
         subject=check_subject(draft.subject, []),
         body_md=check_body(draft.body_md),
-        importance=IMPORTANCE,
-        ack_required=False,
+        importance=check_importance(draft.importance),
+        ack_required=bool(draft.ack_required),
         thread_id=check_thread_id(draft.thread_id),
         topic=HUMAN_TOPIC,
     )
@@ -256,25 +266,28 @@ async def _reply_parts(
     reply = Draft(
         subject=check_subject(reply_subject(str(first["subject"]), "Re:"), notices),
         body_md=draft.body_md,
-        importance=IMPORTANCE,
-        ack_required=False,
+        importance=draft.importance,
+        ack_required=draft.ack_required,
         thread_id=first["thread_id"] or str(first["id"]),
         topic=HUMAN_TOPIC,
     )
     return reply, names
 
 
-async def reply_as_overseer(project_key: str, thread_id: str, body_md: str) -> dict[str, Any]:
+async def reply_as_overseer(
+    project_key: str, thread_id: str, body_md: str, *, importance: str = IMPORTANCE, ack_required: bool = False
+) -> dict[str, Any]:
     """Reply in a thread as the overseer, to every active agent of this project who took part in it."""
     _refuse(_body_problems(body_md))
+    level = check_importance(importance)
     thread = check_thread_id(thread_id)
     if thread is None:
-        raise InvalidArgumentError("The thread id is missing.")
+        raise InvalidArgumentError("The thread id is missing.", hint="Pass the thread id or its first message's id.")
     base = Draft(
         subject="-",
         body_md=check_body(body_md),
-        importance=IMPORTANCE,
-        ack_required=False,
+        importance=level,
+        ack_required=bool(ack_required),
         thread_id=None,
         topic=HUMAN_TOPIC,
     )

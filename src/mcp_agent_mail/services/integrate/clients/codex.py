@@ -10,7 +10,8 @@ from mcp_agent_mail.services.integrate.entry import HttpServer
 from mcp_agent_mail.services.integrate.machine import Machine
 
 
-def _home(machine: Machine) -> Path:
+def codex_home(machine: Machine) -> Path:
+    """Return Codex CLI's settings folder: ``$CODEX_HOME``, else ``~/.codex``."""
     configured = machine.environ.get("CODEX_HOME", "").strip()
     return Path(configured).expanduser() if configured else machine.home / ".codex"
 
@@ -23,9 +24,9 @@ CLIENT = Client(
     name="codex",
     label="Codex CLI",
     aliases=("codex-cli",),
-    markers=lambda m: (_home(m),),
+    markers=lambda m: (codex_home(m),),
     executables=("codex",),
-    user_file=lambda m: _home(m) / "config.toml",
+    user_file=lambda m: codex_home(m) / "config.toml",
     project_file=lambda project: project / ".codex" / "config.toml",
     syntax="toml",
     stdio_entry=stdio_plain,
