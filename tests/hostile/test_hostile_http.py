@@ -131,7 +131,7 @@ class HostileServer:
             "jsonrpc": "2.0",
             "id": self.calls,
             "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments},
+            "params": {"name": tool, "arguments": without_long_waits(tool, arguments)},
         }
         content = json.dumps(body, ensure_ascii=True).encode()
         return self.loop.run(self.client.post("/mcp/", content=content))
@@ -288,6 +288,22 @@ def judge(response: httpx.Response) -> tuple[bool, str]:
     assert " Hint: " in text, f"refusal without a hint: {text[:500]}"
     assert "Traceback" not in text, text[:2000]
     return True, text
+
+
+def without_long_waits(tool: str, arguments: Any) -> Any:
+    """Give ``wait_for_mail`` a zero timeout where its own would be accepted; a refused one stays as it is.
+
+    An accepted wait blocks for its timeout (up to 300 s), which says nothing about hostile input.
+    """
+    if tool != "wait_for_mail" or not isinstance(arguments, dict):
+        return arguments
+    value = arguments.get("timeout_seconds")
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if value is None or (isinstance(value, int | float) and 0 <= value <= 300):
+        return {**arguments, "timeout_seconds": 0}
+    return arguments
 
 
 def assert_invalid_unicode(response: httpx.Response, where: str | None = None) -> None:
