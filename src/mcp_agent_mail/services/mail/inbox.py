@@ -58,11 +58,8 @@ async def fetch_inbox(
     return [message_entry(row, project["id"], body=include_bodies, receipt=True) for row in rows]
 
 
-@lru_cache(maxsize=32)
-def _inbox_query(
-    include_bodies: bool, urgent_only: bool, has_since: bool, has_topic: bool = False, unread_only: bool = False
-) -> Select[Any]:
-    """Return the prepared inbox statement for one combination of options (params agent_id, after, topic, limit)."""
+def received_mail(include_bodies: bool = False) -> Select[Any]:
+    """Return the statement listing the mail delivered to one agent (param ``agent_id``), with its receipt."""
     m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
     columns = [
         m.c.id,
@@ -84,13 +81,22 @@ def _inbox_query(
     if include_bodies:
         columns.append(m.c.body_md)
     # Mail from another project is stored there; the recipient row alone puts it in this inbox.
-    query = (
+    return (
         select(*columns)
         .select_from(
             r.join(m, m.c.id == r.c.message_id).join(a, a.c.id == m.c.sender_id).join(p, p.c.id == a.c.project_id)
         )
         .where(r.c.agent_id == bindparam("agent_id"))
     )
+
+
+@lru_cache(maxsize=32)
+def _inbox_query(
+    include_bodies: bool, urgent_only: bool, has_since: bool, has_topic: bool = False, unread_only: bool = False
+) -> Select[Any]:
+    """Return the prepared inbox statement for one combination of options (params agent_id, after, topic, limit)."""
+    m, r = schema.messages, schema.message_recipients
+    query = received_mail(include_bodies)
     if urgent_only:
         query = query.where(m.c.importance.in_(URGENT_LEVELS))
     if has_since:

@@ -21,7 +21,7 @@ from mcp_agent_mail.errors import InvalidArgumentError
 from mcp_agent_mail.services.identity.project_agent import project_and_agent
 from mcp_agent_mail.services.mail.arrivals import arrivals
 from mcp_agent_mail.services.mail.entries import message_entry
-from mcp_agent_mail.services.mail.inbox import since
+from mcp_agent_mail.services.mail.inbox import received_mail, since
 
 MAX_TIMEOUT_S = 300
 MAX_MESSAGES = 50
@@ -106,30 +106,8 @@ _NEWEST = select(func.max(_r.c.message_id)).where(_r.c.agent_id == bindparam("ag
 @lru_cache(maxsize=2)
 def _new_mail(by_time: bool) -> Select[Any]:
     """Return the statement listing an agent's mail after a time (``after_ts``) or a message id (``after_id``)."""
-    m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
-    query = (
-        select(
-            m.c.id,
-            m.c.project_id,
-            m.c.sender_id,
-            m.c.thread_id,
-            m.c.topic,
-            m.c.subject,
-            m.c.importance,
-            m.c.ack_required,
-            m.c.created_ts,
-            a.c.name.label("sender_name"),
-            r.c.kind,
-            r.c.read_ts,
-            r.c.ack_ts,
-            a.c.project_id.label("sender_project_id"),
-            p.c.slug.label("sender_slug"),
-        )
-        .select_from(
-            r.join(m, m.c.id == r.c.message_id).join(a, a.c.id == m.c.sender_id).join(p, p.c.id == a.c.project_id)
-        )
-        .where(r.c.agent_id == bindparam("agent_id"))
-    )
+    m, r = schema.messages, schema.message_recipients
+    query = received_mail()
     if by_time:
         query = query.where(m.c.created_ts > bindparam("after_ts", type_=m.c.created_ts.type))
     else:
