@@ -4,6 +4,9 @@ Without that variable nothing here starts and the suite runs on SQLite. With it,
 database starts one cluster for the session (``initdb`` in a temporary directory, as the ``postgres`` user when
 the tests run as root, listening on 127.0.0.1 and a free port), each test gets a fresh database of its own,
 and the cluster is stopped and its directory removed at the end, even when tests fail or the run is interrupted.
+A test's database (``pg_database_url``, hence ``isolated_env``) is a copy of a template that the current code's
+migrations built once per run, so the schema is not rebuilt for every test; a test about creating or upgrading
+the schema is marked ``bare_database`` and gets an empty one, as do the servers' ``new_database_url``.
 Tests marked ``sqlite_only`` are skipped on PostgreSQL, and so are the node ids in ``SQLITE_ONLY_NODES``
 (tests that may not be edited to carry the marker). Tests that start their own servers take their database URLs
 from the ``new_database_url`` fixture, which follows the run's backend.
@@ -38,7 +41,12 @@ ROLE_PASSWORD = "mcp_agent_mail"
 RUN_DATABASE = "mcp_agent_mail"
 START_ATTEMPTS = 3
 COMMAND_TIMEOUT_S = 120
-SPARE_DATABASES = 2  # made ahead by a background thread, so a test does not wait for CREATE DATABASE
+MIGRATED = "migrated"  # kinds of test database: a copy of the migrated template, or empty
+BARE = "bare"
+# Made ahead by a background thread, so a test does not wait for CREATE DATABASE (bare ones are rarely asked for).
+SPARE_DATABASES = {MIGRATED: 2, BARE: 1}
+TEMPLATE_DATABASE = "migrated_template"
+BARE_MARKER = "bare_database"
 
 
 def selected_backend() -> str:
@@ -88,7 +96,10 @@ class PgCluster:
         self._as_postgres = os.geteuid() == 0
         # Databases are made ahead and dropped behind by one background thread, off the tests' critical path.
         self._work = threading.Condition()
-        self._spare: list[str] = []
+        self._spare: dict[str, list[str]] = {kind: [] for kind in SPARE_DATABASES}
+        self._template_lock = threading.Lock()
+        self._template_ready = False
+        self._create_options = ""
         self._to_drop: list[str] = []
         self._in_flight = 0
         self._stopping = False
@@ -149,6 +160,9 @@ class PgCluster:
         with self.admin() as conn:
             conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{ROLE_PASSWORD}'")
             conn.execute(f"CREATE DATABASE {RUN_DATABASE} OWNER {ROLE} TEMPLATE template0")
+            version = int(conn.execute("SHOW server_version_num").fetchone()[0])
+        # Copying files beats replaying them through the WAL when nothing is synced (PostgreSQL 15 and later).
+        self._create_options = " STRATEGY FILE_COPY" if version >= 150000 and not self.durable else ""
 
     def _log_tail(self) -> str:
         try:
@@ -200,9 +214,37 @@ class PgCluster:
             self._counter += 1
             return f"test_{self._counter}"
 
-    def _create_now(self, name: str) -> None:
+    def _create_now(self, name: str, kind: str = BARE) -> None:
+        if kind == MIGRATED:
+            self._ensure_template()
+            template = f"{TEMPLATE_DATABASE}{self._create_options}"
+        else:
+            template = "template0"
         with self.admin() as conn:
-            conn.execute(f"CREATE DATABASE {name} OWNER {ROLE} TEMPLATE template0")
+            conn.execute(f"CREATE DATABASE {name} OWNER {ROLE} TEMPLATE {template}")
+
+    def _ensure_template(self) -> None:
+        """Build the template once: an empty database that the current code's migrations brought up to date."""
+        with self._template_lock:
+            if self._template_ready:
+                return
+            from sqlalchemy import create_engine
+            from sqlalchemy.pool import NullPool
+
+            from mcp_agent_mail.db.migrations import migrate
+
+            with self.admin() as conn:  # (left half-made when a migration failed before)
+                conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE}")
+                conn.execute(f"CREATE DATABASE {TEMPLATE_DATABASE} OWNER {ROLE} TEMPLATE template0")
+            engine = create_engine(self.url(TEMPLATE_DATABASE), poolclass=NullPool)
+            try:
+                with engine.begin() as conn:
+                    migrate(conn)
+            finally:
+                engine.dispose()
+            with self.admin() as conn:  # a template nobody can connect to stays exactly as migrated
+                conn.execute(f"ALTER DATABASE {TEMPLATE_DATABASE} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")
+            self._template_ready = True
 
     def _drop_now(self, name: str) -> None:
         with self.admin() as conn:
@@ -214,25 +256,30 @@ class PgCluster:
                 self._worker = threading.Thread(target=self._housekeep, name="pg-databases", daemon=True)
                 self._worker.start()
 
+    def _wanted(self) -> str | None:
+        """Return the kind of spare database the pool is short of, if any (call with ``_work`` held)."""
+        return next((kind for kind, target in SPARE_DATABASES.items() if len(self._spare[kind]) < target), None)
+
     def _housekeep(self) -> None:
-        """Drop finished tests' databases and keep SPARE_DATABASES empty ones ready, until stopped."""
+        """Keep SPARE_DATABASES ready and drop finished tests' databases, until stopped."""
         while True:
             with self._work:
-                self._work.wait_for(lambda: self._stopping or bool(self._to_drop) or len(self._spare) < SPARE_DATABASES)
+                self._work.wait_for(lambda: self._stopping or bool(self._to_drop) or self._wanted() is not None)
                 if self._stopping:
                     return
-                drop = self._to_drop.pop() if self._to_drop else None
+                kind = self._wanted()
+                drop = None if kind is not None else self._to_drop.pop()
                 self._in_flight += 1
             try:
-                if drop is not None:
-                    self._drop_now(drop)
-                else:
+                if kind is not None:
                     name = self._next_name()
-                    self._create_now(name)
+                    self._create_now(name, kind)
                     with self._work:
-                        self._spare.append(name)
+                        self._spare[kind].append(name)
+                elif drop is not None:
+                    self._drop_now(drop)
             except Exception:
-                if drop is None:  # cannot make spares (the server is going away): stop trying
+                if kind is not None:  # cannot make spares (the server is going away): stop trying
                     with self._work:
                         self._stopping = True
             finally:
@@ -248,16 +295,20 @@ class PgCluster:
         if worker is not None:
             worker.join(timeout=30)
 
-    def create_database(self) -> str:
-        """Return an empty database owned by the run's role (made ahead by the background thread when it can)."""
+    def create_database(self, *, migrated: bool = False) -> str:
+        """Return a new database owned by the run's role: empty, or holding the current schema when ``migrated``.
+
+        Spares made ahead by the background thread are handed out first.
+        """
+        kind = MIGRATED if migrated else BARE
         self._ensure_worker()
         with self._work:
-            if self._spare:
-                name = self._spare.pop(0)
+            if self._spare[kind]:
+                name = self._spare[kind].pop(0)
                 self._work.notify_all()
                 return name
         name = self._next_name()
-        self._create_now(name)
+        self._create_now(name, kind)
         return name
 
     def drop_database(self, name: str) -> None:
@@ -281,7 +332,7 @@ class PgCluster:
         """Return the names of the cluster's non-template databases (after queued drops), spares left out."""
         self.settle()
         with self._work:
-            spare = set(self._spare)
+            spare = {name for names in self._spare.values() for name in names}
         with self.admin() as conn:
             return {row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE NOT datistemplate")} - spare
 
@@ -299,9 +350,14 @@ def _interrupt_on_sigterm() -> Any:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse an unknown backend name before anything runs."""
+    """Refuse an unknown backend name before anything runs; declare the ``bare_database`` marker."""
     if selected_backend() not in BACKENDS:
         raise pytest.UsageError(f"{BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {selected_backend()!r}")
+    config.addinivalue_line(
+        "markers",
+        f"{BARE_MARKER}: on PostgreSQL the test's database (pg_database_url, isolated_env) starts empty instead of "
+        "migrated, for tests about creating or upgrading the schema",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -376,12 +432,16 @@ def pg_cluster() -> Iterator[PgCluster]:
 
 @pytest.fixture
 def pg_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """A fresh PostgreSQL database URL for one test (dropped after it), or None when the run uses SQLite."""
+    """A fresh PostgreSQL database URL for one test (dropped after it), or None when the run uses SQLite.
+
+    The database already holds the current schema, as the application would have made it on first use; a test
+    marked ``bare_database`` gets an empty one.
+    """
     if not on_postgresql():
         yield None
         return
     cluster: PgCluster = request.getfixturevalue("pg_cluster")
-    name = cluster.create_database()
+    name = cluster.create_database(migrated=request.node.get_closest_marker(BARE_MARKER) is None)
     try:
         yield cluster.url(name)
     finally:

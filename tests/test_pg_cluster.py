@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import make_url
 
-from mcp_agent_mail.config import get_settings
+from mcp_agent_mail.config import clear_settings_cache, get_settings
+from mcp_agent_mail.db import ensure_schema, reset_database_state
+from mcp_agent_mail.db.migrations import LATEST_VERSION
 from pg_cluster import BACKEND_ENV, PgCluster, on_postgresql
 from wait_kit import wait_until
 
@@ -59,9 +61,11 @@ def test_isolated_env_points_settings_at_postgresql(isolated_env: dict[str, Path
 
 
 @needs_postgresql
+@pytest.mark.bare_database
+@pytest.mark.xdist_group("each-test-gets-its-own-database")  # the two turns compare notes in this process
 @pytest.mark.parametrize("turn", ["one", "two"])
 def test_each_test_gets_its_own_database(turn: str, pg_cluster: PgCluster, pg_database_url: str | None) -> None:
-    """Two tests get different, empty databases, and the earlier one's database is gone once it has finished."""
+    """Two ``bare_database`` tests get different, empty databases; the earlier one's is gone once it has finished."""
     assert pg_database_url is not None
     name = str(make_url(pg_database_url).database)
     with _connect(pg_database_url) as conn:
@@ -74,6 +78,46 @@ def test_each_test_gets_its_own_database(turn: str, pg_cluster: PgCluster, pg_da
     for other in others:
         assert other != name
         assert other not in pg_cluster.databases()
+
+
+@needs_postgresql
+@pytest.mark.parametrize("turn", ["one", "two"])
+def test_a_test_database_holds_the_current_schema_and_nothing_else(
+    turn: str, pg_database_url: str | None, new_database_url: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without the marker a test's database is migrated to the latest version, empty of rows, and its own."""
+    assert pg_database_url is not None
+    with _connect(pg_database_url) as conn:
+        versions = [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        projects = conn.execute("SELECT count(*) FROM projects").fetchone()
+        conn.execute("INSERT INTO projects (slug, human_key, created_at) VALUES (%s, %s, now())", (turn, f"/{turn}"))
+        conn.commit()
+    assert versions == list(range(1, LATEST_VERSION + 1))
+    assert projects == (0,)
+    # The same schema as the application makes on first use of an empty database.
+    fresh = new_database_url(tmp_path / "unused.sqlite3")
+    assert _schema_of(fresh) == []
+    monkeypatch.setenv("DATABASE_URL", fresh)
+    clear_settings_cache()
+    ensure_schema()
+    reset_database_state()
+    assert _schema_of(pg_database_url) == _schema_of(fresh)
+
+
+def _schema_of(url: str) -> list[tuple[Any, ...]]:
+    """Tables, columns, indexes, triggers and functions of the ``public`` schema of ``url``."""
+    with _connect(url) as conn:
+        columns = conn.execute(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns"
+            " WHERE table_schema = 'public' ORDER BY 1, 2"
+        ).fetchall()
+        indexes = conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1").fetchall()
+        triggers = conn.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1").fetchall()
+        functions = conn.execute(
+            "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 'public' ORDER BY 1"
+        ).fetchall()
+    return [*columns, *indexes, *triggers, *functions]
 
 
 def test_sqlite_run_starts_no_cluster(isolated_env: dict[str, Path], pg_database_url: str | None) -> None:

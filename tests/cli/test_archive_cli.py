@@ -232,6 +232,7 @@ async def test_save_with_project_filter_records_the_filter(mailbox, states: Path
     assert metadata["counts"]["messages"] == 2
 
 
+@pytest.mark.bare_database
 def test_save_without_database_is_a_coded_error(states: Path):
     result = runner.invoke(app, ["archive", "save"])
     assert result.exit_code == 1

@@ -33,6 +33,7 @@ def test_version_prints_the_installed_version():
     assert result.stdout.strip() == f"mcp-agent-mail {__version__}"
 
 
+@pytest.mark.bare_database
 def test_migrate_creates_the_schema_and_reports_its_version(isolated_env):
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 0, result.output
@@ -93,6 +94,7 @@ def busy_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
+@pytest.mark.bare_database
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-worker", "two-workers"])
 def test_a_port_in_use_is_one_coded_line_and_exit_1(isolated_env, busy_port, workers):
     result = _serve_process("--port", str(busy_port), *workers)

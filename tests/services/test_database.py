@@ -14,6 +14,7 @@ from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, Unav
 from mcp_agent_mail.services.database import database_error, prepare_database, printable_url
 
 
+@pytest.mark.bare_database
 def test_prepare_creates_the_schema_and_returns_its_version(isolated_env):
     assert prepare_database(get_settings()) == LATEST_VERSION
     tables = db_kit.table_names()

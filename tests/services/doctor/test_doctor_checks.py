@@ -117,6 +117,7 @@ async def test_the_schema_check_tells_current_behind_and_newer_apart(box):
     assert newer.details["hint"] == "Upgrade mcp-agent-mail."
 
 
+@pytest.mark.bare_database
 async def test_a_database_file_without_the_mailbox_schema_is_an_error(isolated_env):
     db_path = isolated_env["db_path"]
     run_sql(db_path, "CREATE TABLE unrelated (x INTEGER)")

@@ -87,6 +87,7 @@ async def test_a_project_filter_describes_that_project_and_an_unknown_one_saves_
     assert [p.name for p in states.iterdir()] == [saved.path.name]
 
 
+@pytest.mark.bare_database
 def test_there_is_nothing_to_save_without_a_database(isolated_env, tmp_path):
     with pytest.raises(NotFoundError, match="nothing to save"):
         save_restore_point(get_settings(), tmp_path / "states")

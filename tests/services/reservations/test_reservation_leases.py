@@ -53,6 +53,7 @@ async def seeded(isolated_env) -> None:
         (["src/**"], 3600, "r" * 513, "reason is longer than 512"),
     ],
 )
+@pytest.mark.bare_database
 def test_a_bad_request_is_refused_before_the_database_is_touched(isolated_env, paths, ttl, reason, message):
     with pytest.raises(InvalidArgumentError, match=message):
         check_reserve_request(paths, ttl, reason)
