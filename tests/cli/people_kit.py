@@ -72,9 +72,23 @@ def cli_app(module: Any) -> typer.Typer:
     return app
 
 
+WIDE = 400
+_INHERITED_COLUMNS = os.environ.get("COLUMNS")
+
+
+def _columns() -> str:
+    """The width a command sees: the test's own ``COLUMNS`` if it set one, else :data:`WIDE`."""
+    chosen = os.environ.get("COLUMNS")
+    return chosen if chosen is not None and chosen != _INHERITED_COLUMNS else str(WIDE)
+
+
 def invoke(module: Any, *args: str, input: str | None = None) -> Result:
-    """Run a command of ``module`` in-process; stdout and stderr are kept apart."""
-    return CliRunner().invoke(cli_app(module), list(args), input=input)
+    """Run a command of ``module`` in-process; stdout and stderr are kept apart.
+
+    Tables are as wide as a roomy terminal (unless the test set ``COLUMNS`` itself), so a long path in a
+    cell never wraps the words a test looks for, whatever width the run inherited.
+    """
+    return CliRunner().invoke(cli_app(module), list(args), input=input, env={"COLUMNS": _columns()})
 
 
 def as_json(result: Result) -> Any:
@@ -86,7 +100,13 @@ def as_json(result: Result) -> Any:
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed ``mcp-agent-mail`` in a process of its own with the test's environment."""
     return subprocess.run(
-        [str(CLI), *args], input=stdin, capture_output=True, text=True, timeout=120, env=dict(os.environ), check=False
+        [str(CLI), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": _columns()},
+        check=False,
     )
 
 
