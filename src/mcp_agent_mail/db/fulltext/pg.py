@@ -85,12 +85,14 @@ def _statement(agent_scope: bool, order: Order, windowed: bool) -> TextualSelect
     """Return the search statement (params tsquery, headline, project_id or agent_id, limit, offset, window)."""
     window = " ORDER BY m.id DESC LIMIT :window" if windowed else ""
     ordering = "score DESC, id DESC" if order == "relevance" else "created_ts DESC, id DESC"
-    # Rank the matches, keep one page, and only then build the snippets of that page.
+    # Find the matches (the newest `window` of them), rank only those, keep one page, and only then build
+    # the snippets of that page; MATERIALIZED keeps the ranking out of the scan of every match.
     return typed(
         text(
             "WITH q AS (SELECT to_tsquery('simple', :tsquery) AS query), "
-            f"hits AS (SELECT m.id, m.created_ts, {_RANK} AS score FROM messages m, q "
+            f"found AS MATERIALIZED (SELECT m.id FROM messages m, q "
             f"WHERE m.{COLUMN} @@ q.query{scope_sql(agent_scope)}{window}), "
+            f"hits AS (SELECT m.id, m.created_ts, {_RANK} AS score FROM found JOIN messages m ON m.id = found.id, q), "
             f"page AS (SELECT id, created_ts, score FROM hits ORDER BY {ordering} LIMIT :limit OFFSET :offset) "
             f"SELECT {SELECT_MESSAGE}, -page.score AS rank, "
             "ts_headline('simple', m.body_md, q.query, :headline) AS snippet, NULL AS body_md "
