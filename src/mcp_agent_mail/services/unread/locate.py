@@ -8,7 +8,6 @@ the data directory (``MCP_AGENT_MAIL_HOME``, else ``~/.mcp_agent_mail``).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +15,6 @@ from urllib.parse import unquote
 
 _SQLITE_SCHEMES = frozenset({"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"})
 _POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"})
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*?))?\s*$", re.DOTALL)
-_VARIABLE = re.compile(r"\$\{([^}:]+)(?::-([^}]*))?\}")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "$": "$"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,62 +34,21 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return base.resolve()
 
 
-def _unescape(value: str) -> str:
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), value)
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Return the ``KEY=VALUE`` pairs of a ``.env`` file (keys lower-cased; empty when it cannot be read).
 
+    The file is read by python-dotenv, the reader the server's settings use, imported only when a file
+    is there.
+    """
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
 
-def _interpolate(value: str, known: Mapping[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        found = known.get(match.group(1))
-        return found if found else (match.group(2) or "")
-
-    return _VARIABLE.sub(replace, value)
-
-
-def _value(raw: str, known: Mapping[str, str]) -> str:
-    if len(raw) >= 2 and raw[0] == raw[-1] == "'":
-        return raw[1:-1].replace("\\'", "'").replace("\\\\", "\\")
-    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-        return _interpolate(_unescape(raw[1:-1]), known)
-    unquoted = re.split(r"\s#", raw, maxsplit=1)[0].rstrip()
-    return _interpolate(unquoted, known)
-
-
-def read_dotenv(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Return the ``KEY=VALUE`` pairs of a ``.env`` file (keys lower-cased; empty when it cannot be read)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        values = dotenv_values(path, encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return {}
-    known: dict[str, str] = dict(os.environ if environ is None else environ)
-    values: dict[str, str] = {}
-    for line in _logical_lines(text):
-        match = _LINE.match(line)
-        if match is None or match.group(2) is None:
-            continue
-        value = _value(match.group(2), known)
-        known[match.group(1)] = value
-        values[match.group(1).lower()] = value
-    return values
-
-
-def _logical_lines(text: str) -> list[str]:
-    """Split ``text`` into lines, keeping a quoted value that spans lines whole, and drop comments."""
-    lines: list[str] = []
-    pending = ""
-    for line in text.splitlines():
-        current = f"{pending}\n{line}" if pending else line
-        stripped = current.split("=", 1)[1].strip() if "=" in current else ""
-        quote = stripped[:1]
-        if quote in ("'", '"') and (
-            len(stripped) < 2 or not stripped.endswith(quote) or stripped.endswith("\\" + quote)
-        ):
-            pending = current
-            continue
-        pending = ""
-        if current.strip() and not current.lstrip().startswith("#"):
-            lines.append(current)
-    return lines
+    return {key.lower(): value for key, value in values.items() if value is not None}
 
 
 def setting(name: str, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str | None:
@@ -104,7 +59,7 @@ def setting(name: str, environ: Mapping[str, str] | None = None, cwd: Path | Non
         if key.lower() == wanted:
             return value
     for path in ((cwd or Path.cwd()) / ".env", data_dir(env) / ".env"):
-        found = read_dotenv(path, env).get(wanted)
+        found = read_dotenv(path).get(wanted)
         if found is not None:
             return found
     return None
