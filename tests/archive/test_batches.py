@@ -145,3 +145,54 @@ def test_interrupted_initialisation_is_redone(settings, archive):
     assert flush_pending() == 0
     assert archive.subjects() == ["chore: initialize archive"]
     archive.assert_clean()
+
+
+def test_a_steady_flush_drains_a_backlog_of_full_batches(seed, archive, monkeypatch):
+    from mcp_agent_mail.archive.flush import try_flush
+    from mcp_agent_mail.config import clear_settings_cache, get_settings
+
+    monkeypatch.setenv("ARCHIVE_BATCH_SIZE", "2")
+    clear_settings_cache()
+    seed.settings = get_settings()
+    pid = seed.project()
+    for name in ("A-1", "B-2", "C-3", "D-4"):
+        seed.agent(pid, name)
+
+    assert try_flush(seed.settings, steady=True) == 5  # full batches: the loop goes on until one comes back short
+    assert len(archive.commits()) == 1 + 3
+    assert pending_count() == 0
+    archive.assert_clean()
+
+
+def test_a_steady_flush_leaves_rows_queued_meanwhile_to_the_next_one_and_a_full_flush_takes_them(
+    seed, archive, monkeypatch
+):
+    from mcp_agent_mail.archive import flush
+    from mcp_agent_mail.archive.flush import try_flush
+
+    pid = seed.project()
+    alice, bob = seed.agent(pid, "Alice"), seed.agent(pid, "Bob")
+    flush_pending()
+    apply = flush._apply_batch
+    arrivals = iter([("Sent while the first batch was written", alice)])
+
+    def apply_while_mail_arrives(settings, rows):
+        for subject, sender in arrivals:  # once: mail stored while the writer is busy
+            seed.message(pid, sender, subject, to=(bob,))
+        return apply(settings, rows)
+
+    monkeypatch.setattr(flush, "_apply_batch", apply_while_mail_arrives)
+    seed.message(pid, alice, "First", to=(bob,))
+    commits = len(archive.commits())
+
+    first = try_flush(seed.settings, steady=True)
+    left = pending_count()
+    assert first is not None and first > 0
+    assert left > 0  # the arrival waits for the next wake-up ...
+    assert len(archive.commits()) == commits + 1
+    assert "Sent while the first batch" not in archive.commits()[0].message.decode()
+
+    assert try_flush(seed.settings) == left  # ... and nothing is lost: the next flush writes it
+    assert pending_count() == 0
+    assert "Sent while the first batch" in archive.commits()[0].message.decode()
+    archive.assert_clean()

@@ -412,7 +412,7 @@ def _settle(settings: Settings, rows: list[RowMapping], failures: dict[int, Exce
 _objects_checked: set[str] = set()
 
 
-def _drain(settings: Settings) -> int:
+def _drain(settings: Settings, *, steady: bool = False) -> int:
     root = Path(settings.storage.root)
     shutil.rmtree(root / ".git" / TMP_DIR, ignore_errors=True)
     # Only the writer-lock holder writes the repository, so any Git lock file now is a dead writer's.
@@ -433,6 +433,11 @@ def _drain(settings: Settings) -> int:
             # A failed row gets a retry time in the future, so the next fetch moves past it.
             _settle(settings, rows, failures)
             total += len(rows) - len(failures)
+            if steady and len(rows) < settings.storage.batch_size:
+                # Caught up: rows queued meanwhile wait for the next wake-up, so a steady stream of
+                # writes becomes one commit per flush interval, not one per pass of this loop.
+                maybe_pack(repo)
+                return total
     except BaseException:
         _objects_checked.discard(str(root))
         raise
@@ -452,13 +457,17 @@ def flush_pending(settings: Settings | None = None, *, timeout: float = 30.0) ->
         return _drain(settings)
 
 
-def try_flush(settings: Settings, *, timeout: float = 0.0) -> int | None:
-    """Flush like :func:`flush_pending`, but return None instead of raising when the lock is busy."""
+def try_flush(settings: Settings, *, timeout: float = 0.0, steady: bool = False) -> int | None:
+    """Flush like :func:`flush_pending`, but return None instead of raising when the lock is busy.
+
+    ``steady``: stop once a batch comes back short of ``batch_size`` (the writer loop's mode: what
+    arrives meanwhile is flushed at the next wake-up) instead of draining until the outbox is empty.
+    """
     root = Path(settings.storage.root)
     with writer_lock(root, timeout) as acquired:
         if not acquired:
             return None
-        return _drain(settings)
+        return _drain(settings, steady=steady)
 
 
 @dataclass

@@ -16,10 +16,19 @@ import zlib
 
 from dulwich.object_store import DiskObjectStore
 from dulwich.objects import ObjectID, RawObjectID, object_header
+from dulwich.pack import PackIndex
 
 PACK_THRESHOLD = 256  # a batch writing this many objects writes them as one pack ...
 MAX_BATCH_PACKS = 40  # ... while the repository has fewer packs than this (lookups slow down with many)
 _LOOSE_MODE = 0o444
+
+HELD_PACK_OBJECTS = 200_000
+"""Packs up to this size have their ids held in memory: a batch's lookups cost a set probe per pack.
+
+A pack never changes once written (its name is its checksum), so the ids read from its index
+stay true for as long as the pack is listed; a batch otherwise binary-searches every pack's
+index for every new object, which grows with the number of packs."""
+_pack_ids: dict[str, frozenset[ObjectID] | None] = {}
 
 # Objects of a batch: hex id -> (type number, raw content).
 Objects = dict[ObjectID, tuple[int, bytes]]
@@ -38,15 +47,31 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _held_ids(index: PackIndex) -> frozenset[ObjectID] | None:
+    """Return the ids a pack index lists, read once per process (None for a pack too large to hold so)."""
+    path = getattr(index, "path", None)
+    if not isinstance(path, str):
+        return None
+    if path not in _pack_ids:
+        _pack_ids[path] = frozenset(index) if len(index) <= HELD_PACK_OBJECTS else None
+    return _pack_ids[path]
+
+
 def missing(store: DiskObjectStore, objects: Objects) -> list[ObjectID]:
     """Return the ids of ``objects`` that the store has neither loose nor packed."""
     indexes = [pack.index for pack in store.packs]  # lists the pack folder once
+    held = [_held_ids(index) for index in indexes]
+    listed = {getattr(index, "path", None) for index in indexes}
+    for gone in [path for path in _pack_ids if path not in listed and path.startswith(os.fspath(store.path))]:
+        del _pack_ids[gone]  # repacked away
+    small = [ids for ids in held if ids is not None]
+    large = [index for index, ids in zip(indexes, held, strict=True) if ids is None]
     found = []
     for sha in objects:
-        if os.path.exists(loose_path(store, sha)):
+        if any(sha in ids for ids in small) or os.path.exists(loose_path(store, sha)):
             continue
         binary = RawObjectID(bytes.fromhex(sha.decode("ascii")))
-        for index in indexes:
+        for index in large:
             try:
                 index.object_offset(binary)
                 break

@@ -50,10 +50,10 @@ class _Writer:
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.event.set)
 
-    async def flush(self, lock_seconds: float) -> None:
+    async def flush(self, lock_seconds: float, *, steady: bool = False) -> None:
         """Flush in a worker thread; log (never raise) failures, an unreachable database in one line."""
         try:
-            await asyncio.to_thread(try_flush, self.settings, timeout=lock_seconds)
+            await asyncio.to_thread(try_flush, self.settings, timeout=lock_seconds, steady=steady)
         except Exception as exc:
             if _unreachable(exc):
                 logger.warning("archive writer: the database cannot be reached; pending rows stay queued")
@@ -82,7 +82,7 @@ class _Writer:
                 return  # stop() drains whatever is queued
             self.event.clear()
             if woke or await self._pending():
-                await self.flush(WAKE_LOCK_SECONDS if woke else 0.0)
+                await self.flush(WAKE_LOCK_SECONDS if woke else 0.0, steady=True)
 
     async def stop(self) -> None:
         """Stop the task (bounded wait) and drain what is left."""
