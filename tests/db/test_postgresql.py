@@ -101,6 +101,37 @@ WRITE_PATHS: dict[str, Callable[[], Awaitable[str]]] = {
 }
 
 
+async def test_a_write_begins_and_takes_the_writers_lock_in_one_round_trip_and_leaves_no_transaction_open(
+    isolated_env, pg_cluster
+):
+    from sqlalchemy import event
+
+    from mcp_agent_mail.db.engine import _get_write_engine
+
+    ensure_schema()
+    engine = _get_write_engine(get_settings())
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert await _numbered_run_write() == "after-0"
+        assert await _numbered_run_write() == "after-1"  # the second one sees the first one's COMMIT
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert sent.count(f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})") == 2
+    assert not any(statement.strip().upper() == "BEGIN" for statement in sent)
+    database = make_url(get_settings().database.url).database
+    with pg_cluster.admin() as admin:
+        open_transactions = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state LIKE 'idle in transaction%%'",
+            (database,),
+        ).fetchone()
+    assert open_transactions[0] == 0
+
+
 @pytest.mark.parametrize("path", sorted(WRITE_PATHS))
 async def test_a_write_waits_for_another_process_writer_and_sees_what_it_committed(isolated_env, pg_cluster, path):
     ensure_schema()

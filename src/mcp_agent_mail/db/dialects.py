@@ -10,8 +10,9 @@ inside it see every earlier write and no two writers interleave.
   database (:mod:`.writer_lock`) so a waiting writer starts the moment the last
   one commits.
 - PostgreSQL: ``BEGIN`` then ``pg_advisory_xact_lock`` on one key of the
-  database, waited for at most the busy timeout (``lock_timeout``, set when the
-  connection opens); PostgreSQL frees it at COMMIT or ROLLBACK, and when a
+  database (one simple query on the writers' engine, whose connections leave
+  BEGIN to us), waited for at most the busy timeout (``lock_timeout``, set when
+  the connection opens); PostgreSQL frees it at COMMIT or ROLLBACK, and when a
   connection drops. Pools ping a connection that sat idle before handing it out,
   and a dropped connection in steady use fails one statement and makes the pool
   start afresh, so requests recover by themselves after a restart.
@@ -61,6 +62,8 @@ def lock_key(name: str) -> int:
 
 WRITER_LOCK_KEY = lock_key("mcp-agent-mail/writers")
 """The PostgreSQL advisory lock every write transaction holds."""
+_TAKE_WRITE_LOCK = f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"
+_BEGIN_LOCKED = f"BEGIN; {_TAKE_WRITE_LOCK}"
 
 
 class HeldLock(Protocol):
@@ -87,6 +90,9 @@ class DialectRules(Protocol):
 
     def snapshot_options(self) -> dict[str, Any]:
         """Return the extra engine options under which every read transaction sees one snapshot."""
+
+    def writer_options(self) -> dict[str, Any]:
+        """Return the extra engine options of the engine that runs only write transactions."""
 
     def install(self, engine: Engine, settings: Settings) -> None:
         """Install the connect and begin hooks on a (sync or async's sync) engine."""
@@ -116,6 +122,10 @@ class SqliteRules:
 
     def snapshot_options(self) -> dict[str, Any]:
         """Return nothing: in WAL mode a read transaction keeps the snapshot of its first read."""
+        return {}
+
+    def writer_options(self) -> dict[str, Any]:
+        """Return nothing: ``BEGIN IMMEDIATE`` already takes the lock as it begins."""
         return {}
 
     def install(self, engine: Engine, settings: Settings) -> None:
@@ -193,13 +203,22 @@ class PostgresRules:
         """Return REPEATABLE READ (READ COMMITTED, the default, takes a new snapshot per statement)."""
         return {"isolation_level": "REPEATABLE READ"}
 
+    def writer_options(self) -> dict[str, Any]:
+        """Return AUTOCOMMIT at the driver: the begin hook sends BEGIN with the write lock, one round trip."""
+        return {"isolation_level": "AUTOCOMMIT"}
+
     def install(self, engine: Engine, settings: Settings) -> None:
         """Make a write transaction take the database's write lock right after BEGIN; ping connections left idle."""
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            if conn.get_execution_options().get(IMMEDIATE, False):
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+            immediate = conn.get_execution_options().get(IMMEDIATE, False)
+            if getattr(conn.connection.dbapi_connection, "autocommit", False):
+                # The writers' engine leaves BEGIN to us: BEGIN and the lock go in one round trip
+                # (a simple query may hold several statements); psycopg's COMMIT ends it as usual.
+                conn.exec_driver_sql(_BEGIN_LOCKED if immediate else "BEGIN")
+            elif immediate:
+                conn.exec_driver_sql(_TAKE_WRITE_LOCK)
 
         @event.listens_for(engine, "checkin")
         def _on_checkin(_dbapi_connection: Any, record: Any) -> None:

@@ -105,7 +105,7 @@ def get_sync_engine(settings: Settings | None = None) -> Engine:
 
 
 def _pooled_engine(
-    settings: Settings, slot: str, pool_size: int, max_overflow: int, *, snapshots: bool = False
+    settings: Settings, slot: str, pool_size: int, max_overflow: int, *, snapshots: bool = False, writers: bool = False
 ) -> Engine:
     """Return (creating once) the pooled synchronous engine kept in ``_state.<slot>``, for worker threads."""
     with _state.guard:
@@ -118,6 +118,8 @@ def _pooled_engine(
             options = rules.engine_options(settings, pool_size=pool_size, max_overflow=max_overflow)
             if snapshots:
                 options.update(rules.snapshot_options())
+            if writers:
+                options.update(rules.writer_options())
             engine = create_engine(_sync_url(url), echo=settings.database.echo, **options)
             rules.install(engine, settings)
             setattr(_state, slot, engine)
@@ -126,7 +128,7 @@ def _pooled_engine(
 
 def _get_write_engine(settings: Settings) -> Engine:
     """Return the pooled synchronous engine that runs whole write transactions in worker threads."""
-    return _pooled_engine(settings, "write_engine", pool_size=2, max_overflow=2)
+    return _pooled_engine(settings, "write_engine", pool_size=2, max_overflow=2, writers=True)
 
 
 def _get_read_engine(settings: Settings) -> Engine:

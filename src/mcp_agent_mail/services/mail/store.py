@@ -60,8 +60,11 @@ async def store_message(
     }
     message_id = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
     await session.execute(_INSERT_RECIPIENTS, recipients.rows(message_id))
-    await touch_agent(session, sender["project_id"], sender["id"], now)
-    await archive.enqueue(session, project["id"], "message", message_id)
+    if sender["project_id"] == project["id"]:
+        await touch_agent(session, project["id"], sender["id"], now, also=[("message", message_id)])
+    else:
+        await touch_agent(session, sender["project_id"], sender["id"], now)
+        await archive.enqueue(session, project["id"], "message", message_id)
     return _payload(message_id, project, sender, draft, recipients, now)
 
 
