@@ -108,3 +108,16 @@ async def test_results_arrive_only_after_commit(isolated_env, count):
     for i, visible in enumerate(seen):
         assert len(visible) >= i + 1
     assert all(f"s{count}-{i}" in seen[-1] for i in range(count))
+
+
+async def test_a_write_the_database_refuses_is_rolled_back_alone_and_its_batch_commits(isolated_env):
+    await run_write(add_project("taken"))
+    outcomes = await asyncio.gather(
+        *(run_write(add_project("taken" if i % 4 == 2 else f"s{i}")) for i in range(12)), return_exceptions=True
+    )
+    for i, outcome in enumerate(outcomes):
+        if i % 4 == 2:  # a duplicate slug: the database's own refusal, which spoils the transaction on PostgreSQL
+            assert isinstance(outcome, BaseException), outcome
+        else:
+            assert outcome == f"s{i}"
+    assert slugs() == {"taken"} | {f"s{i}" for i in range(12) if i % 4 != 2}

@@ -89,3 +89,22 @@ async def test_busy_database_is_unavailable_and_the_loop_keeps_running(isolated_
     assert waited >= 0.5
     assert ticks >= waited / 0.01 / 3, f"event loop stalled: {ticks} ticks in {waited:.2f}s"
     assert caught.value.code == "UNAVAILABLE" and caught.value.data == {"retryable": True}
+
+
+async def test_a_read_without_a_snapshot_sees_each_commit_on_a_database_server_and_reads_as_usual_on_sqlite(
+    isolated_env,
+):
+    from mcp_agent_mail.config import get_settings
+    from mcp_agent_mail.db import is_sqlite
+
+    await _add_project("first")
+
+    async def work(session: Any) -> tuple[int, int]:
+        before = (await session.execute(_COUNT)).scalar_one()
+        with sync_write_connection() as other:
+            other.execute(insert(schema.projects).values(slug="second", human_key="/second", created_at=utcnow()))
+        return before, (await session.execute(_COUNT)).scalar_one()
+
+    seen = await run_read(work, snapshot=False)
+    # SQLite lives in the process, where a snapshot costs no round trip, so it keeps one.
+    assert seen == ((1, 1) if is_sqlite(get_settings().database.url) else (1, 2))

@@ -183,6 +183,28 @@ async def test_plain_text_fallback_when_the_index_is_missing(client):
     assert hit["snippet"].startswith("Pizza or pasta")
 
 
+@pytest.mark.parametrize("snapshot", [True, False])
+async def test_the_fallback_works_inside_a_snapshot_read_and_a_read_without_one(client, snapshot):
+    from mcp_agent_mail.db import fulltext, run_read, sync_write_connection
+    from mcp_agent_mail.services.identity.resolve import resolve_project
+
+    with sync_write_connection() as conn:
+        fulltext.drop(conn)
+
+    async def read(session):
+        project = await resolve_project(session, PROJECT)
+        request = fulltext.Request(
+            scope=fulltext.Scope(project["id"], None), snippet=fulltext.Snippet("[", "]", 8), limit=10
+        )
+        found = await fulltext.search(session, "pizza", request)
+        # The transaction is still usable after the failed full-text statement.
+        return [row["subject"] for row in found.rows], (await resolve_project(session, PROJECT))["id"]
+
+    names, project_id = await run_read(read, snapshot=snapshot)
+    assert names == ["Lunch"]
+    assert project_id > 0
+
+
 async def test_rebuilding_the_index_brings_search_back(client):
     from mcp_agent_mail.db import fulltext, sync_read_connection, sync_write_connection
 

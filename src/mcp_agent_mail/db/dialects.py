@@ -64,6 +64,7 @@ WRITER_LOCK_KEY = lock_key("mcp-agent-mail/writers")
 """The PostgreSQL advisory lock every write transaction holds."""
 _TAKE_WRITE_LOCK = f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"
 _BEGIN_LOCKED = f"BEGIN; {_TAKE_WRITE_LOCK}"
+_HOOK_BEGINS = "mcp_agent_mail_hook_begins"  # execution option: the driver autocommits, the begin hook sends BEGIN
 
 
 class HeldLock(Protocol):
@@ -93,6 +94,9 @@ class DialectRules(Protocol):
 
     def writer_options(self) -> dict[str, Any]:
         """Return the extra engine options of the engine that runs only write transactions."""
+
+    def statement_read_options(self) -> dict[str, Any]:
+        """Return the connection options of a read whose statements need not share one snapshot."""
 
     def install(self, engine: Engine, settings: Settings) -> None:
         """Install the connect and begin hooks on a (sync or async's sync) engine."""
@@ -126,6 +130,10 @@ class SqliteRules:
 
     def writer_options(self) -> dict[str, Any]:
         """Return nothing: ``BEGIN IMMEDIATE`` already takes the lock as it begins."""
+        return {}
+
+    def statement_read_options(self) -> dict[str, Any]:
+        """Return nothing: a deferred BEGIN costs no round trip in a database that lives in the process."""
         return {}
 
     def install(self, engine: Engine, settings: Settings) -> None:
@@ -205,6 +213,10 @@ class PostgresRules:
 
     def writer_options(self) -> dict[str, Any]:
         """Return AUTOCOMMIT at the driver: the begin hook sends BEGIN with the write lock, one round trip."""
+        return {"isolation_level": "AUTOCOMMIT", "execution_options": {_HOOK_BEGINS: True}}
+
+    def statement_read_options(self) -> dict[str, Any]:
+        """Return AUTOCOMMIT: each statement is a transaction of its own, with no BEGIN or COMMIT to send."""
         return {"isolation_level": "AUTOCOMMIT"}
 
     def install(self, engine: Engine, settings: Settings) -> None:
@@ -212,8 +224,9 @@ class PostgresRules:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            immediate = conn.get_execution_options().get(IMMEDIATE, False)
-            if getattr(conn.connection.dbapi_connection, "autocommit", False):
+            options = conn.get_execution_options()
+            immediate = options.get(IMMEDIATE, False)
+            if options.get(_HOOK_BEGINS, False):
                 # The writers' engine leaves BEGIN to us: BEGIN and the lock go in one round trip
                 # (a simple query may hold several statements); psycopg's COMMIT ends it as usual.
                 conn.exec_driver_sql(_BEGIN_LOCKED if immediate else "BEGIN")

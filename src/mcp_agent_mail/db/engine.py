@@ -306,32 +306,42 @@ async def run_write(work: Callable[[WriteTransaction], Awaitable[T]]) -> T:
 _read_pool = LoopThreadPool(_READ_THREADS, "db-read")
 
 
-def _read_in_thread(settings: Settings, work: Callable[[ReadTransaction], Awaitable[T]]) -> T:
-    engine = _get_read_engine(settings)
-    try:
-        with engine.connect() as conn, conn.begin():
+def _read_once(engine: Engine, options: dict[str, Any], work: Callable[[ReadTransaction], Awaitable[T]]) -> T:
+    with engine.connect() as raw:
+        conn = raw.execution_options(**options) if options else raw
+        with conn.begin():
             return _run_to_end(cast(Coroutine[Any, Any, T], work(ThreadTransaction(conn))))
+
+
+def _read_in_thread(settings: Settings, work: Callable[[ReadTransaction], Awaitable[T]], snapshot: bool = True) -> T:
+    engine = _get_read_engine(settings)
+    options = {} if snapshot else rules_for(settings.database.url).statement_read_options()
+    try:
+        return _read_once(engine, options, work)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
     # The pooled connection was dropped (a server restart) and the pool starts afresh; a read
     # changed nothing, so it runs once more.
-    with engine.connect() as conn, conn.begin():
-        return _run_to_end(cast(Coroutine[Any, Any, T], work(ThreadTransaction(conn))))
+    return _read_once(engine, options, work)
 
 
-async def run_read(work: Callable[[ReadTransaction], Awaitable[T]]) -> T:
+async def run_read(work: Callable[[ReadTransaction], Awaitable[T]], *, snapshot: bool = True) -> T:
     """Run one read transaction (deferred ``BEGIN``: one snapshot) in a worker thread.
 
     This is the one read path of the services. ``work`` gets a :class:`ReadTransaction` whose
     statements run synchronously on a pooled connection, so it may await only that
     transaction's ``execute``/``scalar``/``scalars`` (anything else raises RuntimeError). The event loop never
     waits on the database: a busy database holds up the worker thread alone.
+
+    ``snapshot=False`` is for work whose statements need not see one moment together (a single
+    statement, or lookups that stand on their own): on a database server each statement is then
+    its own transaction, which spares the round trips of BEGIN and COMMIT; SQLite reads as usual.
     """
     settings = get_settings()
     ensure_schema(settings)
     try:
-        return await _read_pool.run(functools.partial(_read_in_thread, settings, work))
+        return await _read_pool.run(functools.partial(_read_in_thread, settings, work, snapshot))
     except DATABASE_FAILURES as exc:
         _raise_coded(exc, settings)
         raise

@@ -3,8 +3,8 @@
 Each caller of :func:`submit` hands over a unit of work (a coroutine function that
 only awaits the session it is given, see ``engine.run_write``). The writer thread
 takes every unit waiting in the queue, opens one ``BEGIN IMMEDIATE`` transaction,
-runs each unit inside its own ``SAVEPOINT`` (a unit that fails is rolled back
-alone and gets its own error), then commits once and only then answers the
+runs each unit after a ``SAVEPOINT`` of its own (a unit that fails is rolled back
+to it alone and gets its own error; one that succeeds leaves it for COMMIT), then commits once and only then answers the
 callers. A unit alone in its batch needs no savepoint: its failure rolls the
 whole transaction back, so a lone write pays no extra round trips for one. A
 unit's result is therefore never returned before the transaction holding it is
@@ -31,6 +31,8 @@ from sqlalchemy import Connection
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 64
+_SAVEPOINT = "SAVEPOINT mcp_agent_mail_unit"
+_ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT mcp_agent_mail_unit"
 
 Work = Callable[[Any], Awaitable[Any]]
 
@@ -129,15 +131,15 @@ class GroupCommitWriter:
                 unit.result = self._run_to_end(cast(Coroutine[Any, Any, Any], unit.work(session)))
             else:
                 for unit in batch:
-                    savepoint = conn.begin_nested()
+                    # One name for every unit, never released: ROLLBACK TO undoes the newest one, and
+                    # COMMIT keeps them all, so a unit that succeeds costs one statement, not two.
+                    conn.exec_driver_sql(_SAVEPOINT)
                     try:
                         unit.result = self._run_to_end(cast(Coroutine[Any, Any, Any], unit.work(session)))
                     except BaseException as exc:  # its own failure, rolled back alone
-                        savepoint.rollback()
+                        conn.exec_driver_sql(_ROLLBACK_TO_SAVEPOINT)
                         unit.error = exc
                         unit.done = True
-                    else:
-                        savepoint.commit()
         # Reaching here means COMMIT succeeded: the successful units' results stand.
         for unit in batch:
             unit.done = True

@@ -78,6 +78,11 @@ class ThreadTransaction:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    @property
+    def per_statement(self) -> bool:
+        """Tell whether each statement commits on its own (a read without a snapshot on a database server)."""
+        return self._conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
     async def execute(self, statement: Any, params: Any = None) -> Any:
         """Execute a statement on the connection and return its result."""
         return self._conn.execute(statement, params)

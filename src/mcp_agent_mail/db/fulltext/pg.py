@@ -112,9 +112,14 @@ def _headline_options(request: Request) -> str:
 
 
 async def search(session: ReadTransaction, parts: list[Part], request: Request) -> list[RowMapping]:
-    """Run one search; a failure (an index that is gone) is rolled back to a savepoint and raised."""
+    """Run one search; a failure (an index that is gone) is rolled back to a savepoint and raised.
+
+    A session whose statements commit one by one needs no savepoint: a failed statement spoils nothing.
+    """
     statement = _statement(request.scope.agent_id is not None, request.order, request.window is not None)
     values = {**params(request), "tsquery": render(parts), "headline": _headline_options(request)}
+    if getattr(session, "per_statement", False):
+        return list((await session.execute(statement, values)).mappings().all())
     await session.execute(text("SAVEPOINT fulltext_search"))
     try:
         return list((await session.execute(statement, values)).mappings().all())

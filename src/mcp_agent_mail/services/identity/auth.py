@@ -254,7 +254,7 @@ async def authorize_agent(
             return None, None, []
         return project, None, await _project_agents(session, project["id"])
 
-    project, agent, agents = await run_read(lookup)
+    project, agent, agents = await run_read(lookup, snapshot=False)
     if project is None:
         return Proof(False)
     if agent is not None:
@@ -312,7 +312,7 @@ async def authorize_project(
         return project, agents
 
     given = _given(token)
-    project, agents = await run_read(lookup)
+    project, agents = await run_read(lookup, snapshot=False)
     if project is None:
         return Proof(False)
     if given is not None:

@@ -54,7 +54,7 @@ async def fetch_inbox(
         params["agent_id"] = agent["id"]
         return project, list((await session.execute(query, params)).mappings().all())
 
-    project, rows = await run_read(read)
+    project, rows = await run_read(read, snapshot=False)
     return [message_entry(row, project["id"], body=include_bodies, receipt=True) for row in rows]
 
 

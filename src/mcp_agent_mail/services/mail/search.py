@@ -86,5 +86,5 @@ async def search_messages(
         )
         return project, (await fulltext.search(session, query, request)).rows
 
-    project, rows = await run_read(read)
+    project, rows = await run_read(read, snapshot=False)
     return [_hit(row, project["id"]) for row in rows]
