@@ -220,7 +220,13 @@ class PostgresRules:
         return {"isolation_level": "AUTOCOMMIT"}
 
     def install(self, engine: Engine, settings: Settings) -> None:
-        """Make a write transaction take the database's write lock right after BEGIN; ping connections left idle."""
+        """Make a write transaction take the database's write lock right after BEGIN; ping connections left idle.
+
+        A many-row INSERT goes as one statement with many VALUES rows (as SQLAlchemy does for
+        psycopg2) instead of psycopg's ``executemany``, whose pipeline spins on the socket while
+        it waits for the server.
+        """
+        engine.dialect.use_insertmanyvalues_wo_returning = True
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:

@@ -124,6 +124,22 @@ async def test_a_sent_message_is_stored_with_one_row_per_recipient_and_queued_fo
     assert mailbox.count("archive_outbox", "kind = 'message' AND ref = :ref", ref=str(message_id)) == 1
 
 
+async def test_a_send_touches_the_sender_and_queues_its_profile_then_the_message(mailbox):
+    result = await send_message(PROJECT, "BlueLake", ["RedFox", "GreenCastle"], "Touch", "x", ack_required=True)
+    message_id = result["deliveries"][0]["payload"]["id"]
+    sender = mailbox.agent_id("BlueLake")
+
+    (created, ack_required, attachments), *_ = mailbox.rows(
+        "SELECT created_ts, ack_required, attachments FROM messages WHERE id = :id", id=message_id
+    )
+    (touched,) = mailbox.rows("SELECT last_active_ts FROM agents WHERE id = :id", id=sender)[0]
+    assert str(touched)[:19] == str(created)[:19]
+    assert bool(ack_required) is True and attachments in ([], "[]")
+    assert mailbox.count("message_recipients", "message_id = :id", id=message_id) == 2
+    newest = mailbox.rows("SELECT kind, ref FROM archive_outbox ORDER BY id DESC LIMIT 2")
+    assert newest[::-1] == [("agent", str(sender)), ("message", str(message_id))]
+
+
 async def test_an_unknown_recipient_refuses_the_whole_send_and_stores_nothing(mailbox):
     before = mailbox.snapshot()
     with pytest.raises(NotFoundError) as caught:
