@@ -250,3 +250,27 @@ async def test_an_unreachable_server_is_unavailable_with_a_hint_and_never_shows_
 async def test_health_names_the_backend_postgresql(isolated_env):
     health = await health_check()
     assert health["database"] == "ok" and health["database_backend"] == "postgresql"
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "Plain ASCII: src/app.py, POL-358 and v1.2!",
+        "Café crème à la Ægir — Ελληνικά and Кириллица",
+        "ASCII first, then one accent: naïve",
+        "",
+    ],
+)
+def test_the_search_folding_gives_the_words_python_gives_for_ascii_and_accented_text(isolated_env, sample):
+    import re
+
+    from mcp_agent_mail.db import sync_read_connection
+    from mcp_agent_mail.db.fulltext.fold import lexemes
+    from mcp_agent_mail.db.fulltext.pg import FOLD_FUNCTION
+
+    ensure_schema()
+    with sync_read_connection() as conn:
+        folded = conn.execute(text(f"SELECT {FOLD_FUNCTION}(:sample)"), {"sample": sample}).scalar_one()
+        applied = conn.execute(text("SELECT max(version) FROM schema_version")).scalar_one()
+    assert [word for word in re.split(" +", folded) if word] == lexemes(sample)
+    assert applied >= 10  # the migration that let ASCII text skip the table of accented letters

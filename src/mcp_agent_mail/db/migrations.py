@@ -105,6 +105,12 @@ def _create_client_sends(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.client_sends])
 
 
+def _fold_ascii_fast(conn: Connection) -> None:
+    """Let PostgreSQL's search folding skip its table of accented letters for ASCII text (same words)."""
+    if conn.dialect.name == "postgresql":
+        pg.install_fold(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _create_core_tables),
     Migration(2, "full-text index on subject and body", _create_fts),
@@ -115,6 +121,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "full-text index on PostgreSQL", _create_pg_search),
     Migration(8, "notifications of new mail on PostgreSQL", _create_mail_notifications),
     Migration(9, "client message ids for exactly-once sends", _create_client_sends),
+    Migration(10, "search folding skips ASCII text on PostgreSQL", _fold_ascii_fast),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

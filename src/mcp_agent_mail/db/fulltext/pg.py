@@ -138,14 +138,26 @@ def _vector_sql(subject: str, body: str) -> str:
     )
 
 
-def install(conn: Connection) -> None:
-    """Create (or refresh) the column, its functions, trigger and GIN index, and index every message."""
+def install_fold(conn: Connection) -> None:
+    """Create (or replace) the function folding text into searchable words (same words as before, faster).
+
+    ``translate`` scans its whole table of accented letters for every character, a millisecond
+    for a short message; every folded letter lies outside ASCII, so ASCII text (one byte per
+    character) skips it.
+    """
     source, target = fold_pairs()
     conn.exec_driver_sql(
         f"CREATE OR REPLACE FUNCTION {FOLD_FUNCTION}(t text) RETURNS text "
         "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $body$ SELECT regexp_replace("
-        f"translate(t, $fold${source}$fold$, $fold${target}$fold$), $re${ASCII_SEPARATORS}$re$, ' ', 'g') $body$"
+        "CASE WHEN octet_length(t) = length(t) THEN t "
+        f"ELSE translate(t, $fold${source}$fold$, $fold${target}$fold$) END, "
+        f"$re${ASCII_SEPARATORS}$re$, ' ', 'g') $body$"
     )
+
+
+def install(conn: Connection) -> None:
+    """Create (or refresh) the column, its functions, trigger and GIN index, and index every message."""
+    install_fold(conn)
     conn.exec_driver_sql(
         f"CREATE OR REPLACE FUNCTION {VECTOR_FUNCTION}(subject text, body text) RETURNS tsvector "
         f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $body$ SELECT {_vector_sql('subject', 'body')} $body$"
