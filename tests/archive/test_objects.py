@@ -40,3 +40,17 @@ def test_a_pack_removed_by_a_repack_no_longer_vouches_for_its_objects(tmp_path: 
         os.unlink(path)
     fresh = Repo(str(tmp_path / "repo")).object_store  # as after a repack by another process
     assert sorted(objects.missing(fresh, packed)) == sorted(packed)
+
+
+def test_packs_beyond_the_memory_budget_are_still_searched_through_their_index(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(objects, "HELD_OBJECT_IDS", 3)
+    monkeypatch.setattr(objects, "_pack_ids", {})
+    repo = Repo.init(str(tmp_path / "repo"), mkdir=True)
+    store = repo.object_store
+    first, second = _blobs("one", "two"), _blobs("three", "four")
+    for packed in (first, second):
+        objects.write_pack(os.fspath(store.pack_dir), [(sha, *packed[sha]) for sha in packed], str(tmp_path))
+
+    assert objects.missing(store, {**first, **second, **_blobs("five")}) == list(_blobs("five"))
+    held = [ids for ids in objects._pack_ids.values() if ids is not None]
+    assert [len(ids) for ids in held] == [2]  # one pack fits the budget of 3, the other is looked up

@@ -22,12 +22,13 @@ PACK_THRESHOLD = 256  # a batch writing this many objects writes them as one pac
 MAX_BATCH_PACKS = 40  # ... while the repository has fewer packs than this (lookups slow down with many)
 _LOOSE_MODE = 0o444
 
-HELD_PACK_OBJECTS = 200_000
-"""Packs up to this size have their ids held in memory: a batch's lookups cost a set probe per pack.
+HELD_OBJECT_IDS = 500_000
+"""How many packed object ids a process holds in memory at most (about 35 MB), pack by pack.
 
 A pack never changes once written (its name is its checksum), so the ids read from its index
-stay true for as long as the pack is listed; a batch otherwise binary-searches every pack's
-index for every new object, which grows with the number of packs."""
+stay true for as long as the pack is listed, and a batch's lookups cost a set probe per pack; a
+batch otherwise binary-searches every pack's index for every new object, which grows with the
+number of packs. Packs beyond the budget are searched through their index as before."""
 _pack_ids: dict[str, frozenset[ObjectID] | None] = {}
 
 # Objects of a batch: hex id -> (type number, raw content).
@@ -53,7 +54,8 @@ def _held_ids(index: PackIndex) -> frozenset[ObjectID] | None:
     if not isinstance(path, str):
         return None
     if path not in _pack_ids:
-        _pack_ids[path] = frozenset(index) if len(index) <= HELD_PACK_OBJECTS else None
+        held = sum(len(ids) for ids in _pack_ids.values() if ids is not None)
+        _pack_ids[path] = frozenset(index) if held + len(index) <= HELD_OBJECT_IDS else None
     return _pack_ids[path]
 
 
