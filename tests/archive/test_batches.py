@@ -30,7 +30,8 @@ def test_one_commit_per_batch_with_a_line_per_change(seed, archive):
     archive.assert_clean()
 
 
-def test_batch_size_splits_into_several_commits(seed, archive, monkeypatch):
+def _five_rows_in_batches_of_two(seed, monkeypatch) -> None:
+    """Queue a project and four agents (five outbox rows) with ARCHIVE_BATCH_SIZE=2."""
     from mcp_agent_mail.config import clear_settings_cache, get_settings
 
     monkeypatch.setenv("ARCHIVE_BATCH_SIZE", "2")
@@ -39,6 +40,10 @@ def test_batch_size_splits_into_several_commits(seed, archive, monkeypatch):
     pid = seed.project()
     for name in ("A-1", "B-2", "C-3", "D-4"):
         seed.agent(pid, name)
+
+
+def test_batch_size_splits_into_several_commits(seed, archive, monkeypatch):
+    _five_rows_in_batches_of_two(seed, monkeypatch)
     assert flush_pending() == 5
     assert len(archive.commits()) == 1 + 3
 
@@ -149,15 +154,8 @@ def test_interrupted_initialisation_is_redone(settings, archive):
 
 def test_a_steady_flush_drains_a_backlog_of_full_batches(seed, archive, monkeypatch):
     from mcp_agent_mail.archive.flush import try_flush
-    from mcp_agent_mail.config import clear_settings_cache, get_settings
 
-    monkeypatch.setenv("ARCHIVE_BATCH_SIZE", "2")
-    clear_settings_cache()
-    seed.settings = get_settings()
-    pid = seed.project()
-    for name in ("A-1", "B-2", "C-3", "D-4"):
-        seed.agent(pid, name)
-
+    _five_rows_in_batches_of_two(seed, monkeypatch)
     assert try_flush(seed.settings, steady=True) == 5  # full batches: the loop goes on until one comes back short
     assert len(archive.commits()) == 1 + 3
     assert pending_count() == 0

@@ -25,17 +25,17 @@ async def _add_project(slug: str) -> None:
     await run_write(work)
 
 
+async def _count_around_a_commit(session: Any) -> tuple[int, int]:
+    """Count projects, let another connection commit one more while this read is open, count again."""
+    before = (await session.execute(_COUNT)).scalar_one()
+    with sync_write_connection() as other:
+        other.execute(insert(schema.projects).values(slug="second", human_key="/second", created_at=utcnow()))
+    return before, (await session.execute(_COUNT)).scalar_one()
+
+
 async def test_one_read_sees_one_snapshot(isolated_env):
     await _add_project("first")
-
-    async def work(session: Any) -> tuple[int, int]:
-        before = (await session.execute(_COUNT)).scalar_one()
-        # Another connection commits while this read transaction is open.
-        with sync_write_connection() as other:
-            other.execute(insert(schema.projects).values(slug="second", human_key="/second", created_at=utcnow()))
-        return before, (await session.execute(_COUNT)).scalar_one()
-
-    assert await run_read(work) == (1, 1)
+    assert await run_read(_count_around_a_commit) == (1, 1)
     assert await run_read(lambda session: session.scalar(_COUNT)) == 2
 
 
@@ -98,13 +98,6 @@ async def test_a_read_without_a_snapshot_sees_each_commit_on_a_database_server_a
     from mcp_agent_mail.db import is_sqlite
 
     await _add_project("first")
-
-    async def work(session: Any) -> tuple[int, int]:
-        before = (await session.execute(_COUNT)).scalar_one()
-        with sync_write_connection() as other:
-            other.execute(insert(schema.projects).values(slug="second", human_key="/second", created_at=utcnow()))
-        return before, (await session.execute(_COUNT)).scalar_one()
-
-    seen = await run_read(work, snapshot=False)
+    seen = await run_read(_count_around_a_commit, snapshot=False)
     # SQLite lives in the process, where a snapshot costs no round trip, so it keeps one.
     assert seen == ((1, 1) if is_sqlite(get_settings().database.url) else (1, 2))
