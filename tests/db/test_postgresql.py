@@ -274,3 +274,30 @@ def test_the_search_folding_gives_the_words_python_gives_for_ascii_and_accented_
         applied = conn.execute(text("SELECT max(version) FROM schema_version")).scalar_one()
     assert [word for word in re.split(" +", folded) if word] == lexemes(sample)
     assert applied >= 10  # the migration that let ASCII text skip the table of accented letters
+
+
+async def test_a_connection_lost_in_the_middle_of_a_batch_fails_every_write_of_it_as_unavailable(isolated_env):
+    import time
+
+    ensure_schema()
+
+    def adds(slug: str, *, pause: float = 0.0, drop: bool = False) -> Callable[[Any], Awaitable[str]]:
+        async def work(session: Any) -> str:
+            await session.execute(insert(schema.projects).values(slug=slug, human_key=f"/{slug}", created_at=utcnow()))
+            time.sleep(pause)  # holds the writer so that the writes queued meanwhile share the next batch
+            if drop:  # the server goes away under this write, as in a restart
+                await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+            return slug
+
+        return work
+
+    first = asyncio.create_task(run_write(adds("first", pause=0.3)))
+    await asyncio.sleep(0.1)
+    batch = [run_write(adds("before")), run_write(adds("dropped", drop=True)), run_write(adds("after"))]
+    outcomes = await asyncio.gather(*batch, return_exceptions=True)
+    assert await first == "first"
+    for outcome in outcomes:
+        assert isinstance(outcome, UnavailableError), outcome
+        assert outcome.code == "UNAVAILABLE"
+    assert [row[0] for row in query("SELECT slug FROM projects ORDER BY id")] == ["first"]
+    assert await run_write(adds("later")) == "later"  # the pool starts afresh

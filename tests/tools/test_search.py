@@ -216,3 +216,35 @@ async def test_rebuilding_the_index_brings_search_back(client):
         assert fulltext.indexed_count(conn) == 6
     assert await subjects(client, '"quick brown fox"') == ["Lunch"]
     assert "\u27e6pasta\u27e7" in (await search(client, "pasta"))[0]["snippet"]
+
+
+@pytest.mark.parametrize("snapshot", [True, False])
+async def test_a_connection_lost_during_a_search_is_read_again_not_simplified(client, monkeypatch, snapshot):
+    from sqlalchemy import text
+
+    from db_kit import on_sqlite
+    from mcp_agent_mail.db import fulltext, run_read
+    from mcp_agent_mail.db.fulltext import pg
+    from mcp_agent_mail.services.identity.resolve import resolve_project
+
+    if on_sqlite():
+        pytest.skip("a database server's connection")
+    real = pg._statement
+    drops = iter([True])
+
+    def dropping(*args):
+        if next(drops, False):  # the first search meets a server going away
+            return text("SELECT pg_terminate_backend(pg_backend_pid())")
+        return real(*args)
+
+    monkeypatch.setattr(pg, "_statement", dropping)
+
+    async def read(session):
+        project = await resolve_project(session, PROJECT)
+        request = fulltext.Request(
+            scope=fulltext.Scope(project["id"], None), snippet=fulltext.Snippet("[", "]", 8), limit=10
+        )
+        found = await fulltext.search(session, "pizza", request)
+        return [row["subject"] for row in found.rows], found.simplified
+
+    assert await run_read(read, snapshot=snapshot) == (["Lunch"], False)  # ranked, on a fresh connection

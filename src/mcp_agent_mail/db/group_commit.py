@@ -136,7 +136,9 @@ class GroupCommitWriter:
                     conn.exec_driver_sql(_SAVEPOINT)
                     try:
                         unit.result = self._run_to_end(cast(Coroutine[Any, Any, Any], unit.work(session)))
-                    except BaseException as exc:  # its own failure, rolled back alone
+                    except BaseException as exc:  # its own failure, rolled back alone ...
+                        if conn.invalidated:
+                            raise  # ... unless the connection is gone, and the whole batch with it
                         conn.exec_driver_sql(_ROLLBACK_TO_SAVEPOINT)
                         unit.error = exc
                         unit.done = True

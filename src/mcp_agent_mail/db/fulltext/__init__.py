@@ -54,6 +54,8 @@ async def search(session: ReadTransaction, query: str, request: Request) -> Foun
         try:
             return Found(await engine.search(session, parts, request), simplified)
         except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise  # the connection is gone: the read is run again or reported, not simplified
             logger.info("full-text query %r failed (%s); trying a simpler form", query, exc.orig)
     return Found(await like.search(session, plain_words, request), True)
 

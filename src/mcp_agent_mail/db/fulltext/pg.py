@@ -123,8 +123,9 @@ async def search(session: ReadTransaction, parts: list[Part], request: Request) 
     await session.execute(text("SAVEPOINT fulltext_search"))
     try:
         return list((await session.execute(statement, values)).mappings().all())
-    except DBAPIError:
-        await session.execute(text("ROLLBACK TO SAVEPOINT fulltext_search"))
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            await session.execute(text("ROLLBACK TO SAVEPOINT fulltext_search"))
         raise
 
 
