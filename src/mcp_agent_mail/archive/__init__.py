@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from mcp_agent_mail.archive.outbox import enqueue, enqueue_each, enqueue_many
+from mcp_agent_mail.archive.outbox import enqueue, enqueue_many
 from mcp_agent_mail.archive.wake import wake_writer
 
 if TYPE_CHECKING:
@@ -79,7 +79,6 @@ async def recent_agent_commits(project_key: str, agent_name: str, limit: int) ->
 __all__ = [
     "clear_repo_cache",
     "enqueue",
-    "enqueue_each",
     "enqueue_many",
     "flush_pending",
     "pending_count",

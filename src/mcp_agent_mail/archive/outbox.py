@@ -45,17 +45,12 @@ async def enqueue_many(
     session: WriteTransaction, project_id: int, kind: OutboxKind, refs: list[int] | list[str]
 ) -> None:
     """Record several entries of one kind in one statement."""
-    await enqueue_each(session, project_id, [(kind, ref) for ref in refs])
-
-
-async def enqueue_each(session: WriteTransaction, project_id: int, entries: list[tuple[OutboxKind, int | str]]) -> None:
-    """Record several entries, of any kinds, in one statement (one round trip to a database server)."""
-    if not entries:
+    if not refs:
         return
     now = utcnow()
     await session.execute(
-        _INSERT,
-        [{"project_id": project_id, "kind": kind, "ref": str(ref), "created_ts": now} for kind, ref in entries],
+        schema.archive_outbox.insert(),
+        [{"project_id": project_id, "kind": kind, "ref": str(r), "created_ts": now} for r in refs],
     )
 
 

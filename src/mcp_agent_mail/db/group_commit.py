@@ -5,8 +5,9 @@ only awaits the session it is given, see ``engine.run_write``). The writer threa
 takes every unit waiting in the queue, opens one ``BEGIN IMMEDIATE`` transaction,
 runs each unit after a ``SAVEPOINT`` of its own (a unit that fails is rolled back
 to it alone and gets its own error; one that succeeds leaves it for COMMIT),
-then commits once and only then answers the callers. A unit alone in its batch needs no savepoint: its failure rolls the
-whole transaction back, so a lone write pays no extra round trips for one. A
+then commits once and only then answers the callers. A unit alone in its batch
+needs no savepoint: its failure rolls the whole transaction back, so a lone
+write pays no extra round trips for one. A
 unit's result is therefore never returned before the transaction holding it is
 durable; if the COMMIT itself fails, every unit of the batch gets that error and
 none of their changes exist.

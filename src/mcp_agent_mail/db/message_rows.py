@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy import ARRAY, Integer, Select, String, bindparam, case, func, insert, select, true, update
 
+from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import schema
+from mcp_agent_mail.db.backend_url import parse_database_url
 
 MESSAGE_COLUMNS = (
     "project_id",
@@ -31,6 +33,11 @@ MESSAGE_COLUMNS = (
 _PREFIX = "new_"
 OUTBOX_KINDS = ("agent", "message")
 """The archive entries a send queues, in this order: the sender's profile, then the message."""
+
+
+def in_one_statement() -> bool:
+    """Tell whether this process's database stores a message in one statement (a database server)."""
+    return parse_database_url(get_settings().database.url).dialect == "postgresql"
 
 
 @lru_cache(maxsize=1)
@@ -97,4 +104,4 @@ def store_params(values: Mapping[str, Any], kinds: Mapping[int, str]) -> dict[st
     }
 
 
-__all__ = ["MESSAGE_COLUMNS", "OUTBOX_KINDS", "store_params", "store_statement"]
+__all__ = ["MESSAGE_COLUMNS", "OUTBOX_KINDS", "in_one_statement", "store_params", "store_statement"]

@@ -5,13 +5,11 @@ from __future__ import annotations
 import difflib
 import posixpath
 import re
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, RowMapping, bindparam, exists, or_, select, update
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.archive.outbox import OutboxKind
 from mcp_agent_mail.db import ReadTransaction, WriteTransaction, schema
 from mcp_agent_mail.errors import ConfigurationError, InvalidArgumentError, NotFoundError
 from mcp_agent_mail.services.identity.names import looks_like_placeholder, name_key
@@ -138,20 +136,10 @@ _TOUCH_AGENT = (
 )
 
 
-async def touch_agent(
-    session: WriteTransaction,
-    project_id: int,
-    agent_id: int,
-    now: datetime,
-    *,
-    also: Sequence[tuple[OutboxKind, int | str]] = (),
-) -> None:
-    """Set the agent's last_active_ts to ``now`` and queue its profile for the archive in the same transaction.
-
-    ``also``: more archive entries of the project, queued in the same statement as the profile.
-    """
+async def touch_agent(session: WriteTransaction, project_id: int, agent_id: int, now: datetime) -> None:
+    """Set the agent's last_active_ts to ``now`` and queue its profile for the archive in the same transaction."""
     await session.execute(_TOUCH_AGENT, {"touched_id": agent_id, "touched_ts": now})
-    await archive.enqueue_each(session, project_id, [("agent", agent_id), *also])
+    await archive.enqueue(session, project_id, "agent", agent_id)
 
 
 def check_limit(value: int, *, field: str = "limit", maximum: int = 1000) -> int:

@@ -8,9 +8,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 
 from mcp_agent_mail import archive
-from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.db import WriteTransaction, message_rows, schema
-from mcp_agent_mail.db.backend_url import parse_database_url
 from mcp_agent_mail.errors import AgentRetiredError, ProjectArchivedError
 from mcp_agent_mail.services.identity.resolve import touch_agent
 from mcp_agent_mail.services.mail import attachments
@@ -60,24 +58,15 @@ async def store_message(
         # Keys sorted as in the archive's front matter, so a rebuilt row is the same text.
         "attachments": [dict(sorted(meta.items())) for meta in draft.attachments],
     }
-    if sender["project_id"] == project["id"] and _on_database_server():
-        # One round trip for the message, its recipients, the sender's touch and both outbox entries.
+    if sender["project_id"] == project["id"] and message_rows.in_one_statement():
         statement, params = message_rows.store_statement(), message_rows.store_params(values, recipients.kinds)
         message_id = (await session.execute(statement, params)).scalar_one()
         return _payload(message_id, project, sender, draft, recipients, now)
     message_id = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
     await session.execute(_INSERT_RECIPIENTS, recipients.rows(message_id))
-    if sender["project_id"] == project["id"]:
-        await touch_agent(session, project["id"], sender["id"], now, also=[("message", message_id)])
-    else:
-        await touch_agent(session, sender["project_id"], sender["id"], now)
-        await archive.enqueue(session, project["id"], "message", message_id)
+    await touch_agent(session, sender["project_id"], sender["id"], now)
+    await archive.enqueue(session, project["id"], "message", message_id)
     return _payload(message_id, project, sender, draft, recipients, now)
-
-
-def _on_database_server() -> bool:
-    """Tell whether the mailbox lives on a database server (where each statement is a round trip)."""
-    return parse_database_url(get_settings().database.url).dialect == "postgresql"
 
 
 def _payload(
