@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import subprocess
 import sys
@@ -132,3 +133,24 @@ def test_each_worker_of_serve_workers_builds_the_http_app(isolated_env):
     factory = import_from_string(WORKER_APP_FACTORY)
     app = factory()
     assert "/health/readiness" in {getattr(route, "path", None) for route in app.router.routes}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="balanced workers need Linux's SO_REUSEPORT")
+def test_the_workers_port_is_held_for_them_and_refused_to_other_programs():
+    from mcp_agent_mail.cli.serve_workers import reuse_port_sockets
+
+    held = reuse_port_sockets("127.0.0.1", 0, listen=False)
+    try:
+        port = held[0].getsockname()[1]
+        assert port != 0
+        worker = reuse_port_sockets("127.0.0.1", port)  # a worker binds the held port beside the parent
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other, pytest.raises(OSError) as refused:
+                other.bind(("127.0.0.1", port))
+            assert refused.value.errno == errno.EADDRINUSE
+        finally:
+            for sock in worker:
+                sock.close()
+    finally:
+        for sock in held:
+            sock.close()

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WORKER_APP_FACTORY = "mcp_agent_mail.http:app_from_environment"
 """What each ``serve --workers N`` process imports (uvicorn's ``module:attribute``) and calls to build its app."""
+GRACEFUL_SHUTDOWN_S = 10
+"""How long a stopping server lets requests in flight finish."""
 
 
 def _normalise_path(path: str) -> str:
@@ -155,7 +157,7 @@ def serve(
         typer.Option(
             min=1,
             max=32,
-            help="Worker processes; they share the mailbox safely, each with its own archive writer.",
+            help="Worker processes sharing the mailbox; new connections are spread evenly over them.",
         ),
     ] = 1,
 ) -> None:
@@ -186,24 +188,34 @@ def serve(
             fg=typer.colors.YELLOW,
             err=True,
         )
-    # Several workers each build the app from the environment the options above were written to.
-    target: Any = app if workers == 1 else WORKER_APP_FACTORY
+    options: dict[str, Any] = {
+        "host": settings.http.host,
+        "port": settings.http.port,
+        "log_config": None,
+        "log_level": settings.log_level.lower(),
+        "lifespan": "on",
+        "ws": "none",
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        # Clients are judged by the connection itself; forwarding headers only ever count against them.
+        "proxy_headers": False,
+    }
     freeze_startup_heap()
     with _hold_mailbox(settings, "http"):
-        uvicorn.run(
-            target,
-            factory=workers > 1,
-            workers=workers if workers > 1 else None,
-            host=settings.http.host,
-            port=settings.http.port,
-            log_config=None,
-            log_level=settings.log_level.lower(),
-            lifespan="on",
-            ws="none",
-            timeout_graceful_shutdown=10,
-            # Clients are judged by the connection itself; forwarding headers only ever count against them.
-            proxy_headers=False,
+        if workers == 1:
+            uvicorn.run(app, **options)
+            return
+        # Several workers each build the app from the environment the options above were written to.
+        from mcp_agent_mail.cli import serve_workers
+
+        if not serve_workers.balanced_workers_supported():
+            uvicorn.run(WORKER_APP_FACTORY, factory=True, workers=workers, **options)
+            return
+        worker_options = serve_workers.WorkerOptions(
+            settings.http.host, settings.http.port, {"app": WORKER_APP_FACTORY, "factory": True, **options}
         )
+        status = serve_workers.run_workers(workers, worker_options, GRACEFUL_SHUTDOWN_S)
+    if status:
+        raise typer.Exit(status)
 
 
 def stdio(tools: ToolsOption = None) -> None:
