@@ -14,6 +14,8 @@ from mcp_agent_mail.db import get_session, schema, sync_write_connection
 from mcp_agent_mail.errors import AgentRetiredError, ContactBlockedError, ContactRequiredError
 from mcp_agent_mail.services.identity.agents import set_contact_policy
 from mcp_agent_mail.services.identity.lifecycle import retire_agent
+from mcp_agent_mail.services.identity.resolve import resolve_project
+from mcp_agent_mail.services.mail import recipients as rcpt
 from mcp_agent_mail.services.mail.contacts import request_contact, respond_contact
 from mcp_agent_mail.services.mail.messages import send_message
 from mcp_agent_mail.services.mail.policy import Verdict, evaluate, raise_refusals, request_call
@@ -158,3 +160,49 @@ def test_the_suggested_call_names_the_other_project_only_when_there_is_one():
         'reason="<why you need to write>")'
     )
     assert "to_project='/work/q'" in request_call("/work/p", "BlueLake", target, "/work/q")
+
+
+async def test_resolving_recipients_for_a_sender_reads_only_that_senders_links(mailbox):
+    await request_contact(PROJECT, "BlueLake", "RedFox")
+    await respond_contact(PROJECT, "RedFox", "BlueLake", accept=True)
+    await request_contact(PROJECT, "BlueLake", "GreenCastle")
+    await respond_contact(PROJECT, "GreenCastle", "BlueLake", accept=False)
+    await request_contact(PROJECT, "RedFox", "GreenCastle")  # another sender's link, pending
+    [blue, red] = await _agents("BlueLake", "RedFox")
+    lists: dict[rcpt.Kind, list[str]] = {"to": ["RedFox", "GreenCastle"], "cc": ["PurpleHill@" + OTHER], "bcc": []}
+    async with get_session() as session:
+        project = await resolve_project(session, PROJECT)
+        for_blue = await rcpt.resolve(session, project, lists, sender_id=blue["id"])
+        for_red = await rcpt.resolve(session, project, lists, sender_id=red["id"])
+        without = await rcpt.resolve(session, project, lists)
+    assert for_blue.links is not None and for_red.links is not None
+    assert {for_blue.agents[i]["name"]: link["status"] for i, link in for_blue.links.items()} == {
+        "RedFox": "approved",
+        "GreenCastle": "blocked",
+    }
+    red_links = {for_red.agents[i]["name"]: link["status"] for i, link in for_red.links.items()}
+    assert red_links == {"GreenCastle": "pending"}
+    assert without.links is None
+    assert for_blue.agents.keys() == without.agents.keys() and for_blue.kinds == without.kinds
+    assert {row["name"]: dict(row) for row in for_blue.agents.values()} == {
+        row["name"]: dict(row) for row in without.agents.values()
+    }
+
+
+async def test_a_send_obeys_the_links_read_with_its_recipients(mailbox):
+    await set_contact_policy(PROJECT, "RedFox", "contacts_only")
+    await request_contact(PROJECT, "BlueLake", "RedFox")
+    await respond_contact(PROJECT, "RedFox", "BlueLake", accept=True)
+    await request_contact(PROJECT, "BlueLake", "GreenCastle")
+    await respond_contact(PROJECT, "GreenCastle", "BlueLake", accept=False)
+    await set_contact_policy(PROJECT, "GreenCastle", "open")
+
+    sent = await send_message(PROJECT, "BlueLake", ["RedFox"], "approved", "BlueLake's link to RedFox is approved")
+    assert sent["count"] == 1
+    with pytest.raises(ContactBlockedError):
+        await send_message(PROJECT, "BlueLake", ["GreenCastle"], "declined", "a declined link beats an open policy")
+    with pytest.raises(ContactRequiredError):
+        await send_message(PROJECT, "GreenCastle", ["RedFox"], "no link", "BlueLake's link does not admit others")
+    async with get_session() as session:
+        subjects = (await session.execute(select(schema.messages.c.subject))).scalars().all()
+    assert [subject for subject in subjects if not subject.startswith("Contact request")] == ["approved"]

@@ -121,7 +121,9 @@ async def _enforce(
 ) -> None:
     """Refuse the whole send if any recipient's project, state or contact policy forbids it."""
     await rcpt.check_projects_writable(session, recipients)
-    verdict = await policy.evaluate(session, sender, recipients.agents.values(), thread_id=thread_id)
+    verdict = await policy.evaluate(
+        session, sender, recipients.agents.values(), thread_id=thread_id, links=recipients.links
+    )
 
     def project_of(row: RowMapping) -> str | None:
         return None if row["project_id"] == project["id"] else recipients.slugs.get(row["project_id"])
@@ -260,7 +262,7 @@ async def send_message(
         project, sender = await _project_and_sender(session, project_key, sender_name)
         if wanted is not None and (earlier := await client_sends.find(session, sender["id"], wanted)):
             return earlier, False
-        recipients = await rcpt.resolve(session, project, lists)
+        recipients = await rcpt.resolve(session, project, lists, sender_id=sender["id"])
         await _enforce(session, project, sender, recipients, draft.thread_id)
         skipped: list[dict[str, str]] = []
         if broadcast:
@@ -389,7 +391,7 @@ async def reply_message(
             topic=original["topic"],
             notices=tuple(notices),
         )
-        recipients = await rcpt.resolve(session, project, lists)
+        recipients = await rcpt.resolve(session, project, lists, sender_id=sender["id"])
         await _enforce(session, project, sender, recipients, draft.thread_id)
         payload = await store_message(session, project, sender, draft, recipients, blobs)
         result = _result(project, payload, draft.notices)

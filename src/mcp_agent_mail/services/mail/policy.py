@@ -11,7 +11,7 @@ CONTACT_AUTO_TTL_SECONDS; otherwise CONTACT_REQUIRED.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -160,8 +160,13 @@ async def evaluate(
     *,
     thread_id: str | None = None,
     settings: Settings | None = None,
+    links: Mapping[int, RowMapping] | None = None,
 ) -> Verdict:
-    """Decide, for each resolved recipient agent, whether ``sender`` may write to it."""
+    """Decide, for each resolved recipient agent, whether ``sender`` may write to it.
+
+    ``links`` are the sender's links to these recipients when the caller already read them
+    (see ``recipients.resolve``); without them they are read here.
+    """
     settings = settings or get_settings()
     verdict = Verdict()
     rows = list({row["id"]: row for row in recipients}.values())
@@ -170,7 +175,8 @@ async def evaluate(
             (verdict.retired if row["retired_at"] is not None else verdict.allowed).append(row)
         return verdict
     now = utcnow()
-    links = await outgoing_links(session, sender["id"], [r["id"] for r in rows if r["id"] != sender["id"]])
+    if links is None:
+        links = await outgoing_links(session, sender["id"], [r["id"] for r in rows if r["id"] != sender["id"]])
     auto: list[RowMapping] = []
     for row in rows:
         policy = row["contact_policy"] if row["contact_policy"] in POLICIES else "auto"

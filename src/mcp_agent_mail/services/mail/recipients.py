@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, cast
 
 from sqlalchemy import RowMapping, bindparam, select
 
@@ -63,9 +64,20 @@ _MODEL_MARKERS = (
 )
 _BROADCAST = frozenset({"all", "*", "everyone", "broadcast", "@all", "@everyone"})
 
-_AGENTS_BY_KEY = select(schema.agents).where(
-    schema.agents.c.project_id == bindparam("project_id"),
-    schema.agents.c.name_key.in_(bindparam("keys", expanding=True)),
+_ag, _ln = schema.agents, schema.agent_links
+_AGENTS_BY_KEY = select(_ag).where(
+    _ag.c.project_id == bindparam("project_id"),
+    _ag.c.name_key.in_(bindparam("keys", expanding=True)),
+)
+_LINK_PREFIX = "link__"
+# The same agents, each with the sender's link to it (at most one: the pair is unique), if any.
+_AGENTS_AND_LINKS_BY_KEY = (
+    select(*_ag.c, *(column.label(_LINK_PREFIX + column.name) for column in _ln.c))
+    .select_from(_ag.outerjoin(_ln, (_ln.c.a_agent_id == bindparam("sender_id")) & (_ln.c.b_agent_id == _ag.c.id)))
+    .where(
+        _ag.c.project_id == bindparam("project_id"),
+        _ag.c.name_key.in_(bindparam("keys", expanding=True)),
+    )
 )
 
 
@@ -99,6 +111,8 @@ class Recipients:
     agents: dict[int, RowMapping] = field(default_factory=dict)
     kinds: dict[int, Kind] = field(default_factory=dict)
     slugs: dict[int, str] = field(default_factory=dict)
+    links: dict[int, RowMapping] | None = None
+    """The sender's contact links to these agents, by agent id, when :func:`resolve` read them too."""
 
     def add(self, row: RowMapping, kind: Kind, slug: str | None = None) -> None:
         """Add an agent unless it is already there (the first, stronger kind wins)."""
@@ -173,11 +187,14 @@ async def _project_of(session: ReadTransaction, key: str, cache: dict[str, RowMa
     return cache[key]
 
 
-async def resolve(session: ReadTransaction, project: RowMapping, lists: dict[Kind, list[str]]) -> Recipients:
+async def resolve(
+    session: ReadTransaction, project: RowMapping, lists: dict[Kind, list[str]], *, sender_id: int | None = None
+) -> Recipients:
     """Resolve every address; raise NOT_FOUND for all unknown ones, AGENT_RETIRED for retired ones.
 
     A bare name is looked up in ``project`` only; another project's agent must be addressed
-    explicitly as ``Name@<slug or path>`` or ``project:<slug or path>#Name``.
+    explicitly as ``Name@<slug or path>`` or ``project:<slug or path>#Name``. With ``sender_id``
+    the same statements also read the sender's contact links to the recipients (``links``).
     """
     projects: dict[str, RowMapping | None] = {}
     wanted: dict[str, tuple[RowMapping | None, str]] = {}
@@ -190,14 +207,24 @@ async def resolve(session: ReadTransaction, project: RowMapping, lists: dict[Kin
                 target = await _project_of(session, address.project, projects)
             wanted[raw] = (target, name_key(address.name))
     by_key: dict[tuple[int, str], RowMapping] = {}
+    links: dict[int, RowMapping] = {}
     for project_id in {t["id"] for t, _ in wanted.values() if t is not None}:
-        keys = {k for t, k in wanted.values() if t is not None and t["id"] == project_id}
-        rows = await session.execute(_AGENTS_BY_KEY, {"project_id": project_id, "keys": sorted(keys)})
-        by_key.update({(row["project_id"], row["name_key"]): row for row in rows.mappings()})
+        keys = sorted({k for t, k in wanted.values() if t is not None and t["id"] == project_id})
+        if sender_id is None:
+            rows = await session.execute(_AGENTS_BY_KEY, {"project_id": project_id, "keys": keys})
+            by_key.update({(row["project_id"], row["name_key"]): row for row in rows.mappings()})
+            continue
+        found = await session.execute(
+            _AGENTS_AND_LINKS_BY_KEY, {"project_id": project_id, "keys": keys, "sender_id": sender_id}
+        )
+        for agent, link in _split_links(found.mappings()):
+            by_key[(agent["project_id"], agent["name_key"])] = agent
+            if link is not None:
+                links[agent["id"]] = link
     unknown = [raw for raw, (t, k) in wanted.items() if t is None or (t["id"], k) not in by_key]
     if unknown:
         await _raise_unknown(session, project, unknown, projects)
-    resolved = Recipients(home_project_id=project["id"])
+    resolved = Recipients(home_project_id=project["id"], links=None if sender_id is None else links)
     for kind in KINDS:  # strongest kind first, so a later duplicate keeps it
         for raw in lists[kind]:
             target, key = wanted[raw]
@@ -205,6 +232,16 @@ async def resolve(session: ReadTransaction, project: RowMapping, lists: dict[Kin
             resolved.add(by_key[(target["id"], key)], kind, target["slug"])
     check_deliverable(resolved)
     return resolved
+
+
+def _split_links(rows: Iterable[RowMapping]) -> Iterator[tuple[RowMapping, RowMapping | None]]:
+    """Split each joined row into the agent's row and the sender's link to it (None without one)."""
+    for row in rows:
+        agent = {column.name: row[column.name] for column in _ag.c}
+        link = None
+        if row[_LINK_PREFIX + "id"] is not None:
+            link = {column.name: row[_LINK_PREFIX + column.name] for column in _ln.c}
+        yield cast(RowMapping, agent), cast(RowMapping | None, link)
 
 
 def check_deliverable(recipients: Recipients) -> None:
