@@ -205,3 +205,25 @@ async def test_mail_to_another_project_needs_the_explicit_address(mailbox):
     result = await send_message(PROJECT, "BlueLake", [f"PurpleHill@{slug}"], "Hi", "x")
     assert result["deliveries"][0]["payload"]["to"] == [f"PurpleHill@{slug}"]
     assert mailbox.count("message_recipients", "agent_id = :agent", agent=mailbox.agent_id("PurpleHill")) == 1
+
+
+async def test_a_send_within_its_project_reads_all_it_checks_in_one_statement_before_storing(mailbox):
+    from sqlalchemy import event
+
+    from mcp_agent_mail.config import get_settings
+    from mcp_agent_mail.db.engine import _get_write_engine
+
+    engine = _get_write_engine(get_settings())
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        sent.append(" ".join(statement.split()).upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        await send_message(PROJECT, "BlueLake", ["RedFox", "GreenCastle"], "Hi", "x")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    work = [statement for statement in sent if not statement.startswith(("BEGIN", "SAVEPOINT", "COMMIT"))]
+    first_write = next(i for i, statement in enumerate(work) if not statement.startswith("SELECT"))
+    assert first_write == 1, work[:first_write]  # project, sender, recipients and links together

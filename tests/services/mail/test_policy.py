@@ -11,7 +11,7 @@ from sqlalchemy import RowMapping, select, update
 
 from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.db import get_session, schema, sync_write_connection
-from mcp_agent_mail.errors import AgentRetiredError, ContactBlockedError, ContactRequiredError
+from mcp_agent_mail.errors import AgentMailError, AgentRetiredError, ContactBlockedError, ContactRequiredError
 from mcp_agent_mail.services.identity.agents import set_contact_policy
 from mcp_agent_mail.services.identity.lifecycle import retire_agent
 from mcp_agent_mail.services.identity.resolve import resolve_project
@@ -206,3 +206,55 @@ async def test_a_send_obeys_the_links_read_with_its_recipients(mailbox):
     async with get_session() as session:
         subjects = (await session.execute(select(schema.messages.c.subject))).scalars().all()
     assert [subject for subject in subjects if not subject.startswith("Contact request")] == ["approved"]
+
+
+async def _outcome(read: Any) -> Any:
+    """Return what a resolution gives, or the coded error it raises, in a comparable shape."""
+    try:
+        found = await read()
+    except AgentMailError as exc:
+        return (exc.code, exc.message, exc.hint, exc.data)
+    return (
+        {i: dict(row) for i, row in found.agents.items()},
+        found.kinds,
+        found.slugs,
+        {i: dict(link) for i, link in (found.links or {}).items()},
+    )
+
+
+@pytest.mark.parametrize(
+    ("lists", "refusal"),
+    [
+        ({"to": ["RedFox"], "cc": ["GreenCastle"], "bcc": []}, None),
+        ({"to": ["redfox", " GreenCastle "], "cc": ["RedFox"], "bcc": ["BlueLake"]}, None),  # case, repeats, self
+        ({"to": ["RedFox", "RedFix"], "cc": [], "bcc": ["claude-code"]}, "NOT_FOUND"),  # with suggestions
+        ({"to": ["RedFox", "GreenCastle"], "cc": [], "bcc": []}, "AGENT_RETIRED"),
+    ],
+    ids=["plain", "repeats", "unknown", "retired"],
+)
+async def test_the_one_statement_read_resolves_exactly_as_the_separate_lookups(mailbox, lists, refusal):
+    if refusal == "AGENT_RETIRED":
+        await retire_agent(PROJECT, "GreenCastle")
+    await request_contact(PROJECT, "BlueLake", "RedFox")
+    await respond_contact(PROJECT, "RedFox", "BlueLake", accept=True)
+    [blue] = await _agents("BlueLake")
+    async with get_session() as session:
+        project = await resolve_project(session, PROJECT)
+        home = await rcpt.read_home(session, PROJECT, "BlueLake", lists)
+        assert home is not None and home.sender["id"] == blue["id"] and home.project["id"] == project["id"]
+        fast = await _outcome(lambda: rcpt.resolve_home(session, home, lists))
+        separate = await _outcome(lambda: rcpt.resolve(session, project, lists, sender_id=blue["id"]))
+    assert fast == separate
+    if refusal is None:
+        assert set(fast[3]) == {home.agents["redfox"]["id"]}  # BlueLake's approved link to RedFox came along
+    else:
+        assert fast[0] == refusal
+
+
+async def test_the_one_statement_read_steps_aside_for_other_projects_and_missing_senders(mailbox):
+    plain: dict[rcpt.Kind, list[str]] = {"to": ["RedFox"], "cc": [], "bcc": []}
+    async with get_session() as session:
+        assert await rcpt.read_home(session, PROJECT, "Nobody", plain) is None
+        assert await rcpt.read_home(session, "/no/such/project", "BlueLake", plain) is None
+        assert await rcpt.read_home(session, PROJECT, "BlueLake", {**plain, "cc": [f"PurpleHill@{OTHER}"]}) is None
+        assert await rcpt.read_home(session, PROJECT, "BlueLake", plain) is not None

@@ -25,6 +25,17 @@ _BY_PATH = (
     .where(or_(_pr.c.human_key == bindparam("key"), _pr.c.human_key == bindparam("normalised")))
 )
 _BY_SLUG = select(*_COLUMNS).select_from(_FROM).where(_pr.c.slug == bindparam("key"))
+BY_PATH = or_(_pr.c.human_key == bindparam("key"), _pr.c.human_key == bindparam("normalised"))
+"""Where ``projects`` matches a project key given as a path (parameters from :func:`key_params`)."""
+BY_SLUG = _pr.c.slug == bindparam("key")
+"""Where ``projects`` matches a project key given as a slug (parameters from :func:`key_params`)."""
+
+
+def key_params(raw: str) -> tuple[bool, dict[str, str]]:
+    """Return whether the (stripped, non-empty) project key is a path, and the parameters of its condition."""
+    if raw.startswith("/"):
+        return True, {"key": raw, "normalised": posixpath.normpath(raw)}
+    return False, {"key": raw.lower()}
 
 
 async def project_and_agent(
@@ -45,12 +56,9 @@ async def project_and_agent(
     name = agent_name.strip() if isinstance(agent_name, str) else ""
     row = None
     if raw and name and not looks_like_placeholder(name):
-        if raw.startswith("/"):
-            params = {"key": raw, "normalised": posixpath.normpath(raw), "name_key": name_key(name)}
-            row = (await session.execute(_BY_PATH, params)).mappings().first()
-        else:
-            params = {"key": raw.lower(), "name_key": name_key(name)}
-            row = (await session.execute(_BY_SLUG, params)).mappings().first()
+        by_path, params = key_params(raw)
+        statement = _BY_PATH if by_path else _BY_SLUG
+        row = (await session.execute(statement, {**params, "name_key": name_key(name)})).mappings().first()
     if row is None:
         found = await resolve_project(session, project_key)
         if check_project is not None:

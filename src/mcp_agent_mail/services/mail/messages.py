@@ -259,10 +259,19 @@ async def send_message(
     draft, blobs = await _prepare_attachments(project_key, sender_name, draft, paths, convert_images)
 
     async def transaction(session: WriteTransaction) -> tuple[dict[str, Any], bool]:
-        project, sender = await _project_and_sender(session, project_key, sender_name)
+        home = None if broadcast else await rcpt.read_home(session, project_key, sender_name, lists)
+        if home is not None:
+            project, sender = home.project, home.sender
+            ensure_writable(project)
+            ensure_active(sender)
+        else:
+            project, sender = await _project_and_sender(session, project_key, sender_name)
         if wanted is not None and (earlier := await client_sends.find(session, sender["id"], wanted)):
             return earlier, False
-        recipients = await rcpt.resolve(session, project, lists, sender_id=sender["id"])
+        if home is not None:
+            recipients = await rcpt.resolve_home(session, home, lists)
+        else:
+            recipients = await rcpt.resolve(session, project, lists, sender_id=sender["id"])
         await _enforce(session, project, sender, recipients, draft.thread_id)
         skipped: list[dict[str, str]] = []
         if broadcast:

@@ -19,6 +19,7 @@ from mcp_agent_mail.errors import (
     ProjectArchivedError,
 )
 from mcp_agent_mail.services.identity.names import looks_like_placeholder, name_key
+from mcp_agent_mail.services.identity.project_agent import BY_PATH, BY_SLUG, key_params
 from mcp_agent_mail.services.identity.resolve import resolve_project
 
 Kind = Literal["to", "cc", "bcc"]
@@ -79,6 +80,24 @@ _AGENTS_AND_LINKS_BY_KEY = (
         _ag.c.name_key.in_(bindparam("keys", expanding=True)),
     )
 )
+
+
+_pj, _sender = schema.projects, schema.agents.alias("sender")
+_PROJECT_PREFIX = "project__"
+# The project, the agents of it named by ``keys`` (the sender among them) and the sender's link to
+# each: what a send to agents of its own project reads before it stores anything, in one statement.
+_HOME_FROM = (
+    _pj.join(_ag, (_ag.c.project_id == _pj.c.id) & _ag.c.name_key.in_(bindparam("keys", expanding=True)))
+    .outerjoin(_sender, (_sender.c.project_id == _pj.c.id) & (_sender.c.name_key == bindparam("sender_key")))
+    .outerjoin(_ln, (_ln.c.a_agent_id == _sender.c.id) & (_ln.c.b_agent_id == _ag.c.id))
+)
+_HOME_COLUMNS = (
+    *(column.label(_PROJECT_PREFIX + column.name) for column in _pj.c),
+    *_ag.c,
+    *(column.label(_LINK_PREFIX + column.name) for column in _ln.c),
+)
+_HOME_BY_PATH = select(*_HOME_COLUMNS).select_from(_HOME_FROM).where(BY_PATH)
+_HOME_BY_SLUG = select(*_HOME_COLUMNS).select_from(_HOME_FROM).where(BY_SLUG)
 
 
 @dataclass(frozen=True)
@@ -230,6 +249,69 @@ async def resolve(
             target, key = wanted[raw]
             assert target is not None
             resolved.add(by_key[(target["id"], key)], kind, target["slug"])
+    check_deliverable(resolved)
+    return resolved
+
+
+@dataclass(frozen=True)
+class HomeRows:
+    """A send's project, its sender, the project's agents it names (by name key) and the sender's links to them."""
+
+    project: RowMapping
+    sender: RowMapping
+    agents: dict[str, RowMapping]
+    links: dict[int, RowMapping]
+
+
+async def read_home(
+    session: ReadTransaction, project_key: str, sender_name: str, lists: dict[Kind, list[str]]
+) -> HomeRows | None:
+    """Read the project, the sender, the recipients and the sender's links to them in one statement.
+
+    Only for recipients addressed by bare name (agents of the sender's project). Returns None when
+    an address names another project, or the project or sender is not found: the separate lookups
+    then give their coded errors. A recipient that is not found is simply absent from ``agents``.
+    """
+    raw = project_key.strip() if isinstance(project_key, str) else ""
+    name = sender_name.strip() if isinstance(sender_name, str) else ""
+    if not raw or not name or looks_like_placeholder(name):
+        return None
+    keys = {name_key(name)}
+    for names in lists.values():
+        for address in map(parse_address, names):
+            if address.project is not None:
+                return None
+            keys.add(name_key(address.name))
+    by_path, params = key_params(raw)
+    found = await session.execute(
+        _HOME_BY_PATH if by_path else _HOME_BY_SLUG, {**params, "sender_key": name_key(name), "keys": sorted(keys)}
+    )
+    rows = list(found.mappings())
+    if len({row[_PROJECT_PREFIX + "id"] for row in rows}) != 1:
+        return None  # no such project or sender (or a key naming two projects): the full lookups decide
+    project = cast(RowMapping, {column.name: rows[0][_PROJECT_PREFIX + column.name] for column in _pj.c})
+    agents: dict[str, RowMapping] = {}
+    links: dict[int, RowMapping] = {}
+    for agent, link in _split_links(rows):
+        agents[agent["name_key"]] = agent
+        if link is not None:
+            links[agent["id"]] = link
+    sender = agents.get(name_key(name))
+    if sender is None:
+        return None
+    return HomeRows(project, sender, agents, links)
+
+
+async def resolve_home(session: ReadTransaction, home: HomeRows, lists: dict[Kind, list[str]]) -> Recipients:
+    """Resolve bare-name addresses from the rows :func:`read_home` read, with :func:`resolve`'s errors."""
+    wanted = {raw: name_key(parse_address(raw).name) for names in lists.values() for raw in names}
+    unknown = [raw for raw, key in wanted.items() if key not in home.agents]
+    if unknown:
+        await _raise_unknown(session, home.project, unknown, {})
+    resolved = Recipients(home_project_id=home.project["id"], links=home.links)
+    for kind in KINDS:  # strongest kind first, so a later duplicate keeps it
+        for raw in lists[kind]:
+            resolved.add(home.agents[wanted[raw]], kind, home.project["slug"])
     check_deliverable(resolved)
     return resolved
 
