@@ -19,7 +19,7 @@ from mcp_agent_mail.errors import (
 )
 from mcp_agent_mail.services.identity.project_agent import project_and_agent
 from mcp_agent_mail.services.identity.resolve import get_agent, resolve_project
-from mcp_agent_mail.services.mail import attachments, client_sends, contacts, policy
+from mcp_agent_mail.services.mail import attachments, client_sends, contacts, policy, reply_rows
 from mcp_agent_mail.services.mail import recipients as rcpt
 from mcp_agent_mail.services.mail.drafts import (
     BODY_MAX_BYTES,
@@ -384,12 +384,17 @@ async def reply_message(
     base, blobs = await _prepare_attachments(project_key, sender_name, base, [], None)
 
     async def transaction(session: WriteTransaction) -> tuple[dict[str, Any], bool]:
-        project, sender = await _project_and_sender(session, project_key, sender_name)
+        default = to is None and not cc and not bcc
+        fast = await reply_rows.read_reply(session, project_key, sender_name, message_id) if default else None
+        if fast is not None:
+            project, sender = fast.project, fast.sender
+            ensure_writable(project)
+            ensure_active(sender)
+        else:
+            project, sender = await _project_and_sender(session, project_key, sender_name)
         if wanted is not None and (earlier := await client_sends.find(session, sender["id"], wanted)):
             return earlier, False
-        original = await visible_message(session, sender, message_id)
-        recipients_to = to if to is not None else await _default_to(session, original, sender)
-        lists = rcpt.clean_lists(recipients_to, cc, bcc)
+        original = fast.original if fast is not None else await visible_message(session, sender, message_id)
         notices: list[str] = list(base.notices)
         draft = replace(
             base,
@@ -400,7 +405,12 @@ async def reply_message(
             topic=original["topic"],
             notices=tuple(notices),
         )
-        recipients = await rcpt.resolve(session, project, lists, sender_id=sender["id"])
+        if fast is not None:
+            recipients = fast.recipients()
+        else:
+            recipients_to = to if to is not None else await _default_to(session, original, sender)
+            lists = rcpt.clean_lists(recipients_to, cc, bcc)
+            recipients = await rcpt.resolve(session, project, lists, sender_id=sender["id"])
         await _enforce(session, project, sender, recipients, draft.thread_id)
         payload = await store_message(session, project, sender, draft, recipients, blobs)
         result = _result(project, payload, draft.notices)
