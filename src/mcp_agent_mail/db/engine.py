@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
@@ -310,7 +311,7 @@ def _read_once(engine: Engine, options: dict[str, Any], work: Callable[[ReadTran
     with engine.connect() as raw:
         conn = raw.execution_options(**options) if options else raw
         with conn.begin():
-            return _run_to_end(cast(Coroutine[Any, Any, T], work(ThreadTransaction(conn))))
+            return _run_to_end(cast(Coroutine[Any, Any, T], work(ThreadTransaction(conn, read_only=True))))
 
 
 def _read_in_thread(settings: Settings, work: Callable[[ReadTransaction], Awaitable[T]], snapshot: bool = True) -> T:
@@ -340,8 +341,11 @@ async def run_read(work: Callable[[ReadTransaction], Awaitable[T]], *, snapshot:
     """
     settings = get_settings()
     ensure_schema(settings)
+    # The work sees the caller's context variables (what the caller already knows, see
+    # services.identity.project_agent.remembered), as it would on the event loop.
+    context = contextvars.copy_context()
     try:
-        return await _read_pool.run(functools.partial(_read_in_thread, settings, work, snapshot))
+        return await _read_pool.run(functools.partial(context.run, _read_in_thread, settings, work, snapshot))
     except DATABASE_FAILURES as exc:
         _raise_coded(exc, settings)
         raise

@@ -75,8 +75,10 @@ class ThreadTransaction:
     work gets depends on the connection (``run_read`` or ``run_write``) it wraps.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, read_only: bool = False) -> None:
         self._conn = conn
+        self.read_only = read_only
+        """True for ``run_read``'s transactions: nothing in them changes rows."""
 
     @property
     def per_statement(self) -> bool:

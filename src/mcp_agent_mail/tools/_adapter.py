@@ -23,6 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 from mcp_agent_mail.errors import AgentMailError, InvalidArgumentError
 from mcp_agent_mail.services.database import database_error
 from mcp_agent_mail.services.identity import auth
+from mcp_agent_mail.services.identity.project_agent import remembered
 from mcp_agent_mail.text_guard import find_invalid_text, invalid_text_error
 from mcp_agent_mail.tools.formatting import FormatParam, normalise_format, prune, table_result
 from mcp_agent_mail.tools.schemas import lean_input_schema
@@ -240,7 +241,12 @@ def agent_mail_tool(
                         token=token,
                         session_key=session_key,
                     )
-                result = await fn(*args, **kwargs)
+                if read_only and acts_as is not None and proof is not None and proof.rows is not None:
+                    # The check just read the caller's project and agent: the tool's reads reuse them.
+                    with remembered(kwargs["project_key"], kwargs[acts_as], *proof.rows):
+                        result = await fn(*args, **kwargs)
+                else:
+                    result = await fn(*args, **kwargs)
                 auth.bind_from_result(session_key, result)
                 if proof is not None and isinstance(result, dict):
                     result[verified_key] = proof.verified

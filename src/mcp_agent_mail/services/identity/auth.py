@@ -33,7 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, select
@@ -159,6 +159,8 @@ class Proof:
     agent_name: str | None = None
     project_id: int | None = None
     agent_id: int | None = None
+    rows: tuple[Row, Row] | None = field(default=None, compare=False, repr=False)
+    """The (project, agent) rows the check read, when it looked the agent up by name."""
 
 
 _STATELESS = " Over stateless HTTP there is no session to remember you: pass the token on every call."
@@ -259,7 +261,7 @@ async def authorize_agent(
         return Proof(False)
     if agent is not None:
         verified = check_agent(agent, token, session_key, action=action, token_param=token_param)
-        return Proof(verified, agent["name"], project["id"], agent["id"])
+        return Proof(verified, agent["name"], project["id"], agent["id"], rows=(project, agent))
     return _viewer_without_name(project, agents, token, session_key, action, token_param)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select
@@ -38,6 +40,23 @@ def key_params(raw: str) -> tuple[bool, dict[str, str]]:
     return False, {"key": raw.lower()}
 
 
+_REMEMBERED: ContextVar[tuple[str, str, Row, Row] | None] = ContextVar("remembered_identity", default=None)
+
+
+@contextlib.contextmanager
+def remembered(project_key: str, agent_name: str, project: Row, agent: Row) -> Iterator[None]:
+    """Let reads in this context take (project, agent) for these exact keys without a lookup.
+
+    For one tool call: its identity check has just read these rows, and the tool's own reads
+    (``run_read`` carries the context into its thread) need not read them again. Writes look up.
+    """
+    token = _REMEMBERED.set((project_key, agent_name, project, agent))
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
 async def project_and_agent(
     session: ReadTransaction,
     project_key: str,
@@ -52,6 +71,9 @@ async def project_and_agent(
     refusal about the project (e.g. archived) wins over a missing agent, as with separate lookups;
     callers run it themselves on the result of the fast path.
     """
+    known = _REMEMBERED.get()
+    if known is not None and (known[0], known[1]) == (project_key, agent_name) and getattr(session, "read_only", False):
+        return known[2], known[3]
     raw = project_key.strip() if isinstance(project_key, str) else ""
     name = agent_name.strip() if isinstance(agent_name, str) else ""
     row = None
