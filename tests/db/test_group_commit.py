@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -121,3 +122,99 @@ async def test_a_write_the_database_refuses_is_rolled_back_alone_and_its_batch_c
         else:
             assert outcome == f"s{i}"
     assert slugs() == {"taken"} | {f"s{i}" for i in range(12) if i % 4 != 2}
+
+
+@pytest.fixture
+def savepoints() -> Any:
+    """The SAVEPOINT statements the writers' engine sends meanwhile."""
+    from sqlalchemy import event
+
+    from mcp_agent_mail.config import get_settings
+    from mcp_agent_mail.db.engine import _get_write_engine
+
+    engine = _get_write_engine(get_settings())
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.startswith("SAVEPOINT"):
+            sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def counted(runs: list[str], slug: str, *, refuse_first: bool = False) -> Any:
+    """A write unit inserting one project that notes each run; with ``refuse_first`` it refuses before writing."""
+
+    async def work(session: Any) -> str:
+        runs.append(slug)
+        if refuse_first:
+            raise ReservationActiveError(f"{slug} refused before writing", hint="nothing to undo")
+        return await add_project(slug)(session)
+
+    return work
+
+
+async def test_a_batch_of_writes_that_succeed_or_refuse_before_writing_runs_once_without_savepoints(
+    isolated_env, savepoints
+):
+    runs: list[str] = []
+    before = write_batches()
+    outcomes = await asyncio.gather(
+        *(run_write(counted(runs, f"t{i}", refuse_first=i % 5 == 3)) for i in range(30)), return_exceptions=True
+    )
+    for i, outcome in enumerate(outcomes):
+        if i % 5 == 3:
+            assert isinstance(outcome, ReservationActiveError), outcome
+        else:
+            assert outcome == f"t{i}"
+    assert slugs() == {f"t{i}" for i in range(30) if i % 5 != 3}
+    assert write_batches() - before < 30  # they shared transactions ...
+    assert sorted(runs) == sorted(f"t{i}" for i in range(30))  # ... each ran once ...
+    assert savepoints == []  # ... and no savepoint was needed
+
+
+async def _in_one_batch(works: list[Any]) -> list[Any]:
+    """Run the write units as one batch: queued while the writer thread is held up by another write."""
+    gate = threading.Event()
+
+    async def hold(_session: Any) -> str:
+        gate.wait(10)  # units run on the writer thread: this keeps it busy while the others queue
+        return "held"
+
+    held = asyncio.ensure_future(run_write(hold))
+    await asyncio.sleep(0.05)
+    queued = [asyncio.ensure_future(run_write(work)) for work in works]
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await held == "held"
+    return list(await asyncio.gather(*queued, return_exceptions=True))
+
+
+async def test_a_write_failing_after_a_change_runs_its_batch_again_with_savepoints(isolated_env, savepoints):
+    runs: list[str] = []
+
+    async def fails_after_writing(session: Any) -> str:
+        runs.append("bad")
+        return await add_project("bad", fail=True)(session)
+
+    before = write_batches()
+    outcomes = await _in_one_batch([*(counted(runs, f"u{i}") for i in range(3)), fails_after_writing,
+                                    *(counted(runs, f"u{i}") for i in range(3, 6))])  # fmt: skip
+    assert outcomes[:3] + outcomes[4:] == [f"u{i}" for i in range(6)]
+    assert isinstance(outcomes[3], ReservationActiveError)
+    assert slugs() == {f"u{i}" for i in range(6)}
+    assert write_batches() - before == 2  # the held write's, then one batch run twice
+    # The first run stopped at the failure and was rolled back; the second ran all seven behind savepoints.
+    assert runs == ["u0", "u1", "u2", "bad", "u0", "u1", "u2", "bad", "u3", "u4", "u5"]
+    assert len(savepoints) == 7
+
+
+async def test_a_write_refusing_before_it_changes_anything_costs_its_batch_nothing(isolated_env, savepoints):
+    runs: list[str] = []
+    outcomes = await _in_one_batch([counted(runs, f"v{i}", refuse_first=i == 2) for i in range(5)])
+    assert isinstance(outcomes[2], ReservationActiveError)
+    assert [outcome for i, outcome in enumerate(outcomes) if i != 2] == ["v0", "v1", "v3", "v4"]
+    assert runs == ["v0", "v1", "v2", "v3", "v4"] and savepoints == []
+    assert slugs() == {"v0", "v1", "v3", "v4"}

@@ -3,14 +3,19 @@
 Each caller of :func:`submit` hands over a unit of work (a coroutine function that
 only awaits the session it is given, see ``engine.run_write``). The writer thread
 takes every unit waiting in the queue, opens one ``BEGIN IMMEDIATE`` transaction,
-runs each unit after a ``SAVEPOINT`` of its own (a unit that fails is rolled back
-to it alone and gets its own error; one that succeeds leaves it for COMMIT),
-then commits once and only then answers the callers. A unit alone in its batch
-needs no savepoint: its failure rolls the whole transaction back, so a lone
-write pays no extra round trips for one. A
-unit's result is therefore never returned before the transaction holding it is
-durable; if the COMMIT itself fails, every unit of the batch gets that error and
-none of their changes exist.
+runs the units one after another, then commits once and only then answers the
+callers. A unit's result is therefore never returned before the transaction
+holding it is durable; if the COMMIT itself fails, every unit of the batch gets
+that error and none of their changes exist.
+
+A unit that fails gets its own error and must leave no trace, while the others
+commit. Units run without savepoints first (on a database server a savepoint is a
+round trip of its own): a unit that fails before changing anything needs no undo.
+If one fails after a statement that may have changed rows (or a statement of its
+fails), the whole transaction is rolled back and the batch runs again with a
+``SAVEPOINT`` before each unit, so the failing one is rolled back to it alone.
+Units may run more than once in this way, as they already may after a deadlock
+(see ``engine.run_write``): they change nothing but the database.
 
 Under many concurrent writers this turns N fsyncs and N lock hand-overs into one,
 and waiting writers no longer occupy the event loop's thread pool.
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +42,10 @@ _SAVEPOINT = "SAVEPOINT mcp_agent_mail_unit"
 _ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT mcp_agent_mail_unit"
 
 Work = Callable[[Any], Awaitable[Any]]
+
+
+class _UndoBatch(Exception):
+    """A unit failed after changing rows in a batch run without savepoints: run the batch again with them."""
 
 
 @dataclass(eq=False)
@@ -124,6 +134,35 @@ class GroupCommitWriter:
 
     def _run_batch(self, key: str, batch: list[_Unit]) -> None:
         self.batches += 1
+        if len(batch) > 1:
+            try:
+                self._run_without_savepoints(key, batch)
+                return
+            except _UndoBatch:
+                for unit in batch:
+                    unit.result, unit.error, unit.done = None, None, False
+        self._run_with_savepoints(key, batch)
+
+    def _run_without_savepoints(self, key: str, batch: list[_Unit]) -> None:
+        """Run every unit in one transaction; raise _UndoBatch (after the rollback) if one failed after a change."""
+        with self._open_batch(key) as conn:
+            session = self._session_for(conn)
+            for unit in batch:
+                changes = session.changes
+                try:
+                    unit.result = self._run_to_end(cast(Coroutine[Any, Any, Any], unit.work(session)))
+                except BaseException as exc:
+                    if conn.invalidated:
+                        raise  # the connection is gone, and the whole batch with it
+                    if session.changes != changes or isinstance(exc, DBAPIError):
+                        raise _UndoBatch from exc  # something of it may stand: only a savepoint can undo it
+                    unit.error = exc  # it changed nothing, so the transaction is as it was before it
+                    unit.done = True
+        # Reaching here means COMMIT succeeded: the successful units' results stand.
+        for unit in batch:
+            unit.done = True
+
+    def _run_with_savepoints(self, key: str, batch: list[_Unit]) -> None:
         with self._open_batch(key) as conn:
             session = self._session_for(conn)
             if len(batch) == 1:

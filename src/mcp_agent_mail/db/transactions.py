@@ -79,6 +79,8 @@ class ThreadTransaction:
         self._conn = conn
         self.read_only = read_only
         """True for ``run_read``'s transactions: nothing in them changes rows."""
+        self.changes = 0
+        """How many statements that may have changed rows ran (anything but a plain SELECT)."""
 
     @property
     def per_statement(self) -> bool:
@@ -87,15 +89,21 @@ class ThreadTransaction:
 
     async def execute(self, statement: Any, params: Any = None) -> Any:
         """Execute a statement on the connection and return its result."""
-        return self._conn.execute(statement, params)
+        return self._run(statement, params)
 
     async def scalar(self, statement: Any, params: Any = None) -> Any:
         """Execute a statement and return the first column of its first row."""
-        return self._conn.scalar(statement, params)
+        return self._run(statement, params).scalar()
 
     async def scalars(self, statement: Any, params: Any = None) -> Any:
         """Execute a statement and return its first column."""
-        return self._conn.scalars(statement, params)
+        return self._run(statement, params).scalars()
+
+    def _run(self, statement: Any, params: Any) -> Any:
+        result = self._conn.execute(statement, params)
+        if not self.read_only and result.context.statement.lstrip()[:6].upper() != "SELECT":
+            self.changes += 1  # INSERT, UPDATE, DELETE, or a WITH that may hold any of them
+        return result
 
 
 __all__ = ["ReadTransaction", "ThreadTransaction", "WriteTransaction"]
