@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,6 +30,16 @@ def add_project(slug: str, *, fail: bool = False) -> Any:
         return slug
 
     return work
+
+
+def assert_refused_alone(outcomes: list[Any], refused: Callable[[int], bool], prefix: str) -> None:
+    """Check that the writes ``refused`` picks failed with their own refusal and the others returned their slug."""
+    for i, outcome in enumerate(outcomes):
+        if refused(i):
+            assert isinstance(outcome, ReservationActiveError), outcome
+        else:
+            assert outcome == f"{prefix}{i}"
+    assert slugs() == {f"{prefix}{i}" for i in range(len(outcomes)) if not refused(i)}
 
 
 def slugs() -> set[str]:
@@ -73,12 +84,7 @@ async def test_a_failing_write_is_rolled_back_alone(isolated_env):
     outcomes = await asyncio.gather(
         *(run_write(add_project(f"q{i}", fail=i % 3 == 1)) for i in range(12)), return_exceptions=True
     )
-    for i, outcome in enumerate(outcomes):
-        if i % 3 == 1:
-            assert isinstance(outcome, ReservationActiveError), outcome
-        else:
-            assert outcome == f"q{i}"
-    assert slugs() == {f"q{i}" for i in range(12) if i % 3 != 1}
+    assert_refused_alone(outcomes, lambda i: i % 3 == 1, "q")
 
 
 async def test_a_failed_commit_fails_every_write_of_its_batch_and_keeps_none(isolated_env):
@@ -164,12 +170,7 @@ async def test_a_batch_of_writes_that_succeed_or_refuse_before_writing_runs_once
     outcomes = await asyncio.gather(
         *(run_write(counted(runs, f"t{i}", refuse_first=i % 5 == 3)) for i in range(30)), return_exceptions=True
     )
-    for i, outcome in enumerate(outcomes):
-        if i % 5 == 3:
-            assert isinstance(outcome, ReservationActiveError), outcome
-        else:
-            assert outcome == f"t{i}"
-    assert slugs() == {f"t{i}" for i in range(30) if i % 5 != 3}
+    assert_refused_alone(outcomes, lambda i: i % 5 == 3, "t")
     assert write_batches() - before < 30  # they shared transactions ...
     assert sorted(runs) == sorted(f"t{i}" for i in range(30))  # ... each ran once ...
     assert savepoints == []  # ... and no savepoint was needed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -75,3 +77,31 @@ async def open_policy(project_key: str, *names: str) -> None:
     """Let anyone write to the named agents."""
     for name in names:
         await set_contact_policy(project_key, name, "open")
+
+
+@contextlib.contextmanager
+def write_statements() -> Iterator[list[str]]:
+    """Collect the SQL the writers' engine sends meanwhile (whitespace folded, upper case)."""
+    from sqlalchemy import event
+
+    from mcp_agent_mail.config import get_settings
+    from mcp_agent_mail.db.engine import _get_write_engine
+
+    engine = _get_write_engine(get_settings())
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        sent.append(" ".join(statement.split()).upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def reads_before_first_change(sent: list[str]) -> list[str]:
+    """Return the statements a write transaction ran before its first change (BEGIN, SAVEPOINT, COMMIT left out)."""
+    work = [statement for statement in sent if not statement.startswith(("BEGIN", "SAVEPOINT", "COMMIT"))]
+    first_change = next(i for i, statement in enumerate(work) if not statement.startswith("SELECT"))
+    return work[:first_change]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mail_kit import OTHER, PROJECT, open_policy
+from mail_kit import OTHER, PROJECT, open_policy, reads_before_first_change, write_statements
 
 from mcp_agent_mail.errors import (
     AgentRetiredError,
@@ -208,22 +208,6 @@ async def test_mail_to_another_project_needs_the_explicit_address(mailbox):
 
 
 async def test_a_send_within_its_project_reads_all_it_checks_in_one_statement_before_storing(mailbox):
-    from sqlalchemy import event
-
-    from mcp_agent_mail.config import get_settings
-    from mcp_agent_mail.db.engine import _get_write_engine
-
-    engine = _get_write_engine(get_settings())
-    sent: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        sent.append(" ".join(statement.split()).upper())
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with write_statements() as sent:
         await send_message(PROJECT, "BlueLake", ["RedFox", "GreenCastle"], "Hi", "x")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    work = [statement for statement in sent if not statement.startswith(("BEGIN", "SAVEPOINT", "COMMIT"))]
-    first_write = next(i for i, statement in enumerate(work) if not statement.startswith("SELECT"))
-    assert first_write == 1, work[:first_write]  # project, sender, recipients and links together
+    assert len(reads_before_first_change(sent)) == 1  # project, sender, recipients and links together

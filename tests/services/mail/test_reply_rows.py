@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mail_kit import OTHER, PROJECT, open_policy
+from mail_kit import OTHER, PROJECT, open_policy, reads_before_first_change, write_statements
 
 from mcp_agent_mail.db import get_session
 from mcp_agent_mail.errors import AgentMailError, ContactBlockedError
@@ -88,24 +88,8 @@ async def test_a_reply_obeys_the_link_it_read_to_the_original_sender(mailbox):
 
 
 async def test_a_default_reply_reads_all_it_checks_in_one_statement_before_storing(mailbox):
-    from sqlalchemy import event
-
-    from mcp_agent_mail.config import get_settings
-    from mcp_agent_mail.db.engine import _get_write_engine
-
     first = await mailbox.send("BlueLake", ["RedFox"], "Question")
-    engine = _get_write_engine(get_settings())
-    sent: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        sent.append(" ".join(statement.split()).upper())
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with write_statements() as sent:
         reply = await reply_message(PROJECT, first, "RedFox", "Answer.")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert reply["deliveries"][0]["payload"]["to"] == ["BlueLake"]
-    work = [statement for statement in sent if not statement.startswith(("BEGIN", "SAVEPOINT", "COMMIT"))]
-    first_write = next(i for i, statement in enumerate(work) if not statement.startswith("SELECT"))
-    assert first_write == 1, work[:first_write]
+    assert len(reads_before_first_change(sent)) == 1

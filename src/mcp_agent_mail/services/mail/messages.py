@@ -51,9 +51,16 @@ _VISIBLE_MESSAGE = select(_m).where(
 
 
 async def _project_and_sender(
-    session: ReadTransaction, project_key: str, sender_name: str
+    session: ReadTransaction, project_key: str, sender_name: str, read: tuple[RowMapping, RowMapping] | None = None
 ) -> tuple[RowMapping, RowMapping]:
-    """Resolve the project (writable) and the sender (active) in one statement, with the usual coded errors."""
+    """Resolve the project (writable) and the sender (active) in one statement, with the usual coded errors.
+
+    ``read`` holds the two rows when a statement of the caller already read them: they are only checked.
+    """
+    if read is not None:
+        ensure_writable(read[0])
+        ensure_active(read[1])
+        return read
     found_project, found_sender = await project_and_agent(
         session,
         project_key,
@@ -260,12 +267,8 @@ async def send_message(
 
     async def transaction(session: WriteTransaction) -> tuple[dict[str, Any], bool]:
         home = None if broadcast else await rcpt.read_home(session, project_key, sender_name, lists)
-        if home is not None:
-            project, sender = home.project, home.sender
-            ensure_writable(project)
-            ensure_active(sender)
-        else:
-            project, sender = await _project_and_sender(session, project_key, sender_name)
+        read = None if home is None else (home.project, home.sender)
+        project, sender = await _project_and_sender(session, project_key, sender_name, read)
         if wanted is not None and (earlier := await client_sends.find(session, sender["id"], wanted)):
             return earlier, False
         if home is not None:
@@ -386,12 +389,8 @@ async def reply_message(
     async def transaction(session: WriteTransaction) -> tuple[dict[str, Any], bool]:
         default = to is None and not cc and not bcc
         fast = await reply_rows.read_reply(session, project_key, sender_name, message_id) if default else None
-        if fast is not None:
-            project, sender = fast.project, fast.sender
-            ensure_writable(project)
-            ensure_active(sender)
-        else:
-            project, sender = await _project_and_sender(session, project_key, sender_name)
+        read = None if fast is None else (fast.project, fast.sender)
+        project, sender = await _project_and_sender(session, project_key, sender_name, read)
         if wanted is not None and (earlier := await client_sends.find(session, sender["id"], wanted)):
             return earlier, False
         original = fast.original if fast is not None else await visible_message(session, sender, message_id)
