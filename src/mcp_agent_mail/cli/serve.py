@@ -210,10 +210,14 @@ def serve(
         if not serve_workers.balanced_workers_supported():
             uvicorn.run(WORKER_APP_FACTORY, factory=True, workers=workers, **options)
             return
+        try:
+            held = serve_workers.reuse_port_sockets(settings.http.host, settings.http.port, listen=False)
+        except OSError as exc:
+            raise _bind_error(settings.http.host, settings.http.port, exc) from exc
         worker_options = serve_workers.WorkerOptions(
             settings.http.host, settings.http.port, {"app": WORKER_APP_FACTORY, "factory": True, **options}
         )
-        status = serve_workers.run_workers(workers, worker_options, GRACEFUL_SHUTDOWN_S)
+        status = serve_workers.run_workers(workers, worker_options, GRACEFUL_SHUTDOWN_S, held)
     if status:
         raise typer.Exit(status)
 

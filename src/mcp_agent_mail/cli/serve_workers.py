@@ -88,7 +88,11 @@ def serve_worker(options: WorkerOptions) -> None:
 
     configure_logging(options.uvicorn.get("log_level", "info").upper())
     _stop_when_parent_dies()
-    sockets = reuse_port_sockets(options.host, options.port)
+    try:
+        sockets = reuse_port_sockets(options.host, options.port)
+    except OSError as exc:
+        logger.error("worker cannot listen on %s:%s: %s", options.host, options.port, exc)
+        sys.exit(STARTUP_FAILURE)
     server = uvicorn.Server(uvicorn.Config(**options.uvicorn))
     server.run(sockets=sockets)
     if not server.started:
@@ -186,11 +190,13 @@ def _stop_on_signals(pool: WorkerPool) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def run_workers(count: int, options: WorkerOptions, graceful_s: float) -> int:
-    """Serve with ``count`` balanced workers until SIGINT/SIGTERM; return the exit status (0, or 1 if one failed)."""
-    # Held (bound, not listening) for the pool's life: no other program can take the port while a
-    # worker restarts, and port 0 becomes one real port every worker shares.
-    held = reuse_port_sockets(options.host, options.port, listen=False)
+def run_workers(count: int, options: WorkerOptions, graceful_s: float, held: list[socket.socket]) -> int:
+    """Serve with ``count`` balanced workers until SIGINT/SIGTERM; return the exit status (0, or 1 if one failed).
+
+    ``held`` are the port's sockets, bound without listening (``reuse_port_sockets(..., listen=False)``):
+    kept for the pool's life so no other program takes the port while a worker restarts, and
+    so port 0 becomes one real port every worker shares. They are closed on return.
+    """
     try:
         port = held[0].getsockname()[1]
         pool = WorkerPool(count, WorkerOptions(options.host, port, options.uvicorn), graceful_s)
