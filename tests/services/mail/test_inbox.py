@@ -90,3 +90,16 @@ async def test_only_a_recipient_can_mark_a_message_and_a_refusal_changes_nothing
     with pytest.raises(ProjectArchivedError):
         await mark_message_read(PROJECT, "RedFox", message_id)
     assert mailbox.count("message_recipients", "read_ts IS NOT NULL") == 0
+
+
+async def test_a_page_of_a_long_inbox_is_its_newest_mail_with_each_receipt(mailbox):
+    ids = [await mailbox.send("BlueLake", ["RedFox"] if i % 3 else [], f"m{i}", cc=[] if i % 3 else ["RedFox"])
+           for i in range(25)]  # fmt: skip
+    for message_id in ids[-6::2]:  # ids[19], ids[21] and ids[23]
+        await mark_message_read(PROJECT, "RedFox", message_id)
+    page = await fetch_inbox(PROJECT, "RedFox", limit=5)
+    assert [item["id"] for item in page] == ids[::-1][:5]
+    assert [item["kind"] for item in page] == ["to" if (24 - i) % 3 else "cc" for i in range(5)]
+    assert ["read_ts" in item for item in page] == [False, True, False, True, False]
+    unread = await fetch_inbox(PROJECT, "RedFox", limit=5, unread_only=True)
+    assert [item["id"] for item in unread] == [ids[24], ids[22], ids[20], ids[18], ids[17]]

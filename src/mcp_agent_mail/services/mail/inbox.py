@@ -58,9 +58,14 @@ async def fetch_inbox(
     return [message_entry(row, project["id"], body=include_bodies, receipt=True) for row in rows]
 
 
-def received_mail(include_bodies: bool = False) -> Select[Any]:
-    """Return the statement listing the mail delivered to one agent (param ``agent_id``), with its receipt."""
-    m, r, a, p = schema.messages, schema.message_recipients, schema.agents, schema.projects
+def received_mail(include_bodies: bool = False, receipts: Any = None) -> Select[Any]:
+    """Return the statement listing the mail delivered to one agent (param ``agent_id``), with its receipt.
+
+    ``receipts`` may stand in for that agent's ``message_recipients`` rows (a subquery with the
+    same columns, already limited to the agent): only the messages it names are joined.
+    """
+    m, a, p = schema.messages, schema.agents, schema.projects
+    r = schema.message_recipients if receipts is None else receipts
     columns = [
         m.c.id,
         m.c.project_id,
@@ -81,13 +86,19 @@ def received_mail(include_bodies: bool = False) -> Select[Any]:
     if include_bodies:
         columns.append(m.c.body_md)
     # Mail from another project is stored there; the recipient row alone puts it in this inbox.
-    return (
-        select(*columns)
-        .select_from(
-            r.join(m, m.c.id == r.c.message_id).join(a, a.c.id == m.c.sender_id).join(p, p.c.id == a.c.project_id)
-        )
-        .where(r.c.agent_id == bindparam("agent_id"))
+    query = select(*columns).select_from(
+        r.join(m, m.c.id == r.c.message_id).join(a, a.c.id == m.c.sender_id).join(p, p.c.id == a.c.project_id)
     )
+    return query if receipts is not None else query.where(r.c.agent_id == bindparam("agent_id"))
+
+
+def _newest_receipts(unread_only: bool) -> Any:
+    """Return the agent's newest ``limit`` recipient rows as a subquery (params agent_id, limit)."""
+    r = schema.message_recipients
+    query = select(r.c.message_id, r.c.kind, r.c.read_ts, r.c.ack_ts).where(r.c.agent_id == bindparam("agent_id"))
+    if unread_only:
+        query = query.where(r.c.read_ts.is_(None))
+    return query.order_by(r.c.message_id.desc()).limit(bindparam("limit", type_=Integer)).subquery("receipts")
 
 
 @lru_cache(maxsize=32)
@@ -96,6 +107,12 @@ def _inbox_query(
 ) -> Select[Any]:
     """Return the prepared inbox statement for one combination of options (params agent_id, after, topic, limit)."""
     m, r = schema.messages, schema.message_recipients
+    if not (urgent_only or has_since or has_topic):
+        # Limit the agent's receipts first, then join only those messages: the cost stays that of
+        # the page, whatever the inbox's size and whatever the planner's statistics say about it.
+        receipts = _newest_receipts(unread_only)
+        newest = received_mail(include_bodies, receipts)
+        return newest.order_by(receipts.c.message_id.desc())
     query = received_mail(include_bodies)
     if urgent_only:
         query = query.where(m.c.importance.in_(URGENT_LEVELS))
