@@ -20,24 +20,27 @@ _pr, _ag = schema.projects, schema.agents
 _AGENT_PREFIX = "agent__"
 _COLUMNS = (*_pr.c, *(column.label(_AGENT_PREFIX + column.name) for column in _ag.c))
 _FROM = _pr.join(_ag, (_ag.c.project_id == _pr.c.id) & (_ag.c.name_key == bindparam("name_key")))
-# A project key is an absolute path (stored normalised) or a slug: one prepared statement for each.
-_BY_PATH = (
-    select(*_COLUMNS)
-    .select_from(_FROM)
-    .where(or_(_pr.c.human_key == bindparam("key"), _pr.c.human_key == bindparam("normalised")))
-)
-_BY_SLUG = select(*_COLUMNS).select_from(_FROM).where(_pr.c.slug == bindparam("key"))
 BY_PATH = or_(_pr.c.human_key == bindparam("key"), _pr.c.human_key == bindparam("normalised"))
-"""Where ``projects`` matches a project key given as a path (parameters from :func:`key_params`)."""
+"""Where ``projects`` matches a project key given as a path (parameters from :func:`lookup_keys`)."""
 BY_SLUG = _pr.c.slug == bindparam("key")
-"""Where ``projects`` matches a project key given as a slug (parameters from :func:`key_params`)."""
+"""Where ``projects`` matches a project key given as a slug (parameters from :func:`lookup_keys`)."""
+# A project key is an absolute path (stored normalised) or a slug: one prepared statement for each.
+_BY_PATH = select(*_COLUMNS).select_from(_FROM).where(BY_PATH)
+_BY_SLUG = select(*_COLUMNS).select_from(_FROM).where(BY_SLUG)
 
 
-def key_params(raw: str) -> tuple[bool, dict[str, str]]:
-    """Return whether the (stripped, non-empty) project key is a path, and the parameters of its condition."""
+def lookup_keys(project_key: str, agent_name: str) -> tuple[bool, dict[str, str], str] | None:
+    """Return whether the project key is a path, its condition's parameters and the agent's name key.
+
+    None when either is blank or the name is a placeholder: only the full lookups explain those.
+    """
+    raw = project_key.strip() if isinstance(project_key, str) else ""
+    name = agent_name.strip() if isinstance(agent_name, str) else ""
+    if not raw or not name or looks_like_placeholder(name):
+        return None
     if raw.startswith("/"):
-        return True, {"key": raw, "normalised": posixpath.normpath(raw)}
-    return False, {"key": raw.lower()}
+        return True, {"key": raw, "normalised": posixpath.normpath(raw)}, name_key(name)
+    return False, {"key": raw.lower()}, name_key(name)
 
 
 _REMEMBERED: ContextVar[tuple[str, str, Row, Row] | None] = ContextVar("remembered_identity", default=None)
@@ -74,13 +77,11 @@ async def project_and_agent(
     known = _REMEMBERED.get()
     if known is not None and (known[0], known[1]) == (project_key, agent_name) and getattr(session, "read_only", False):
         return known[2], known[3]
-    raw = project_key.strip() if isinstance(project_key, str) else ""
-    name = agent_name.strip() if isinstance(agent_name, str) else ""
     row = None
-    if raw and name and not looks_like_placeholder(name):
-        by_path, params = key_params(raw)
+    if (keys := lookup_keys(project_key, agent_name)) is not None:
+        by_path, params, agent_key = keys
         statement = _BY_PATH if by_path else _BY_SLUG
-        row = (await session.execute(statement, {**params, "name_key": name_key(name)})).mappings().first()
+        row = (await session.execute(statement, {**params, "name_key": agent_key})).mappings().first()
     if row is None:
         found = await resolve_project(session, project_key)
         if check_project is not None:

@@ -19,7 +19,7 @@ from mcp_agent_mail.errors import (
     ProjectArchivedError,
 )
 from mcp_agent_mail.services.identity.names import looks_like_placeholder, name_key
-from mcp_agent_mail.services.identity.project_agent import BY_PATH, BY_SLUG, key_params
+from mcp_agent_mail.services.identity.project_agent import BY_PATH, BY_SLUG, lookup_keys
 from mcp_agent_mail.services.identity.resolve import resolve_project
 
 Kind = Literal["to", "cc", "bcc"]
@@ -272,19 +272,17 @@ async def read_home(
     an address names another project, or the project or sender is not found: the separate lookups
     then give their coded errors. A recipient that is not found is simply absent from ``agents``.
     """
-    raw = project_key.strip() if isinstance(project_key, str) else ""
-    name = sender_name.strip() if isinstance(sender_name, str) else ""
-    if not raw or not name or looks_like_placeholder(name):
+    if (lookup := lookup_keys(project_key, sender_name)) is None:
         return None
-    keys = {name_key(name)}
+    by_path, params, sender_key = lookup
+    keys = {sender_key}
     for names in lists.values():
         for address in map(parse_address, names):
             if address.project is not None:
                 return None
             keys.add(name_key(address.name))
-    by_path, params = key_params(raw)
     found = await session.execute(
-        _HOME_BY_PATH if by_path else _HOME_BY_SLUG, {**params, "sender_key": name_key(name), "keys": sorted(keys)}
+        _HOME_BY_PATH if by_path else _HOME_BY_SLUG, {**params, "sender_key": sender_key, "keys": sorted(keys)}
     )
     rows = list(found.mappings())
     if len({row[_PROJECT_PREFIX + "id"] for row in rows}) != 1:
@@ -296,7 +294,7 @@ async def read_home(
         agents[agent["name_key"]] = agent
         if link is not None:
             links[agent["id"]] = link
-    sender = agents.get(name_key(name))
+    sender = agents.get(sender_key)
     if sender is None:
         return None
     return HomeRows(project, sender, agents, links)

@@ -14,8 +14,7 @@ from typing import Any, cast
 from sqlalchemy import RowMapping, bindparam, exists, select
 
 from mcp_agent_mail.db import ReadTransaction, schema
-from mcp_agent_mail.services.identity.names import looks_like_placeholder, name_key
-from mcp_agent_mail.services.identity.project_agent import BY_PATH, BY_SLUG, key_params
+from mcp_agent_mail.services.identity.project_agent import BY_PATH, BY_SLUG, lookup_keys
 from mcp_agent_mail.services.mail import recipients as rcpt
 
 _p, _a, _m, _r, _l = (
@@ -99,13 +98,12 @@ async def read_reply(
     session: ReadTransaction, project_key: str, replier_name: str, message_id: int
 ) -> ReplyRows | None:
     """Read what a default reply to another agent of the same project needs; None when that is not the case."""
-    raw = project_key.strip() if isinstance(project_key, str) else ""
-    name = replier_name.strip() if isinstance(replier_name, str) else ""
-    if not raw or not name or looks_like_placeholder(name) or not isinstance(message_id, int):
+    lookup = lookup_keys(project_key, replier_name)
+    if lookup is None or not isinstance(message_id, int):
         return None
-    by_path, params = key_params(raw)
+    by_path, params, replier_key = lookup
     found = await session.execute(
-        _BY_PATH if by_path else _BY_SLUG, {**params, "replier_key": name_key(name), "message_id": message_id}
+        _BY_PATH if by_path else _BY_SLUG, {**params, "replier_key": replier_key, "message_id": message_id}
     )
     rows = list(found.mappings())
     if len(rows) != 1:
