@@ -276,6 +276,41 @@ def test_the_search_folding_gives_the_words_python_gives_for_ascii_and_accented_
     assert applied >= 10  # the migration that let ASCII text skip the table of accented letters
 
 
+def _search_index_options() -> list[str]:
+    (options,) = query("SELECT coalesce(reloptions, '{}') FROM pg_class WHERE relname = 'ix_messages_search_vector'")[0]
+    return list(options)
+
+
+async def test_migration_11_moves_pending_search_entries_into_the_index_and_keeps_it_without_a_pending_list(
+    isolated_env,
+):
+    from mcp_agent_mail.db.migrations import migrate
+    from mcp_agent_mail.services.identity.agents import register_agent
+    from mcp_agent_mail.services.identity.projects import ensure_project
+    from mcp_agent_mail.services.mail.messages import send_message
+    from mcp_agent_mail.services.mail.search import search_messages
+
+    ensure_schema()
+    assert "fastupdate=off" in _search_index_options()  # a new mailbox's index has no pending list
+    with sync_write_connection() as conn:  # back to version 10: new entries wait in a pending list
+        conn.exec_driver_sql("ALTER INDEX ix_messages_search_vector SET (fastupdate = on)")
+        conn.execute(schema.schema_version.delete().where(schema.schema_version.c.version >= 11))
+    await ensure_project("/work/pending")
+    for name in ("GreenCastle", "BlueLake"):
+        await register_agent("/work/pending", "pytest", "test-model", name=name)
+    for n in range(30):
+        await send_message("/work/pending", "GreenCastle", ["BlueLake"], f"step {n}", f"zebracrossing note {n}")
+
+    with sync_write_connection() as conn:
+        assert migrate(conn)[0] == 11
+    assert "fastupdate=off" in _search_index_options()
+    with sync_write_connection() as conn:  # nothing left to move: the migration emptied the list
+        assert conn.exec_driver_sql("SELECT gin_clean_pending_list('ix_messages_search_vector')").scalar() == 0
+    await send_message("/work/pending", "BlueLake", ["GreenCastle"], "step 30", "zebracrossing note 30")
+    hits = await search_messages("/work/pending", "zebracrossing", limit=50)
+    assert sorted(hit["subject"] for hit in hits) == sorted(f"step {n}" for n in range(31))
+
+
 async def test_a_connection_lost_in_the_middle_of_a_batch_fails_every_write_of_it_as_unavailable(isolated_env):
     import time
 

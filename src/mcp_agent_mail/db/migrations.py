@@ -111,6 +111,12 @@ def _fold_ascii_fast(conn: Connection) -> None:
         pg.install_fold(conn)
 
 
+def _search_index_without_pending_list(conn: Connection) -> None:
+    """Keep PostgreSQL's search index free of a pending list that every search would scan."""
+    if conn.dialect.name == "postgresql":
+        pg.index_without_pending_list(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _create_core_tables),
     Migration(2, "full-text index on subject and body", _create_fts),
@@ -122,6 +128,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "notifications of new mail on PostgreSQL", _create_mail_notifications),
     Migration(9, "client message ids for exactly-once sends", _create_client_sends),
     Migration(10, "search folding skips ASCII text on PostgreSQL", _fold_ascii_fast),
+    Migration(11, "search index without a pending list on PostgreSQL", _search_index_without_pending_list),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
