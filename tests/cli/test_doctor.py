@@ -268,6 +268,28 @@ async def test_check_reports_a_missing_database_without_creating_it(states, isol
     assert not db_path.exists()
 
 
+async def test_a_storage_root_that_is_a_file_is_an_error_and_repair_and_save_refuse_it(
+    states, isolated_env, monkeypatch: pytest.MonkeyPatch
+):
+    await populate()
+    blocker = isolated_env["tmp_path"] / "archive-is-a-file"
+    blocker.write_text("notes\n")
+    monkeypatch.setenv("STORAGE_ROOT", str(blocker))
+    clear_settings_cache()
+    code, report = check_json()
+    found = by_name(report)["archive"]
+    assert code == 1 and found["status"] == "error" and found["repairable"] is False
+    assert found["message"] == f"STORAGE_ROOT {blocker} is a file, not a directory."
+    assert found["details"]["hint"].startswith("Point STORAGE_ROOT at a directory")
+    for command in (["doctor", "repair", "--yes"], ["archive", "save"]):
+        refused = runner.invoke(app, command)
+        assert refused.exit_code == 1, refused.output
+        assert refused.stderr.startswith(f"CONFIGURATION_ERROR: STORAGE_ROOT {blocker} is a file")
+        assert "Traceback" not in refused.output
+    assert blocker.read_text() == "notes\n"
+    assert not states.exists() or not any(states.iterdir()), "a restore point was saved"
+
+
 async def test_old_pending_outbox_rows_are_flushed_by_repair(states, isolated_env):
     await populate()
     with sync_write_connection() as conn:

@@ -11,6 +11,7 @@ from typer.testing import Result
 
 import db_kit
 from mcp_agent_mail.cli import mail_cmds
+from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.services.mail.overseer import HUMAN_TOPIC, OVERSEER_NAME
 
 
@@ -250,6 +251,27 @@ def test_send_to_an_unknown_project_changes_nothing(box: Mailbox) -> None:
     before = db_kit.digest(skip=())
     result = mail("send", "-p", "/no/such", "--to", "RedFox", "-s", "s", "--body", "x")
     assert result.exit_code == 1 and result.stderr.startswith("NOT_FOUND: ")
+    assert db_kit.digest(skip=()) == before
+
+
+@pytest.mark.parametrize("command", ["send", "read --mark-read"])
+def test_a_write_whose_archive_could_never_be_written_is_refused_and_changes_nothing(
+    box: Mailbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str
+) -> None:
+    blocker = tmp_path / "archive-is-a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("STORAGE_ROOT", str(blocker))
+    clear_settings_cache()
+    before = db_kit.digest(skip=())
+    if command == "send":
+        result = mail("send", "-p", box.project, "--to", "RedFox", "-s", "s", "--body", "x")
+    else:
+        result = mail("read", str(box.plain_id), "--project", box.slug, "--as", "RedFox", "--mark-read")
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"CONFIGURATION_ERROR: STORAGE_ROOT {blocker} is a file, not a directory."
+    assert lines[1].startswith("Hint: Point STORAGE_ROOT at a directory")
+    assert result.stdout == "" and "Traceback" not in result.stderr
     assert db_kit.digest(skip=()) == before
 
 

@@ -11,6 +11,7 @@ from people_kit import Mailbox, as_json, invoke, require_registered, run_cli, se
 
 import db_kit
 from mcp_agent_mail.cli import reservations_cmds
+from mcp_agent_mail.config import clear_settings_cache
 
 
 @pytest.fixture
@@ -77,6 +78,23 @@ def test_release_of_a_stale_lease_mails_the_holder_and_writes_the_archive(box: M
         invoke(reservations_cmds, "reservations", "release", str(box.reservation_id), "-p", box.project, "--json")
     )
     assert again["already_released"] is True
+
+
+def test_release_whose_archive_could_never_be_written_is_refused_and_changes_nothing(
+    box: Mailbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _holder_gone(box)
+    blocker = tmp_path / "archive-is-a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("STORAGE_ROOT", str(blocker / "archive"))
+    clear_settings_cache()
+    before = db_kit.digest(skip=())
+    result = invoke(reservations_cmds, "reservations", "release", str(box.reservation_id), "-p", box.project)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        f"CONFIGURATION_ERROR: STORAGE_ROOT {blocker / 'archive'} lies under {blocker}, which is a file"
+    )
+    assert db_kit.digest(skip=()) == before
 
 
 @pytest.mark.parametrize(("rid", "code"), [("424242", "NOT_FOUND"), ("0", "INVALID_ARGUMENT")])

@@ -108,6 +108,41 @@ def test_a_port_in_use_is_one_coded_line_and_exit_1(isolated_env, busy_port, wor
     assert not db_kit.database_exists(), "the server prepared the database before finding the port busy"
 
 
+@pytest.mark.bare_database
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-worker", "two-workers"])
+@pytest.mark.parametrize("under", ["", "storage"], ids=["the-file-itself", "under-a-file"])
+def test_a_storage_root_that_is_a_file_is_refused_before_anything_starts(isolated_env, monkeypatch, workers, under):
+    blocker = isolated_env["tmp_path"] / "not-a-directory"
+    blocker.write_text("someone's notes\n")
+    root = blocker / under if under else blocker
+    monkeypatch.setenv("STORAGE_ROOT", str(root))
+    result = _serve_process("--port", "0", *workers)
+    assert result.returncode == 1, result.stderr.decode()
+    stderr = result.stderr.decode()
+    lines = stderr.splitlines()
+    assert lines[0].startswith(f"CONFIGURATION_ERROR: STORAGE_ROOT {root} ")
+    assert "not a directory" in lines[0]
+    assert lines[1].startswith("Hint: Point STORAGE_ROOT at a directory")
+    assert "Traceback" not in stderr and "MCP over HTTP" not in stderr
+    assert blocker.read_text() == "someone's notes\n"
+    assert not db_kit.database_exists(), "the server prepared the database before checking the storage root"
+
+
+def test_stdio_refuses_a_storage_root_that_is_a_file(isolated_env, monkeypatch):
+    blocker = isolated_env["tmp_path"] / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("STORAGE_ROOT", str(blocker))
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_agent_mail", "stdio"],
+        input=b"",
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr.decode()
+    assert result.stderr.decode().startswith(f"CONFIGURATION_ERROR: STORAGE_ROOT {blocker} is a file")
+
+
 def test_a_host_that_is_not_this_machine_is_a_configuration_error(isolated_env):
     result = _serve_process("--host", "nonexistent.invalid", "--port", "0")
     assert result.returncode == 1

@@ -97,8 +97,10 @@ def save(
 ) -> None:
     """Save a restore point: a consistent snapshot of the database and the Git archive, unaltered."""
     from mcp_agent_mail.services.recovery.restore_points import save_restore_point
+    from mcp_agent_mail.services.storage_root import check_storage_root
 
     settings = get_settings()
+    check_storage_root(settings)
     with _progress() as progress:
         saved = save_restore_point(settings, _states_dir(), label=label, projects=projects, progress=progress)
     meta = saved.metadata

@@ -20,6 +20,13 @@ QUEUED = "queued"
 logger = logging.getLogger(__name__)
 
 
+def refuse_unusable_storage() -> None:
+    """Refuse (CONFIGURATION_ERROR) a write whose Git archive could never be written, before anything is stored."""
+    from mcp_agent_mail.services.storage_root import check_storage_root
+
+    check_storage_root(get_settings())
+
+
 def write_archive() -> str:
     """Flush the archive's outbox unless another process holds the writer; return ``written`` or ``queued``."""
     from mcp_agent_mail.archive.flush import try_flush
@@ -41,4 +48,4 @@ def archive_note(state: str) -> str:
     return "The Git archive will be written by the server holding its writer (or the next `doctor repair`)."
 
 
-__all__ = ["QUEUED", "WRITTEN", "archive_note", "write_archive"]
+__all__ = ["QUEUED", "WRITTEN", "archive_note", "refuse_unusable_storage", "write_archive"]

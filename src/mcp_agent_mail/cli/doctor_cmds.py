@@ -78,8 +78,10 @@ def repair(
 ) -> None:
     """Repair what `doctor check` finds, after saving a pre-repair restore point."""
     from mcp_agent_mail.services.doctor.repair import execute_repair, plan_repair
+    from mcp_agent_mail.services.storage_root import check_storage_root
 
     settings = get_settings()
+    check_storage_root(settings)  # every repair starts with a restore point holding the archive
     report, actions = plan_repair(settings)
     if not actions:
         _print_report(report, verbose=True)

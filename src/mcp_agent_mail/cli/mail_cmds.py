@@ -160,9 +160,10 @@ def read(
 
 
 def _mark(project: str, reader: str, message_id: int) -> dict[str, Any]:
-    from mcp_agent_mail.cli.archive_sync import write_archive
+    from mcp_agent_mail.cli.archive_sync import refuse_unusable_storage, write_archive
     from mcp_agent_mail.services.mail.inbox import mark_message_read
 
+    refuse_unusable_storage()
     marked = run(mark_message_read(project, reader, message_id))
     return {"read_ts": marked["read_at"], "marked_read": True, "archive": write_archive()}
 
@@ -232,7 +233,7 @@ def send(
     as_json: Annotated[bool, typer.Option("--json", help="Print what was sent as one JSON object.")] = False,
 ) -> None:
     """Send mail as the project's human overseer (the web UI's identity); the Git archive is written too."""
-    from mcp_agent_mail.cli.archive_sync import archive_note, write_archive
+    from mcp_agent_mail.cli.archive_sync import archive_note, refuse_unusable_storage, write_archive
     from mcp_agent_mail.services.mail.overseer import OverseerDraft, reply_as_overseer, send_as_overseer
 
     if reply_to is not None and (to or subject is not None):
@@ -242,6 +243,7 @@ def send(
     if subject is not None:
         check_line(subject, "--subject")
     text = _body(body, body_file)
+    refuse_unusable_storage()
     if reply_to is not None:
         check_line(reply_to, "--reply-to")
         sent = run(reply_as_overseer(project, reply_to, text, importance=importance, ack_required=ack))

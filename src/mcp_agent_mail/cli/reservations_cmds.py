@@ -72,11 +72,12 @@ def release(
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as one JSON object.")] = False,
 ) -> None:
     """Release a reservation whose holder looks gone, as the human overseer, and mail the holder why."""
-    from mcp_agent_mail.cli.archive_sync import archive_note, write_archive
+    from mcp_agent_mail.cli.archive_sync import archive_note, refuse_unusable_storage, write_archive
     from mcp_agent_mail.services.operator_release import release_for_operator
 
     if note:
         check_line(note, "--note")
+    refuse_unusable_storage()
     with working("Judging the holder's activity…"):
         result = run(release_for_operator(project, reservation_id, note))
     result["archive"] = write_archive()

@@ -167,11 +167,13 @@ def serve(
     from mcp_agent_mail.http.app import build_http_app, freeze_startup_heap
     from mcp_agent_mail.logging_setup import configure_logging
     from mcp_agent_mail.services.database import prepare_database
+    from mcp_agent_mail.services.storage_root import check_storage_root
 
     _apply_http_options(host, port, path)
     settings = _apply_tools_option(tools)
     configure_logging(settings.log_level)
     _check_port_free(settings.http.host, settings.http.port)
+    check_storage_root(settings)
     prepare_database(settings)
     app = build_http_app(settings)
     url = f"http://{settings.http.host}:{settings.http.port}{settings.http.path}"
@@ -234,8 +236,10 @@ def stdio(tools: ToolsOption = None) -> None:
         server = _stdio_server(settings)
         from mcp_agent_mail.logging_setup import configure_logging
         from mcp_agent_mail.services.database import prepare_database
+        from mcp_agent_mail.services.storage_root import check_storage_root
 
         configure_logging(settings.log_level, stream=sys.stderr)
+        check_storage_root(settings)
         prepare_database(settings)
         print(_banner(settings, "MCP over stdio"), file=sys.stderr, flush=True)
         with _hold_mailbox(settings, "stdio"):

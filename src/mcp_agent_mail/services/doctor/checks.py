@@ -35,6 +35,8 @@ from mcp_agent_mail.db.types import UTCDateTime
 from mcp_agent_mail.services.doctor.findings import ERROR, OK, WARNING, Finding, Report
 from mcp_agent_mail.services.doctor.restore_state import check_restore, check_staging
 from mcp_agent_mail.services.recovery.server_registry import describe_servers, running_servers
+from mcp_agent_mail.services.storage_root import HINT as STORAGE_HINT
+from mcp_agent_mail.services.storage_root import storage_root_problem
 from mcp_agent_mail.timeutil import ensure_utc, iso, utcnow
 from mcp_agent_mail.wording import agrees, counted
 
@@ -231,6 +233,8 @@ def check_failed(conn: Connection) -> Finding:
 
 def check_archive(conn: Connection, root: Path, pending: int) -> Finding:
     """Compare the database's projection with the work tree and the last commit of the archive."""
+    if (problem := storage_root_problem(root)) is not None:
+        return Finding("archive", ERROR, problem, {"hint": STORAGE_HINT}, False)
     expected = render_archive_files(conn)
     drift = compare_archive(expected, root)
     details = drift.details()
