@@ -1,4 +1,4 @@
-"""File-system helpers shared by every layer: durable renames, free backup names and polled ``flock`` locks.
+"""File-system helpers for every layer: durable renames, free backup names, polled ``flock`` locks, usable folders.
 
 This module sits below persistence and services: it imports only the standard
 library, :mod:`mcp_agent_mail.errors` and :mod:`mcp_agent_mail.timeutil`.
@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from mcp_agent_mail.errors import UnavailableError
 from mcp_agent_mail.timeutil import ensure_utc, utcnow
@@ -118,11 +119,36 @@ def flock_until(
         pause = min(pause * 2, max_pause)
 
 
+def directory_problem(path: Path) -> str | None:
+    """Say why ``path`` cannot be, or become, a folder this user writes in ("is a file, ..."); None when it can.
+
+    Creates nothing: a missing folder is fine when its nearest existing ancestor is a writable folder.
+    """
+    try:
+        existing = path
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+        is_dir = existing.is_dir()
+        writable = os.access(existing, os.W_OK | os.X_OK)
+    except OSError as exc:
+        return f"cannot be checked: {exc.strerror or exc}"
+    if not is_dir:
+        return (
+            "is a file, not a directory"
+            if existing == path
+            else f"lies under {existing}, which is a file, not a directory"
+        )
+    if not writable:
+        return "cannot be written" if existing == path else f"cannot be created: {existing} is not writable"
+    return None
+
+
 __all__ = [
     "BACKUP_MARK",
     "HAVE_FLOCK",
     "LockMode",
     "backup_suffix",
+    "directory_problem",
     "flock_until",
     "fsync_dir",
     "try_flock",

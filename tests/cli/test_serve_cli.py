@@ -189,3 +189,29 @@ def test_the_workers_port_is_held_for_them_and_refused_to_other_programs():
     finally:
         for sock in held:
             sock.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_data_directory_that_is_a_file_is_a_coded_error_for_every_command(isolated_env, monkeypatch):
+    home = isolated_env["tmp_path"] / "home-is-a-file"
+    home.write_text("")
+    monkeypatch.setenv("MCP_AGENT_MAIL_HOME", str(home))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{home}/mailbox.sqlite3")
+    clear_settings_cache()
+    listed = runner.invoke(app, ["projects", "list"])
+    assert listed.exit_code == 1
+    assert listed.stderr.splitlines() == [
+        f"CONFIGURATION_ERROR: The database's directory {home} is a file, not a directory.",
+        "Hint: Point DATABASE_URL (or MCP_AGENT_MAIL_HOME) at a directory this user can write.",
+    ]
+    points = runner.invoke(app, ["archive", "list"])
+    assert points.exit_code == 1
+    assert points.stderr.startswith(
+        f"CONFIGURATION_ERROR: The restore points' folder {home / 'archived_mailbox_states'} lies under {home}, "
+        "which is a file, not a directory."
+    )
+    checked = runner.invoke(app, ["doctor", "check"])
+    assert checked.exit_code == 1
+    assert f"[ERROR] database: The database's directory {home} is a file, not a directory." in checked.stdout
+    assert "interrupted restore" not in checked.stdout and "Traceback" not in checked.output
+    assert home.read_text() == ""

@@ -99,10 +99,19 @@ COMMANDS: dict[str, CommandEntry] = {
 def _archive_states_dir(create: bool = True) -> Path:
     """Return the data directory's folder of restore points (``archived_mailbox_states``, an older name)."""
     from mcp_agent_mail.config import get_settings
+    from mcp_agent_mail.errors import ConfigurationError
+    from mcp_agent_mail.fsutil import directory_problem
 
     directory = get_settings().data_dir / "archived_mailbox_states"
     if create:
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = directory_problem(directory) or f"cannot be created: {exc.strerror or exc}"
+            raise ConfigurationError(
+                f"The restore points' folder {directory} {problem}.",
+                hint="Point MCP_AGENT_MAIL_HOME at a directory this user can write.",
+            ) from exc
     return directory
 
 

@@ -39,6 +39,7 @@ from mcp_agent_mail.db.restore_journal import finish_interrupted_restore, journa
 from mcp_agent_mail.db.thread_pool import LoopThreadPool
 from mcp_agent_mail.db.transactions import ReadTransaction, ThreadTransaction, WriteTransaction
 from mcp_agent_mail.errors import ConfigurationError
+from mcp_agent_mail.fsutil import directory_problem
 
 _IMMEDIATE = IMMEDIATE
 _READ_THREADS = 4
@@ -79,7 +80,14 @@ def _sync_url(url: str) -> str:
 def _prepare_sqlite_file(url: str) -> None:
     path = sqlite_path_from_url(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = directory_problem(path.parent) or f"cannot be created: {exc.strerror or exc}"
+            raise ConfigurationError(
+                f"The database's directory {path.parent} {problem}.",
+                hint="Point DATABASE_URL (or MCP_AGENT_MAIL_HOME) at a directory this user can write.",
+            ) from exc
         _finish_interrupted_restore(path)
 
 

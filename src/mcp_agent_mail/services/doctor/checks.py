@@ -32,6 +32,7 @@ from mcp_agent_mail.db.sqlite_facts import (
     quick_check,
 )
 from mcp_agent_mail.db.types import UTCDateTime
+from mcp_agent_mail.fsutil import directory_problem
 from mcp_agent_mail.services.doctor.findings import ERROR, OK, WARNING, Finding, Report
 from mcp_agent_mail.services.doctor.restore_state import check_restore, check_staging
 from mcp_agent_mail.services.recovery.server_registry import describe_servers, running_servers
@@ -321,6 +322,24 @@ def check_servers(settings: Settings) -> Finding:
     return Finding("servers", OK, f"Running: {describe_servers(servers)}.", {"running": servers})
 
 
+DATABASE_DIRECTORY_HINT = "Point DATABASE_URL (or MCP_AGENT_MAIL_HOME) at a directory this user can write."
+
+
+def _database_directory_unusable(db_path: Path | None) -> Finding | None:
+    """Report a SQLite database whose folder is a file or cannot be written (None when it is fine)."""
+    if db_path is None or (problem := directory_problem(db_path.parent)) is None:
+        return None
+    return Finding(
+        "database",
+        ERROR,
+        f"The database's directory {db_path.parent} {problem}.",
+        {
+            "path": str(db_path),
+            "hint": "Point DATABASE_URL (or MCP_AGENT_MAIL_HOME) at a directory this user can write.",
+        },
+    )
+
+
 def _database_missing(settings: Settings, db_path: Path | None) -> Finding | None:
     if db_path is None or (db_path.exists() and db_path.stat().st_size > 0):
         return None
@@ -370,14 +389,18 @@ def run_checks(settings: Settings) -> Report:
     root = Path(settings.storage.root)
     db_path = database_file(settings)
     findings: list[Finding] = []
-    restore = check_restore(settings)
-    if restore is not None:
-        findings.append(restore)
-    missing = _database_missing(settings, db_path) if is_sqlite(settings.database.url) else None
-    if missing is not None:
-        findings.append(missing)
+    unusable = _database_directory_unusable(db_path)
+    if unusable is not None:
+        findings.append(unusable)  # no restore can be pending there, and no database can be read
     else:
-        findings.extend(_database_checks(settings, root))
+        restore = check_restore(settings)
+        if restore is not None:
+            findings.append(restore)
+        missing = _database_missing(settings, db_path) if is_sqlite(settings.database.url) else None
+        if missing is not None:
+            findings.append(missing)
+        else:
+            findings.extend(_database_checks(settings, root))
     findings.append(check_locks(root))
     findings.append(check_servers(settings))
     staging = check_staging(settings)
