@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from mcp_agent_mail.config import clear_settings_cache, data_dir, get_settings
+from mcp_agent_mail.errors import ConfigurationError
 
 # Variables these tests set themselves; anything the machine or another fixture left is removed first.
 VARIABLES = (
@@ -32,6 +33,8 @@ VARIABLES = (
     "ACK_TTL_SECONDS",
     "AGENT_IDENTITY_MODE",
     "LOG_LEVEL",
+    "LLM_ENABLED",
+    "LLM_MAX_TOKENS",
     "MCP_AGENT_MAIL_WINDOW_ID",
     "ATTACHMENT_ROOTS",
     "HTTP_JWT_ENABLED",
@@ -128,10 +131,37 @@ def test_out_of_range_numbers_are_clamped_to_what_the_server_can_use(home, monke
     assert settings.http.rate_limit.per_minute == 0
 
 
-def test_a_value_of_the_wrong_type_names_its_variable(home, monkeypatch):
+def test_a_value_of_the_wrong_type_is_a_configuration_error_naming_its_variable(home, monkeypatch):
     monkeypatch.setenv("HTTP_PORT", "eighty")
-    with pytest.raises(ValidationError, match="HTTP_PORT"):
+    monkeypatch.setenv("LLM_ENABLED", "maybe")
+    with pytest.raises(ConfigurationError) as caught:
         get_settings()
+    error = caught.value
+    assert error.code == "CONFIGURATION_ERROR"
+    assert error.message.startswith("A setting cannot be read: HTTP_PORT='eighty': input should be a valid integer")
+    assert "LLM_ENABLED='maybe': input should be a valid boolean" in error.message
+    assert str(home / ".env") in (error.hint or "")
+    assert isinstance(error.__cause__, ValidationError)
+
+
+def test_a_setting_whose_name_looks_secret_is_named_without_its_value(home, monkeypatch):
+    monkeypatch.setenv("LLM_MAX_TOKENS", "sk-live-abc123")
+    with pytest.raises(ConfigurationError) as caught:
+        get_settings()
+    assert caught.value.message.startswith("A setting cannot be read: LLM_MAX_TOKENS: input should be a valid integer")
+    assert "sk-live-abc123" not in caught.value.message
+
+
+@pytest.mark.parametrize("level", ["LOUD", "verbose", "5"])
+def test_an_unknown_log_level_is_a_configuration_error(home, monkeypatch, level):
+    monkeypatch.setenv("LOG_LEVEL", level)
+    with pytest.raises(ConfigurationError) as caught:
+        get_settings()
+    assert caught.value.message == f"A setting cannot be read: LOG_LEVEL={level!r} is not a log level."
+    assert (caught.value.hint or "").startswith("Use one of DEBUG, INFO, WARNING, ERROR, CRITICAL.")
+    monkeypatch.setenv("LOG_LEVEL", " warning ")
+    clear_settings_cache()
+    assert get_settings().log_level == "WARNING"
 
 
 def test_window_id_is_canonical_and_an_invalid_one_is_logged_and_ignored(home, monkeypatch, caplog):

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mcp_agent_mail.errors import ConfigurationError
 
 
 def data_dir() -> Path:
@@ -341,9 +343,45 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+_SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "URL")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _settings_hint() -> str:
+    files = " or ".join(str(path) for path in env_files())
+    return f"Fix it in the environment or in {files}; the README's settings table lists every setting."
+
+
+def _invalid_settings(exc: ValidationError) -> ConfigurationError:
+    """Name every setting that cannot be read, with its value unless the name looks secret."""
+    parts = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "a setting"
+        shown = "" if any(word in name.upper() for word in _SECRET_WORDS) else f"={str(error.get('input'))[:40]!r}"
+        parts.append(f"{name.upper()}{shown}: {error['msg'][0].lower()}{error['msg'][1:]}")
+    return ConfigurationError(f"A setting cannot be read: {'; '.join(parts)}.", hint=_settings_hint())
+
+
 def read_environment() -> _EnvSettings:
-    """Return every setting's raw value (environment over ``.env`` files) as one flat model, before grouping."""
-    return _EnvSettings(_env_file=env_files(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
+    """Return every setting's raw value (environment over ``.env`` files) as one flat model, before grouping.
+
+    A value of the wrong kind (``HTTP_PORT=abc``) is CONFIGURATION_ERROR naming the setting.
+    """
+    try:
+        return _EnvSettings(_env_file=env_files(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise _invalid_settings(exc) from exc
+
+
+def _log_level(value: str) -> str:
+    """Return LOG_LEVEL in upper case, refusing (CONFIGURATION_ERROR) a level Python's logging does not know."""
+    level = value.strip().upper() or "INFO"
+    if level not in _LOG_LEVELS:
+        raise ConfigurationError(
+            f"A setting cannot be read: LOG_LEVEL={value[:40]!r} is not a log level.",
+            hint=f"Use one of {', '.join(_LOG_LEVELS)}. {_settings_hint()}",
+        )
+    return level
 
 
 def _http_settings(env: _EnvSettings) -> HttpSettings:
@@ -440,7 +478,7 @@ def _build_settings() -> Settings:
             attachment_roots=_attachment_roots(env.attachment_roots),
         ),
         http=_http_settings(env),
-        log_level=env.log_level.upper(),
+        log_level=_log_level(env.log_level),
         file_reservation_min_ttl_seconds=max(1, env.file_reservation_min_ttl_seconds),
         file_reservation_max_ttl_seconds=max(60, env.file_reservation_max_ttl_seconds),
         file_reservation_inactivity_seconds=max(60, env.file_reservation_inactivity_seconds),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import subprocess
 import sys
@@ -215,3 +216,22 @@ def test_a_data_directory_that_is_a_file_is_a_coded_error_for_every_command(isol
     assert f"[ERROR] database: The database's directory {home} is a file, not a directory." in checked.stdout
     assert "interrupted restore" not in checked.stdout and "Traceback" not in checked.output
     assert home.read_text() == ""
+
+
+@pytest.mark.parametrize("command", [["serve"], ["stdio"], ["projects", "list"], ["config", "show"]])
+def test_a_setting_of_the_wrong_kind_is_one_coded_line_for_every_command(isolated_env, command):
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_agent_mail", *command],
+        env={**os.environ, "ARCHIVE_FLUSH_INTERVAL_MS": "soon"},
+        input=b"",
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    lines = stderr.splitlines()
+    assert lines[0].startswith("CONFIGURATION_ERROR: A setting cannot be read: ARCHIVE_FLUSH_INTERVAL_MS='soon'")
+    assert lines[1].startswith("Hint: Fix it in the environment or in ")
+    assert len(lines) == 2 and result.stdout == b""
+    assert not db_kit.database_exists()
