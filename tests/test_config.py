@@ -21,6 +21,7 @@ VARIABLES = (
     "LLM_API_KEY",
     "HTTP_PATH",
     "HTTP_PORT",
+    "HTTP_HOST",
     "HTTP_ALLOWED_ORIGINS",
     "HTTP_RBAC_READER_ROLES",
     "HTTP_RATE_LIMIT_PER_MINUTE",
@@ -221,3 +222,16 @@ def test_the_original_servers_attribute_names_read_the_same_settings(home, monke
     with pytest.raises((AttributeError, TypeError)):  # read-only: frozen dataclass, property without a setter
         http.jwt_role_claim = "other"  # type: ignore[misc]
     assert http.jwt_role_claim == "roles"
+
+
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_an_http_port_outside_the_tcp_range_is_a_configuration_error(home, monkeypatch, port):
+    monkeypatch.setenv("HTTP_PORT", port)
+    with pytest.raises(ConfigurationError) as caught:
+        get_settings()
+    assert caught.value.message == f"A setting cannot be read: HTTP_PORT={port} is outside 0..65535."
+
+
+def test_a_blank_http_host_means_the_default_loopback_address(home, monkeypatch):
+    monkeypatch.setenv("HTTP_HOST", "  ")
+    assert get_settings().http.host == "127.0.0.1"

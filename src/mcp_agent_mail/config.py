@@ -373,6 +373,16 @@ def read_environment() -> _EnvSettings:
         raise _invalid_settings(exc) from exc
 
 
+def _http_port(value: int) -> int:
+    """Return HTTP_PORT, refusing (CONFIGURATION_ERROR) a number that is no TCP port (70000 would bind 4464)."""
+    if not 0 <= value <= 65535:
+        raise ConfigurationError(
+            f"A setting cannot be read: HTTP_PORT={value} is outside 0..65535.",
+            hint=f"Pick a free TCP port such as 8765. {_settings_hint()}",
+        )
+    return value
+
+
 def _log_level(value: str) -> str:
     """Return LOG_LEVEL in upper case, refusing (CONFIGURATION_ERROR) a level Python's logging does not know."""
     level = value.strip().upper() or "INFO"
@@ -386,8 +396,8 @@ def _log_level(value: str) -> str:
 
 def _http_settings(env: _EnvSettings) -> HttpSettings:
     return HttpSettings(
-        host=env.http_host,
-        port=env.http_port,
+        host=env.http_host.strip() or "127.0.0.1",
+        port=_http_port(env.http_port),
         path=_normalise_http_path(env.http_path),
         bearer_token=env.http_bearer_token.strip(),
         allow_localhost_unauthenticated=env.http_allow_localhost_unauthenticated,
