@@ -13,6 +13,7 @@ import time
 import pytest
 
 from mcp_agent_mail.archive import flush_pending, pending_count, wake_writer
+from mcp_agent_mail.archive import writer as writer_module
 from mcp_agent_mail.archive.writer import STOP_SECONDS, writer_running
 from mcp_agent_mail.config import clear_settings_cache, get_settings
 from mcp_agent_mail.errors import UnavailableError
@@ -31,7 +32,7 @@ async def test_writer_replays_at_start_flushes_on_wake_and_at_exit(seed, archive
     pid = seed.project()  # left pending, as after a crash
     alice = seed.agent(pid, "Alice")
     async with writer_running():
-        assert pending_count() == 0
+        assert await _until_empty(5)  # the replay at start
         assert (archive.root / "projects/work-demo-repo/agents/Alice/profile.json").exists()
 
         seed.reservation(pid, alice, "lib/*")
@@ -160,4 +161,40 @@ def test_flush_reports_a_busy_writer_lock_and_the_lock_dies_with_its_holder(seed
         holder.kill()
         holder.wait(timeout=10)
     assert flush_pending(timeout=5) == 1  # the kernel released the dead holder's lock
+    archive.assert_clean()
+
+
+async def test_a_server_starts_while_its_backlog_waits_for_the_archive_writer_lock(seed, archive, monkeypatch):
+    pid = seed.project()
+    flush_pending()
+    seed.agent(pid, "Backlog")  # left pending, as after a crash
+    monkeypatch.setattr(writer_module, "START_LOCK_SECONDS", 60.0)  # the replay would wait a minute for the lock
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('locked', flush=True); sys.stdin.read()",
+            str(archive.root / ".git" / "mcp-agent-mail-writer.lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        running = writer_running()
+        await asyncio.wait_for(running.__aenter__(), timeout=20)  # started: it did not wait out the replay
+        try:
+            assert pending_count() == 1  # the replay waits in the background for the lock
+            assert holder.stdin is not None
+            holder.stdin.close()  # the other writer lets go ...
+            holder.wait(timeout=10)
+            assert await _until_empty(20)  # ... and the replay writes the backlog
+        finally:
+            await running.__aexit__(None, None, None)
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    assert (archive.root / "projects/work-demo-repo/agents/Backlog/profile.json").exists()
     archive.assert_clean()

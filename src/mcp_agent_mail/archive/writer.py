@@ -1,5 +1,8 @@
 """The in-process archive writer: replays the outbox at start, flushes on wake-ups and polls, drains at exit.
 
+The replay runs in the background: a server answers while a backlog left by a crash (or by an
+archive that could not be written for a while) is still being written, and its archive catches up.
+
 Git work runs in worker threads (``asyncio.to_thread``) so the event loop never
 blocks on it. Several writers may run in one process (one per server lifespan),
 in several processes and, on PostgreSQL, on several machines; the writer lock
@@ -72,7 +75,8 @@ class _Writer:
             return False
 
     async def run(self) -> None:
-        """Wait for wake-ups (or poll), debounce, flush; until stopped."""
+        """Replay what is pending, then wait for wake-ups (or poll), debounce, flush; until stopped."""
+        await self.flush(START_LOCK_SECONDS)
         debounce = self.settings.storage.flush_interval_ms / 1000
         while not self.stopped.is_set():
             woke = await _wait(self.event, POLL_SECONDS)
@@ -115,11 +119,10 @@ async def _wait(event: asyncio.Event, seconds: float) -> bool:
 
 @contextlib.asynccontextmanager
 async def writer_running() -> AsyncIterator[None]:
-    """Run the archive writer for the lifetime of the block (replay at start, final flush at exit)."""
+    """Run the archive writer for the lifetime of the block (replay at start in the background, final flush at exit)."""
     writer = _Writer(get_settings())
     add_wake_callback(writer.wake)
     try:
-        await writer.flush(START_LOCK_SECONDS)
         writer.task = asyncio.create_task(writer.run(), name="archive-writer")
         yield
     finally:
