@@ -29,8 +29,9 @@ def test_an_unusable_database_is_a_configuration_error_and_creates_nothing(isola
     with pytest.raises(ConfigurationError) as caught:
         prepare_database(get_settings())
     if db_kit.on_sqlite(url):
-        assert caught.value.message.startswith("Cannot open the database: ")
-        assert caught.value.hint == "Check DATABASE_URL and that its directory is writable."
+        blocker = isolated_env["tmp_path"] / "not-a-directory"
+        assert caught.value.message == f"The database's directory {blocker} is a file, not a directory."
+        assert caught.value.hint == "Point DATABASE_URL (or MCP_AGENT_MAIL_HOME) at a directory this user can write."
     else:
         assert "refused the connection" in caught.value.message and "does not exist" in caught.value.message
         assert "correct DATABASE_URL" in (caught.value.hint or "")
