@@ -117,6 +117,12 @@ def _search_index_without_pending_list(conn: Connection) -> None:
         pg.index_without_pending_list(conn)
 
 
+def _index_unread_receipts(conn: Connection) -> None:
+    """Index each agent's unread receipts, so an unread-only inbox reads only them."""
+    (index,) = (i for i in schema.message_recipients.indexes if i.name == "ix_message_recipients_unread")
+    index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _create_core_tables),
     Migration(2, "full-text index on subject and body", _create_fts),
@@ -129,6 +135,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "client message ids for exactly-once sends", _create_client_sends),
     Migration(10, "search folding skips ASCII text on PostgreSQL", _fold_ascii_fast),
     Migration(11, "search index without a pending list on PostgreSQL", _search_index_without_pending_list),
+    Migration(12, "index of unread receipts", _index_unread_receipts),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -82,6 +82,14 @@ message_recipients = Table(
     Column("read_ts", UTCDateTime, nullable=True),
     Column("ack_ts", UTCDateTime, nullable=True),
     Index("ix_message_recipients_agent_message", "agent_id", "message_id"),
+    # An agent's unread mail, newest first, without reading past the mail it has read (migration 12).
+    Index(
+        "ix_message_recipients_unread",
+        "agent_id",
+        "message_id",
+        sqlite_where=text("read_ts IS NULL"),
+        postgresql_where=text("read_ts IS NULL"),
+    ),
 )
 
 file_reservations = Table(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from mail_kit import OTHER, PROJECT, Mailbox, open_policy
+from sqlalchemy import inspect
 
 from mcp_agent_mail.config import get_settings
 from mcp_agent_mail.errors import ContactRequiredError, InvalidArgumentError
@@ -236,6 +237,34 @@ async def test_unread_only_lists_what_the_agent_has_not_read(mailbox):
     both = await fetch_inbox(PROJECT, "RedFox", unread_only=True, urgent_only=True)
     assert [item["id"] for item in both] == [urgent]
     assert [item["id"] for item in await fetch_inbox(PROJECT, "RedFox", unread_only=True, limit=1)] == [urgent]
+
+
+async def test_migration_12_indexes_unread_receipts_and_the_unread_inbox_reads_only_them(mailbox):
+    from mcp_agent_mail.db import sync_write_connection
+    from mcp_agent_mail.db.migrations import migrate
+
+    with sync_write_connection() as conn:  # back to version 11: no index of unread receipts
+        conn.exec_driver_sql("DROP INDEX ix_message_recipients_unread")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version >= 12")
+    sent = [await mailbox.send("BlueLake", ["RedFox"], f"Note {n}") for n in range(12)]
+    for message_id in sent[:10]:
+        await mark_message_read(PROJECT, "RedFox", message_id)
+    with sync_write_connection() as conn:
+        assert migrate(conn)[0] == 12
+        indexes = {index["name"] for index in inspect(conn).get_indexes("message_recipients")}
+        assert "ix_message_recipients_unread" in indexes
+        if conn.dialect.name == "sqlite":  # the planner walks the unread receipts alone, newest first
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT message_id FROM message_recipients "
+                    "WHERE agent_id = 2 AND read_ts IS NULL ORDER BY message_id DESC LIMIT 20"
+                )
+            )
+            assert "ix_message_recipients_unread" in plan and "TEMP B-TREE" not in plan
+    assert [item["id"] for item in await fetch_inbox(PROJECT, "RedFox", unread_only=True)] == sent[:9:-1]
+    await mark_message_read(PROJECT, "RedFox", sent[11])
+    assert [item["id"] for item in await fetch_inbox(PROJECT, "RedFox", unread_only=True)] == [sent[10]]
 
 
 async def test_unread_only_respects_since_and_topic(mailbox):
