@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from urllib.parse import quote
@@ -125,7 +126,12 @@ async def test_metrics_and_recent_count_real_tool_calls(world):
 async def test_locks_report_git_lock_files_read_only(world):
     root = Path(get_settings().storage.root)
     leftover = root / ".git" / "index.lock"
-    async with Client(world["server"]) as c:  # the writer clears dead writers' locks when it starts
+    async with Client(world["server"]) as c:  # every flush clears dead writers' locks: let the start replay end
+        for _ in range(100):
+            writer = (await read(c, "resource://tooling/locks"))["writer_lock"]
+            if writer["exists"] and not writer["held"]:
+                break
+            await asyncio.sleep(0.05)
         leftover.write_text("")
         try:
             report = await read(c, "resource://tooling/locks")

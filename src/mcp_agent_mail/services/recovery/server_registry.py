@@ -112,6 +112,8 @@ def _read_sidecars(sidecar_dir: Path, *, sweep: bool) -> list[dict[str, Any]]:
         elif sweep:
             with contextlib.suppress(OSError):
                 entry.unlink()
+    # In the order they started ("42-10.json" sorts before "42-9.json" by name).
+    records.sort(key=lambda record: str(record.get("started_at") or ""))
     return records
 
 
