@@ -136,23 +136,30 @@ def test_two_processes_flush_concurrently(seed, archive, isolated_env):
     assert len(log) <= 2 + 40  # batches of several changes, not one commit per change
 
 
-def test_flush_reports_a_busy_writer_lock_and_the_lock_dies_with_its_holder(seed, archive):
-    pid = seed.project()
-    flush_pending()
-    seed.agent(pid, "Waiting")
+def _lock_holder(archive) -> subprocess.Popen[str]:
+    """Start another process holding the archive's writer lock until its stdin closes (or it is killed)."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
-            "print('locked', flush=True); time.sleep(60)",
+            "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('locked', flush=True); sys.stdin.read()",
             str(archive.root / ".git" / "mcp-agent-mail-writer.lock"),
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_flush_reports_a_busy_writer_lock_and_the_lock_dies_with_its_holder(seed, archive):
+    pid = seed.project()
+    flush_pending()
+    seed.agent(pid, "Waiting")
+    holder = _lock_holder(archive)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         with pytest.raises(UnavailableError) as info:
             flush_pending(timeout=0.3)
         assert info.value.code == "UNAVAILABLE"
@@ -169,20 +176,8 @@ async def test_a_server_starts_while_its_backlog_waits_for_the_archive_writer_lo
     flush_pending()
     seed.agent(pid, "Backlog")  # left pending, as after a crash
     monkeypatch.setattr(writer_module, "START_LOCK_SECONDS", 60.0)  # the replay would wait a minute for the lock
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
-            "print('locked', flush=True); sys.stdin.read()",
-            str(archive.root / ".git" / "mcp-agent-mail-writer.lock"),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _lock_holder(archive)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         running = writer_running()
         await asyncio.wait_for(running.__aenter__(), timeout=20)  # started: it did not wait out the replay
         try:
