@@ -77,6 +77,10 @@ def _sync_url(url: str) -> str:
     return parse_database_url(url).sync_url
 
 
+DIRECTORY_HINT = "Point DATABASE_URL (or MCP_AGENT_MAIL_HOME) at a directory this user can write."
+"""What to do when a SQLite database's folder cannot be used."""
+
+
 def _prepare_sqlite_file(url: str) -> None:
     path = sqlite_path_from_url(url)
     if path is not None:
@@ -84,10 +88,7 @@ def _prepare_sqlite_file(url: str) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             problem = directory_problem(path.parent) or f"cannot be created: {exc.strerror or exc}"
-            raise ConfigurationError(
-                f"The database's directory {path.parent} {problem}.",
-                hint="Point DATABASE_URL (or MCP_AGENT_MAIL_HOME) at a directory this user can write.",
-            ) from exc
+            raise ConfigurationError(f"The database's directory {path.parent} {problem}.", hint=DIRECTORY_HINT) from exc
         _finish_interrupted_restore(path)
 
 
@@ -458,6 +459,7 @@ def require_sqlite_path(settings: Settings | None = None) -> Path:
 
 __all__ = [
     "CONFLICT_ATTEMPTS",
+    "DIRECTORY_HINT",
     "busy_error",
     "database_error",
     "database_lock",

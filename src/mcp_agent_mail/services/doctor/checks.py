@@ -23,7 +23,7 @@ from mcp_agent_mail.archive.outbox import count_failed, failed_entries, tracks_f
 from mcp_agent_mail.archive.render import render_archive_files
 from mcp_agent_mail.config import Settings
 from mcp_agent_mail.db import fulltext
-from mcp_agent_mail.db.engine import get_sync_engine, is_sqlite, sqlite_path_from_url
+from mcp_agent_mail.db.engine import DIRECTORY_HINT, get_sync_engine, is_sqlite, sqlite_path_from_url
 from mcp_agent_mail.db.migrations import LATEST_VERSION, current_version
 from mcp_agent_mail.db.sqlite_facts import (
     fts_coverage,
@@ -322,9 +322,6 @@ def check_servers(settings: Settings) -> Finding:
     return Finding("servers", OK, f"Running: {describe_servers(servers)}.", {"running": servers})
 
 
-DATABASE_DIRECTORY_HINT = "Point DATABASE_URL (or MCP_AGENT_MAIL_HOME) at a directory this user can write."
-
-
 def _database_directory_unusable(db_path: Path | None) -> Finding | None:
     """Report a SQLite database whose folder is a file or cannot be written (None when it is fine)."""
     if db_path is None or (problem := directory_problem(db_path.parent)) is None:
@@ -333,10 +330,7 @@ def _database_directory_unusable(db_path: Path | None) -> Finding | None:
         "database",
         ERROR,
         f"The database's directory {db_path.parent} {problem}.",
-        {
-            "path": str(db_path),
-            "hint": "Point DATABASE_URL (or MCP_AGENT_MAIL_HOME) at a directory this user can write.",
-        },
+        {"path": str(db_path), "hint": DIRECTORY_HINT},
     )
 
 
