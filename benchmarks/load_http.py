@@ -706,6 +706,7 @@ def profiling(pid: int, out: Path | None, wall: bool = False) -> Iterator[None]:
             "--output",
             str(out),
             "--nonblocking",
+            "--subprocesses",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -745,16 +746,18 @@ def _proc_stat(pid: int) -> list[str] | None:
         return None
 
 
-def _cpu_seconds(pid: int) -> float:
-    """Return user+system CPU seconds used so far by a process and its live children (Linux /proc)."""
-    total = 0.0
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """Return (user, system) CPU seconds used so far by a process and its live children (Linux /proc)."""
+    user = system = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         fields = _proc_stat(int(entry.name))
         if fields is not None and (int(entry.name) == pid or int(fields[1]) == pid):
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            user += int(fields[11]) / tick
+            system += int(fields[12]) / tick
+    return user, system
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -762,7 +765,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=50, help="concurrent agents (default 50)")
     parser.add_argument("--rounds", type=int, default=10, help="rounds per agent: send, fetch, reply, search")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary data directory and print it")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary data directory (and PostgreSQL cluster) and print it"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the archive")
     parser.add_argument("--profile", type=Path, help="record the server with py-spy --gil into this raw file")
@@ -782,7 +787,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.backend == "postgresql":
             from pg_server import throwaway_database_url
 
-            database_url = stack.enter_context(throwaway_database_url())
+            cluster_dirs: list[Path] = []
+            database_url = stack.enter_context(throwaway_database_url(cluster_dirs if args.keep else None))
+            args.cluster_dir = cluster_dirs[0] if cluster_dirs else None
         return _run_benchmark(args, database_url)
 
 
@@ -792,6 +799,7 @@ def _run_benchmark(args: argparse.Namespace, database_url: str | None) -> int:
     env = mailbox_env(root, database_url=database_url)
     storage = root / "archive"
     db_path: Database = database_url or root / "mailbox.sqlite3"
+    cluster_dir: Path | None = getattr(args, "cluster_dir", None)
     try:
         with running_server(env, root / "server.log", workers=args.workers) as server:
             credentials = asyncio.run(setup_agents(server.url, args.agents))
@@ -799,7 +807,9 @@ def _run_benchmark(args: argparse.Namespace, database_url: str | None) -> int:
             client_before = time.process_time()
             with profiling(server.proc.pid, args.profile, args.wall):
                 result = asyncio.run(run_load(server.url, args.agents, args.rounds, credentials=credentials))
-            server_cpu = _cpu_seconds(server.proc.pid) - cpu_before
+            cpu_after = _cpu_seconds(server.proc.pid)
+            server_user, server_system = (after - before for after, before in zip(cpu_after, cpu_before, strict=True))
+            server_cpu = server_user + server_system
             client_cpu = time.process_time() - client_before
             drained = time.monotonic()
             wait_for_archive(db_path, args.drain_timeout)
@@ -818,6 +828,7 @@ def _run_benchmark(args: argparse.Namespace, database_url: str | None) -> int:
                         "calls_per_s": round(result.calls_per_s, 1),
                         "archive_drain_s": round(drain_s, 2),
                         "server_cpu_s": round(server_cpu, 2),
+                        "server_system_cpu_s": round(server_system, 2),
                         "client_cpu_s": round(client_cpu, 2),
                         "workers": args.workers,
                         "tools": latency_table(result),
@@ -825,6 +836,7 @@ def _run_benchmark(args: argparse.Namespace, database_url: str | None) -> int:
                         "audit": {"ok": audit_report.ok, "summary": audit_report.summary()},
                         "targets": [{"measure": m, "value": v, "target": t, "met": ok} for m, v, t, ok in rows],
                         **({"data_dir": str(root)} if args.keep else {}),
+                        **({"cluster_dir": str(cluster_dir)} if cluster_dir is not None else {}),
                     },
                     indent=2,
                 )
@@ -835,7 +847,8 @@ def _run_benchmark(args: argparse.Namespace, database_url: str | None) -> int:
             print(
                 f"server CPU: {server_cpu:.1f} s over {result.elapsed:.1f} s "
                 f"({server_cpu / max(result.elapsed, 1e-9):.0%} of one core, "
-                f"{server_cpu / max(calls, 1) * 1000:.1f} ms per call, {args.workers} worker(s)); "
+                f"{server_cpu / max(calls, 1) * 1000:.1f} ms per call, {server_system:.1f} s of it in the kernel, "
+                f"{args.workers} worker(s)); "
                 f"load client CPU: {client_cpu:.1f} s ({client_cpu / max(calls, 1) * 1000:.1f} ms per call)"
             )
             if args.profile is not None:
@@ -844,6 +857,8 @@ def _run_benchmark(args: argparse.Namespace, database_url: str | None) -> int:
                     print(f"  {share:6.1%}  {group}")
             if args.keep:
                 print(f"data kept in {root}")
+            if cluster_dir is not None:
+                print(f"PostgreSQL cluster kept in {cluster_dir}")
         return 0 if all(met for *_rest, met in rows) else 1
     finally:
         if not args.keep:

@@ -18,8 +18,12 @@ _TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
 @contextlib.contextmanager
-def throwaway_database_url() -> Iterator[str]:
-    """Start a durable private PostgreSQL cluster, yield the SQLAlchemy URL of a fresh database, then remove it."""
+def throwaway_database_url(leftovers: list[Path] | None = None) -> Iterator[str]:
+    """Start a durable private PostgreSQL cluster, yield the SQLAlchemy URL of a fresh database, then remove it.
+
+    With ``leftovers`` the cluster is stopped but its directory is kept and appended to that list,
+    for the caller to remove later (deleting thousands of files slows the next run's file creation).
+    """
     if str(_TESTS) not in sys.path:
         sys.path.insert(0, str(_TESTS))
     from pg_cluster import PgCluster, find_pg_bindir
@@ -30,6 +34,8 @@ def throwaway_database_url() -> Iterator[str]:
     cluster = PgCluster(bindir, durable=True)
     try:
         cluster.start()
+        if leftovers is not None:
+            leftovers.append(cluster.root or Path())
         yield cluster.url(cluster.create_database())
     finally:
-        cluster.stop()
+        cluster.stop(remove=leftovers is None)

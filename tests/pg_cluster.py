@@ -170,8 +170,8 @@ class PgCluster:
         except OSError:
             return ""
 
-    def stop(self) -> None:
-        """Stop the server at once and remove the cluster directory; safe to call more than once."""
+    def stop(self, *, remove: bool = True) -> None:
+        """Stop the server at once and remove its directory (unless ``remove`` is False); safe to call again."""
         self._stop_worker()
         if self._running:
             self._running = False
@@ -179,7 +179,8 @@ class PgCluster:
             if done.returncode != 0:
                 self._kill_postmaster()
         if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if remove:
+                shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
 
     def _kill_postmaster(self) -> None:
