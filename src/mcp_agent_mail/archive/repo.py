@@ -28,7 +28,7 @@ from dulwich.refs import HEADREF
 from dulwich.repo import Repo
 from sqlalchemy.exc import DBAPIError
 
-from mcp_agent_mail.archive import durable, objects, paths, trees, workindex
+from mcp_agent_mail.archive import durable, objects, paths, repack, trees, workindex
 from mcp_agent_mail.config import Settings, get_settings
 from mcp_agent_mail.db.dialects import HeldLock
 from mcp_agent_mail.db.engine import database_lock
@@ -252,7 +252,17 @@ def clear_repo_cache() -> int:
 
 
 def maybe_pack(repo: Repo) -> int:
-    """Pack loose objects once there are many (git's gc.auto estimate: one fan-out folder); return count."""
+    """Pack loose objects once there are many, then merge the packs once they pile up; return how many were packed.
+
+    Loose objects are packed past git's ``gc.auto`` estimate (one fan-out folder holding more
+    than :data:`LOOSE_OBJECTS_PER_FANOUT`); packs are merged past :data:`.repack.PACK_LIMIT`.
+    """
+    count = _pack_loose_objects(repo)
+    repack.maybe_consolidate(repo)
+    return count
+
+
+def _pack_loose_objects(repo: Repo) -> int:
     sample = Path(repo.controldir()) / "objects" / "17"
     try:
         loose = sum(1 for _ in sample.iterdir())
