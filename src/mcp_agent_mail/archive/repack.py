@@ -85,6 +85,7 @@ def maybe_consolidate(repo: Repo) -> bool:
         done = subprocess.run(
             _git_command(git),
             cwd=root,
+            stdin=subprocess.DEVNULL,  # never the stdio transport's pipe
             capture_output=True,
             text=True,
             check=False,
