@@ -784,22 +784,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--agents must be >= 2 and --rounds >= 1")
     with contextlib.ExitStack() as stack:
         database_url = None
+        cluster_dirs: list[Path] = []
         if args.backend == "postgresql":
             from pg_server import throwaway_database_url
 
-            cluster_dirs: list[Path] = []
             database_url = stack.enter_context(throwaway_database_url(cluster_dirs if args.keep else None))
-            args.cluster_dir = cluster_dirs[0] if cluster_dirs else None
-        return _run_benchmark(args, database_url)
+        return _run_benchmark(args, database_url, cluster_dirs[0] if cluster_dirs else None)
 
 
-def _run_benchmark(args: argparse.Namespace, database_url: str | None) -> int:
-    """Serve a fresh mailbox on ``database_url`` (None: a SQLite file), load it, audit it and report."""
+def _run_benchmark(args: argparse.Namespace, database_url: str | None, cluster_dir: Path | None = None) -> int:
+    """Serve a fresh mailbox on ``database_url`` (None: a SQLite file), load it, audit it and report.
+
+    ``cluster_dir`` is the PostgreSQL cluster's directory when ``--keep`` keeps it.
+    """
     root = Path(tempfile.mkdtemp(prefix="agent-mail-load-"))
     env = mailbox_env(root, database_url=database_url)
     storage = root / "archive"
     db_path: Database = database_url or root / "mailbox.sqlite3"
-    cluster_dir: Path | None = getattr(args, "cluster_dir", None)
     try:
         with running_server(env, root / "server.log", workers=args.workers) as server:
             credentials = asyncio.run(setup_agents(server.url, args.agents))

@@ -34,8 +34,8 @@ def throwaway_database_url(leftovers: list[Path] | None = None) -> Iterator[str]
     cluster = PgCluster(bindir, durable=True)
     try:
         cluster.start()
-        if leftovers is not None:
-            leftovers.append(cluster.root or Path())
+        if leftovers is not None and cluster.root is not None:
+            leftovers.append(cluster.root)
         yield cluster.url(cluster.create_database())
     finally:
         cluster.stop(remove=leftovers is None)

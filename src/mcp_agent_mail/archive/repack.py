@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 from dulwich.repo import Repo
 
@@ -35,14 +34,6 @@ RETRY_AFTER_S = 3600.0
 
 _failed_at: dict[str, float] = {}
 _warned_missing_git: list[bool] = []
-
-
-def pack_count(repo: Repo) -> int:
-    """Return how many packs the repository holds (0 when it has no pack folder)."""
-    try:
-        return sum(1 for name in os.listdir(Path(repo.controldir()) / "objects" / "pack") if name.endswith(".pack"))
-    except OSError:
-        return 0
 
 
 def _git_command(git: str) -> list[str]:
@@ -63,7 +54,7 @@ def maybe_consolidate(repo: Repo) -> bool:
     Call only while holding the archive writer lock.
     """
     root = str(repo.path)
-    count = pack_count(repo)
+    count = repo.object_store.count_pack_files()  # packs kept by a .keep file are not counted (nor merged)
     if count <= PACK_LIMIT:
         return False
     failed = _failed_at.get(root)
@@ -101,10 +92,10 @@ def maybe_consolidate(repo: Repo) -> bool:
         logger.warning("archive: merging %d packs failed: %s", count, (done.stderr or done.stdout).strip()[-500:])
         return False
     _failed_at.pop(root, None)
-    # Drop the handles of the packs just deleted, so the next lookup lists only the merged one.
-    _ = repo.object_store.packs
-    logger.info("archive: merged %d packs into %d in %.1f s", count, pack_count(repo), time.monotonic() - started)
+    # Counting lists the pack folder, which also drops the handles of the packs just deleted.
+    merged = repo.object_store.count_pack_files()
+    logger.info("archive: merged %d packs into %d in %.1f s", count, merged, time.monotonic() - started)
     return True
 
 
-__all__ = ["PACK_LIMIT", "maybe_consolidate", "pack_count"]
+__all__ = ["PACK_LIMIT", "maybe_consolidate"]
