@@ -14,6 +14,7 @@ from sqlalchemy import text, update
 
 import db_kit
 from mcp_agent_mail.app import build_mcp_server
+from mcp_agent_mail.config import clear_settings_cache
 from mcp_agent_mail.db import get_session, run_write, schema
 from mcp_agent_mail.db.types import to_db_text
 from mcp_agent_mail.services.reservations.leases import list_active_reservations
@@ -24,7 +25,11 @@ PROJECT = "/work/reservations-test"
 
 
 @pytest.fixture
-async def client(isolated_env):
+async def client(isolated_env, monkeypatch):
+    # Tests here read the archive queue: the writer, woken by each write, waits a minute before it
+    # drains, instead of racing them after the default 200 ms (it drains at the end either way).
+    monkeypatch.setenv("ARCHIVE_FLUSH_INTERVAL_MS", "60000")
+    clear_settings_cache()
     async with Client(build_mcp_server()) as c:
         await c.call_tool("ensure_project", {"human_key": PROJECT})
         for name in ("BlueLake", "RedFox"):
